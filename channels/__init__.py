@@ -1,0 +1,1 @@
+"""Channel adapters: each module parses inbound payloads, verifies signatures and delivers replies."""

@@ -1,0 +1,90 @@
+"""The message types every channel adapter speaks, and the errors it may raise."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class PayloadError(ValueError):
+    """The inbound payload is malformed; the sender should not retry it unchanged."""
+
+
+class SignatureError(Exception):
+    """The request's signature or secret is missing or wrong."""
+
+
+class DeliveryError(Exception):
+    """A send failed. `retryable` tells the outbox whether to try again."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Sender:
+    external_id: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    content_type: str | None = None
+    size: int | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One customer message, normalised. `thread_key` is unique within the channel and
+    names the conversation; `route` is what the channel needs to send a reply there."""
+
+    channel: str
+    external_id: str
+    thread_key: str
+    sender: Sender
+    text: str
+    sent_at: datetime
+    attachments: tuple[Attachment, ...] = ()
+    route: dict[str, Any] = field(default_factory=dict)
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One reply to deliver. `delivery_id` is stable across retries so receivers can dedupe."""
+
+    delivery_id: str
+    channel: str
+    route: dict[str, Any]
+    text: str
+    message_id: str
+    conversation_id: str
+
+
+class ChannelSender(Protocol):
+    channel: str
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        """Deliver the message; return the channel's id for it when it gives one."""
+        ...
+
+
+def hmac_sha256_signature(secret: str, body: bytes) -> str:
+    """The `sha256=<hex>` form used by the chat and email webhooks and our outbound posts."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_hmac_sha256(secret: str, body: bytes, header: str | None) -> None:
+    if not header:
+        raise SignatureError("missing X-Hub-Signature-256 header")
+    if not hmac.compare_digest(hmac_sha256_signature(secret, body), header.strip()):
+        raise SignatureError("signature does not match the body")

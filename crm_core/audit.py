@@ -1,0 +1,49 @@
+"""Who changed what, for every change a staff user makes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_core.records import utcnow
+
+
+class Audit:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._col = db.audit
+
+    async def record(
+        self,
+        actor: dict[str, Any],
+        action: str,
+        target_type: str,
+        target_id: ObjectId,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        await self._col.insert_one(
+            {
+                "actor_id": actor["_id"],
+                "actor_email": actor["email"],
+                "action": action,
+                "target_type": target_type,
+                "target_id": target_id,
+                "changes": changes or {},
+                "at": utcnow(),
+            }
+        )
+
+    async def for_target(
+        self, target_type: str, target_id: ObjectId, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        return (
+            await self._col.find({"target_type": target_type, "target_id": target_id})
+            .sort("at", -1)
+            .to_list(limit)
+        )
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """`{field: {"from", "to"}}` for the fields in `old` (the ones a change touched)."""
+    return {field: {"from": value, "to": new.get(field)} for field, value in old.items()}

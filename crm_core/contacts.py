@@ -1,0 +1,280 @@
+"""One contact record per customer, whatever the channel: resolution, edits, search, merge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from crm_core.errors import Conflict, Invalid, NotFound
+from crm_core.records import (
+    normalize_email,
+    normalize_phone,
+    object_id,
+    search_terms,
+    terms_query,
+    utcnow,
+)
+
+EDITABLE = ("name", "emails", "phones", "company", "attributes")
+
+
+def contact_terms(doc: dict[str, Any]) -> list[str]:
+    emails = doc.get("emails", [])
+    return search_terms(
+        doc.get("name"),
+        doc.get("company"),
+        *emails,
+        *(e.split("@")[0] for e in emails),
+        *(p.lstrip("+") for p in doc.get("phones", [])),
+    )
+
+
+class Contacts:
+    def __init__(self, db: AsyncDatabase, *, phone_region: str | None = None) -> None:
+        self._col = db.contacts
+        self._db = db
+        self._client = db.client
+        self._region = phone_region
+
+    async def resolve(
+        self,
+        channel: str,
+        external_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+    ) -> ObjectId:
+        """The contact for a channel identity: by the identity itself, then lower-cased email,
+        then E.164 phone; a new contact when none matches. Safe under concurrent calls."""
+        identity = {"channel": channel, "external_id": external_id}
+        email, phone = normalize_email(email), normalize_phone(phone, self._region)
+        alternatives: list[dict[str, Any]] = [{"identities": {"$elemMatch": identity}}]
+        if email:
+            alternatives.append({"emails": email})
+        if phone:
+            alternatives.append({"phones": phone})
+        found = await self._col.find({"$or": alternatives, "merged_into": None}).to_list(20)
+        match = _best_match(found, identity, email, phone)
+        if match is not None and identity in match.get("identities", []):
+            return match["_id"]
+        try:
+            if match is not None:
+                await self._link_identity(match, identity, name, email, phone)
+                return match["_id"]
+            return await self._create_from_identity(identity, name, email, phone)
+        except DuplicateKeyError:
+            # Another request linked this identity first; it is ours to reuse.
+            winner = await self._col.find_one({"identities": {"$elemMatch": identity}}, {"_id": 1})
+            if winner is None:
+                raise
+            return winner["_id"]
+
+    async def _link_identity(
+        self, match: dict[str, Any], identity: dict, name: str | None, email: str | None, phone: str | None
+    ) -> None:
+        add: dict[str, Any] = {"identities": identity}
+        if email:
+            add["emails"] = email
+        if phone:
+            add["phones"] = phone
+        linked = {**match, "name": match.get("name") or name}
+        for key, value in add.items():
+            if value not in linked.get(key, []):
+                linked[key] = [*linked.get(key, []), value]
+        await self._col.update_one(
+            {"_id": match["_id"]},
+            {
+                "$addToSet": add,
+                "$set": {"name": linked["name"], "terms": contact_terms(linked), "updated_at": utcnow()},
+            },
+        )
+
+    async def _create_from_identity(
+        self, identity: dict, name: str | None, email: str | None, phone: str | None
+    ) -> ObjectId:
+        now = utcnow()
+        doc = {
+            "name": name,
+            "emails": [email] if email else [],
+            "phones": [phone] if phone else [],
+            "identities": [identity],
+            "company": None,
+            "attributes": {},
+            "consent": {"marketing": False, "changed_at": None, "source": None},
+            "merged_into": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        doc["terms"] = contact_terms(doc)
+        result = await self._col.insert_one(doc)
+        return result.inserted_id
+
+    async def get(self, contact_id: str | ObjectId) -> dict[str, Any]:
+        doc = await self._col.find_one({"_id": object_id(contact_id, "contact")})
+        if doc is None:
+            raise NotFound(f"contact {contact_id} not found")
+        return doc
+
+    async def list(self, *, q: str | None, limit: int, cursor: tuple | None) -> list[dict[str, Any]]:
+        clauses: list[dict[str, Any]] = [{"merged_into": None}]
+        if q and (match := terms_query(q)):
+            clauses.append(match)
+        if cursor:
+            at, last_id = cursor
+            clauses.append(
+                {"$or": [{"updated_at": {"$lt": at}}, {"updated_at": at, "_id": {"$lt": last_id}}]}
+            )
+        return await self._col.find({"$and": clauses}).sort([("updated_at", -1), ("_id", -1)]).to_list(limit)
+
+    async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
+        now = utcnow()
+        doc = {
+            "name": None,
+            "emails": [],
+            "phones": [],
+            "identities": [],
+            "company": None,
+            "attributes": {},
+            "consent": {"marketing": False, "changed_at": None, "source": None},
+            "merged_into": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        doc.update(self._clean(fields))
+        await self._check_unclaimed(doc["emails"], doc["phones"], exclude=None)
+        doc["terms"] = contact_terms(doc)
+        await self._col.insert_one(doc)
+        return doc
+
+    async def update(self, contact_id: str | ObjectId, fields: dict[str, Any]) -> tuple[dict, dict]:
+        """Apply edits; returns (new record, the fields that changed with their old values)."""
+        current = await self.get(contact_id)
+        if current.get("merged_into"):
+            raise Conflict("contact was merged into another; edit that one")
+        changes = self._clean(fields)
+        await self._check_unclaimed(
+            changes.get("emails", []), changes.get("phones", []), exclude=current["_id"]
+        )
+        merged = {**current, **changes}
+        updated = await self._col.find_one_and_update(
+            {"_id": current["_id"]},
+            {"$set": {**changes, "terms": contact_terms(merged), "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return updated, {k: current.get(k) for k in changes}
+
+    async def _check_unclaimed(self, emails: list[str], phones: list[str], exclude: ObjectId | None) -> None:
+        """Two live contacts sharing an email or phone would make resolution ambiguous."""
+        if not emails and not phones:
+            return
+        clash = await self._col.find_one(
+            {
+                "$or": [{"emails": {"$in": emails}}, {"phones": {"$in": phones}}],
+                "merged_into": None,
+                "_id": {"$ne": exclude},
+            },
+            {"_id": 1},
+        )
+        if clash:
+            raise Conflict(
+                f"another contact ({clash['_id']}) already has that email or phone; merge them instead"
+            )
+
+    def _clean(self, fields: dict[str, Any]) -> dict[str, Any]:
+        clean: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key not in EDITABLE:
+                raise Invalid(f"{key}: not an editable contact field")
+            if key == "emails":
+                value = _normalized_list(value, normalize_email, "emails")
+            elif key == "phones":
+                value = _normalized_list(value, lambda p: normalize_phone(p, self._region), "phones")
+            clean[key] = value
+        return clean
+
+    async def merge(self, target_id: str | ObjectId, other_id: str | ObjectId) -> dict[str, Any]:
+        """Fold `other` into `target`: identities, emails, phones, missing fields, conversations
+        and messages move over; `other` stays as a record with `merged_into` set."""
+        target, other = await self.get(target_id), await self.get(other_id)
+        if target["_id"] == other["_id"]:
+            raise Invalid("cannot merge a contact into itself")
+        for doc in (target, other):
+            if doc.get("merged_into"):
+                raise Conflict(f"contact {doc['_id']} was already merged into {doc['merged_into']}")
+        now = utcnow()
+        combined = _combine(target, other)
+        async with self._client.start_session() as session, await session.start_transaction():
+            # Identities are unique across contacts: release them before the target takes them.
+            await self._col.update_one(
+                {"_id": other["_id"]},
+                {
+                    "$set": {
+                        "merged_into": target["_id"],
+                        "identities": [],
+                        "merged_identities": other.get("identities", []),
+                        "updated_at": now,
+                    }
+                },
+                session=session,
+            )
+            await self._col.update_one(
+                {"_id": target["_id"]},
+                {"$set": {**combined, "terms": contact_terms(combined), "updated_at": now}},
+                session=session,
+            )
+            moved = await self._db.conversations.update_many(
+                {"contact_id": other["_id"]}, {"$set": {"contact_id": target["_id"]}}, session=session
+            )
+            await self._db.messages.update_many(
+                {"contact_id": other["_id"]}, {"$set": {"contact_id": target["_id"]}}, session=session
+            )
+        result = await self.get(target["_id"])
+        result["moved_conversations"] = moved.modified_count
+        return result
+
+
+def _best_match(found: list[dict], identity: dict, email: str | None, phone: str | None) -> dict | None:
+    for test in (
+        lambda d: identity in d.get("identities", []),
+        lambda d: email is not None and email in d.get("emails", []),
+        lambda d: phone is not None and phone in d.get("phones", []),
+    ):
+        for doc in found:
+            if test(doc):
+                return doc
+    return None
+
+
+def _normalized_list(values: Any, normalize, what: str) -> list[str]:
+    if not isinstance(values, list):
+        raise Invalid(f"{what}: expected a list")
+    out: list[str] = []
+    for raw in values:
+        value = normalize(raw) if isinstance(raw, str) else None
+        if value is None:
+            raise Invalid(f"{what}: {raw!r} is not valid")
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _combine(target: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    def union(key: str) -> list:
+        out = list(target.get(key, []))
+        out.extend(v for v in other.get(key, []) if v not in out)
+        return out
+
+    return {
+        "name": target.get("name") or other.get("name"),
+        "company": target.get("company") or other.get("company"),
+        "emails": union("emails"),
+        "phones": union("phones"),
+        "identities": union("identities"),
+        "attributes": {**other.get("attributes", {}), **target.get("attributes", {})},
+        "merged_from": [*target.get("merged_from", []), other["_id"]],
+    }

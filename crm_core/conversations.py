@@ -1,0 +1,388 @@
+"""Conversations and their messages: the one stream every channel writes into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from crm_core.errors import Invalid, NotFound
+from crm_core.outbox import new_outbox_entry
+from crm_core.records import (
+    CONVERSATION_STATUSES,
+    PRIORITIES,
+    Publish,
+    object_id,
+    search_terms,
+    terms_query,
+    utcnow,
+)
+
+ASSIGNABLE_ROLES = ("agent", "manager", "admin")
+_SEARCH_SCAN_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Stored:
+    message_id: ObjectId
+    conversation_id: ObjectId
+    contact_id: ObjectId
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class ConversationFilter:
+    status: str | None = None
+    channel: str | None = None
+    assignee: str | None = None  # a user id, "me" or "none"
+    intent: str | None = None
+    label: str | None = None
+    contact_id: str | None = None
+    q: str | None = None
+
+
+def staff_sender(user: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "agent", "id": user["_id"], "name": user.get("name") or user["email"]}
+
+
+class Conversations:
+    def __init__(self, db: AsyncDatabase, publish: Publish) -> None:
+        self._db = db
+        self._col = db.conversations
+        self._messages = db.messages
+        self._publish = publish
+
+    # Inbound (the ingest hot path: keep round trips few).
+
+    async def thread_for_inbound(
+        self,
+        channel: str,
+        thread_key: str,
+        contact_id: ObjectId,
+        *,
+        route: dict[str, Any],
+        subject: str | None,
+        at: datetime,
+    ) -> tuple[ObjectId, ObjectId]:
+        """(conversation id, contact id) for the thread, creating the conversation if new."""
+        key = {"channel": channel, "thread_key": thread_key}
+        new = {
+            "contact_id": contact_id,
+            "route": route,
+            "subject": subject,
+            "status": "open",
+            "snoozed_until": None,
+            "assignee_id": None,
+            "team": None,
+            "priority": None,
+            "labels": [],
+            "last_intent": None,
+            "ticket_id": None,
+            "lead_id": None,
+            "first_response_at": None,
+            "message_count": 0,
+            "last_message_at": at,
+            "created_at": utcnow(),
+        }
+        try:
+            doc = await self._col.find_one_and_update(
+                key,
+                {"$setOnInsert": new},
+                upsert=True,
+                projection={"contact_id": 1},
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            doc = await self._col.find_one(key, {"contact_id": 1})
+        return doc["_id"], doc["contact_id"]
+
+    async def add_inbound(self, conversation_id: ObjectId, message: dict[str, Any]) -> Stored:
+        """Store an inbound message once (dedupe on channel + external id) and count it."""
+        try:
+            await self._messages.insert_one(message)
+        except DuplicateKeyError:
+            existing = await self._messages.find_one(
+                {"channel": message["channel"], "external_id": message["external_id"]},
+                {"conversation_id": 1, "contact_id": 1},
+            )
+            if existing is None:
+                raise
+            return Stored(existing["_id"], existing["conversation_id"], existing["contact_id"], True)
+        at = message["created_at"]
+        conversation = await self._col.find_one_and_update(
+            {"_id": conversation_id},
+            {
+                "$set": {
+                    "status": "open",
+                    "snoozed_until": None,
+                    "last_message": _preview(message),
+                    "updated_at": at,
+                },
+                "$max": {"last_message_at": at},
+                "$min": {"waiting_since": at},
+                "$inc": {"message_count": 1},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if conversation["contact_id"] != message["contact_id"]:
+            # The contact was merged since we resolved it; follow it.
+            message["contact_id"] = conversation["contact_id"]
+            await self._messages.update_one(
+                {"_id": message["_id"]}, {"$set": {"contact_id": conversation["contact_id"]}}
+            )
+        self._publish("message.created", message)
+        created = conversation["message_count"] == 1
+        self._publish("conversation.created" if created else "conversation.updated", conversation)
+        return Stored(message["_id"], conversation_id, conversation["contact_id"], False)
+
+    # Reading.
+
+    async def get(self, conversation_id: str | ObjectId) -> dict[str, Any]:
+        doc = await self._col.find_one({"_id": object_id(conversation_id, "conversation")})
+        if doc is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        return doc
+
+    async def list(
+        self, where: ConversationFilter, *, viewer_id: ObjectId, limit: int, cursor: tuple | None
+    ) -> list[dict[str, Any]]:
+        """Newest activity first; the cursor is the (last_message_at, _id) of the last row seen."""
+        clauses = await self._filter_clauses(where, viewer_id)
+        if cursor:
+            at, last_id = cursor
+            clauses.append(
+                {"$or": [{"last_message_at": {"$lt": at}}, {"last_message_at": at, "_id": {"$lt": last_id}}]}
+            )
+        query = {"$and": clauses} if clauses else {}
+        return await self._col.find(query).sort([("last_message_at", -1), ("_id", -1)]).to_list(limit)
+
+    async def _filter_clauses(self, where: ConversationFilter, viewer_id: ObjectId) -> list[dict[str, Any]]:
+        clauses: list[dict[str, Any]] = []
+        if where.status:
+            statuses = where.status.split(",")
+            if unknown := set(statuses) - set(CONVERSATION_STATUSES):
+                raise Invalid(f"status: unknown value {sorted(unknown)[0]!r}")
+            clauses.append({"status": {"$in": statuses}})
+        if where.channel:
+            clauses.append({"channel": where.channel})
+        if where.assignee == "me":
+            clauses.append({"assignee_id": viewer_id})
+        elif where.assignee == "none":
+            clauses.append({"assignee_id": None})
+        elif where.assignee:
+            clauses.append({"assignee_id": object_id(where.assignee, "assignee")})
+        if where.intent:
+            clauses.append({"last_intent": where.intent})
+        if where.label:
+            clauses.append({"labels": where.label})
+        if where.contact_id:
+            clauses.append({"contact_id": object_id(where.contact_id, "contact")})
+        if where.q:
+            clauses.append(await self._search_clause(where.q))
+        return clauses
+
+    async def _search_clause(self, q: str) -> dict[str, Any]:
+        """Conversations whose messages or contact match every word of q, by prefix."""
+        match = terms_query(q)
+        if match is None:
+            raise Invalid("q: give at least one word of two or more letters")
+        by_message = await self._messages.aggregate(
+            [
+                {"$match": match},
+                {"$group": {"_id": "$conversation_id"}},
+                {"$limit": _SEARCH_SCAN_LIMIT},
+            ]
+        )
+        conversation_ids = [row["_id"] async for row in by_message]
+        contacts = await self._db.contacts.find({**match, "merged_into": None}, {"_id": 1}).to_list(
+            _SEARCH_SCAN_LIMIT
+        )
+        return {
+            "$or": [
+                {"_id": {"$in": conversation_ids}},
+                {"contact_id": {"$in": [c["_id"] for c in contacts]}},
+            ]
+        }
+
+    async def messages(
+        self, conversation_id: str | ObjectId, *, limit: int, cursor: tuple | None
+    ) -> list[dict[str, Any]]:
+        """Oldest first; the cursor is the (created_at, _id) of the last message seen."""
+        conversation = await self.get(conversation_id)
+        query: dict[str, Any] = {"conversation_id": conversation["_id"]}
+        if cursor:
+            at, last_id = cursor
+            query["$or"] = [{"created_at": {"$gt": at}}, {"created_at": at, "_id": {"$gt": last_id}}]
+        return await self._messages.find(query).sort([("created_at", 1), ("_id", 1)]).to_list(limit)
+
+    # Work by staff.
+
+    async def update(
+        self, conversation_id: str | ObjectId, changes: dict[str, Any], actor: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Apply status/assignee/priority/labels changes; returns (new record, old values)."""
+        current = await self.get(conversation_id)
+        changes = await self._validated(changes)
+        changed = {k: v for k, v in changes.items() if current.get(k) != v}
+        if not changed:
+            return current, {}
+        now = utcnow()
+        update: dict[str, Any] = {"$set": {**changed, "updated_at": now}}
+        if changed.get("status") == "resolved":
+            update["$set"]["resolved_at"] = now
+        if "status" in changed and changed["status"] != "snoozed" and "snoozed_until" not in changed:
+            update["$set"]["snoozed_until"] = None
+        conversation = await self._col.find_one_and_update(
+            {"_id": current["_id"]}, update, return_document=ReturnDocument.AFTER
+        )
+        activities = [
+            _message(
+                conversation, kind="activity", direction="out", sender=staff_sender(actor), text=line, at=now
+            )
+            for line in _describe_changes(changed, actor)
+        ]
+        if activities:
+            await self._messages.insert_many(activities)
+        for activity in activities:
+            self._publish("message.created", activity)
+        self._publish("conversation.updated", conversation)
+        return conversation, {k: current.get(k) for k in changed}
+
+    async def _validated(self, changes: dict[str, Any]) -> dict[str, Any]:
+        out = dict(changes)
+        if "status" in out and out["status"] not in CONVERSATION_STATUSES:
+            raise Invalid(f"status: must be one of {', '.join(CONVERSATION_STATUSES)}")
+        if out.get("priority") is not None and out["priority"] not in PRIORITIES:
+            raise Invalid(f"priority: must be one of {', '.join(PRIORITIES)} or null")
+        if out.get("status") == "snoozed" and out.get("snoozed_until") is None:
+            raise Invalid("snoozed_until: required when status is snoozed")
+        if "labels" in out:
+            out["labels"] = sorted({label.strip().lower() for label in out["labels"] or [] if label.strip()})
+        if out.get("assignee_id") is not None:
+            assignee = await self._db.users.find_one(
+                {"_id": object_id(out["assignee_id"], "user"), "active": True}, {"role": 1}
+            )
+            if assignee is None or assignee["role"] not in ASSIGNABLE_ROLES:
+                raise Invalid("assignee_id: no active agent, manager or admin with that id")
+            out["assignee_id"] = assignee["_id"]
+        return out
+
+    async def add_note(self, conversation_id: str | ObjectId, text: str, author: dict[str, Any]) -> dict:
+        conversation = await self.get(conversation_id)
+        note = _message(conversation, kind="note", direction="out", sender=staff_sender(author), text=text)
+        await self._messages.insert_one(note)
+        self._publish("message.created", note)
+        return note
+
+    async def add_reply(self, conversation_id: str | ObjectId, text: str, author: dict[str, Any]) -> dict:
+        """Store an agent reply and its outbox entry together; the outbox worker delivers it."""
+        conversation = await self.get(conversation_id)
+        now = utcnow()
+        reply = _message(
+            conversation, kind="message", direction="out", sender=staff_sender(author), text=text
+        )
+        reply["delivery"] = {"status": "pending", "attempts": 0, "error": None}
+        async with self._db.client.start_session() as session, await session.start_transaction():
+            await self._messages.insert_one(reply, session=session)
+            await self._db.outbox.insert_one(new_outbox_entry(reply, conversation), session=session)
+            updated = await self._col.find_one_and_update(
+                {"_id": conversation["_id"]},
+                {
+                    "$set": {"last_message": _preview(reply), "waiting_since": None, "updated_at": now},
+                    "$max": {"last_message_at": now},
+                    "$min": {"first_response_at": now},
+                    "$inc": {"message_count": 1},
+                },
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+        self._publish("message.created", reply)
+        self._publish("conversation.updated", updated)
+        return reply
+
+
+def inbound_message(
+    *,
+    conversation_id: ObjectId,
+    contact_id: ObjectId,
+    channel: str,
+    external_id: str,
+    sender: dict[str, Any],
+    text: str,
+    attachments: list[dict[str, Any]],
+    sent_at: datetime,
+    subject: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "_id": ObjectId(),
+        "conversation_id": conversation_id,
+        "contact_id": contact_id,
+        "channel": channel,
+        "external_id": external_id,
+        "direction": "in",
+        "kind": "message",
+        "sender": {"type": "contact", "id": contact_id, **sender},
+        "text": text,
+        "attachments": attachments,
+        "subject": subject,
+        "terms": search_terms(subject, text, *(a.get("name") for a in attachments)),
+        "nlp": {"status": "pending"},
+        "sent_at": sent_at,
+        "created_at": utcnow(),
+    }
+
+
+def _message(
+    conversation: dict[str, Any],
+    *,
+    kind: str,
+    direction: str,
+    sender: dict[str, Any],
+    text: str,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "_id": ObjectId(),
+        "conversation_id": conversation["_id"],
+        "contact_id": conversation["contact_id"],
+        "channel": conversation["channel"],
+        "external_id": None,
+        "direction": direction,
+        "kind": kind,
+        "sender": sender,
+        "text": text,
+        "attachments": [],
+        "terms": search_terms(text) if kind != "activity" else [],
+        "created_at": at or utcnow(),
+    }
+
+
+def _preview(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": message["_id"],
+        "direction": message["direction"],
+        "text": message["text"][:200],
+        "at": message["created_at"],
+    }
+
+
+def _describe_changes(changed: dict[str, Any], actor: dict[str, Any]) -> list[str]:
+    who = actor.get("name") or actor["email"]
+    lines = []
+    for field, value in changed.items():
+        if field == "snoozed_until":
+            continue
+        if field == "assignee_id":
+            lines.append(
+                f"{who} unassigned the conversation" if value is None else f"{who} assigned the conversation"
+            )
+        elif field == "labels":
+            lines.append(f"{who} set labels: {', '.join(value) or 'none'}")
+        else:
+            lines.append(f"{who} set {field} to {value if value is not None else 'none'}")
+    return lines

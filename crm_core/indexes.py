@@ -1,0 +1,56 @@
+"""Every index the hub relies on, created idempotently at start-up."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING as ASC
+from pymongo import DESCENDING as DESC
+from pymongo import IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "messages": [
+        # Dedupe: a redelivered message hits this index and is not stored twice.
+        IndexModel(
+            [("channel", ASC), ("external_id", ASC)],
+            name="channel_external_id",
+            unique=True,
+            partialFilterExpression={"external_id": {"$type": "string"}},
+        ),
+        IndexModel([("conversation_id", ASC), ("created_at", ASC), ("_id", ASC)], name="thread"),
+        IndexModel([("contact_id", ASC), ("created_at", DESC)], name="contact_history"),
+        IndexModel([("terms", ASC)], name="terms"),
+        IndexModel([("nlp.status", ASC), ("created_at", ASC)], name="nlp_pending"),
+    ],
+    "conversations": [
+        IndexModel([("channel", ASC), ("thread_key", ASC)], name="channel_thread", unique=True),
+        IndexModel([("last_message_at", DESC), ("_id", DESC)], name="inbox"),
+        IndexModel([("status", ASC), ("last_message_at", DESC), ("_id", DESC)], name="inbox_status"),
+        IndexModel([("assignee_id", ASC), ("last_message_at", DESC), ("_id", DESC)], name="inbox_assignee"),
+        IndexModel([("labels", ASC), ("last_message_at", DESC)], name="inbox_label"),
+        IndexModel([("contact_id", ASC), ("last_message_at", DESC)], name="contact_conversations"),
+    ],
+    "contacts": [
+        IndexModel(
+            [("identities.channel", ASC), ("identities.external_id", ASC)],
+            name="identity",
+            unique=True,
+            sparse=True,
+        ),
+        IndexModel([("emails", ASC)], name="emails"),
+        IndexModel([("phones", ASC)], name="phones"),
+        IndexModel([("terms", ASC)], name="terms"),
+        IndexModel([("updated_at", DESC), ("_id", DESC)], name="recent"),
+    ],
+    "users": [IndexModel([("email", ASC)], name="email", unique=True)],
+    "api_tokens": [
+        IndexModel([("token_hash", ASC)], name="token_hash", unique=True),
+        IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0),
+    ],
+    "outbox": [IndexModel([("status", ASC), ("next_attempt_at", ASC)], name="due")],
+    "audit": [IndexModel([("target_type", ASC), ("target_id", ASC), ("at", DESC)], name="target")],
+}
+
+
+async def ensure_indexes(db: AsyncDatabase) -> None:
+    for collection, models in INDEXES.items():
+        await db[collection].create_indexes(models)

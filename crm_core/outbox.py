@@ -1,0 +1,115 @@
+"""Durable outbound queue: one entry per message to deliver, claimed with leases so that
+several hub processes never send the same entry at the same time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_core.records import Publish, utcnow
+
+
+def new_outbox_entry(message: dict[str, Any], conversation: dict[str, Any]) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "_id": ObjectId(),
+        "message_id": message["_id"],
+        "conversation_id": conversation["_id"],
+        "channel": conversation["channel"],
+        "route": conversation.get("route", {}),
+        "text": message["text"],
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "lease_until": None,
+        "last_error": None,
+        "created_at": now,
+    }
+
+
+class Outbox:
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        publish: Publish,
+        *,
+        max_attempts: int = 8,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 600.0,
+        lease_seconds: float = 60.0,
+    ) -> None:
+        self._col = db.outbox
+        self._messages = db.messages
+        self._publish = publish
+        self.max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._lease = timedelta(seconds=lease_seconds)
+
+    async def claim(self) -> dict[str, Any] | None:
+        """Take the next due entry (or one whose sender died mid-lease) for this worker."""
+        now = utcnow()
+        return await self._col.find_one_and_update(
+            {
+                "$or": [
+                    {"status": "pending", "next_attempt_at": {"$lte": now}},
+                    {"status": "sending", "lease_until": {"$lt": now}},
+                ]
+            },
+            {"$set": {"status": "sending", "lease_until": now + self._lease}, "$inc": {"attempts": 1}},
+            sort=[("next_attempt_at", 1)],
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def next_due_at(self) -> datetime | None:
+        entry = await self._col.find_one(
+            {"status": "pending"}, {"next_attempt_at": 1}, sort=[("next_attempt_at", 1)]
+        )
+        return entry["next_attempt_at"] if entry else None
+
+    async def mark_sent(self, entry: dict[str, Any], external_id: str | None) -> None:
+        now = utcnow()
+        await self._col.update_one(
+            {"_id": entry["_id"], "status": "sending"},
+            {"$set": {"status": "sent", "sent_at": now, "last_error": None, "lease_until": None}},
+        )
+        delivery = {"status": "sent", "attempts": entry["attempts"], "error": None, "sent_at": now}
+        await self._set_delivery(entry, delivery, external_id)
+
+    async def mark_failed(
+        self, entry: dict[str, Any], error: str, *, retryable: bool, retry_after: float | None = None
+    ) -> str:
+        """Schedule a retry with exponential backoff, or give up for good; returns
+        the delivery status that results ("retrying" or "failed")."""
+        attempts = entry["attempts"]
+        if retryable and attempts < self.max_attempts:
+            delay = retry_after if retry_after is not None else self._backoff(attempts)
+            status, fields = "pending", {"next_attempt_at": utcnow() + timedelta(seconds=delay)}
+            delivery_status = "retrying"
+        else:
+            status, fields, delivery_status = "failed", {"failed_at": utcnow()}, "failed"
+        await self._col.update_one(
+            {"_id": entry["_id"], "status": "sending"},
+            {"$set": {"status": status, "last_error": error, "lease_until": None, **fields}},
+        )
+        await self._set_delivery(entry, {"status": delivery_status, "attempts": attempts, "error": error})
+        return delivery_status
+
+    def _backoff(self, attempts: int) -> float:
+        return min(self._backoff_base * 2 ** (attempts - 1), self._backoff_cap)
+
+    async def _set_delivery(
+        self, entry: dict, delivery: dict[str, Any], external_id: str | None = None
+    ) -> None:
+        fields: dict[str, Any] = {"delivery": delivery}
+        if external_id:
+            fields["external_id"] = external_id
+        message = await self._messages.find_one_and_update(
+            {"_id": entry["message_id"]}, {"$set": fields}, return_document=ReturnDocument.AFTER
+        )
+        if message is not None:
+            self._publish("message.updated", message)

@@ -1,0 +1,77 @@
+"""Field vocabularies and small helpers shared by the repositories."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import phonenumbers
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from crm_core.errors import NotFound
+
+ROLES = ("admin", "agent", "sales", "manager")
+CONVERSATION_STATUSES = ("open", "pending", "snoozed", "resolved")
+PRIORITIES = ("low", "medium", "high", "urgent")
+
+# Called with (event type, record) after every change agents should see live.
+Publish = Callable[[str, dict[str, Any]], None]
+
+_WORD = re.compile(r"[\w@.+-]+", re.UNICODE)
+_MAX_TERMS = 200
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def object_id(value: Any, what: str) -> ObjectId:
+    """Parse an id from the outside world; a malformed one is simply not found."""
+    if isinstance(value, ObjectId):
+        return value
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError) as exc:
+        raise NotFound(f"{what} {value!r} not found") from exc
+
+
+def search_terms(*texts: str | None) -> list[str]:
+    """Lower-cased words for prefix search; works on servers without text indexes."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        for word in _WORD.findall((text or "").lower()):
+            word = word.strip(".-+")
+            if len(word) >= 2:
+                seen.setdefault(word[:64], None)
+            if len(seen) >= _MAX_TERMS:
+                return list(seen)
+    return list(seen)
+
+
+def terms_query(q: str) -> dict[str, Any] | None:
+    """A filter matching records whose `terms` start with every word of `q`."""
+    words = search_terms(q)[:8]
+    if not words:
+        return None
+    return {"$and": [{"terms": {"$regex": "^" + re.escape(word)}} for word in words]}
+
+
+def normalize_email(email: str | None) -> str | None:
+    email = (email or "").strip().lower()
+    return email if "@" in email and " " not in email else None
+
+
+def normalize_phone(phone: str | None, region: str | None = None) -> str | None:
+    """E.164, or None when the number cannot be understood."""
+    if not phone or not phone.strip():
+        return None
+    try:
+        parsed = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,139 @@
+"""Staff accounts, argon2 password hashes and bearer tokens stored only as hashes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from crm_core.errors import Conflict, Invalid, NotFound
+from crm_core.records import ROLES, normalize_email, object_id, utcnow
+
+MIN_PASSWORD_LENGTH = 8
+_hasher = PasswordHasher()
+# Verifying against this keeps the timing of "no such user" close to "wrong password".
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def public_user(user: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in user.items() if k != "password_hash"}
+
+
+class Users:
+    def __init__(self, db: AsyncDatabase, *, token_ttl: timedelta = timedelta(days=30)) -> None:
+        self._col = db.users
+        self._tokens = db.api_tokens
+        self._token_ttl = token_ttl
+
+    async def create(self, email: str, password: str, role: str, name: str | None = None) -> dict[str, Any]:
+        address = normalize_email(email)
+        if address is None:
+            raise Invalid("email: not a valid address")
+        _check_role(role)
+        now = utcnow()
+        user = {
+            "email": address,
+            "name": name or address.split("@")[0],
+            "role": role,
+            "active": True,
+            "password_hash": await _hash(password),
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            await self._col.insert_one(user)
+        except DuplicateKeyError as exc:
+            raise Conflict(f"a user with email {address} already exists") from exc
+        return user
+
+    async def count(self) -> int:
+        return await self._col.count_documents({})
+
+    async def list(self) -> list[dict[str, Any]]:
+        return await self._col.find({}, {"password_hash": 0}).sort("email", 1).to_list(1000)
+
+    async def get(self, user_id: Any) -> dict[str, Any]:
+        user = await self._col.find_one({"_id": object_id(user_id, "user")})
+        if user is None:
+            raise NotFound(f"user {user_id} not found")
+        return user
+
+    async def update(self, user_id: Any, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Change name, role, active or password; returns (new record, old values)."""
+        current = await self.get(user_id)
+        changes: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key == "role":
+                _check_role(value)
+            elif key == "password":
+                key, value = "password_hash", await _hash(value)
+            elif key not in ("name", "active"):
+                raise Invalid(f"{key}: not an editable user field")
+            changes[key] = value
+        updated = await self._col.find_one_and_update(
+            {"_id": current["_id"]},
+            {"$set": {**changes, "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if changes.get("active") is False or "password_hash" in changes:
+            await self._tokens.delete_many({"user_id": current["_id"]})
+        old = {k: current.get(k) for k in changes if k != "password_hash"}
+        return updated, old
+
+    async def login(self, email: str, password: str) -> tuple[str, dict[str, Any]] | None:
+        """A new bearer token for valid credentials of an active user, else None."""
+        user = await self._col.find_one({"email": normalize_email(email) or "", "active": True})
+        if not await _verify(user["password_hash"] if user else _DUMMY_HASH, password) or user is None:
+            return None
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        await self._tokens.insert_one(
+            {
+                "token_hash": _token_hash(token),
+                "user_id": user["_id"],
+                "created_at": now,
+                "expires_at": now + self._token_ttl,
+            }
+        )
+        return token, user
+
+    async def for_token(self, token: str) -> dict[str, Any] | None:
+        record = await self._tokens.find_one(
+            {"token_hash": _token_hash(token), "expires_at": {"$gt": utcnow()}}
+        )
+        if record is None:
+            return None
+        return await self._col.find_one({"_id": record["user_id"], "active": True})
+
+    async def logout(self, token: str) -> None:
+        await self._tokens.delete_one({"token_hash": _token_hash(token)})
+
+
+def _check_role(role: Any) -> None:
+    if role not in ROLES:
+        raise Invalid(f"role: must be one of {', '.join(ROLES)}")
+
+
+async def _hash(password: Any) -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,1 @@
+"""The composition root: settings, app factory, CLI, pipeline, workers, HTTP API."""

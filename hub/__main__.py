@@ -1,0 +1,82 @@
+"""`python -m hub serve | create-user | demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+
+from aiohttp import web
+
+from crm_core.errors import DomainError
+from hub import logs
+from hub.app import create_app
+from hub.database import DatabaseUnavailable, open_database
+from hub.embedded import EmbeddedServerError
+from hub.settings import Settings
+
+STARTUP_ERRORS = (DatabaseUnavailable, EmbeddedServerError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hub", description="Omnichannel hub")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the hub (embedded database when HUB_MONGO_URI is unset)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    user = commands.add_parser("create-user", help="create a staff user")
+    user.add_argument("--email", required=True)
+    user.add_argument("--password", help="prompted for when omitted")
+    user.add_argument("--role", required=True, choices=["admin", "agent", "sales", "manager"])
+    user.add_argument("--name")
+    demo = commands.add_parser("demo", help="fill a fresh hub with realistic conversations")
+    demo.add_argument("--force", action="store_true", help="add demo data even if conversations exist")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    logs.configure(settings.log_level)
+    try:
+        if args.command == "serve":
+            return _serve(settings, args.host, args.port)
+        if args.command == "create-user":
+            password = args.password or getpass.getpass("password: ")
+            return asyncio.run(_create_user(settings, args.email, password, args.role, args.name))
+        from hub.demo import fill
+
+        return asyncio.run(fill(settings, force=args.force))
+    except STARTUP_ERRORS as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 1
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+    host, port = host or settings.host, port or settings.port
+    logging.getLogger("hub").info("starting", extra={"url": f"http://{host}:{port}"})
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        shutdown_timeout=settings.shutdown_timeout,
+        access_log=logging.getLogger("hub.access"),
+        access_log_class=logs.AccessLogger,
+        print=None,
+    )
+    return 0
+
+
+async def _create_user(settings: Settings, email: str, password: str, role: str, name: str | None) -> int:
+    from crm_core.users import Users
+
+    async with open_database(settings) as db:
+        user = await Users(db).create(email, password, role, name)
+    print(f"created {role} {user['email']} ({user['_id']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Contacts: one profile per customer across channels; list, search, edit, merge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_core.audit import diff
+from hub.api.cursors import decode_cursor
+from hub.api.routing import ALL_STAFF, INBOX_WORKERS, Call, QueryParam, api, json_ok, page
+
+
+class ContactFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200)
+    emails: list[str] | None = Field(default=None, max_length=20)
+    phones: list[str] | None = Field(default=None, max_length=20)
+    company: str | None = Field(default=None, max_length=200)
+    attributes: dict[str, Any] | None = None
+
+
+class MergeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    other_id: str = Field(min_length=1, max_length=64)
+
+
+@api.route("GET", "/api/v1/contacts", summary="Contacts, most recently changed first; q searches name, "
+           "company, email and phone by prefix.", tag="contacts", roles=ALL_STAFF,
+           query=(QueryParam("q", "words to search"), QueryParam("limit", "1-100, default 25", "integer"),
+                  QueryParam("cursor", "`next_cursor` from the previous page")))  # fmt: skip
+async def list_contacts(call: Call) -> web.Response:
+    limit = call.limit()
+    items = await call.services.contacts.list(
+        q=call.query("q"), limit=limit, cursor=decode_cursor(call.query("cursor"))
+    )
+    return page(items, limit, "updated_at")
+
+
+@api.route("POST", "/api/v1/contacts", summary="Create a contact.", tag="contacts", roles=INBOX_WORKERS,
+           body=ContactFields, ok_status=201)  # fmt: skip
+async def create_contact(call: Call) -> web.Response:
+    contact = await call.services.contacts.create(_fields(call.body))
+    await call.services.audit.record(call.actor, "contact.create", "contact", contact["_id"])
+    return json_ok(contact, status=201)
+
+
+@api.route("GET", "/api/v1/contacts/{id}", summary="One contact with its identities on every channel.",
+           tag="contacts", roles=ALL_STAFF)  # fmt: skip
+async def get_contact(call: Call) -> web.Response:
+    return json_ok(await call.services.contacts.get(call.path("id")))
+
+
+@api.route("PATCH", "/api/v1/contacts/{id}", summary="Edit name, emails, phones, company or attributes.",
+           tag="contacts", roles=INBOX_WORKERS, body=ContactFields)  # fmt: skip
+async def update_contact(call: Call) -> web.Response:
+    contact, old = await call.services.contacts.update(call.path("id"), _fields(call.body))
+    if old:
+        await call.services.audit.record(
+            call.actor, "contact.update", "contact", contact["_id"], diff(old, contact)
+        )
+    return json_ok(contact)
+
+
+@api.route("POST", "/api/v1/contacts/{id}/merge", summary="Merge other_id into this contact: identities, "
+           "emails, phones, conversations and messages move over; the other records merged_into.",
+           tag="contacts", roles=INBOX_WORKERS, body=MergeBody)  # fmt: skip
+async def merge_contacts(call: Call) -> web.Response:
+    contact = await call.services.contacts.merge(call.path("id"), call.body.other_id)
+    await call.services.audit.record(
+        call.actor, "contact.merge", "contact", contact["_id"], {"merged": call.body.other_id}
+    )
+    return json_ok(contact)
+
+
+def _fields(body: ContactFields) -> dict[str, Any]:
+    """Only what the client sent; an explicit null list means an empty one."""
+    fields = body.model_dump(exclude_unset=True)
+    for key in ("emails", "phones"):
+        if key in fields and fields[key] is None:
+            fields[key] = []
+    if "attributes" in fields and fields["attributes"] is None:
+        fields["attributes"] = {}
+    return fields

@@ -1,0 +1,106 @@
+"""The unified inbox: list, read, reply, note, assign, change status/priority/labels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_core.audit import diff
+from crm_core.conversations import ConversationFilter
+from hub.api.cursors import decode_cursor
+from hub.api.routing import ALL_STAFF, INBOX_WORKERS, Call, QueryParam, api, json_ok, page
+
+LIST_PARAMS = (
+    QueryParam("status", "open, pending, snoozed or resolved; several separated by commas"),
+    QueryParam("channel", "chat, email, telegram, slack, webchat"),
+    QueryParam("assignee", "a user id, `me` or `none`"),
+    QueryParam("intent", "the last NLP intent"),
+    QueryParam("label", "one label"),
+    QueryParam("contact_id", "one contact's conversations"),
+    QueryParam("q", "words found (by prefix) in messages or the contact's name, email or phone"),
+    QueryParam("limit", "1-100, default 25", "integer"),
+    QueryParam("cursor", "`next_cursor` from the previous page"),
+)
+
+
+class ReplyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=65536)
+    private: bool = False
+
+
+class ConversationChangesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["open", "pending", "snoozed", "resolved"] | None = None
+    snoozed_until: datetime | None = None
+    assignee_id: str | None = None
+    priority: Literal["low", "medium", "high", "urgent"] | None = None
+    labels: list[str] | None = Field(default=None, max_length=50)
+
+
+@api.route("GET", "/api/v1/conversations", summary="The inbox: newest activity first, filtered, paginated.",
+           tag="conversations", roles=ALL_STAFF, query=LIST_PARAMS)  # fmt: skip
+async def list_conversations(call: Call) -> web.Response:
+    limit = call.limit()
+    where = ConversationFilter(
+        **{
+            name: call.query(name)
+            for name in ("status", "channel", "assignee", "intent", "label", "contact_id", "q")
+        }
+    )
+    items = await call.services.conversations.list(
+        where, viewer_id=call.actor["_id"], limit=limit, cursor=decode_cursor(call.query("cursor"))
+    )
+    return page(items, limit, "last_message_at")
+
+
+@api.route("GET", "/api/v1/conversations/{id}", summary="One conversation with its contact.",
+           tag="conversations", roles=ALL_STAFF)  # fmt: skip
+async def get_conversation(call: Call) -> web.Response:
+    conversation = await call.services.conversations.get(call.path("id"))
+    contact = await call.services.contacts.get(conversation["contact_id"])
+    return json_ok({**conversation, "contact": contact})
+
+
+@api.route("GET", "/api/v1/conversations/{id}/messages", summary="The thread, oldest first, paginated.",
+           tag="conversations", roles=ALL_STAFF,
+           query=(QueryParam("limit", "1-200, default 50", "integer"),
+                  QueryParam("cursor", "`next_cursor` from the previous page")))  # fmt: skip
+async def list_messages(call: Call) -> web.Response:
+    limit = call.limit(default=50, maximum=200)
+    items = await call.services.conversations.messages(
+        call.path("id"), limit=limit, cursor=decode_cursor(call.query("cursor"))
+    )
+    return page(items, limit, "created_at")
+
+
+@api.route("POST", "/api/v1/conversations/{id}/messages",
+           summary="Reply through the conversation's channel (delivered via the outbox), "
+           "or add a private note with private=true.",
+           tag="conversations", roles=INBOX_WORKERS, body=ReplyBody, ok_status=201)  # fmt: skip
+async def post_message(call: Call) -> web.Response:
+    services, body = call.services, call.body
+    if body.private:
+        message = await services.conversations.add_note(call.path("id"), body.text, call.actor)
+    else:
+        message = await services.conversations.add_reply(call.path("id"), body.text, call.actor)
+        services.outbox_worker.wake()
+    action = "conversation.note" if body.private else "conversation.reply"
+    await services.audit.record(call.actor, action, "conversation", message["conversation_id"],
+                                {"message_id": message["_id"]})  # fmt: skip
+    return json_ok(message, status=201)
+
+
+@api.route("PATCH", "/api/v1/conversations/{id}", summary="Change status, assignee, priority or labels.",
+           tag="conversations", roles=INBOX_WORKERS, body=ConversationChangesBody)  # fmt: skip
+async def update_conversation(call: Call) -> web.Response:
+    changes = call.body.model_dump(exclude_unset=True)
+    conversation, old = await call.services.conversations.update(call.path("id"), changes, call.actor)
+    if old:
+        await call.services.audit.record(
+            call.actor, "conversation.update", "conversation", conversation["_id"], diff(old, conversation)
+        )
+    return json_ok(conversation)

@@ -1,0 +1,56 @@
+"""Every error leaves as `{"error": {"code", "message"}}` with a fitting status."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from pymongo.errors import ConnectionFailure
+
+from channels.base import PayloadError, SignatureError
+from crm_core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+
+log = logging.getLogger(__name__)
+
+_DOMAIN_STATUS = {NotFound: 404, Invalid: 422, Conflict: 409, Forbidden: 403}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    except DomainError as exc:
+        return error_response(_DOMAIN_STATUS.get(type(exc), 400), exc.code, str(exc))
+    except PayloadError as exc:
+        return error_response(400, "bad_payload", str(exc))
+    except SignatureError as exc:
+        return error_response(401, "bad_signature", str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        return error_response(
+            exc.status,
+            code,
+            exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason,
+        )
+    except ConnectionFailure as exc:
+        log.warning("database unavailable", extra={"path": request.path, "error": exc.__class__.__name__})
+        return error_response(503, "database_unavailable", "the database is unreachable; try again shortly")
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path})
+        return error_response(500, "internal", "internal error")

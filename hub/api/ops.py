@@ -1,0 +1,53 @@
+"""Health, readiness, metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from pymongo.errors import PyMongoError
+
+from hub.api.errors import error_response
+from hub.api.openapi import openapi_document
+from hub.api.routing import Call, api
+from hub.metrics import CONTENT_TYPE
+
+READY_TIMEOUT = 2.0
+
+
+@api.route("GET", "/healthz", summary="The process is up.", tag="operations", roles=None)
+async def healthz(call: Call) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@api.route(
+    "GET",
+    "/readyz",
+    summary="The hub can serve: its database answers (503 otherwise).",
+    tag="operations",
+    roles=None,
+)
+async def readyz(call: Call) -> web.Response:
+    try:
+        await asyncio.wait_for(call.services.db.command("ping"), READY_TIMEOUT)
+    except (PyMongoError, TimeoutError):
+        return error_response(503, "database_unavailable", "the database does not answer")
+    return web.json_response({"status": "ready", "realtime": _realtime_mode(call)})
+
+
+def _realtime_mode(call: Call) -> str:
+    return "change_streams" if call.services.realtime.uses_change_streams else "in_process"
+
+
+@api.route("GET", "/metrics", summary="Prometheus metrics (text format).", tag="operations", roles=None)
+async def metrics(call: Call) -> web.Response:
+    response = web.Response(body=call.services.metrics.render())
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
+
+
+@api.route(
+    "GET", "/api/openapi.json", summary="This API's OpenAPI 3.1 document.", tag="operations", roles=None
+)
+async def openapi(call: Call) -> web.Response:
+    return web.json_response(openapi_document(api.routes))

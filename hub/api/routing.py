@@ -1,0 +1,161 @@
+"""One registry for every route: it installs them on the app, checks bearer tokens and roles,
+validates JSON bodies, and is the single source the OpenAPI document is built from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from hub.api.cursors import next_cursor
+from hub.api.errors import ApiError
+from hub.jsonable import jsonable
+from hub.services import SERVICES, Services
+
+ALL_STAFF = ("admin", "agent", "sales", "manager")
+INBOX_WORKERS = ("admin", "agent", "manager")
+
+
+@dataclass
+class Call:
+    request: web.Request
+    services: Services
+    user: dict[str, Any] | None = None
+    body: Any = None
+
+    def path(self, name: str) -> str:
+        return self.request.match_info[name]
+
+    def query(self, name: str) -> str | None:
+        return self.request.query.get(name) or None
+
+    def limit(self, default: int = 25, maximum: int = 100) -> int:
+        raw = self.request.query.get("limit")
+        if raw is None:
+            return default
+        if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+            raise ApiError(400, "bad_query", f"limit: a whole number from 1 to {maximum}")
+        return int(raw)
+
+    @property
+    def actor(self) -> dict[str, Any]:
+        assert self.user is not None, "route registered without roles"
+        return self.user
+
+
+Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    name: str
+    description: str
+    type: str = "string"
+
+
+@dataclass
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    roles: Sequence[str] | None
+    body: type[BaseModel] | None
+    query: Sequence[QueryParam] = field(default_factory=tuple)
+    ok_status: int = 200
+    # Routes that must see the raw bytes (signatures) read the body themselves; `raw_body` is its
+    # media type, and `body`, if given, only documents its shape.
+    raw_body: str | None = None
+
+
+class Api:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tag: str,
+        roles: Sequence[str] | None,
+        body: type[BaseModel] | None = None,
+        query: Sequence[QueryParam] = (),
+        ok_status: int = 200,
+        raw_body: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(
+                Route(method, path, handler, summary, tag, roles, body, tuple(query), ok_status, raw_body)
+            )
+            return handler
+
+        return register
+
+    def install(self, app: web.Application) -> None:
+        for route in self.routes:
+            app.router.add_route(route.method, route.path, _endpoint(route))
+
+
+def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        call = Call(request=request, services=request.app[SERVICES])
+        if route.roles is not None:
+            call.user = await authenticate(call)
+            if call.user["role"] not in route.roles:
+                raise ApiError(403, "forbidden", f"role {call.user['role']!r} may not do this")
+        if route.body is not None and route.raw_body is None:
+            call.body = await read_body(request, route.body)
+        return await route.handler(call)
+
+    return endpoint
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    # Browsers cannot set headers on websockets; the stream also takes ?access_token=.
+    return request.query.get("access_token") or None
+
+
+async def authenticate(call: Call) -> dict[str, Any]:
+    token = bearer_token(call.request)
+    if token is None:
+        raise ApiError(401, "unauthorized", "missing bearer token")
+    user = await call.services.users.for_token(token)
+    if user is None:
+        raise ApiError(401, "unauthorized", "invalid or expired token")
+    return user
+
+
+async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    raw = await request.read()
+    try:
+        data = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ApiError(422, "invalid", f"{where}: {first['msg']}") from exc
+
+
+def json_ok(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(jsonable(data), status=status)
+
+
+def page(items: list[dict[str, Any]], limit: int, cursor_field: str) -> web.Response:
+    return json_ok({"items": items, "next_cursor": next_cursor(items, limit, cursor_field)})
+
+
+api = Api()

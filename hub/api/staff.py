@@ -1,0 +1,83 @@
+"""Logging in and out, and user management (admins only)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_core.audit import diff
+from crm_core.users import public_user
+from hub.api.errors import ApiError
+from hub.api.routing import ALL_STAFF, Call, api, bearer_token, json_ok
+
+Role = Literal["admin", "agent", "sales", "manager"]
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class NewUserBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=320)
+    password: str = Field(min_length=8, max_length=1024)
+    role: Role
+    name: str | None = Field(default=None, max_length=200)
+
+
+class UserChangesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=1024)
+
+
+@api.route("POST", "/api/v1/auth/login", summary="Exchange email and password for a bearer token.",
+           tag="auth", roles=None, body=LoginBody)  # fmt: skip
+async def login(call: Call) -> web.Response:
+    result = await call.services.users.login(call.body.email, call.body.password)
+    if result is None:
+        raise ApiError(401, "bad_credentials", "wrong email or password, or the account is inactive")
+    token, user = result
+    return json_ok({"token": token, "user": public_user(user)})
+
+
+@api.route("POST", "/api/v1/auth/logout", summary="Revoke the token used for this request.",
+           tag="auth", roles=ALL_STAFF)  # fmt: skip
+async def logout(call: Call) -> web.Response:
+    await call.services.users.logout(bearer_token(call.request) or "")
+    return json_ok({"ok": True})
+
+
+@api.route("GET", "/api/v1/auth/me", summary="The user this token belongs to.", tag="auth", roles=ALL_STAFF)
+async def me(call: Call) -> web.Response:
+    return json_ok(public_user(call.actor))
+
+
+@api.route("GET", "/api/v1/users", summary="List staff users.", tag="users", roles=("admin",))
+async def list_users(call: Call) -> web.Response:
+    return json_ok({"items": await call.services.users.list()})
+
+
+@api.route("POST", "/api/v1/users", summary="Create a staff user.", tag="users", roles=("admin",),
+           body=NewUserBody, ok_status=201)  # fmt: skip
+async def create_user(call: Call) -> web.Response:
+    body = call.body
+    user = await call.services.users.create(body.email, body.password, body.role, body.name)
+    await call.services.audit.record(call.actor, "user.create", "user", user["_id"], {"role": body.role})
+    return json_ok(public_user(user), status=201)
+
+
+@api.route("PATCH", "/api/v1/users/{id}", summary="Change a user's name, role, active flag or password.",
+           tag="users", roles=("admin",), body=UserChangesBody)  # fmt: skip
+async def update_user(call: Call) -> web.Response:
+    fields = call.body.model_dump(exclude_unset=True)
+    user, old = await call.services.users.update(call.path("id"), fields)
+    changes = diff(old, user) | ({"password": "changed"} if "password" in fields else {})
+    await call.services.audit.record(call.actor, "user.update", "user", user["_id"], changes)
+    return json_ok(public_user(user))

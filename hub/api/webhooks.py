@@ -1,0 +1,45 @@
+"""Channel ingress: each webhook verifies its own secret first, then hands off to the pipeline."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from channels import chat
+from channels.base import PayloadError
+from hub.api.errors import ApiError
+from hub.api.routing import Call, api, json_ok
+
+
+@api.route(
+    "POST",
+    "/webhooks/chat",
+    summary="Generic chat/API channel: one inbound customer message. Signed with "
+    "X-Hub-Signature-256 (HMAC-SHA256 of the raw body with HUB_CHAT_SECRET). "
+    "201 when stored, 200 with duplicate=true for a redelivery.",
+    tag="webhooks",
+    roles=None,
+    body=chat.ChatPayload,
+    raw_body="application/json",
+    ok_status=201,
+)
+async def chat_webhook(call: Call) -> web.Response:
+    secret = call.services.settings.chat_secret
+    if not secret:
+        raise ApiError(404, "channel_disabled", "the chat channel is off (HUB_CHAT_SECRET is not set)")
+    body = await call.request.read()
+    chat.verify(secret, body, call.request.headers.get(chat.SIGNATURE_HEADER))
+    try:
+        message = chat.parse(body)
+    except PayloadError:
+        call.services.metrics.ingested.labels(chat.CHANNEL, "rejected").inc()
+        raise
+    stored = await call.services.pipeline.ingest(message)
+    return json_ok(
+        {
+            "id": stored.message_id,
+            "conversation_id": stored.conversation_id,
+            "contact_id": stored.contact_id,
+            "duplicate": stored.duplicate,
+        },
+        status=200 if stored.duplicate else 201,
+    )

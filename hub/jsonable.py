@@ -1,0 +1,25 @@
+"""MongoDB records to JSON-ready dicts: ids as strings, times as ISO 8601, internals dropped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+
+# Internal fields: search terms and channel routing are not for API clients.
+_HIDDEN = frozenset({"terms", "password_hash", "route", "thread_key", "token_hash"})
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {("id" if k == "_id" else k): jsonable(v) for k, v in value.items() if k not in _HIDDEN}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    return value

@@ -1,0 +1,44 @@
+"""Prometheus metrics, one registry per app so several apps can live in one process (tests)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.ingested = Counter(
+            "hub_ingest_messages",
+            "Inbound messages by channel and result (stored, duplicate, rejected).",
+            ["channel", "result"],
+            registry=self.registry,
+        )
+        self.ingest_seconds = Histogram(
+            "hub_ingest_seconds",
+            "Time from a parsed inbound message to its acknowledgement.",
+            ["channel"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.deliveries = Counter(
+            "hub_outbox_deliveries",
+            "Outbound delivery attempts by channel and result (sent, retrying, failed).",
+            ["channel", "result"],
+            registry=self.registry,
+        )
+        self.http_requests = Counter(
+            "hub_http_requests",
+            "HTTP requests by route and status class.",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.stream_clients = Gauge(
+            "hub_stream_clients", "Open realtime websocket connections.", registry=self.registry
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

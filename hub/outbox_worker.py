@@ -1,0 +1,109 @@
+"""Delivers outbox entries through their channel's sender, with retries and backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo.errors import PyMongoError
+
+from channels.base import ChannelSender, DeliveryError, OutboundMessage
+from crm_core.outbox import Outbox
+from crm_core.records import utcnow
+from hub.metrics import Metrics
+
+log = logging.getLogger(__name__)
+IDLE_SECONDS = 5.0
+
+
+class OutboxWorker:
+    def __init__(
+        self, outbox: Outbox, senders: Mapping[str, ChannelSender], metrics: Metrics, *, concurrency: int = 4
+    ) -> None:
+        self._outbox = outbox
+        self._senders = senders
+        self._metrics = metrics
+        self._concurrency = concurrency
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._run(), name=f"outbox-{i}") for i in range(self._concurrency)]
+
+    def wake(self) -> None:
+        """New work was queued: skip the idle wait."""
+        self._wake.set()
+
+    async def stop(self, timeout: float) -> None:
+        """Let deliveries in flight finish (bounded), then stop."""
+        self._stopping = True
+        self._wake.set()
+        _, pending = await asyncio.wait(self._tasks, timeout=timeout) if self._tasks else ((), ())
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                entry = await self._outbox.claim()
+                if entry is None:
+                    await self._idle()
+                else:
+                    await self._deliver(entry)
+            except PyMongoError as exc:
+                log.warning(
+                    "outbox worker cannot reach the database", extra={"error": exc.__class__.__name__}
+                )
+                await self._sleep_unless_woken(1.0)
+
+    async def _idle(self) -> None:
+        due = await self._outbox.next_due_at()
+        wait = IDLE_SECONDS if due is None else (due - utcnow()).total_seconds()
+        await self._sleep_unless_woken(min(max(wait, 0.01), IDLE_SECONDS))
+
+    async def _sleep_unless_woken(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _deliver(self, entry: dict[str, Any]) -> None:
+        channel = entry["channel"]
+        sender = self._senders.get(channel)
+        if sender is None:
+            await self._outbox.mark_failed(entry, f"channel {channel!r} is not configured", retryable=False)
+            self._metrics.deliveries.labels(channel, "failed").inc()
+            return
+        message = OutboundMessage(
+            delivery_id=str(entry["_id"]),
+            channel=channel,
+            route=entry["route"],
+            text=entry["text"],
+            message_id=str(entry["message_id"]),
+            conversation_id=str(entry["conversation_id"]),
+        )
+        try:
+            external_id = await sender.send(message)
+        except DeliveryError as exc:
+            status = await self._outbox.mark_failed(
+                entry, str(exc), retryable=exc.retryable, retry_after=exc.retry_after
+            )
+            self._metrics.deliveries.labels(channel, status).inc()
+            log.info(
+                "delivery failed",
+                extra={
+                    "outbox_id": message.delivery_id,
+                    "channel": channel,
+                    "error": str(exc),
+                    "next": status,
+                },
+            )
+            return
+        await self._outbox.mark_sent(entry, external_id)
+        self._metrics.deliveries.labels(channel, "sent").inc()

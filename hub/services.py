@@ -1,0 +1,37 @@
+"""The running hub's parts, built once per app and shared by routes and workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_core.audit import Audit
+from crm_core.contacts import Contacts
+from crm_core.conversations import Conversations
+from crm_core.outbox import Outbox
+from crm_core.users import Users
+from hub.metrics import Metrics
+from hub.outbox_worker import OutboxWorker
+from hub.pipeline import Pipeline
+from hub.realtime import Realtime
+from hub.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: AsyncDatabase
+    metrics: Metrics
+    realtime: Realtime
+    contacts: Contacts
+    conversations: Conversations
+    users: Users
+    audit: Audit
+    outbox: Outbox
+    pipeline: Pipeline
+    outbox_worker: OutboxWorker
+
+
+SERVICES = web.AppKey("services", Services)

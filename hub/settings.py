@@ -1,0 +1,64 @@
+"""Configuration from environment variables (and a `.env` file when present)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+def _str(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+@dataclass
+class Settings:
+    mongo_uri: str | None = None
+    mongo_db: str = "hub"
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    chat_secret: str | None = None
+    chat_outbound_url: str | None = None
+    phone_region: str | None = None
+    token_ttl_hours: float = 24 * 30
+    outbox_max_attempts: int = 8
+    outbox_backoff_base: float = 2.0
+    outbox_backoff_cap: float = 600.0
+    admin_email: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
+    log_level: str = "INFO"
+    shutdown_timeout: float = 15.0
+
+    @classmethod
+    def from_env(cls, env_file: str | None = ".env") -> Settings:
+        if env_file and Path(env_file).is_file():
+            load_dotenv(env_file, override=False)
+        return cls(
+            mongo_uri=_str("HUB_MONGO_URI"),
+            mongo_db=_str("HUB_MONGO_DB") or "hub",
+            data_dir=Path(_str("HUB_DATA_DIR") or "var"),
+            host=_str("HUB_HOST") or "127.0.0.1",
+            port=_int("HUB_PORT", 8080),
+            chat_secret=_str("HUB_CHAT_SECRET"),
+            chat_outbound_url=_str("HUB_CHAT_OUTBOUND_URL"),
+            phone_region=_str("HUB_PHONE_REGION"),
+            token_ttl_hours=_float("HUB_TOKEN_TTL_HOURS", 24 * 30),
+            outbox_max_attempts=_int("HUB_OUTBOX_MAX_ATTEMPTS", 8),
+            outbox_backoff_base=_float("HUB_OUTBOX_BACKOFF_SECONDS", 2.0),
+            outbox_backoff_cap=_float("HUB_OUTBOX_BACKOFF_CAP_SECONDS", 600.0),
+            admin_email=_str("HUB_ADMIN_EMAIL"),
+            admin_password=_str("HUB_ADMIN_PASSWORD"),
+            log_level=(_str("HUB_LOG_LEVEL") or "INFO").upper(),
+            shutdown_timeout=_float("HUB_SHUTDOWN_TIMEOUT", 15.0),
+        )
