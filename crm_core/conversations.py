@@ -69,7 +69,9 @@ class Conversations:
         subject: str | None,
         at: datetime,
     ) -> tuple[ObjectId, ObjectId]:
-        """(conversation id, contact id) for the thread, creating the conversation if new."""
+        """(conversation id, contact id) for the thread, creating the conversation if new.
+        `waiting_since` and `first_response_at` stay absent until set: `$min` fills an absent
+        field but would keep a null one."""
         key = {"channel": channel, "thread_key": thread_key}
         new = {
             "contact_id": contact_id,
@@ -84,7 +86,6 @@ class Conversations:
             "last_intent": None,
             "ticket_id": None,
             "lead_id": None,
-            "first_response_at": None,
             "message_count": 0,
             "last_message_at": at,
             "created_at": utcnow(),
@@ -293,7 +294,8 @@ class Conversations:
             updated = await self._col.find_one_and_update(
                 {"_id": conversation["_id"]},
                 {
-                    "$set": {"last_message": _preview(reply), "waiting_since": None, "updated_at": now},
+                    "$set": {"last_message": _preview(reply), "updated_at": now},
+                    "$unset": {"waiting_since": ""},
                     "$max": {"last_message_at": now},
                     "$min": {"first_response_at": now},
                     "$inc": {"message_count": 1},

@@ -51,7 +51,9 @@ async def open_database(settings: Settings) -> AsyncIterator[AsyncDatabase]:
         embedded = EmbeddedServer(settings.data_dir / "db")
         uri = await embedded.start()
         _port_file(settings.data_dir).write_text(str(embedded.port))
-    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+    client: AsyncMongoClient = AsyncMongoClient(
+        uri, tz_aware=True, serverSelectionTimeoutMS=settings.mongo_timeout_ms
+    )
     try:
         try:
             await client.admin.command("ping")

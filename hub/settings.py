@@ -25,6 +25,7 @@ def _str(name: str) -> str | None:
 class Settings:
     mongo_uri: str | None = None
     mongo_db: str = "hub"
+    mongo_timeout_ms: int = 5000
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = 8080
@@ -47,6 +48,7 @@ class Settings:
         return cls(
             mongo_uri=_str("HUB_MONGO_URI"),
             mongo_db=_str("HUB_MONGO_DB") or "hub",
+            mongo_timeout_ms=_int("HUB_MONGO_TIMEOUT_MS", 5000),
             data_dir=Path(_str("HUB_DATA_DIR") or "var"),
             host=_str("HUB_HOST") or "127.0.0.1",
             port=_int("HUB_PORT", 8080),

@@ -1,0 +1,172 @@
+"""Shared fixtures: one real MongoDB-compatible server per test session (the embedded
+SecantusDB in memory, or HUB_TEST_MONGO_URI), a fresh database per test, and the real
+hub app served over loopback TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from channels.base import hmac_sha256_signature
+from hub.app import create_app
+from hub.embedded import EmbeddedServer
+from hub.services import SERVICES, Services
+from hub.settings import Settings
+
+CHAT_SECRET = "test-chat-secret"
+PASSWORD = "correct-horse-battery"
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 5.0, interval: float = 0.02
+) -> Any:
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last result: {result!r})")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+async def mongo_uri() -> AsyncIterator[str]:
+    if uri := os.environ.get("HUB_TEST_MONGO_URI"):
+        yield uri
+        return
+    server = EmbeddedServer(":memory:")
+    yield await server.start()
+    await server.stop()
+
+
+@pytest.fixture
+def settings(mongo_uri: str, tmp_path: Path) -> Settings:
+    return Settings(
+        mongo_uri=mongo_uri,
+        mongo_db=f"test_{uuid.uuid4().hex[:12]}",
+        data_dir=tmp_path,
+        chat_secret=CHAT_SECRET,
+        outbox_backoff_base=0.05,
+        outbox_backoff_cap=0.2,
+        shutdown_timeout=2.0,
+    )
+
+
+class Hub:
+    """The hub under test, spoken to over HTTP like any client would."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.services: Services = client.app[SERVICES]
+        self.db = self.services.db
+
+    async def chat(
+        self, payload: dict[str, Any] | bytes, *, secret: str = CHAT_SECRET
+    ) -> aiohttp.ClientResponse:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = {
+            "X-Hub-Signature-256": hmac_sha256_signature(secret, body),
+            "Content-Type": "application/json",
+        }
+        return await self.client.post("/webhooks/chat", data=body, headers=headers)
+
+    async def login(self, role: str, email: str | None = None) -> str:
+        email = email or f"{role}-{uuid.uuid4().hex[:6]}@staff.example"
+        await self.services.users.create(email, PASSWORD, role, name=f"{role.title()} User")
+        resp = await self.client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+        assert resp.status == 200, await resp.text()
+        return (await resp.json())["token"]
+
+    async def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        async with self.client.request(method, path, headers=headers, **kwargs) as resp:
+            body = await resp.json() if resp.content_type == "application/json" else await resp.text()
+            return resp.status, body
+
+
+HubFactory = Callable[..., Awaitable[Hub]]
+
+
+@pytest.fixture
+async def make_hub(settings: Settings) -> AsyncIterator[HubFactory]:
+    clients: list[TestClient] = []
+
+    async def start(**overrides: Any) -> Hub:
+        client = TestClient(TestServer(create_app(replace(settings, **overrides))))
+        await client.start_server()
+        clients.append(client)
+        return Hub(client)
+
+    yield start
+    for client in reversed(clients):
+        await client.close()
+
+
+@pytest.fixture
+async def hub(make_hub: HubFactory) -> Hub:
+    return await make_hub()
+
+
+def chat_message(text: str = "Hello, I need help with my order", **fields: Any) -> dict[str, Any]:
+    sender = {"id": "customer-1", "name": "Ann Example", "email": "ann@example.com"} | fields.pop(
+        "sender", {}
+    )
+    return {"external_id": uuid.uuid4().hex, "sender": sender, "text": text} | fields
+
+
+class Receiver:
+    """A local HTTP endpoint standing in for the system behind HUB_CHAT_OUTBOUND_URL."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = list(statuses)  # answers to give, in order; 200 once they run out
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append((dict(request.headers), await request.read()))
+        return web.Response(status=self.statuses.pop(0) if self.statuses else 200)
+
+    async def start(self) -> Receiver:
+        app = web.Application()
+        app.router.add_post("/outbound", self.handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/outbound"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+
+@pytest.fixture
+async def receiver_factory() -> AsyncIterator[Callable[[list[int]], Awaitable[Receiver]]]:
+    receivers: list[Receiver] = []
+
+    async def start(statuses: list[int]) -> Receiver:
+        receiver = await Receiver(statuses).start()
+        receivers.append(receiver)
+        return receiver
+
+    yield start
+    for receiver in receivers:
+        await receiver.stop()

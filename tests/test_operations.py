@@ -1,0 +1,154 @@
+"""Health, readiness, metrics, the OpenAPI document, the demo, restarts and start-up errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from channels.base import hmac_sha256_signature
+from hub.embedded import EmbeddedServer
+from tests.conftest import CHAT_SECRET, Hub, chat_message, eventually
+
+
+async def test_health_readiness_and_metrics(hub):
+    assert (await hub.call("GET", "/healthz"))[0] == 200
+    status, ready = await hub.call("GET", "/readyz")
+    assert status == 200 and ready["realtime"] == "change_streams"
+    payload = chat_message()
+    await hub.chat(payload)
+    await hub.chat(payload)
+    await hub.chat(b"{")
+    status, text = await hub.call("GET", "/metrics")
+    assert status == 200
+    assert 'hub_ingest_messages_total{channel="chat",result="stored"} 1.0' in text
+    assert 'hub_ingest_messages_total{channel="chat",result="duplicate"} 1.0' in text
+    assert 'hub_ingest_messages_total{channel="chat",result="rejected"} 1.0' in text
+    assert 'hub_ingest_seconds_count{channel="chat"} 2.0' in text
+
+
+async def test_every_route_is_in_the_openapi_document(hub):
+    status, spec = await hub.call("GET", "/api/openapi.json")
+    assert status == 200 and spec["openapi"].startswith("3.1")
+    served = {
+        (route.method.lower(), route.resource.canonical)
+        for route in hub.client.app.router.routes()
+        if route.method != "HEAD"
+    }
+    documented = {(method, path) for path, operations in spec["paths"].items() for method in operations}
+    assert served == documented
+    login = spec["paths"]["/api/v1/auth/login"]["post"]
+    schema_name = login["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(spec["components"]["schemas"][schema_name]["properties"]) == {"email", "password"}
+    assert spec["paths"]["/api/v1/conversations"]["get"]["security"] == [{"bearer": []}]
+
+
+async def test_readyz_turns_503_when_the_database_goes_away(make_hub):
+    server = EmbeddedServer(":memory:")
+    uri = await server.start()
+    hub = await make_hub(mongo_uri=uri, mongo_timeout_ms=300)
+    assert (await hub.call("GET", "/readyz"))[0] == 200
+    await server.stop()
+    status, body = await hub.call("GET", "/readyz")
+    assert status == 503 and body["error"]["code"] == "database_unavailable"
+    token_status, body = await hub.call("GET", "/api/v1/conversations", headers={"Authorization": "Bearer x"})
+    assert token_status == 503 and body["error"]["code"] == "database_unavailable"
+
+
+async def test_demo_fills_a_fresh_hub_through_the_pipeline(settings, make_hub):
+    from hub.demo import fill
+
+    assert await fill(settings) == 0
+    hub: Hub = await make_hub()
+    assert await hub.db.conversations.count_documents({}) >= 30
+    assert await hub.db.contacts.count_documents({}) == 12
+    assert await hub.db.messages.count_documents({"direction": "in", "nlp.status": "pending"}) >= 40
+    assert await hub.db.conversations.count_documents({"status": "resolved"}) >= 1
+    assert await fill(settings) == 1  # refuses to pile demo data onto a hub that has some
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _start_hub(data_dir: Path, port: int) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env |= {"HUB_DATA_DIR": str(data_dir), "HUB_PORT": str(port), "HUB_CHAT_SECRET": CHAT_SECRET,
+            "HUB_ADMIN_EMAIL": "admin@example.com", "HUB_ADMIN_PASSWORD": "admin-password-1"}  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub", "serve", env=env, cwd=data_dir, stderr=asyncio.subprocess.DEVNULL
+    )
+
+    async def ready():
+        try:
+            async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                return resp.status == 200
+        except aiohttp.ClientError:
+            assert process.returncode is None, "hub exited during start-up"
+            return False
+
+    await eventually(ready, timeout=60, interval=0.1)
+    return process
+
+
+async def _stop(process: asyncio.subprocess.Process) -> int:
+    process.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(process.wait(), 60)
+
+
+async def test_data_survives_a_stop_and_start_of_the_hub_on_its_embedded_database(tmp_path):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    body = json.dumps(chat_message("remember me", external_id="persist-1")).encode()
+    headers = {"X-Hub-Signature-256": hmac_sha256_signature(CHAT_SECRET, body)}
+    process = await _start_hub(tmp_path, port)
+    assert (tmp_path / "embedded.port").exists()  # lets `create-user`/`demo` share the running server
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base}/webhooks/chat", data=body, headers=headers) as resp,
+    ):
+        assert resp.status == 201
+        first = await resp.json()
+    assert await _stop(process) == 0
+    assert not (tmp_path / "embedded.port").exists()
+
+    process = await _start_hub(tmp_path, port)
+    try:
+        async with aiohttp.ClientSession() as http:
+            login = {"email": "admin@example.com", "password": "admin-password-1"}
+            async with http.post(f"{base}/api/v1/auth/login", json=login) as resp:
+                token = (await resp.json())["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            async with http.get(
+                f"{base}/api/v1/conversations/{first['conversation_id']}/messages", headers=auth
+            ) as resp:
+                assert [m["text"] for m in (await resp.json())["items"]] == ["remember me"]
+            async with http.post(f"{base}/webhooks/chat", data=body, headers=headers) as resp:
+                assert resp.status == 200 and (await resp.json())["id"] == first["id"]
+    finally:
+        assert await _stop(process) == 0
+
+
+async def test_unreachable_database_is_one_clear_line_and_a_nonzero_exit(tmp_path):
+    env = {
+        **os.environ,
+        "HUB_MONGO_URI": f"mongodb://127.0.0.1:{_free_port()}/",
+        "HUB_MONGO_TIMEOUT_MS": "300",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub", "serve", "--port", str(_free_port()), env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    error_lines = [line for line in err.decode().splitlines() if line.startswith("hub: ")]
+    assert error_lines == [error_lines[0]] and "cannot reach MongoDB" in error_lines[0]
+    assert "Traceback" not in err.decode()

@@ -1,0 +1,65 @@
+"""Cursor pagination: every row exactly once, newest activity first, even with ties and writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.conftest import chat_message
+
+
+async def _page_all(hub, token, path, limit):
+    seen, cursor = [], None
+    while True:
+        url = f"{path}{'&' if '?' in path else '?'}limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        status, page = await hub.call("GET", url, token)
+        assert status == 200, page
+        seen.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+async def test_pages_cover_every_conversation_once_with_tied_timestamps(hub):
+    agent = await hub.login("agent")
+    for n in range(23):
+        await hub.chat(chat_message(f"message {n}", sender={"id": f"cust-{n}", "email": None}))
+    # Ties on the sort key are where naive cursors skip or repeat rows.
+    tie = datetime(2026, 1, 1, tzinfo=UTC)
+    ids = [c["_id"] for c in await hub.db.conversations.find({}).to_list(None)]
+    await hub.db.conversations.update_many({"_id": {"$in": ids[5:15]}}, {"$set": {"last_message_at": tie}})
+
+    rows = await _page_all(hub, agent, "/api/v1/conversations", limit=4)
+    assert len(rows) == 23 and len({r["id"] for r in rows}) == 23
+    keys = [(r["last_message_at"], r["id"]) for r in rows]
+    assert keys == sorted(keys, reverse=True)
+
+
+async def test_new_activity_during_paging_does_not_skip_older_rows(hub):
+    agent = await hub.login("agent")
+    for n in range(10):
+        await hub.chat(chat_message(f"hello {n}", sender={"id": f"c{n}", "email": None}))
+    status, first = await hub.call("GET", "/api/v1/conversations?limit=5", agent)
+    # A conversation on page one gets a new message and jumps to the top meanwhile.
+    await hub.chat(chat_message("bump", sender={"id": "c7", "email": None}))
+    status, second = await hub.call(
+        "GET", f"/api/v1/conversations?limit=5&cursor={first['next_cursor']}", agent
+    )
+    assert status == 200
+    seen = {r["id"] for r in first["items"]} | {r["id"] for r in second["items"]}
+    assert len(seen) == 10
+
+
+async def test_thread_pages_are_chronological(hub):
+    agent = await hub.login("agent")
+    for n in range(7):
+        ack = await (await hub.chat(chat_message(f"line {n}"))).json()
+    rows = await _page_all(hub, agent, f"/api/v1/conversations/{ack['conversation_id']}/messages", limit=3)
+    assert [r["text"] for r in rows] == [f"line {n}" for n in range(7)]
+
+
+async def test_contacts_page_through(hub):
+    agent = await hub.login("agent")
+    for n in range(9):
+        await hub.chat(chat_message(sender={"id": f"k{n}", "email": f"k{n}@example.com"}))
+    rows = await _page_all(hub, agent, "/api/v1/contacts", limit=4)
+    assert sorted(r["emails"][0] for r in rows) == sorted(f"k{n}@example.com" for n in range(9))

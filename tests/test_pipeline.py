@@ -1,0 +1,81 @@
+"""Dedupe, contact resolution across identities, and the counters the inbox shows."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import chat_message
+
+
+async def test_same_message_three_times_concurrently_is_stored_once(hub):
+    payload = chat_message("Please call me back", external_id="ext-42")
+    responses = await asyncio.gather(*(hub.chat(payload) for _ in range(3)))
+    bodies = [await r.json() for r in responses]
+    assert sorted(r.status for r in responses) == [200, 200, 201]
+    assert len({b["id"] for b in bodies}) == 1
+    assert sorted(b["duplicate"] for b in bodies) == [False, True, True]
+    assert await hub.db.messages.count_documents({"external_id": "ext-42"}) == 1
+    assert await hub.db.conversations.count_documents({}) == 1
+    assert await hub.db.contacts.count_documents({}) == 1
+    conversation = await hub.db.conversations.find_one({})
+    assert conversation["message_count"] == 1
+
+
+async def test_redelivery_later_returns_the_stored_id(hub):
+    payload = chat_message("hello", external_id="ext-7")
+    first = await (await hub.chat(payload)).json()
+    await hub.chat(chat_message("something else"))
+    again = await hub.chat(payload)
+    assert again.status == 200
+    assert (await again.json())["id"] == first["id"]
+    assert await hub.db.messages.count_documents({}) == 2
+
+
+async def test_contact_found_by_email_case_insensitively_across_identities(hub):
+    first = await (await hub.chat(chat_message(sender={"id": "web-1", "email": "Bob@Example.COM"}))).json()
+    second = await (await hub.chat(chat_message(sender={"id": "app-9", "email": "bob@example.com"}))).json()
+    assert first["contact_id"] == second["contact_id"]
+    assert first["conversation_id"] != second["conversation_id"]
+    contact = await hub.db.contacts.find_one({})
+    assert contact["emails"] == ["bob@example.com"]
+    assert {i["external_id"] for i in contact["identities"]} == {"web-1", "app-9"}
+
+
+async def test_contact_found_by_phone_in_any_format(hub):
+    a = await (
+        await hub.chat(chat_message(sender={"id": "p1", "email": None, "phone": "+1 (415) 555-0134"}))
+    ).json()
+    b = await (
+        await hub.chat(chat_message(sender={"id": "p2", "email": None, "phone": "+14155550134"}))
+    ).json()
+    c = await (
+        await hub.chat(chat_message(sender={"id": "p3", "email": None, "phone": "+1 212 555 0199"}))
+    ).json()
+    assert a["contact_id"] == b["contact_id"] != c["contact_id"]
+    contact = await hub.db.contacts.find_one({"identities.external_id": "p1"})
+    assert contact["phones"] == ["+14155550134"]
+
+
+async def test_identity_wins_over_email(hub):
+    await hub.chat(chat_message(sender={"id": "u-a", "email": "a@example.com"}))
+    other = await (await hub.chat(chat_message(sender={"id": "u-b", "email": "b@example.com"}))).json()
+    # u-b now writes with a's email: still u-b's contact, the identity is the stronger key.
+    again = await (await hub.chat(chat_message(sender={"id": "u-b", "email": "a@example.com"}))).json()
+    assert again["contact_id"] == other["contact_id"]
+
+
+async def test_waiting_since_tracks_unanswered_customer_messages(hub):
+    agent = await hub.login("agent")
+    ack = await (await hub.chat(chat_message("first"))).json()
+    conversation = await hub.db.conversations.find_one({})
+    waiting = conversation["waiting_since"]
+    await hub.chat(chat_message("second"))
+    assert (await hub.db.conversations.find_one({}))["waiting_since"] == waiting
+    await hub.call(
+        "POST", f"/api/v1/conversations/{ack['conversation_id']}/messages", agent, json={"text": "hi"}
+    )
+    assert "waiting_since" not in await hub.db.conversations.find_one({})
+    await hub.chat(chat_message("third"))
+    conversation = await hub.db.conversations.find_one({})
+    assert conversation["waiting_since"] > waiting
+    assert conversation["message_count"] == 4
