@@ -16,7 +16,7 @@ from crm_core.outbox import new_outbox_entry
 from crm_core.records import (
     CONVERSATION_STATUSES,
     PRIORITIES,
-    Publish,
+    Events,
     object_id,
     search_terms,
     terms_query,
@@ -51,11 +51,11 @@ def staff_sender(user: dict[str, Any]) -> dict[str, Any]:
 
 
 class Conversations:
-    def __init__(self, db: AsyncDatabase, publish: Publish) -> None:
+    def __init__(self, db: AsyncDatabase, events: Events) -> None:
         self._db = db
         self._col = db.conversations
         self._messages = db.messages
-        self._publish = publish
+        self._events = events
 
     # Inbound (the ingest hot path: keep round trips few).
 
@@ -115,31 +115,40 @@ class Conversations:
                 raise
             return Stored(existing["_id"], existing["conversation_id"], existing["contact_id"], True)
         at = message["created_at"]
-        conversation = await self._col.find_one_and_update(
-            {"_id": conversation_id},
-            {
-                "$set": {
-                    "status": "open",
-                    "snoozed_until": None,
-                    "last_message": _preview(message),
-                    "updated_at": at,
-                },
-                "$max": {"last_message_at": at},
-                "$min": {"waiting_since": at},
-                "$inc": {"message_count": 1},
+        counted = {
+            "$set": {
+                "status": "open",
+                "snoozed_until": None,
+                "last_message": _preview(message),
+                "updated_at": at,
             },
-            return_document=ReturnDocument.AFTER,
+            "$max": {"last_message_at": at},
+            "$min": {"waiting_since": at},
+            "$inc": {"message_count": 1},
+        }
+        # The contact in the filter catches a merge since we resolved it (then we follow it).
+        result = await self._col.update_one(
+            {"_id": conversation_id, "contact_id": message["contact_id"]}, counted
         )
-        if conversation["contact_id"] != message["contact_id"]:
-            # The contact was merged since we resolved it; follow it.
-            message["contact_id"] = conversation["contact_id"]
-            await self._messages.update_one(
-                {"_id": message["_id"]}, {"$set": {"contact_id": conversation["contact_id"]}}
-            )
-        self._publish("message.created", message)
-        created = conversation["message_count"] == 1
-        self._publish("conversation.created" if created else "conversation.updated", conversation)
-        return Stored(message["_id"], conversation_id, conversation["contact_id"], False)
+        if result.matched_count == 0:
+            await self._follow_merged_contact(conversation_id, message, counted)
+        if self._events.needs_publishing:
+            conversation = await self._col.find_one({"_id": conversation_id})
+            self._events.publish("message.created", message)
+            created = conversation["message_count"] == 1
+            self._events.publish("conversation.created" if created else "conversation.updated", conversation)
+        return Stored(message["_id"], conversation_id, message["contact_id"], False)
+
+    async def _follow_merged_contact(self, conversation_id: ObjectId, message: dict, counted: dict) -> None:
+        conversation = await self._col.find_one_and_update(
+            {"_id": conversation_id}, counted, projection={"contact_id": 1}
+        )
+        if conversation is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        message["contact_id"] = conversation["contact_id"]
+        await self._messages.update_one(
+            {"_id": message["_id"]}, {"$set": {"contact_id": message["contact_id"]}}
+        )
 
     # Reading.
 
@@ -250,8 +259,8 @@ class Conversations:
         if activities:
             await self._messages.insert_many(activities)
         for activity in activities:
-            self._publish("message.created", activity)
-        self._publish("conversation.updated", conversation)
+            self._events.publish("message.created", activity)
+        self._events.publish("conversation.updated", conversation)
         return conversation, {k: current.get(k) for k in changed}
 
     async def _validated(self, changes: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +286,7 @@ class Conversations:
         conversation = await self.get(conversation_id)
         note = _message(conversation, kind="note", direction="out", sender=staff_sender(author), text=text)
         await self._messages.insert_one(note)
-        self._publish("message.created", note)
+        self._events.publish("message.created", note)
         return note
 
     async def add_reply(self, conversation_id: str | ObjectId, text: str, author: dict[str, Any]) -> dict:
@@ -303,8 +312,8 @@ class Conversations:
                 return_document=ReturnDocument.AFTER,
                 session=session,
             )
-        self._publish("message.created", reply)
-        self._publish("conversation.updated", updated)
+        self._events.publish("message.created", reply)
+        self._events.publish("conversation.updated", updated)
         return reply
 
 

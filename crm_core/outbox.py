@@ -10,7 +10,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_core.records import Publish, utcnow
+from crm_core.records import Events, utcnow
 
 
 def new_outbox_entry(message: dict[str, Any], conversation: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +35,7 @@ class Outbox:
     def __init__(
         self,
         db: AsyncDatabase,
-        publish: Publish,
+        events: Events,
         *,
         max_attempts: int = 8,
         backoff_base: float = 2.0,
@@ -44,7 +44,7 @@ class Outbox:
     ) -> None:
         self._col = db.outbox
         self._messages = db.messages
-        self._publish = publish
+        self._events = events
         self.max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
@@ -112,4 +112,4 @@ class Outbox:
             {"_id": entry["message_id"]}, {"$set": fields}, return_document=ReturnDocument.AFTER
         )
         if message is not None:
-            self._publish("message.updated", message)
+            self._events.publish("message.updated", message)

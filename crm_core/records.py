@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import phonenumbers
 from bson import ObjectId
@@ -17,8 +16,18 @@ ROLES = ("admin", "agent", "sales", "manager")
 CONVERSATION_STATUSES = ("open", "pending", "snoozed", "resolved")
 PRIORITIES = ("low", "medium", "high", "urgent")
 
-# Called with (event type, record) after every change agents should see live.
-Publish = Callable[[str, dict[str, Any]], None]
+
+class Events(Protocol):
+    """Where services report the changes agents should see live."""
+
+    @property
+    def needs_publishing(self) -> bool:
+        """False when the database itself carries events (change streams): then services
+        need not read records back just to publish them."""
+        ...
+
+    def publish(self, event_type: str, record: dict[str, Any]) -> None: ...
+
 
 _WORD = re.compile(r"[\w@.+-]+", re.UNICODE)
 _MAX_TERMS = 200

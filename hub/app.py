@@ -45,7 +45,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with open_database(settings) as db, aiohttp.ClientSession() as http:
         realtime = Realtime()
-        await realtime.start(db)
+        if settings.change_streams:
+            await realtime.start(db)
         services = build_services(settings, db, realtime, _senders(settings, http))
         app[SERVICES] = services
         await _bootstrap_admin(services)
@@ -64,13 +65,13 @@ def build_services(
     metrics = Metrics()
     outbox = Outbox(
         db,
-        realtime.publish,
+        realtime,
         max_attempts=settings.outbox_max_attempts,
         backoff_base=settings.outbox_backoff_base,
         backoff_cap=settings.outbox_backoff_cap,
     )
     contacts = Contacts(db, phone_region=settings.phone_region)
-    conversations = Conversations(db, realtime.publish)
+    conversations = Conversations(db, realtime)
     return Services(
         settings=settings,
         db=db,

@@ -49,9 +49,13 @@ class Realtime:
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
 
+    @property
+    def needs_publishing(self) -> bool:
+        return not self.uses_change_streams
+
     def publish(self, event_type: str, record: dict[str, Any]) -> None:
         """Called by the services after each change; a no-op when change streams carry events."""
-        if not self.uses_change_streams:
+        if self.needs_publishing:
             self._fan_out(event_type, record)
 
     def _fan_out(self, event_type: str, record: dict[str, Any]) -> None:

@@ -38,6 +38,7 @@ class Settings:
     outbox_backoff_cap: float = 600.0
     admin_email: str | None = None
     admin_password: str | None = field(default=None, repr=False)
+    change_streams: bool = True
     log_level: str = "INFO"
     shutdown_timeout: float = 15.0
 
@@ -61,6 +62,7 @@ class Settings:
             outbox_backoff_cap=_float("HUB_OUTBOX_BACKOFF_CAP_SECONDS", 600.0),
             admin_email=_str("HUB_ADMIN_EMAIL"),
             admin_password=_str("HUB_ADMIN_PASSWORD"),
+            change_streams=(_str("HUB_CHANGE_STREAMS") or "on").lower() not in ("0", "off", "false", "no"),
             log_level=(_str("HUB_LOG_LEVEL") or "INFO").upper(),
             shutdown_timeout=_float("HUB_SHUTDOWN_TIMEOUT", 15.0),
         )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from channels.base import hmac_sha256_signature
 from tests.conftest import CHAT_SECRET, chat_message, eventually
 
@@ -18,9 +20,11 @@ async def _next_event(ws, wanted: str, timeout: float = 5.0) -> dict:
                 return event
 
 
-async def test_customer_message_to_agent_reply_end_to_end(make_hub, receiver_factory):
+@pytest.mark.parametrize("change_streams", [True, False], ids=["change-streams", "in-process-events"])
+async def test_customer_message_to_agent_reply_end_to_end(make_hub, receiver_factory, change_streams):
     receiver = await receiver_factory([])
-    hub = await make_hub(chat_outbound_url=receiver.url)
+    hub = await make_hub(chat_outbound_url=receiver.url, change_streams=change_streams)
+    assert hub.services.realtime.uses_change_streams is change_streams
     agent = await hub.login("agent")
     ws = await hub.client.ws_connect("/api/v1/stream", headers={"Authorization": f"Bearer {agent}"})
     assert (json.loads((await ws.receive()).data))["type"] == "ready"
