@@ -34,7 +34,7 @@ SETTINGS = web.AppKey("settings", Settings)
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[count_requests, error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_lifecycle)
     api.install(app)
@@ -85,6 +85,15 @@ def build_services(
         pipeline=Pipeline(contacts, conversations, metrics),
         outbox_worker=OutboxWorker(outbox, senders, metrics),
     )
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler) -> web.StreamResponse:
+    response = await handler(request)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    request.app[SERVICES].metrics.http_requests.labels(route, f"{response.status // 100}xx").inc()
+    return response
 
 
 def _senders(settings: Settings, http: aiohttp.ClientSession) -> dict[str, ChannelSender]:

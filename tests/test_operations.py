@@ -31,6 +31,7 @@ async def test_health_readiness_and_metrics(hub):
     assert 'hub_ingest_messages_total{channel="chat",result="duplicate"} 1.0' in text
     assert 'hub_ingest_messages_total{channel="chat",result="rejected"} 1.0' in text
     assert 'hub_ingest_seconds_count{channel="chat"} 2.0' in text
+    assert 'hub_http_requests_total{route="/webhooks/chat",status="4xx"} 1.0' in text
 
 
 async def test_every_route_is_in_the_openapi_document(hub):
