@@ -11,6 +11,8 @@ from pymongo.errors import DuplicateKeyError
 
 from crm_core.errors import Conflict, Invalid, NotFound
 from crm_core.records import (
+    after_cursor,
+    find_after_duplicate,
     normalize_email,
     normalize_phone,
     object_id,
@@ -31,6 +33,25 @@ def contact_terms(doc: dict[str, Any]) -> list[str]:
         *(e.split("@")[0] for e in emails),
         *(p.lstrip("+") for p in doc.get("phones", [])),
     )
+
+
+def new_contact(**fields: Any) -> dict[str, Any]:
+    now = utcnow()
+    doc = {
+        "name": None,
+        "emails": [],
+        "phones": [],
+        "identities": [],
+        "company": None,
+        "attributes": {},
+        "consent": {"marketing": False, "changed_at": None, "source": None},
+        "merged_into": None,
+        "created_at": now,
+        "updated_at": now,
+        **fields,
+    }
+    doc["terms"] = contact_terms(doc)
+    return doc
 
 
 class Contacts:
@@ -69,9 +90,10 @@ class Contacts:
             return await self._create_from_identity(identity, name, email, phone)
         except DuplicateKeyError:
             # Another request linked this identity first; it is ours to reuse.
-            winner = await self._col.find_one({"identities": {"$elemMatch": identity}}, {"_id": 1})
-            if winner is None:
-                raise
+            winner = await find_after_duplicate(
+                lambda: self._col.find_one({"identities": {"$elemMatch": identity}}, {"_id": 1}),
+                "contact identity",
+            )
             return winner["_id"]
 
     async def _link_identity(
@@ -97,20 +119,9 @@ class Contacts:
     async def _create_from_identity(
         self, identity: dict, name: str | None, email: str | None, phone: str | None
     ) -> ObjectId:
-        now = utcnow()
-        doc = {
-            "name": name,
-            "emails": [email] if email else [],
-            "phones": [phone] if phone else [],
-            "identities": [identity],
-            "company": None,
-            "attributes": {},
-            "consent": {"marketing": False, "changed_at": None, "source": None},
-            "merged_into": None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        doc["terms"] = contact_terms(doc)
+        doc = new_contact(
+            name=name, emails=[email] if email else [], phones=[phone] if phone else [], identities=[identity]
+        )
         result = await self._col.insert_one(doc)
         return result.inserted_id
 
@@ -125,29 +136,12 @@ class Contacts:
         if q and (match := terms_query(q)):
             clauses.append(match)
         if cursor:
-            at, last_id = cursor
-            clauses.append(
-                {"$or": [{"updated_at": {"$lt": at}}, {"updated_at": at, "_id": {"$lt": last_id}}]}
-            )
+            clauses.append(after_cursor("updated_at", cursor, descending=True))
         return await self._col.find({"$and": clauses}).sort([("updated_at", -1), ("_id", -1)]).to_list(limit)
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
-        now = utcnow()
-        doc = {
-            "name": None,
-            "emails": [],
-            "phones": [],
-            "identities": [],
-            "company": None,
-            "attributes": {},
-            "consent": {"marketing": False, "changed_at": None, "source": None},
-            "merged_into": None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        doc.update(self._clean(fields))
+        doc = new_contact(**self._clean(fields))
         await self._check_unclaimed(doc["emails"], doc["phones"], exclude=None)
-        doc["terms"] = contact_terms(doc)
         await self._col.insert_one(doc)
         return doc
 

@@ -17,6 +17,8 @@ from crm_core.records import (
     CONVERSATION_STATUSES,
     PRIORITIES,
     Events,
+    after_cursor,
+    find_after_duplicate,
     object_id,
     search_terms,
     terms_query,
@@ -99,7 +101,13 @@ class Conversations:
                 return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
-            doc = await self._col.find_one(key, {"contact_id": 1})
+            doc = None
+        if doc is None:
+            # A concurrent upsert of the same thread won; the embedded server may answer that
+            # race with a null document instead of a duplicate-key error.
+            doc = await find_after_duplicate(
+                lambda: self._col.find_one(key, {"contact_id": 1}), "conversation"
+            )
         return doc["_id"], doc["contact_id"]
 
     async def add_inbound(self, conversation_id: ObjectId, message: dict[str, Any]) -> Stored:
@@ -107,12 +115,10 @@ class Conversations:
         try:
             await self._messages.insert_one(message)
         except DuplicateKeyError:
-            existing = await self._messages.find_one(
-                {"channel": message["channel"], "external_id": message["external_id"]},
-                {"conversation_id": 1, "contact_id": 1},
+            key = {"channel": message["channel"], "external_id": message["external_id"]}
+            existing = await find_after_duplicate(
+                lambda: self._messages.find_one(key, {"conversation_id": 1, "contact_id": 1}), "message"
             )
-            if existing is None:
-                raise
             return Stored(existing["_id"], existing["conversation_id"], existing["contact_id"], True)
         at = message["created_at"]
         counted = {
@@ -164,10 +170,7 @@ class Conversations:
         """Newest activity first; the cursor is the (last_message_at, _id) of the last row seen."""
         clauses = await self._filter_clauses(where, viewer_id)
         if cursor:
-            at, last_id = cursor
-            clauses.append(
-                {"$or": [{"last_message_at": {"$lt": at}}, {"last_message_at": at, "_id": {"$lt": last_id}}]}
-            )
+            clauses.append(after_cursor("last_message_at", cursor, descending=True))
         query = {"$and": clauses} if clauses else {}
         return await self._col.find(query).sort([("last_message_at", -1), ("_id", -1)]).to_list(limit)
 
@@ -226,8 +229,7 @@ class Conversations:
         conversation = await self.get(conversation_id)
         query: dict[str, Any] = {"conversation_id": conversation["_id"]}
         if cursor:
-            at, last_id = cursor
-            query["$or"] = [{"created_at": {"$gt": at}}, {"created_at": at, "_id": {"$gt": last_id}}]
+            query |= after_cursor("created_at", cursor, descending=False)
         return await self._messages.find(query).sort([("created_at", 1), ("_id", 1)]).to_list(limit)
 
     # Work by staff.
@@ -237,7 +239,7 @@ class Conversations:
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Apply status/assignee/priority/labels changes; returns (new record, old values)."""
         current = await self.get(conversation_id)
-        changes = await self._validated(changes)
+        changes, assignee_name = await self._validated(changes)
         changed = {k: v for k, v in changes.items() if current.get(k) != v}
         if not changed:
             return current, {}
@@ -254,7 +256,7 @@ class Conversations:
             _message(
                 conversation, kind="activity", direction="out", sender=staff_sender(actor), text=line, at=now
             )
-            for line in _describe_changes(changed, actor)
+            for line in _describe_changes(changed, actor, assignee_name)
         ]
         if activities:
             await self._messages.insert_many(activities)
@@ -263,8 +265,10 @@ class Conversations:
         self._events.publish("conversation.updated", conversation)
         return conversation, {k: current.get(k) for k in changed}
 
-    async def _validated(self, changes: dict[str, Any]) -> dict[str, Any]:
+    async def _validated(self, changes: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The changes, normalised, and the new assignee's name when there is one."""
         out = dict(changes)
+        assignee_name = None
         if "status" in out and out["status"] not in CONVERSATION_STATUSES:
             raise Invalid(f"status: must be one of {', '.join(CONVERSATION_STATUSES)}")
         if out.get("priority") is not None and out["priority"] not in PRIORITIES:
@@ -275,12 +279,14 @@ class Conversations:
             out["labels"] = sorted({label.strip().lower() for label in out["labels"] or [] if label.strip()})
         if out.get("assignee_id") is not None:
             assignee = await self._db.users.find_one(
-                {"_id": object_id(out["assignee_id"], "user"), "active": True}, {"role": 1}
+                {"_id": object_id(out["assignee_id"], "user"), "active": True},
+                {"role": 1, "name": 1, "email": 1},
             )
             if assignee is None or assignee["role"] not in ASSIGNABLE_ROLES:
                 raise Invalid("assignee_id: no active agent, manager or admin with that id")
             out["assignee_id"] = assignee["_id"]
-        return out
+            assignee_name = assignee.get("name") or assignee["email"]
+        return out, assignee_name
 
     async def add_note(self, conversation_id: str | ObjectId, text: str, author: dict[str, Any]) -> dict:
         conversation = await self.get(conversation_id)
@@ -382,7 +388,7 @@ def _preview(message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _describe_changes(changed: dict[str, Any], actor: dict[str, Any]) -> list[str]:
+def _describe_changes(changed: dict[str, Any], actor: dict[str, Any], assignee_name: str | None) -> list[str]:
     who = actor.get("name") or actor["email"]
     lines = []
     for field, value in changed.items():
@@ -390,7 +396,9 @@ def _describe_changes(changed: dict[str, Any], actor: dict[str, Any]) -> list[st
             continue
         if field == "assignee_id":
             lines.append(
-                f"{who} unassigned the conversation" if value is None else f"{who} assigned the conversation"
+                f"{who} unassigned the conversation"
+                if value is None
+                else f"{who} assigned it to {assignee_name}"
             )
         elif field == "labels":
             lines.append(f"{who} set labels: {', '.join(value) or 'none'}")

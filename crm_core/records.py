@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -66,6 +68,26 @@ def terms_query(q: str) -> dict[str, Any] | None:
     if not words:
         return None
     return {"$and": [{"terms": {"$regex": "^" + re.escape(word)}} for word in words]}
+
+
+async def find_after_duplicate(
+    find: Callable[[], Awaitable[dict[str, Any] | None]], what: str, attempts: int = 6
+) -> dict[str, Any]:
+    """The record a concurrent writer just created, after our write hit its unique key. Some
+    servers (the embedded one) report the duplicate before the winner's write is visible to
+    other connections, so read again with a short backoff instead of failing the request."""
+    for attempt in range(attempts):
+        if (found := await find()) is not None:
+            return found
+        await asyncio.sleep(0.005 * 2**attempt)
+    raise RuntimeError(f"duplicate key on {what}, but the existing record never became visible")
+
+
+def after_cursor(field: str, cursor: tuple[datetime, ObjectId], *, descending: bool) -> dict[str, Any]:
+    """Rows after the cursor in (field, _id) order; the id breaks ties so none repeat or vanish."""
+    at, last_id = cursor
+    beyond = "$lt" if descending else "$gt"
+    return {"$or": [{field: {beyond: at}}, {field: at, "_id": {beyond: last_id}}]}
 
 
 def normalize_email(email: str | None) -> str | None:

@@ -101,6 +101,10 @@ async def test_customer_message_to_agent_reply_end_to_end(make_hub, receiver_fac
     kinds = [(m["kind"], m["direction"]) for m in thread["items"]]
     assert kinds[:3] == [("message", "in"), ("message", "out"), ("note", "out")]
     assert {k for k, _ in kinds[3:]} == {"activity"}
+    activity = [m["text"] for m in thread["items"][3:]]
+    assert (
+        "Agent User assigned it to Agent User" in activity and "Agent User set priority to high" in activity
+    )
     assert thread["items"][1]["delivery"]["status"] == "sent"
     assert thread["items"][0]["nlp"] == {"status": "pending"}
 

@@ -79,3 +79,16 @@ async def test_waiting_since_tracks_unanswered_customer_messages(hub):
     conversation = await hub.db.conversations.find_one({})
     assert conversation["waiting_since"] > waiting
     assert conversation["message_count"] == 4
+
+
+async def test_a_burst_of_new_customers_with_redeliveries_stores_each_once(hub):
+    payloads = [
+        chat_message(
+            f"hi from {n}", external_id=f"burst-{n}", sender={"id": f"new-{n}", "email": f"n{n}@example.com"}
+        )
+        for n in range(10)
+    ]
+    responses = await asyncio.gather(*(hub.chat(p) for p in payloads * 3))
+    assert sorted(r.status for r in responses) == [200] * 20 + [201] * 10
+    for name in ("messages", "conversations", "contacts"):
+        assert await hub.db[name].count_documents({}) == 10, name

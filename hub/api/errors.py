@@ -42,11 +42,10 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = exc.reason.lower().replace(" ", "_")
+        # aiohttp's default text is "404: Not Found"; a specific one (413's size limit) is worth passing on.
+        specific = exc.text and not exc.text.startswith(f"{exc.status}:")
         return error_response(
-            exc.status,
-            code,
-            exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason,
+            exc.status, exc.reason.lower().replace(" ", "_"), exc.text if specific else exc.reason
         )
     except ConnectionFailure as exc:
         log.warning("database unavailable", extra={"path": request.path, "error": exc.__class__.__name__})
