@@ -40,12 +40,18 @@ class Attachment:
     content_type: str | None = None
     size: int | None = None
     url: str | None = None
+    content: bytes | None = None  # kept when the channel delivers the bytes and they fit the limit
+    note: str | None = None  # why the content was not kept, when it was not
 
 
 @dataclass(frozen=True)
 class InboundMessage:
     """One customer message, normalised. `thread_key` is unique within the channel and
-    names the conversation; `route` is what the channel needs to send a reply there."""
+    names a new conversation; `thread_refs` are external ids of earlier messages this one
+    answers (email In-Reply-To, then References), tried first, then `subject_key` (a
+    normalised subject) from the same contact in recent days; `route` is what the channel
+    needs to send a reply there. `flags` mark messages that must never trigger automation
+    (auto-replies, bounces, bulk mail) or that arrived damaged."""
 
     channel: str
     external_id: str
@@ -56,6 +62,12 @@ class InboundMessage:
     attachments: tuple[Attachment, ...] = ()
     route: dict[str, Any] = field(default_factory=dict)
     subject: str | None = None
+    thread_refs: tuple[str, ...] = ()
+    subject_key: str | None = None
+    html: str | None = None
+    original_text: str | None = None  # the full text when `text` had quotes/signature stripped
+    email: dict[str, Any] | None = None
+    flags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

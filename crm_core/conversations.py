@@ -69,6 +69,7 @@ class Conversations:
         *,
         route: dict[str, Any],
         subject: str | None,
+        subject_key: str | None = None,
         at: datetime,
     ) -> tuple[ObjectId, ObjectId]:
         """(conversation id, contact id) for the thread, creating the conversation if new.
@@ -79,6 +80,7 @@ class Conversations:
             "contact_id": contact_id,
             "route": route,
             "subject": subject,
+            "subject_key": subject_key,
             "status": "open",
             "snoozed_until": None,
             "assignee_id": None,
@@ -110,8 +112,49 @@ class Conversations:
             )
         return doc["_id"], doc["contact_id"]
 
-    async def add_inbound(self, conversation_id: ObjectId, message: dict[str, Any]) -> Stored:
-        """Store an inbound message once (dedupe on channel + external id) and count it."""
+    async def find_thread(
+        self,
+        channel: str,
+        refs: tuple[str, ...],
+        contact_id: ObjectId,
+        subject_key: str | None,
+        since: datetime,
+    ) -> tuple[ObjectId, ObjectId] | None:
+        """The conversation a message answers: the first of `refs` (external ids, best first)
+        that names a stored message of this channel; failing that, this contact's conversation
+        with the same normalised subject active since `since`."""
+        if refs:
+            found = await self._messages.find(
+                {"channel": channel, "external_id": {"$in": list(refs)}},
+                {"external_id": 1, "conversation_id": 1},
+            ).to_list(len(refs))
+            by_ref = {m["external_id"]: m["conversation_id"] for m in found}
+            for ref in refs:
+                if ref in by_ref:
+                    conversation = await self._col.find_one({"_id": by_ref[ref]}, {"contact_id": 1})
+                    if conversation is not None:
+                        return conversation["_id"], conversation["contact_id"]
+        if subject_key:
+            conversation = await self._col.find_one(
+                {
+                    "channel": channel,
+                    "contact_id": contact_id,
+                    "subject_key": subject_key,
+                    "last_message_at": {"$gte": since},
+                },
+                {"contact_id": 1},
+                sort=[("last_message_at", -1)],
+            )
+            if conversation is not None:
+                return conversation["_id"], conversation["contact_id"]
+        return None
+
+    async def add_inbound(
+        self, conversation_id: ObjectId, message: dict[str, Any], route: dict[str, Any]
+    ) -> Stored:
+        """Store an inbound message once (dedupe on channel + external id) and count it. Replies
+        go to `route` from now on (email answers the latest message). Machine-sent mail does
+        not reopen the conversation or make it wait for an agent."""
         try:
             await self._messages.insert_one(message)
         except DuplicateKeyError:
@@ -121,17 +164,14 @@ class Conversations:
             )
             return Stored(existing["_id"], existing["conversation_id"], existing["contact_id"], True)
         at = message["created_at"]
-        counted = {
-            "$set": {
-                "status": "open",
-                "snoozed_until": None,
-                "last_message": _preview(message),
-                "updated_at": at,
-            },
+        counted: dict[str, Any] = {
+            "$set": {"route": route, "last_message": _preview(message), "updated_at": at},
             "$max": {"last_message_at": at},
-            "$min": {"waiting_since": at},
             "$inc": {"message_count": 1},
         }
+        if "auto" not in message["flags"]:
+            counted["$set"] |= {"status": "open", "snoozed_until": None}
+            counted["$min"] = {"waiting_since": at}
         # The contact in the filter catches a merge since we resolved it (then we follow it).
         result = await self._col.update_one(
             {"_id": conversation_id, "contact_id": message["contact_id"]}, counted
@@ -231,6 +271,14 @@ class Conversations:
         if cursor:
             query |= after_cursor("created_at", cursor, descending=False)
         return await self._messages.find(query).sort([("created_at", 1), ("_id", 1)]).to_list(limit)
+
+    async def attachment(self, message_id: str, index: int) -> dict[str, Any]:
+        """One attachment of a message, with its bytes when they were kept."""
+        message = await self._messages.find_one({"_id": object_id(message_id, "message")}, {"attachments": 1})
+        attachments = message.get("attachments", []) if message else []
+        if not 0 <= index < len(attachments) or attachments[index].get("content") is None:
+            raise NotFound(f"message {message_id} has no stored attachment {index}")
+        return attachments[index]
 
     # Work by staff.
 
@@ -334,7 +382,13 @@ def inbound_message(
     attachments: list[dict[str, Any]],
     sent_at: datetime,
     subject: str | None = None,
+    flags: dict[str, str] | None = None,
+    **details: Any,
 ) -> dict[str, Any]:
+    """An inbound message record. `flags["auto"]` marks machine-sent mail (auto-replies,
+    bounces, bulk): stored and shown, never classified or acted on. `details` holds what only
+    some channels have (html, original_text, email{})."""
+    flags = flags or {}
     return {
         "_id": ObjectId(),
         "conversation_id": conversation_id,
@@ -347,8 +401,10 @@ def inbound_message(
         "text": text,
         "attachments": attachments,
         "subject": subject,
+        "flags": flags,
+        **{key: value for key, value in details.items() if value is not None},
         "terms": search_terms(subject, text, *(a.get("name") for a in attachments)),
-        "nlp": {"status": "pending"},
+        "nlp": {"status": "skipped" if "auto" in flags else "pending"},
         "sent_at": sent_at,
         "created_at": utcnow(),
     }

@@ -28,6 +28,11 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("assignee_id", ASC), ("last_message_at", DESC), ("_id", DESC)], name="inbox_assignee"),
         IndexModel([("labels", ASC), ("last_message_at", DESC)], name="inbox_label"),
         IndexModel([("contact_id", ASC), ("last_message_at", DESC)], name="contact_conversations"),
+        IndexModel(
+            [("contact_id", ASC), ("channel", ASC), ("subject_key", ASC), ("last_message_at", DESC)],
+            name="subject_thread",
+            partialFilterExpression={"subject_key": {"$type": "string"}},
+        ),
     ],
     "contacts": [
         IndexModel(

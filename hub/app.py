@@ -12,15 +12,18 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from channels.base import ChannelSender
 from channels.chat import ChatSender
+from channels.email import EmailSender, ImapMailbox
 from crm_core.audit import Audit
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.errors import Conflict
+from crm_core.mailboxes import MailboxState
 from crm_core.outbox import Outbox
 from crm_core.users import Users
 from hub.api.all_routes import api
 from hub.api.errors import error_middleware
 from hub.database import open_database
+from hub.mail_poller import MailPoller
 from hub.metrics import Metrics
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
@@ -51,10 +54,15 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[SERVICES] = services
         await _bootstrap_admin(services)
         services.outbox_worker.start()
+        poller = _mail_poller(settings, services)
+        if poller is not None:
+            poller.start()
         log.info("hub ready", extra={"realtime_change_streams": realtime.uses_change_streams})
         try:
             yield
         finally:
+            if poller is not None:
+                await poller.stop()
             await services.outbox_worker.stop(timeout=settings.shutdown_timeout)
             await realtime.stop()
 
@@ -100,7 +108,37 @@ def _senders(settings: Settings, http: aiohttp.ClientSession) -> dict[str, Chann
     senders: dict[str, ChannelSender] = {}
     if settings.chat_secret:
         senders["chat"] = ChatSender(settings.chat_outbound_url, settings.chat_secret, http)
+    if settings.smtp_host and settings.smtp_from:
+        senders["email"] = EmailSender(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            from_address=settings.smtp_from,
+            username=settings.smtp_user,
+            password=settings.smtp_password,
+            security=settings.smtp_security,
+            tls_context=settings.tls_context(),
+        )
     return senders
+
+
+def _mail_poller(settings: Settings, services: Services) -> MailPoller | None:
+    if not (settings.imap_host and settings.imap_user and settings.imap_password):
+        return None
+    return MailPoller(
+        lambda: ImapMailbox(
+            host=settings.imap_host,
+            port=settings.imap_port,
+            user=settings.imap_user,
+            password=settings.imap_password,
+            mailbox=settings.imap_mailbox,
+            security=settings.imap_security,
+            tls_context=settings.tls_context(),
+        ),
+        services.pipeline,
+        MailboxState(services.db),
+        poll_seconds=settings.imap_poll_seconds,
+        max_attachment_bytes=settings.email_max_attachment_bytes,
+    )
 
 
 async def _bootstrap_admin(services: Services) -> None:

@@ -7,8 +7,9 @@ from typing import Any
 
 from bson import ObjectId
 
-# Internal fields: search terms and channel routing are not for API clients.
-_HIDDEN = frozenset({"terms", "password_hash", "route", "thread_key", "token_hash"})
+# Internal fields: search terms, channel routing and attachment bytes (served by their own
+# route) are not for API clients.
+_HIDDEN = frozenset({"terms", "password_hash", "route", "thread_key", "token_hash", "content"})
 
 
 def jsonable(value: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from datetime import timedelta
 
 from bson import ObjectId
 
@@ -18,6 +19,9 @@ from crm_core.records import utcnow
 from hub.metrics import Metrics
 
 THREAD_CACHE_SIZE = 20_000
+# A reply with no usable threading headers joins the same contact's conversation with the
+# same subject only if that conversation was active this recently.
+SUBJECT_THREAD_WINDOW = timedelta(days=14)
 
 
 class Pipeline:
@@ -42,11 +46,15 @@ class Pipeline:
                 "phone": msg.sender.phone,
             },
             text=msg.text,
-            attachments=[vars(a).copy() for a in msg.attachments],
+            attachments=[{k: v for k, v in vars(a).items() if v is not None} for a in msg.attachments],
             sent_at=msg.sent_at,
             subject=msg.subject,
+            flags=msg.flags,
+            html=msg.html,
+            original_text=msg.original_text,
+            email=msg.email,
         )
-        stored = await self._conversations.add_inbound(conversation_id, message)
+        stored = await self._conversations.add_inbound(conversation_id, message, msg.route)
         if not stored.duplicate:
             self._remember((msg.channel, msg.thread_key), (stored.conversation_id, stored.contact_id))
         self._metrics.ingested.labels(msg.channel, "duplicate" if stored.duplicate else "stored").inc()
@@ -65,9 +73,22 @@ class Pipeline:
             email=msg.sender.email,
             phone=msg.sender.phone,
         )
-        thread = await self._conversations.thread_for_inbound(
-            msg.channel, msg.thread_key, contact_id, route=msg.route, subject=msg.subject, at=utcnow()
-        )
+        now = utcnow()
+        thread = None
+        if msg.thread_refs or msg.subject_key:
+            thread = await self._conversations.find_thread(
+                msg.channel, msg.thread_refs, contact_id, msg.subject_key, since=now - SUBJECT_THREAD_WINDOW
+            )
+        if thread is None:
+            thread = await self._conversations.thread_for_inbound(
+                msg.channel,
+                msg.thread_key,
+                contact_id,
+                route=msg.route,
+                subject=msg.subject,
+                subject_key=msg.subject_key,
+                at=now,
+            )
         self._remember(key, thread)
         return thread
 

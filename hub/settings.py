@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,22 @@ class Settings:
     port: int = 8080
     chat_secret: str | None = None
     chat_outbound_url: str | None = None
+    email_webhook_secret: str | None = None
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_user: str | None = None
+    imap_password: str | None = field(default=None, repr=False)
+    imap_mailbox: str = "INBOX"
+    imap_security: str = "tls"
+    imap_poll_seconds: float = 60.0
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str | None = None
+    smtp_security: str = "starttls"
+    email_max_attachment_bytes: int = 5 * 1024 * 1024
+    tls_ca_file: str | None = None
     phone_region: str | None = None
     token_ttl_hours: float = 24 * 30
     outbox_max_attempts: int = 8
@@ -41,6 +58,15 @@ class Settings:
     change_streams: bool = True
     log_level: str = "INFO"
     shutdown_timeout: float = 15.0
+
+    @property
+    def email_secret(self) -> str | None:
+        """`/webhooks/email` is signed like the chat webhook, with its own secret if set."""
+        return self.email_webhook_secret or self.chat_secret
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Server certificates are always verified; HUB_TLS_CA_FILE adds a private CA."""
+        return ssl.create_default_context(cafile=self.tls_ca_file)
 
     @classmethod
     def from_env(cls, env_file: str | None = ".env") -> Settings:
@@ -55,6 +81,22 @@ class Settings:
             port=_int("HUB_PORT", 8080),
             chat_secret=_str("HUB_CHAT_SECRET"),
             chat_outbound_url=_str("HUB_CHAT_OUTBOUND_URL"),
+            email_webhook_secret=_str("HUB_EMAIL_WEBHOOK_SECRET"),
+            imap_host=_str("HUB_IMAP_HOST"),
+            imap_port=_int("HUB_IMAP_PORT", 993),
+            imap_user=_str("HUB_IMAP_USER"),
+            imap_password=_str("HUB_IMAP_PASSWORD"),
+            imap_mailbox=_str("HUB_IMAP_MAILBOX") or "INBOX",
+            imap_security=(_str("HUB_IMAP_SECURITY") or "tls").lower(),
+            imap_poll_seconds=_float("HUB_IMAP_POLL_SECONDS", 60.0),
+            smtp_host=_str("HUB_SMTP_HOST"),
+            smtp_port=_int("HUB_SMTP_PORT", 587),
+            smtp_user=_str("HUB_SMTP_USER"),
+            smtp_password=_str("HUB_SMTP_PASSWORD"),
+            smtp_from=_str("HUB_SMTP_FROM"),
+            smtp_security=(_str("HUB_SMTP_SECURITY") or "starttls").lower(),
+            email_max_attachment_bytes=_int("HUB_EMAIL_MAX_ATTACHMENT_BYTES", 5 * 1024 * 1024),
+            tls_ca_file=_str("HUB_TLS_CA_FILE"),
             phone_region=_str("HUB_PHONE_REGION"),
             token_ttl_hours=_float("HUB_TOKEN_TTL_HOURS", 24 * 30),
             outbox_max_attempts=_int("HUB_OUTBOX_MAX_ATTEMPTS", 8),

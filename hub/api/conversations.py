@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm_core.audit import diff
 from crm_core.conversations import ConversationFilter
 from hub.api.cursors import decode_cursor
+from hub.api.errors import ApiError
 from hub.api.routing import ALL_STAFF, INBOX_WORKERS, Call, QueryParam, api, json_ok, page
 
 LIST_PARAMS = (
@@ -104,3 +105,26 @@ async def update_conversation(call: Call) -> web.Response:
             call.actor, "conversation.update", "conversation", conversation["_id"], diff(old, conversation)
         )
     return json_ok(conversation)
+
+
+@api.route(
+    "GET",
+    "/api/v1/messages/{id}/attachments/{index}",
+    summary="Download an attachment's stored bytes.",
+    tag="conversations",
+    roles=ALL_STAFF,
+)
+async def download_attachment(call: Call) -> web.Response:
+    index = call.path("index")
+    if not index.isdigit():
+        raise ApiError(404, "not_found", f"no attachment {index!r}")
+    attachment = await call.services.conversations.attachment(call.path("id"), int(index))
+    filename = "".join(c for c in attachment["name"] if c.isalnum() or c in "._- ") or "attachment"
+    return web.Response(
+        body=attachment["content"],
+        content_type=attachment.get("content_type") or "application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

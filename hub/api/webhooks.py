@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from channels import chat
-from channels.base import PayloadError
+from channels import chat, email
+from channels.base import InboundMessage, PayloadError
 from hub.api.errors import ApiError
 from hub.api.routing import Call, api, json_ok
 
@@ -33,6 +33,34 @@ async def chat_webhook(call: Call) -> web.Response:
     except PayloadError:
         call.services.metrics.ingested.labels(chat.CHANNEL, "rejected").inc()
         raise
+    return await _acknowledge(call, message)
+
+
+@api.route(
+    "POST",
+    "/webhooks/email",
+    summary="Email forwarded by HTTP: one raw RFC 5322 message, signed with X-Hub-Signature-256 "
+    "(HMAC-SHA256 of the raw body with HUB_EMAIL_WEBHOOK_SECRET, else HUB_CHAT_SECRET). "
+    "201 when stored, 200 with duplicate=true for a redelivery (same Message-ID).",
+    tag="webhooks",
+    roles=None,
+    raw_body="message/rfc822",
+    ok_status=201,
+)
+async def email_webhook(call: Call) -> web.Response:
+    settings = call.services.settings
+    if not settings.email_secret:
+        raise ApiError(404, "channel_disabled", "the email webhook is off (no HUB_EMAIL_WEBHOOK_SECRET)")
+    body = await call.request.read()
+    email.verify(settings.email_secret, body, call.request.headers.get(email.SIGNATURE_HEADER))
+    if not body.strip():
+        raise PayloadError("the body must be a raw RFC 5322 message")
+    return await _acknowledge(
+        call, email.parse(body, max_attachment_bytes=settings.email_max_attachment_bytes)
+    )
+
+
+async def _acknowledge(call: Call, message: InboundMessage) -> web.Response:
     stored = await call.services.pipeline.ingest(message)
     return json_ok(
         {

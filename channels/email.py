@@ -1,0 +1,441 @@
+"""Email: RFC 5322 parsing with threading headers, quote stripping and loop protection;
+IMAP access for the poller; SMTP delivery of agent replies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import html
+import re
+import ssl
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from typing import Any
+
+import aiosmtplib
+from aioimaplib import aioimaplib
+from email_reply_parser import EmailReplyParser
+
+from channels.base import (
+    Attachment,
+    DeliveryError,
+    InboundMessage,
+    OutboundMessage,
+    Sender,
+    verify_hmac_sha256,
+)
+
+CHANNEL = "email"
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+UNKNOWN_SENDER = "unknown-sender@invalid"
+MAX_REFERENCES = 20
+
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_SUBJECT_PREFIX = re.compile(r"^\s*((re|fwd?|aw|sv|wg|antw|tr|vs|rv)(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+_SIGNATURE = re.compile(r"^(-- ?|__+)\s*$")
+_HEADER_BLOCK = re.compile(r"^(From|Von|De|Da|Van|Från|Fra):\s", re.IGNORECASE)
+_HEADER_BLOCK_NEXT = re.compile(
+    r"^(Sent|Gesendet|Envoyé|Inviato|Verzonden|Skickat|Sendt|Date|Datum):\s", re.IGNORECASE
+)
+_BULK_PRECEDENCE = {"bulk", "list", "junk"}
+_DAEMONS = ("mailer-daemon", "postmaster")
+
+
+# Parsing.
+
+
+def verify(secret: str, body: bytes, signature: str | None) -> None:
+    verify_hmac_sha256(secret, body, signature)
+
+
+def parse(raw: bytes, *, max_attachment_bytes: int = 5 * 1024 * 1024) -> InboundMessage:
+    """Never raises on bad mail: what cannot be read is flagged on the message instead."""
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    flags: dict[str, str] = {}
+    sender = _sender(msg, flags)
+    message_id = _ids(_header(msg, "Message-ID"))
+    external_id = message_id[0] if message_id else f"<{hashlib.sha256(raw).hexdigest()[:40]}@hub.invalid>"
+    in_reply_to = _ids(_header(msg, "In-Reply-To"))
+    references = _ids(_header(msg, "References"))
+    subject = (_header(msg, "Subject") or "").strip()
+    text, html_body = _bodies(msg, flags)
+    reply = strip_quoted(text)
+    if reason := auto_reason(msg, sender.email or ""):
+        flags["auto"] = reason
+    return InboundMessage(
+        channel=CHANNEL,
+        external_id=external_id,
+        thread_key=external_id,
+        sender=sender,
+        text=reply,
+        original_text=text if reply != text else None,
+        html=html_body,
+        sent_at=_date(msg),
+        attachments=tuple(_attachments(msg, max_attachment_bytes)),
+        subject=subject or None,
+        subject_key=normalize_subject(subject) or None,
+        thread_refs=tuple(dict.fromkeys([*in_reply_to, *reversed(references)])),
+        route={
+            "to": sender.email,
+            "subject": subject,
+            "message_id": external_id,
+            "references": [*references, external_id][-MAX_REFERENCES:],
+        },
+        email={
+            "message_id": external_id,
+            "in_reply_to": in_reply_to[0] if in_reply_to else None,
+            "references": references,
+            "subject": subject,
+            "from": sender.email,
+            "to": _addresses(msg, "To"),
+            "cc": _addresses(msg, "Cc"),
+        },
+        flags=flags,
+    )
+
+
+def _header(msg: EmailMessage, name: str) -> str | None:
+    try:
+        value = msg.get(name)
+    except (ValueError, IndexError, TypeError):
+        return None
+    return str(value) if value is not None else None
+
+
+def _ids(value: str | None) -> list[str]:
+    return _MESSAGE_ID.findall(value or "")
+
+
+def _sender(msg: EmailMessage, flags: dict[str, str]) -> Sender:
+    try:
+        header = msg.get("From")
+        address = header.addresses[0] if header is not None and header.addresses else None
+    except (ValueError, IndexError, TypeError, AttributeError):
+        address = None
+    email = address.addr_spec.lower() if address is not None and "@" in address.addr_spec else None
+    if email is None:
+        flags["error"] = "no readable From: header"
+        return Sender(external_id=UNKNOWN_SENDER)
+    return Sender(external_id=email, name=address.display_name or None, email=email)
+
+
+def _addresses(msg: EmailMessage, name: str) -> list[str]:
+    try:
+        header = msg.get(name)
+        return [a.addr_spec.lower() for a in header.addresses] if header is not None else []
+    except (ValueError, IndexError, TypeError, AttributeError):
+        return []
+
+
+def _date(msg: EmailMessage) -> datetime:
+    try:
+        sent = parsedate_to_datetime(_header(msg, "Date") or "")
+    except (TypeError, ValueError, IndexError):
+        return datetime.now(UTC)
+    return sent if sent.tzinfo else sent.replace(tzinfo=UTC)
+
+
+def _decoded(part: EmailMessage) -> str:
+    try:
+        return part.get_content()
+    except (LookupError, UnicodeError, ValueError, AssertionError):
+        # Unknown or lying charset: keep every byte readable rather than lose the message.
+        payload = part.get_payload(decode=True) or b""
+        return payload.decode("utf-8", errors="replace")
+
+
+def _bodies(msg: EmailMessage, flags: dict[str, str]) -> tuple[str, str | None]:
+    try:
+        plain = msg.get_body(preferencelist=("plain",))
+        rich = msg.get_body(preferencelist=("html",))
+    except (KeyError, ValueError, TypeError, AttributeError):
+        plain = rich = None
+    html_body = _decoded(rich) if rich is not None else None
+    if plain is not None:
+        return _decoded(plain).strip(), html_body
+    if html_body is not None:
+        return html_to_text(html_body), html_body
+    if not msg.is_multipart():
+        flags.setdefault("error", f"unreadable body ({msg.get_content_type()})")
+        return _decoded(msg).strip(), None
+    return "", None
+
+
+def _attachments(msg: EmailMessage, limit: int) -> list[Attachment]:
+    found = []
+    try:
+        parts = list(msg.iter_attachments())
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return found
+    for part in parts:
+        payload = part.get_payload(decode=True) or b""
+        keep = len(payload) <= limit
+        found.append(
+            Attachment(
+                name=part.get_filename() or "attachment",
+                content_type=part.get_content_type(),
+                size=len(payload),
+                content=payload if keep else None,
+                note=None if keep else f"content dropped: larger than the {limit}-byte limit",
+            )
+        )
+    return found
+
+
+def auto_reason(msg: EmailMessage, sender: str) -> str | None:
+    """Why this mail was sent by a machine (auto-reply, bounce, bulk), or None."""
+    auto_submitted = (_header(msg, "Auto-Submitted") or "no").strip().lower()
+    if auto_submitted != "no":
+        return f"Auto-Submitted: {auto_submitted}"
+    for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder"):
+        if _header(msg, name):
+            return f"{name} header"
+    if (_header(msg, "Precedence") or "").strip().lower() in _BULK_PRECEDENCE:
+        return f"Precedence: {_header(msg, 'Precedence').strip().lower()}"
+    if _header(msg, "List-Unsubscribe") or _header(msg, "List-Id"):
+        return "mailing list"
+    if sender.split("@")[0] in _DAEMONS:
+        return f"sent by {sender}"
+    if msg.get_content_type() == "multipart/report":
+        return "delivery status notification"
+    return None
+
+
+def normalize_subject(subject: str) -> str:
+    return " ".join(_SUBJECT_PREFIX.sub("", subject or "").split()).lower()
+
+
+def strip_quoted(text: str) -> str:
+    """What the customer wrote this time: no quoted thread, no signature."""
+    reply = EmailReplyParser.parse_reply(text) if text.strip() else ""
+    lines = reply.splitlines()
+    for index, line in enumerate(lines):
+        ahead = lines[index + 1 : index + 4]
+        if _SIGNATURE.match(line) or (
+            _HEADER_BLOCK.match(line) and any(_HEADER_BLOCK_NEXT.match(a) for a in ahead)
+        ):
+            lines = lines[:index]
+            break
+    return "\n".join(lines).strip() or text.strip()
+
+
+class _TextExtractor(HTMLParser):
+    _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"}
+    _SKIP = {"script", "style", "head", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+        if tag == "li":
+            self.parts.append("- ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    extractor = _TextExtractor()
+    extractor.feed(markup)
+    extractor.close()
+    lines = [" ".join(line.split()) for line in "".join(extractor.parts).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# Sending.
+
+
+class EmailSender:
+    """Agent replies by SMTP, threaded so the customer's client files them with the original."""
+
+    channel = CHANNEL
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        from_address: str,
+        username: str | None = None,
+        password: str | None = None,
+        security: str = "starttls",
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._host, self._port = host, port
+        self._from = from_address
+        self._username, self._password = username, password
+        self._security = security
+        self._tls_context = tls_context
+
+    def message_id(self, delivery_id: str) -> str:
+        """Stable across retries, so a resent reply is recognisably the same mail."""
+        return f"<{delivery_id}@{self._from.rpartition('@')[2] or 'hub.invalid'}>"
+
+    def compose(self, message: OutboundMessage) -> EmailMessage:
+        route = message.route
+        mail = EmailMessage()
+        mail["From"] = self._from
+        mail["To"] = route["to"]
+        subject = route.get("subject") or "Your message"
+        mail["Subject"] = (
+            subject if normalize_subject(subject) != subject.lower().strip() else f"Re: {subject}"
+        )
+        mail["Message-ID"] = self.message_id(message.delivery_id)
+        if route.get("message_id"):
+            mail["In-Reply-To"] = route["message_id"]
+            mail["References"] = " ".join(route.get("references") or [route["message_id"]])
+        mail["Auto-Submitted"] = "no"
+        mail.set_content(message.text)
+        mail.add_alternative(
+            '<html><body><div style="font-family:sans-serif;white-space:pre-wrap">'
+            f"{html.escape(message.text)}</div></body></html>",
+            subtype="html",
+        )
+        return mail
+
+    async def send(self, message: OutboundMessage) -> str:
+        if not message.route.get("to") or message.route["to"] == UNKNOWN_SENDER:
+            raise DeliveryError("the conversation has no email address to reply to", retryable=False)
+        mail = self.compose(message)
+        try:
+            await aiosmtplib.send(
+                mail,
+                hostname=self._host,
+                port=self._port,
+                username=self._username,
+                password=self._password,
+                use_tls=self._security == "tls",
+                start_tls=True
+                if self._security == "starttls"
+                else False
+                if self._security == "none"
+                else None,
+                tls_context=self._tls_context,
+                timeout=30,
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryError(f"SMTP {exc.code}: {exc.message}", retryable=exc.code < 500) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise DeliveryError(f"SMTP server unreachable: {exc.__class__.__name__}", retryable=True) from exc
+        return mail["Message-ID"]
+
+
+# Reading a mailbox.
+
+
+class ImapMailbox:
+    """One IMAP mailbox: new messages by UID, and a wait that uses IDLE when offered."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        mailbox: str = "INBOX",
+        security: str = "tls",
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.name = f"{user}@{host}:{port}/{mailbox}"
+        self._host, self._port = host, port
+        self._user, self._password = user, password
+        self._mailbox = mailbox
+        self._security = security
+        self._tls_context = tls_context or ssl.create_default_context()
+        self._client: aioimaplib.IMAP4 | None = None
+
+    async def open(self) -> int:
+        """Connect, log in, select; returns the mailbox's UIDVALIDITY."""
+        if self._security == "tls":
+            client = aioimaplib.IMAP4_SSL(self._host, self._port, ssl_context=self._tls_context)
+        else:
+            client = aioimaplib.IMAP4(self._host, self._port)
+        self._client = client
+        await client.wait_hello_from_server()
+        if self._security == "starttls":
+            await self._starttls(client)
+        _check(await client.login(self._user, self._password), "LOGIN")
+        selected = _check(await client.select(self._mailbox), "SELECT")
+        for line in selected.lines:
+            if match := re.search(rb"UIDVALIDITY (\d+)", bytes(line)):
+                return int(match.group(1))
+        raise aioimaplib.Error("server sent no UIDVALIDITY")
+
+    async def _starttls(self, client: aioimaplib.IMAP4) -> None:
+        # aioimaplib has no STARTTLS helper: ask, then upgrade the live transport in place.
+        await client.protocol.capability()
+        if "STARTTLS" not in client.protocol.capabilities:
+            raise aioimaplib.Error("server does not offer STARTTLS")
+        _check(await client.protocol.simple_command("STARTTLS"), "STARTTLS")
+        loop = asyncio.get_running_loop()
+        protocol = client.protocol
+        protocol.transport = await loop.start_tls(
+            protocol.transport, protocol, self._tls_context, server_hostname=self._host
+        )
+        await protocol.capability()
+
+    async def fetch_after(self, last_uid: int) -> AsyncIterator[tuple[int, bytes]]:
+        """(uid, raw message) for every message with a UID above `last_uid`, oldest first."""
+        client = self._require()
+        found = _check(await client.uid_search(f"UID {last_uid + 1}:*"), "SEARCH")
+        uids = sorted(int(u) for line in found.lines[:1] for u in bytes(line).split() if u.isdigit())
+        for uid in (u for u in uids if u > last_uid):
+            response = _check(await client.uid("fetch", str(uid), "(BODY.PEEK[])"), "FETCH")
+            raw = next((bytes(line) for line in response.lines if isinstance(line, bytearray)), None)
+            if raw is not None:
+                yield uid, raw
+
+    async def wait_for_new(self, timeout: float) -> None:
+        """Return when the server announces new mail (IDLE), or after `timeout` seconds."""
+        client = self._require()
+        if not client.has_capability("IDLE"):
+            await asyncio.sleep(timeout)
+            return
+        idle = await client.idle_start(timeout=timeout + 5)
+        try:
+            while True:
+                pushed = await client.wait_server_push(timeout=timeout)
+                if any(b"EXISTS" in bytes(line) for line in getattr(pushed, "lines", pushed) or []):
+                    break
+        except TimeoutError:
+            pass
+        finally:
+            client.idle_done()
+            await asyncio.wait_for(idle, 10)
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(aioimaplib.AioImapException, OSError, TimeoutError):
+                await asyncio.wait_for(client.logout(), 5)
+
+    def _require(self) -> aioimaplib.IMAP4:
+        if self._client is None:
+            raise aioimaplib.Error("mailbox is not open")
+        return self._client
+
+
+def _check(response: Any, command: str) -> Any:
+    if response.result != "OK":
+        raise aioimaplib.Error(f"{command} failed: {response.result} {response.lines[-1:]!r}")
+    return response

@@ -1,0 +1,79 @@
+"""Reads a configured IMAP mailbox into the pipeline: IDLE where offered, polling otherwise,
+remembering the last UID so restarts neither skip nor re-ingest mail."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from aioimaplib import aioimaplib
+from pymongo.errors import PyMongoError
+
+from channels import email
+from crm_core.mailboxes import MailboxState
+from hub.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+RECONNECT_SECONDS = (1, 2, 5, 10, 30, 60)
+
+
+class MailPoller:
+    def __init__(
+        self,
+        open_mailbox: Callable[[], email.ImapMailbox],
+        pipeline: Pipeline,
+        state: MailboxState,
+        *,
+        poll_seconds: float,
+        max_attachment_bytes: int,
+    ) -> None:
+        self._open_mailbox = open_mailbox
+        self._pipeline = pipeline
+        self._state = state
+        self._poll_seconds = poll_seconds
+        self._max_attachment_bytes = max_attachment_bytes
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="mail-poller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            mailbox = self._open_mailbox()
+            try:
+                uidvalidity = await mailbox.open()
+                failures = 0
+                await self._follow(mailbox, uidvalidity)
+            except (aioimaplib.AioImapException, OSError, TimeoutError, PyMongoError) as exc:
+                delay = RECONNECT_SECONDS[min(failures, len(RECONNECT_SECONDS) - 1)]
+                failures += 1
+                log.warning(
+                    "mailbox unavailable; retrying",
+                    extra={
+                        "mailbox": mailbox.name,
+                        "error": f"{exc.__class__.__name__}: {exc}",
+                        "in_s": delay,
+                    },
+                )
+                await asyncio.sleep(delay)
+            finally:
+                await mailbox.close()
+
+    async def _follow(self, mailbox: email.ImapMailbox, uidvalidity: int) -> None:
+        last_uid = await self._state.last_uid(mailbox.name, uidvalidity)
+        log.info("mailbox open", extra={"mailbox": mailbox.name, "last_uid": last_uid})
+        while True:
+            async for uid, raw in mailbox.fetch_after(last_uid):
+                await self._pipeline.ingest(email.parse(raw, max_attachment_bytes=self._max_attachment_bytes))
+                last_uid = uid
+                await self._state.save(mailbox.name, uidvalidity, uid)
+            await mailbox.wait_for_new(self._poll_seconds)
