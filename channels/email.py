@@ -386,9 +386,12 @@ class ImapMailbox:
         await client.protocol.capability()
         if "STARTTLS" not in client.protocol.capabilities:
             raise aioimaplib.Error("server does not offer STARTTLS")
-        _check(await client.protocol.simple_command("STARTTLS"), "STARTTLS")
-        loop = asyncio.get_running_loop()
         protocol = client.protocol
+        _check(
+            await protocol.execute(aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)),
+            "STARTTLS",
+        )
+        loop = asyncio.get_running_loop()
         protocol.transport = await loop.start_tls(
             protocol.transport, protocol, self._tls_context, server_hostname=self._host
         )

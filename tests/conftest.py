@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -23,6 +25,7 @@ from hub.app import create_app
 from hub.embedded import EmbeddedServer
 from hub.services import SERVICES, Services
 from hub.settings import Settings
+from tests.mail_peers import Dovecot, TestCA, make_ca, start_smtp
 
 CHAT_SECRET = "test-chat-secret"
 PASSWORD = "correct-horse-battery"
@@ -102,6 +105,12 @@ class Hub:
 HubFactory = Callable[..., Awaitable[Hub]]
 
 
+async def post_email(hub: Hub, raw: bytes, *, secret: str = CHAT_SECRET) -> aiohttp.ClientResponse:
+    """POST a raw message to /webhooks/email, signed as a forwarding provider would."""
+    headers = {"X-Hub-Signature-256": hmac_sha256_signature(secret, raw), "Content-Type": "message/rfc822"}
+    return await hub.client.post("/webhooks/email", data=raw, headers=headers)
+
+
 @pytest.fixture
 async def make_hub(settings: Settings) -> AsyncIterator[HubFactory]:
     clients: list[TestClient] = []
@@ -170,3 +179,26 @@ async def receiver_factory() -> AsyncIterator[Callable[[list[int]], Awaitable[Re
     yield start
     for receiver in receivers:
         await receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory) -> TestCA:
+    return make_ca(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="session")
+async def dovecot(test_ca) -> AsyncIterator[Dovecot]:
+    # Not under pytest's tmp dir: that is private to root, and dovecot's auth runs as its own user.
+    root = Path(tempfile.mkdtemp(prefix="hub-dovecot-"))
+    root.chmod(0o755)
+    server = await Dovecot(root, test_ca).start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def smtp_server(test_ca):
+    controller, inbox = start_smtp(test_ca)
+    yield controller, inbox
+    controller.stop()

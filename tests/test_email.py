@@ -1,0 +1,196 @@
+"""Email against real peers: dovecot (IMAP + STARTTLS, fed over LMTP) for inbound, aiosmtpd
+(STARTTLS + AUTH) for the hub's replies. Threading, quoting, loops, restarts, charsets."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+import pytest
+from bson import ObjectId
+
+from tests.conftest import eventually, post_email
+from tests.mail_peers import SMTP_PASSWORD, SMTP_USER
+
+SUPPORT = "support@hub.example"
+
+
+def mail(
+    sender: str = "Ann Example <ann@example.com>",
+    subject: str = "Order 88412 never arrived",
+    body: str = "Hello,\n\nmy parcel never arrived. Can you help?\n\nAnn",
+    **headers: str,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = SUPPORT
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = headers.pop("message_id", make_msgid(domain="example.com"))
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message
+
+
+@pytest.fixture
+async def email_hub(make_hub, dovecot, smtp_server, test_ca):
+    controller, inbox = smtp_server
+    user, password = dovecot.add_user()
+    overrides = {
+        "imap_host": "127.0.0.1",
+        "imap_port": dovecot.imap_port,
+        "imap_user": user,
+        "imap_password": password,
+        "imap_security": "starttls",
+        "imap_poll_seconds": 5.0,
+        "smtp_host": "127.0.0.1",
+        "smtp_port": controller.port,
+        "smtp_user": SMTP_USER,
+        "smtp_password": SMTP_PASSWORD,
+        "smtp_from": SUPPORT,
+        "smtp_security": "starttls",
+        "tls_ca_file": str(test_ca.ca_file),
+    }
+    hub = await make_hub(**overrides)
+    hub.mail_user, hub.smtp_inbox, hub.overrides = user, inbox, overrides
+    return hub
+
+
+async def _messages(hub, minimum: int) -> list[dict]:
+    async def enough():
+        found = await hub.db.messages.find({"direction": "in"}).sort("created_at", 1).to_list(None)
+        return found if len(found) >= minimum else None
+
+    return await eventually(enough, timeout=15)
+
+
+async def test_thread_survives_agent_reply_and_every_kind_of_customer_answer(email_hub, dovecot):
+    hub = email_hub
+    agent = await hub.login("agent")
+    original = mail()
+    await dovecot.deliver(hub.mail_user, original)
+    [first] = await _messages(hub, 1)
+    conversation_id = first["conversation_id"]
+    assert first["channel"] == "email" and first["external_id"] == original["Message-ID"]
+    assert first["subject"] == "Order 88412 never arrived"
+
+    status, reply = await hub.call("POST", f"/api/v1/conversations/{conversation_id}/messages", agent,
+                                   json={"text": "Sorry Ann, we are on it.\nThe support team"})  # fmt: skip
+    assert status == 201
+    sent = await eventually(lambda: asyncio.sleep(0, hub.smtp_inbox.messages))
+    [outgoing] = sent
+    assert outgoing["To"] == "ann@example.com" and outgoing["From"] == SUPPORT
+    assert outgoing["Subject"] == "Re: Order 88412 never arrived"
+    assert outgoing["In-Reply-To"] == original["Message-ID"]
+    assert original["Message-ID"] in outgoing["References"]
+    assert outgoing.get_body(("plain",)).get_content().replace("\r\n", "\n").strip() == (
+        "Sorry Ann, we are on it.\nThe support team"
+    )
+    assert "Sorry Ann" in outgoing.get_body(("html",)).get_content()
+    stored_reply = await eventually(
+        lambda: hub.db.messages.find_one({"_id": ObjectId(reply["id"]), "delivery.status": "sent"})
+    )
+    assert stored_reply["external_id"] == outgoing["Message-ID"]
+
+    answer = mail(
+        subject="Re: Order 88412 never arrived",
+        body="Thanks, that was quick!\n\nOn Mon, support wrote:\n> Sorry Ann, we are on it.\n> The support team",
+        In_Reply_To=outgoing["Message-ID"],
+        References=f"{original['Message-ID']} {outgoing['Message-ID']}",
+    )
+    only_references = mail(subject="Re: Order 88412 never arrived", body="One more thing.",
+                           References=original["Message-ID"])  # fmt: skip
+    outlook = mail(subject="RE: Order 88412 never arrived", body="Any news?",
+                   In_Reply_To="<AM0PR01MB1234@outlook.example>", References=outgoing["Message-ID"])  # fmt: skip
+    subject_only = mail(subject="AW: Order 88412 never arrived", body="Noch etwas.")
+    stranger = mail(sender="Bob <bob@example.org>", body="Same subject, different person.")
+    for message in (answer, only_references, outlook, subject_only, stranger):
+        await dovecot.deliver(hub.mail_user, message)
+    messages = await _messages(hub, 6)
+    by_id = {m["external_id"]: m for m in messages}
+    for message in (answer, only_references, outlook, subject_only):
+        assert by_id[message["Message-ID"]]["conversation_id"] == conversation_id, message["Subject"]
+    assert by_id[stranger["Message-ID"]]["conversation_id"] != conversation_id
+
+    threaded = by_id[answer["Message-ID"]]
+    assert threaded["text"] == "Thanks, that was quick!"
+    assert "> Sorry Ann" in threaded["original_text"]
+    assert threaded["email"]["in_reply_to"] == outgoing["Message-ID"]
+    conversation = await hub.db.conversations.find_one({"_id": conversation_id})
+    assert conversation["message_count"] == 6
+
+
+async def test_poller_restart_neither_skips_nor_reingests(email_hub, dovecot, make_hub):
+    hub = email_hub
+    first, second = mail(subject="one"), mail(subject="two")
+    await dovecot.deliver(hub.mail_user, first)
+    await dovecot.deliver(hub.mail_user, second)
+    await _messages(hub, 2)
+    await hub.client.close()
+
+    while_down = mail(subject="three")
+    await dovecot.deliver(hub.mail_user, while_down)
+    restarted = await make_hub(**hub.overrides)
+    messages = await _messages(restarted, 3)
+    assert [m["subject"] for m in messages] == ["one", "two", "three"]
+    state = await restarted.db.mailboxes.find_one({})
+    assert state["last_uid"] == 3
+    # A fresh message after the restart arrives by IDLE, once.
+    await dovecot.deliver(hub.mail_user, mail(subject="four"))
+    assert [m["subject"] for m in await _messages(restarted, 4)] == ["one", "two", "three", "four"]
+    assert await restarted.db.messages.count_documents({}) == 4
+
+
+async def test_auto_replies_are_stored_flagged_and_never_acted_on(email_hub, dovecot):
+    hub = email_hub
+    agent = await hub.login("agent")
+    await dovecot.deliver(hub.mail_user, mail())
+    [first] = await _messages(hub, 1)
+    await hub.call(
+        "PATCH", f"/api/v1/conversations/{first['conversation_id']}", agent, json={"status": "resolved"}
+    )
+    out_of_office = mail(subject="Automatic reply: Order 88412 never arrived", body="I am away until Monday.",
+                         Auto_Submitted="auto-replied", References=first["external_id"])  # fmt: skip
+    bounce = mail(sender="MAILER-DAEMON@mx.example.com", subject="Undelivered Mail Returned to Sender",
+                  body="This is the mail system.")  # fmt: skip
+    bulk = mail(sender="news@shop.example", subject="Our summer sale", body="50% off", Precedence="bulk")
+    for message in (out_of_office, bounce, bulk):
+        await dovecot.deliver(hub.mail_user, message)
+    messages = await _messages(hub, 4)
+    flagged = {m["subject"]: m for m in messages[1:]}
+    assert flagged["Automatic reply: Order 88412 never arrived"]["flags"] == {
+        "auto": "Auto-Submitted: auto-replied"
+    }
+    assert flagged["Undelivered Mail Returned to Sender"]["flags"]["auto"].startswith("sent by mailer-daemon")
+    assert flagged["Our summer sale"]["flags"] == {"auto": "Precedence: bulk"}
+    assert all(m["nlp"] == {"status": "skipped"} for m in messages[1:])
+    assert messages[0]["nlp"] == {"status": "pending"}
+    conversation = await hub.db.conversations.find_one({"_id": first["conversation_id"]})
+    assert conversation["status"] == "resolved" and conversation["message_count"] == 2
+    assert await hub.db.outbox.count_documents({}) == 0
+    assert hub.smtp_inbox.messages == []
+
+
+async def test_smtp_refusals_are_retried_or_reported(email_hub):
+    hub = email_hub
+    agent = await hub.login("agent")
+    ack = await (await post_email(hub, mail().as_bytes())).json()
+    hub.smtp_inbox.fail_next = ["451 4.3.0 try again later"]
+    _, reply = await hub.call("POST", f"/api/v1/conversations/{ack['conversation_id']}/messages", agent,
+                              json={"text": "retry me"})  # fmt: skip
+    sent = await eventually(
+        lambda: hub.db.messages.find_one({"_id": ObjectId(reply["id"]), "delivery.status": "sent"}),
+        timeout=10,
+    )
+    assert sent["delivery"]["attempts"] == 2 and len(hub.smtp_inbox.messages) == 1
+
+    hub.smtp_inbox.fail_next = ["550 5.1.1 no such user"]
+    _, refused = await hub.call("POST", f"/api/v1/conversations/{ack['conversation_id']}/messages", agent,
+                                json={"text": "refuse me"})  # fmt: skip
+    failed = await eventually(
+        lambda: hub.db.messages.find_one({"_id": ObjectId(refused["id"]), "delivery.status": "failed"})
+    )
+    assert "550" in failed["delivery"]["error"] and failed["delivery"]["attempts"] == 1
