@@ -190,7 +190,7 @@ def test_ca(tmp_path_factory) -> TestCA:
 async def dovecot(test_ca) -> AsyncIterator[Dovecot]:
     # Not under pytest's tmp dir: that is private to root, and dovecot's auth runs as its own user.
     root = Path(tempfile.mkdtemp(prefix="hub-dovecot-"))
-    root.chmod(0o755)
+    root.chmod(0o755)  # noqa: ASYNC240 (test set-up, once per session)
     server = await Dovecot(root, test_ca).start()
     yield server
     server.stop()

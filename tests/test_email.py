@@ -97,14 +97,18 @@ async def test_thread_survives_agent_reply_and_every_kind_of_customer_answer(ema
 
     answer = mail(
         subject="Re: Order 88412 never arrived",
-        body="Thanks, that was quick!\n\nOn Mon, support wrote:\n> Sorry Ann, we are on it.\n> The support team",
+        body="Thanks, that was quick!\n\nOn Mon, support wrote:\n> Sorry Ann, we are on it.\n> The team",
         In_Reply_To=outgoing["Message-ID"],
         References=f"{original['Message-ID']} {outgoing['Message-ID']}",
     )
     only_references = mail(subject="Re: Order 88412 never arrived", body="One more thing.",
                            References=original["Message-ID"])  # fmt: skip
-    outlook = mail(subject="RE: Order 88412 never arrived", body="Any news?",
-                   In_Reply_To="<AM0PR01MB1234@outlook.example>", References=outgoing["Message-ID"])  # fmt: skip
+    outlook = mail(
+        subject="RE: Order 88412 never arrived",
+        body="Any news?",
+        In_Reply_To="<AM0PR01MB1234@outlook.example>",
+        References=outgoing["Message-ID"],
+    )
     subject_only = mail(subject="AW: Order 88412 never arrived", body="Noch etwas.")
     stranger = mail(sender="Bob <bob@example.org>", body="Same subject, different person.")
     for message in (answer, only_references, outlook, subject_only, stranger):
