@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
+from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -263,14 +264,36 @@ class Conversations:
         }
 
     async def messages(
-        self, conversation_id: str | ObjectId, *, limit: int, cursor: tuple | None
+        self,
+        conversation_id: str | ObjectId,
+        *,
+        limit: int,
+        cursor: tuple | None,
+        customer_visible: bool = False,
     ) -> list[dict[str, Any]]:
-        """Oldest first; the cursor is the (created_at, _id) of the last message seen."""
+        """Oldest first; the cursor is the (created_at, _id) of the last message seen.
+        `customer_visible` leaves out notes and activity lines (for the customer's own view)."""
         conversation = await self.get(conversation_id)
         query: dict[str, Any] = {"conversation_id": conversation["_id"]}
+        if customer_visible:
+            query["kind"] = "message"
         if cursor:
             query |= after_cursor("created_at", cursor, descending=False)
         return await self._messages.find(query).sort([("created_at", 1), ("_id", 1)]).to_list(limit)
+
+    async def by_thread(self, channel: str, thread_key: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"channel": channel, "thread_key": thread_key})
+
+    async def message_cursor(self, conversation_id: ObjectId, message_id: str) -> tuple | None:
+        """The (created_at, _id) cursor of a message in this conversation, if it is one."""
+        try:
+            oid = ObjectId(message_id)
+        except (InvalidId, TypeError):
+            return None
+        found = await self._messages.find_one(
+            {"_id": oid, "conversation_id": conversation_id}, {"created_at": 1}
+        )
+        return (found["created_at"], found["_id"]) if found else None
 
     async def attachment(self, message_id: str, index: int) -> dict[str, Any]:
         """One attachment of a message, with its bytes when they were kept."""

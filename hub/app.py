@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from channels.base import ChannelSender
 from channels.chat import ChatSender
 from channels.email import EmailSender, ImapMailbox
+from channels.webchat import WebchatSender
 from crm_core.audit import Audit
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
@@ -27,6 +28,7 @@ from hub.mail_poller import MailPoller
 from hub.metrics import Metrics
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
+from hub.ratelimit import NewVisitorLimiter
 from hub.realtime import Realtime
 from hub.services import SERVICES, Services
 from hub.settings import Settings
@@ -40,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[count_requests, error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_end_websockets)
     api.install(app)
     return app
 
@@ -67,6 +70,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             await realtime.stop()
 
 
+async def _end_websockets(app: web.Application) -> None:
+    """Long-lived websockets would hold a graceful shutdown until its timeout: end them first
+    (clients reconnect to another process, or to this one when it is back)."""
+    app[SERVICES].realtime.disconnect_all()
+
+
 def build_services(
     settings: Settings, db: AsyncDatabase, realtime: Realtime, senders: dict[str, ChannelSender]
 ) -> Services:
@@ -92,6 +101,7 @@ def build_services(
         outbox=outbox,
         pipeline=Pipeline(contacts, conversations, metrics),
         outbox_worker=OutboxWorker(outbox, senders, metrics),
+        widget_limiter=NewVisitorLimiter(settings.widget_new_per_minute),
     )
 
 
@@ -108,6 +118,8 @@ def _senders(settings: Settings, http: aiohttp.ClientSession) -> dict[str, Chann
     senders: dict[str, ChannelSender] = {}
     if settings.chat_secret:
         senders["chat"] = ChatSender(settings.chat_outbound_url, settings.chat_secret, http)
+    if settings.widget_secret:
+        senders["webchat"] = WebchatSender()
     if settings.smtp_host and settings.smtp_from:
         senders["email"] = EmailSender(
             host=settings.smtp_host,

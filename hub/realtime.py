@@ -87,6 +87,10 @@ class Realtime:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self.disconnect_all()
+
+    def disconnect_all(self) -> None:
+        """End every subscriber's stream (their websockets close)."""
         for subscription in list(self._subscriptions):
             with contextlib.suppress(asyncio.QueueFull):
                 subscription.queue.put_nowait(None)

@@ -15,6 +15,7 @@ from crm_core.users import Users
 from hub.metrics import Metrics
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
+from hub.ratelimit import NewVisitorLimiter
 from hub.realtime import Realtime
 from hub.settings import Settings
 
@@ -32,6 +33,7 @@ class Services:
     outbox: Outbox
     pipeline: Pipeline
     outbox_worker: OutboxWorker
+    widget_limiter: NewVisitorLimiter
 
 
 SERVICES = web.AppKey("services", Services)

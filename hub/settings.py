@@ -30,9 +30,9 @@ class Settings:
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = 8080
-    chat_secret: str | None = None
+    chat_secret: str | None = field(default=None, repr=False)
     chat_outbound_url: str | None = None
-    email_webhook_secret: str | None = None
+    email_webhook_secret: str | None = field(default=None, repr=False)
     imap_host: str | None = None
     imap_port: int = 993
     imap_user: str | None = None
@@ -48,6 +48,8 @@ class Settings:
     smtp_security: str = "starttls"
     email_max_attachment_bytes: int = 5 * 1024 * 1024
     tls_ca_file: str | None = None
+    widget_secret: str | None = field(default=None, repr=False)
+    widget_new_per_minute: int = 20
     phone_region: str | None = None
     token_ttl_hours: float = 24 * 30
     outbox_max_attempts: int = 8
@@ -97,6 +99,8 @@ class Settings:
             smtp_security=(_str("HUB_SMTP_SECURITY") or "starttls").lower(),
             email_max_attachment_bytes=_int("HUB_EMAIL_MAX_ATTACHMENT_BYTES", 5 * 1024 * 1024),
             tls_ca_file=_str("HUB_TLS_CA_FILE"),
+            widget_secret=_str("HUB_WIDGET_SECRET"),
+            widget_new_per_minute=_int("HUB_WIDGET_NEW_PER_MINUTE", 20),
             phone_region=_str("HUB_PHONE_REGION"),
             token_ttl_hours=_float("HUB_TOKEN_TTL_HOURS", 24 * 30),
             outbox_max_attempts=_int("HUB_OUTBOX_MAX_ATTEMPTS", 8),

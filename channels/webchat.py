@@ -1,0 +1,120 @@
+"""Web widget channel: visitor identities signed by the hub, optional identity verification of
+the host site's logged-in users, and parsing of the widget's websocket frames."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from channels.base import InboundMessage, OutboundMessage, PayloadError, Sender, SignatureError
+
+CHANNEL = "webchat"
+MAX_TEXT = 4000
+
+
+def _mac(secret: str, value: str) -> str:
+    return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def issue_visitor_token(secret: str) -> str:
+    """A new anonymous visitor: a random id with the hub's signature, kept by the browser."""
+    visitor_id = secrets.token_hex(16)
+    return f"{visitor_id}.{_mac(secret, 'visitor:' + visitor_id)}"
+
+
+def verify_visitor_token(secret: str, token: str) -> str:
+    visitor_id, _, signature = (token or "").partition(".")
+    if not visitor_id or not hmac.compare_digest(_mac(secret, "visitor:" + visitor_id), signature):
+        raise SignatureError("visitor token is not one this hub issued")
+    return visitor_id
+
+
+def user_hash(secret: str, user_id: str) -> str:
+    """What the host site computes server-side to vouch for its logged-in user (HMAC-SHA256)."""
+    return _mac(secret, user_id)
+
+
+def verify_user(secret: str, user_id: str | None, claimed_hash: str | None) -> bool:
+    return bool(user_id and claimed_hash) and hmac.compare_digest(user_hash(secret, user_id), claimed_hash)
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who is on the other end of a widget connection. A verified user of the host site is the
+    same contact on every device; an anonymous visitor is one browser."""
+
+    key: str  # "visitor:<id>" or "user:<host site's id>"
+    verified: bool
+    name: str | None = None
+    email: str | None = None
+
+    @property
+    def thread_key(self) -> str:
+        return self.key
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    type: str = Field(max_length=32)
+    client_id: str | None = Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    text: str | None = Field(default=None, max_length=MAX_TEXT)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+
+
+def parse_frame(data: Any) -> _Frame:
+    try:
+        return _Frame.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise PayloadError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from exc
+
+
+def parse_message(visitor: Visitor, frame: _Frame) -> InboundMessage:
+    """A `{"type": "message", "client_id", "text"}` frame as an inbound message. The client id is
+    chosen by the browser and reused when it resends after a reconnect, so resends dedupe."""
+    if not frame.client_id:
+        raise PayloadError("client_id: required")
+    if not frame.text:
+        raise PayloadError("text: a message needs text")
+    return InboundMessage(
+        channel=CHANNEL,
+        external_id=f"{visitor.key}:{frame.client_id}",
+        thread_key=visitor.thread_key,
+        sender=Sender(external_id=visitor.key, name=visitor.name, email=visitor.email),
+        text=frame.text,
+        sent_at=datetime.now(UTC),
+        route={"visitor": visitor.key},
+    )
+
+
+def public_message(message: dict[str, Any]) -> dict[str, Any]:
+    """What a visitor may see of a message: never notes, activities or staff internals."""
+    sender = message.get("sender") or {}
+    at = message["created_at"]
+    inbound = message["direction"] == "in"
+    return {
+        "id": str(message.get("_id") or message.get("id")),
+        # Lets the tab that sent it replace its pending bubble, whichever arrives first.
+        "client_id": (message.get("external_id") or "").rpartition(":")[2] if inbound else None,
+        "direction": message["direction"],
+        "text": message["text"],
+        "author": None if inbound else sender.get("name"),
+        "at": at if isinstance(at, str) else at.isoformat(),
+    }
+
+
+class WebchatSender:
+    """Replies reach the widget through the realtime stream it listens to; a visitor who is away
+    gets them with the history when the widget reconnects. Nothing to send here."""
+
+    channel = CHANNEL
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        return None

@@ -1,0 +1,188 @@
+"""The web widget: its script, a demo host page, and the visitor's websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from channels import webchat
+from channels.base import PayloadError, SignatureError
+from crm_core.records import normalize_email
+from hub.api.errors import ApiError
+from hub.api.routing import Call, api
+from hub.realtime import Subscription
+from hub.services import Services
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+HELLO_TIMEOUT = 10.0
+MAX_FRAME_BYTES = 16 * 1024
+HISTORY_LIMIT = 200
+
+
+def _secret(call: Call) -> str:
+    secret = call.services.settings.widget_secret
+    if not secret:
+        raise ApiError(404, "channel_disabled", "the web widget is off (HUB_WIDGET_SECRET is not set)")
+    return secret
+
+
+@api.route("GET", "/widget.js", summary="The embeddable chat widget script.", tag="widget", roles=None)
+async def widget_script(call: Call) -> web.Response:
+    _secret(call)
+    return web.Response(
+        body=(STATIC / "widget.js").read_bytes(),
+        content_type="application/javascript",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@api.route(
+    "GET",
+    "/widget/demo",
+    summary="A sample host page with the widget (?prechat=email asks for an email first).",
+    tag="widget",
+    roles=None,
+)
+async def widget_demo(call: Call) -> web.Response:
+    _secret(call)
+    page = (STATIC / "demo.html").read_text()
+    if call.query("prechat") == "email":
+        page = page.replace('data-title="Acme support"', 'data-title="Acme support" data-prechat="email"')
+    return web.Response(text=page, content_type="text/html")
+
+
+@api.route(
+    "GET",
+    "/widget/ws",
+    summary="The widget's websocket. First frame {type: hello, token?, since?, user_id?, user_hash?}; "
+    "then {type: message, client_id, text} and {type: identify, email, name}.",
+    tag="widget",
+    roles=None,
+)
+async def widget_socket(call: Call) -> web.WebSocketResponse:
+    secret = _secret(call)
+    ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES)
+    await ws.prepare(call.request)
+    try:
+        session = await _WidgetSession.open(call, ws, secret)
+        if session is not None:
+            await session.run()
+    finally:
+        await ws.close()
+    return ws
+
+
+class _WidgetSession:
+    def __init__(self, services: Services, ws: web.WebSocketResponse, visitor: webchat.Visitor) -> None:
+        self.services = services
+        self.ws = ws
+        self.visitor = visitor
+        self.conversation_id = None
+
+    @classmethod
+    async def open(cls, call: Call, ws: web.WebSocketResponse, secret: str) -> _WidgetSession | None:
+        try:
+            hello = await asyncio.wait_for(ws.receive_json(), HELLO_TIMEOUT)
+        except (TimeoutError, ValueError, TypeError):
+            await ws.close(code=4400, message=b"expected a hello frame")
+            return None
+        if not isinstance(hello, dict) or hello.get("type") != "hello":
+            await ws.close(code=4400, message=b"expected a hello frame")
+            return None
+        token = hello.get("token")
+        try:
+            visitor_id = webchat.verify_visitor_token(secret, token) if token else None
+        except SignatureError:
+            visitor_id = None  # a stale or forged token: start afresh rather than trust it
+        if visitor_id is None:
+            if not call.services.widget_limiter.allow(call.request.remote or "?"):
+                await ws.close(code=4429, message=b"too many new conversations from this address; try later")
+                return None
+            token = webchat.issue_visitor_token(secret)
+            visitor_id = webchat.verify_visitor_token(secret, token)
+        user_id = hello.get("user_id")
+        verified = webchat.verify_user(secret, user_id, hello.get("user_hash"))
+        visitor = webchat.Visitor(
+            key=f"user:{user_id}" if verified else f"visitor:{visitor_id}", verified=verified
+        )
+        session = cls(call.services, ws, visitor)
+        await session._welcome(token, hello.get("since"))
+        return session
+
+    async def _welcome(self, token: str, since: Any) -> None:
+        conversations = self.services.conversations
+        conversation = await conversations.by_thread(webchat.CHANNEL, self.visitor.thread_key)
+        history: list[dict[str, Any]] = []
+        if conversation is not None:
+            self.conversation_id = conversation["_id"]
+            cursor = (
+                await conversations.message_cursor(conversation["_id"], since)
+                if isinstance(since, str)
+                else None
+            )
+            history = await conversations.messages(
+                conversation["_id"], limit=HISTORY_LIMIT, cursor=cursor, customer_visible=True
+            )
+        await self.ws.send_json(
+            {
+                "type": "welcome",
+                "token": token,
+                "verified": self.visitor.verified,
+                "messages": [webchat.public_message(m) for m in history],
+            }
+        )
+
+    async def run(self) -> None:
+        subscription = self.services.realtime.subscribe()
+        try:
+            pushing = asyncio.create_task(self._push(subscription))
+            reading = asyncio.create_task(self._read())
+            _, pending = await asyncio.wait({pushing, reading}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        finally:
+            self.services.realtime.unsubscribe(subscription)
+
+    async def _push(self, subscription: Subscription) -> None:
+        while (event := await subscription.queue.get()) is not None:
+            message = event["data"]
+            if (
+                event["type"] == "message.created"
+                and message.get("kind") == "message"
+                and self.conversation_id is not None
+                and message.get("conversation_id") == str(self.conversation_id)
+            ):
+                await self.ws.send_json({"type": "message", "message": webchat.public_message(message)})
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            if raw.type != WSMsgType.TEXT:
+                if raw.type == WSMsgType.ERROR:
+                    return
+                continue
+            try:
+                await self._handle(webchat.parse_frame(json.loads(raw.data)))
+            except (PayloadError, json.JSONDecodeError) as exc:
+                await self.ws.send_json({"type": "error", "message": str(exc)})
+
+    async def _handle(self, frame: Any) -> None:
+        if frame.type == "identify":
+            email = normalize_email(frame.email)
+            if frame.email and email is None:
+                raise PayloadError("email: not a valid address")
+            self.visitor = webchat.Visitor(
+                key=self.visitor.key, verified=self.visitor.verified, name=frame.name, email=email
+            )
+            return
+        if frame.type != "message":
+            raise PayloadError(f"type: unknown frame type {frame.type!r}")
+        stored = await self.services.pipeline.ingest(webchat.parse_message(self.visitor, frame))
+        self.conversation_id = stored.conversation_id
+        await self.ws.send_json({"type": "ack", "client_id": frame.client_id, "id": str(stored.message_id)})
