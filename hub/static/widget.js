@@ -14,6 +14,7 @@
   var state = { token: null, seen: {}, lastId: null, pending: [], socket: null, attempts: 0, identified: false };
   try { state.token = localStorage.getItem(storeKey + ":token"); state.identified = !!localStorage.getItem(storeKey + ":email"); } catch (e) {}
 
+  var color = /^#[0-9a-fA-F]{3,8}$/.test(data.color || "") ? data.color : "#1f6feb";
   var host = document.createElement("div");
   host.setAttribute("data-hub-widget", "");
   var root = host.attachShadow({ mode: "open" });
@@ -21,20 +22,21 @@
     '<style>' +
     ':host{all:initial}*{box-sizing:border-box;font-family:system-ui,sans-serif;font-size:14px}' +
     '.bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;' +
-    'background:' + (data.color || "#1f6feb") + ';color:#fff;font-size:24px;cursor:pointer;box-shadow:0 4px 12px #0003}' +
+    'background:' + color + ';color:#fff;cursor:pointer;box-shadow:0 4px 12px #0003;display:flex;align-items:center;justify-content:center}' +
     '.panel{position:fixed;right:20px;bottom:88px;width:340px;height:460px;background:#fff;border-radius:12px;' +
     'box-shadow:0 8px 30px #0004;display:none;flex-direction:column;overflow:hidden}' +
-    '.panel.open{display:flex}.head{background:' + (data.color || "#1f6feb") + ';color:#fff;padding:12px 14px;font-weight:600}' +
+    '.panel.open{display:flex}.head{background:' + color + ';color:#fff;padding:12px 14px;font-weight:600}' +
     '.status{font-weight:400;font-size:12px;opacity:.85;margin-left:6px}' +
     '.log{flex:1;overflow-y:auto;padding:12px;background:#f6f8fa}' +
     '.msg{max-width:80%;margin:6px 0;padding:8px 10px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}' +
-    '.in{margin-left:auto;background:#1f6feb;color:#fff}.out{background:#fff;border:1px solid #d0d7de}' +
+    '.in{margin-left:auto;background:' + color + ';color:#fff}.out{background:#fff;border:1px solid #d0d7de}' +
     '.msg.pending{opacity:.6}.author{display:block;font-size:11px;color:#57606a;margin-bottom:2px}' +
     'form{display:flex;border-top:1px solid #d0d7de}input{flex:1;border:0;padding:12px;outline:none}' +
     'button.send{border:0;background:none;color:#1f6feb;font-weight:600;padding:0 14px;cursor:pointer}' +
     '.prechat{padding:16px;display:none}.prechat.show{display:block}.prechat input{width:100%;border:1px solid #d0d7de;border-radius:6px;margin:8px 0}' +
     '</style>' +
-    '<button class="bubble" data-hub="bubble" aria-label="Chat with us">&#128172;</button>' +
+    '<button class="bubble" data-hub="bubble" aria-label="Chat with us"><svg width="26" height="26" viewBox="0 0 24 24" ' +
+    'fill="currentColor" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg></button>' +
     '<div class="panel" data-hub="panel" role="dialog"><div class="head"><span data-hub="title"></span>' +
     '<span class="status" data-hub="status">connecting</span></div>' +
     '<div class="prechat" data-hub="prechat"><p>Leave your email so we can follow up:</p>' +

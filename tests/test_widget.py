@@ -1,0 +1,155 @@
+"""The widget's websocket protocol, spoken by a plain websocket client: identities, limits,
+bad frames, and what a visitor may and may not see."""
+
+from __future__ import annotations
+
+import uuid
+
+import aiohttp
+import pytest
+from bson import ObjectId
+
+from channels import webchat
+from tests.conftest import eventually
+
+SECRET = "widget-secret"
+
+
+@pytest.fixture
+async def widget_hub(make_hub):
+    return await make_hub(widget_secret=SECRET, widget_new_per_minute=5)
+
+
+async def _connect(hub, **hello):
+    ws = await hub.client.ws_connect("/widget/ws")
+    await ws.send_json({"type": "hello", **hello})
+    welcome = await ws.receive_json(timeout=5)
+    return ws, welcome
+
+
+async def _say(ws, text: str, client_id: str | None = None) -> dict:
+    client_id = client_id or uuid.uuid4().hex
+    await ws.send_json({"type": "message", "client_id": client_id, "text": text})
+    while True:
+        frame = await ws.receive_json(timeout=5)
+        if frame["type"] in ("ack", "error"):
+            return frame
+
+
+async def test_token_continues_the_conversation_and_resends_dedupe(widget_hub):
+    ws, welcome = await _connect(widget_hub)
+    assert welcome["messages"] == [] and welcome["verified"] is False
+    ack = await _say(ws, "Hello from the website", client_id="c1c1c1c1")
+    again = await _say(ws, "Hello from the website", client_id="c1c1c1c1")  # resent after a reconnect
+    assert ack["type"] == "ack" and again["id"] == ack["id"]
+    await ws.close()
+
+    ws, welcome = await _connect(widget_hub, token=welcome["token"])
+    assert [m["text"] for m in welcome["messages"]] == ["Hello from the website"]
+    assert await widget_hub.db.messages.count_documents({}) == 1
+    await ws.close()
+
+
+async def test_visitor_sees_replies_but_never_notes(widget_hub):
+    agent = await widget_hub.login("agent")
+    ws, welcome = await _connect(widget_hub)
+    ack = await _say(ws, "Is the store open on Sunday?")
+    message = await widget_hub.db.messages.find_one({})
+    conversation = str(message["conversation_id"])
+    await widget_hub.call("POST", f"/api/v1/conversations/{conversation}/messages", agent,
+                          json={"text": "internal: regular customer", "private": True})  # fmt: skip
+    await widget_hub.call("PATCH", f"/api/v1/conversations/{conversation}", agent, json={"priority": "low"})
+    await widget_hub.call("POST", f"/api/v1/conversations/{conversation}/messages", agent,
+                          json={"text": "Yes, 10 to 4."})  # fmt: skip
+    pushed = []
+    while not pushed or pushed[-1]["direction"] != "out":
+        frame = await ws.receive_json(timeout=5)
+        if frame["type"] == "message":
+            pushed.append(frame["message"])
+    assert [(m["direction"], m["text"]) for m in pushed][-1] == ("out", "Yes, 10 to 4.")
+    assert pushed[-1]["author"] == "Agent User"
+    assert all("internal" not in m["text"] for m in pushed)
+    await ws.close()
+
+    ws, again = await _connect(widget_hub, token=welcome["token"])
+    assert [m["text"] for m in again["messages"]] == ["Is the store open on Sunday?", "Yes, 10 to 4."]
+    ws2, since = await _connect(widget_hub, token=welcome["token"], since=ack["id"])
+    assert [m["text"] for m in since["messages"]] == ["Yes, 10 to 4."]
+    delivery = await eventually(lambda: widget_hub.db.messages.find_one({"delivery.status": "sent"}))
+    assert delivery["channel"] == "webchat"
+    await ws.close()
+    await ws2.close()
+
+
+async def test_verified_user_is_one_contact_on_every_device_and_forgery_is_ignored(widget_hub):
+    good = webchat.user_hash(SECRET, "acct-991")
+    phone, phone_hello = await _connect(widget_hub, user_id="acct-991", user_hash=good)
+    laptop, laptop_hello = await _connect(widget_hub, user_id="acct-991", user_hash=good)
+    assert phone_hello["verified"] and laptop_hello["verified"]
+    assert phone_hello["token"] != laptop_hello["token"]
+    first = await _say(phone, "from my phone")
+    second = await _say(laptop, "from my laptop")
+    one, two = [await widget_hub.db.messages.find_one({"_id": ObjectId(a["id"])}) for a in (first, second)]
+    assert one["conversation_id"] == two["conversation_id"]
+
+    forged, forged_hello = await _connect(widget_hub, user_id="acct-991", user_hash="0" * 64)
+    assert forged_hello["verified"] is False and forged_hello["messages"] == []
+    tampered, tampered_hello = await _connect(widget_hub, token=phone_hello["token"][:-2] + "00")
+    assert tampered_hello["token"] != phone_hello["token"] and tampered_hello["messages"] == []
+    for ws in (phone, laptop, forged, tampered):
+        await ws.close()
+
+
+async def test_prechat_email_links_the_visitor_to_the_known_contact(widget_hub):
+    await widget_hub.chat(
+        {"external_id": "c-1", "sender": {"id": "crm-7", "email": "dana@example.com"}, "text": "hi from chat"}
+    )
+    ws, _ = await _connect(widget_hub)
+    await ws.send_json({"type": "identify", "email": "Dana@Example.com", "name": "Dana"})
+    await _say(ws, "hi from the website")
+    contacts = await widget_hub.db.contacts.find({}).to_list(None)
+    assert len(contacts) == 1
+    assert {i["channel"] for i in contacts[0]["identities"]} == {"chat", "webchat"}
+    await ws.close()
+
+
+async def test_bad_frames_get_an_error_and_the_socket_stays_usable(widget_hub):
+    ws, _ = await _connect(widget_hub)
+    await ws.send_str("{not json")
+    assert (await ws.receive_json(timeout=5))["type"] == "error"
+    too_long = await _say(ws, "x" * (webchat.MAX_TEXT + 1))
+    assert too_long["type"] == "error" and "text" in too_long["message"]
+    await ws.send_json({"type": "dance"})
+    assert "unknown frame type" in (await ws.receive_json(timeout=5))["message"]
+    await ws.send_json({"type": "message", "client_id": "bad id!", "text": "hi"})
+    assert "client_id" in (await ws.receive_json(timeout=5))["message"]
+    assert (await _say(ws, "still here"))["type"] == "ack"
+    await ws.send_str("y" * 20_000)  # over the frame limit: the hub hangs up
+    closing = await ws.receive(timeout=5)
+    assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+    assert await widget_hub.db.messages.count_documents({}) == 1
+
+
+async def test_first_frame_must_be_hello(widget_hub):
+    ws = await widget_hub.client.ws_connect("/widget/ws")
+    await ws.send_json({"type": "message", "client_id": "abcdefgh", "text": "hi"})
+    closing = await ws.receive(timeout=5)
+    assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 4400
+
+
+async def test_new_visitors_are_rate_limited_per_address(widget_hub):
+    sockets = [await _connect(widget_hub) for _ in range(5)]
+    ws = await widget_hub.client.ws_connect("/widget/ws")
+    await ws.send_json({"type": "hello"})
+    closing = await ws.receive(timeout=5)
+    assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 4429
+    # A returning visitor with a token is not a new conversation and is let in.
+    returning, hello = await _connect(widget_hub, token=sockets[0][1]["token"])
+    assert hello["type"] == "welcome"
+    for socket, _ in [*sockets, (returning, None)]:
+        await socket.close()
+
+
+async def test_widget_is_off_without_a_secret(hub):
+    status, body = await hub.call("GET", "/widget.js")
+    assert status == 404 and body["error"]["code"] == "channel_disabled"
