@@ -4,7 +4,6 @@ IMAP access for the poller; SMTP delivery of agent replies."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import html
 import re
@@ -375,11 +374,20 @@ class ImapMailbox:
         if self._security == "starttls":
             await self._starttls(client)
         _check(await client.login(self._user, self._password), "LOGIN")
-        selected = _check(await client.select(self._mailbox), "SELECT")
+        uidvalidity, _ = await self.select()
+        return uidvalidity
+
+    async def select(self) -> tuple[int, int]:
+        """(UIDVALIDITY, UIDNEXT), fresh from the server. Selecting again is also how the
+        poller learns of mail whose EXISTS notice aioimaplib drops between commands."""
+        selected = _check(await self._require().select(self._mailbox), "SELECT")
+        found = {}
         for line in selected.lines:
-            if match := re.search(rb"UIDVALIDITY (\d+)", bytes(line)):
-                return int(match.group(1))
-        raise aioimaplib.Error("server sent no UIDVALIDITY")
+            if match := re.search(rb"(UIDVALIDITY|UIDNEXT) (\d+)", bytes(line)):
+                found[match.group(1)] = int(match.group(2))
+        if b"UIDVALIDITY" not in found:
+            raise aioimaplib.Error("server sent no UIDVALIDITY")
+        return found[b"UIDVALIDITY"], found.get(b"UIDNEXT", 0)
 
     async def _starttls(self, client: aioimaplib.IMAP4) -> None:
         # aioimaplib has no STARTTLS helper: ask, then upgrade the live transport in place.
@@ -418,19 +426,21 @@ class ImapMailbox:
         try:
             while True:
                 pushed = await client.wait_server_push(timeout=timeout)
-                if any(b"EXISTS" in bytes(line) for line in getattr(pushed, "lines", pushed) or []):
+                lines = pushed if isinstance(pushed, list) else [pushed]
+                if any(isinstance(line, bytes | bytearray) and b"EXISTS" in line for line in lines):
                     break
         except TimeoutError:
             pass
-        finally:
-            client.idle_done()
-            await asyncio.wait_for(idle, 10)
+        client.idle_done()
+        await asyncio.wait_for(idle, 10)
 
     async def close(self) -> None:
+        """Drop the connection. No LOGOUT: it would wait behind an unfinished IDLE, and the
+        server treats a closed connection the same way."""
         client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(aioimaplib.AioImapException, OSError, TimeoutError):
-                await asyncio.wait_for(client.logout(), 5)
+        transport = getattr(client.protocol, "transport", None) if client is not None else None
+        if transport is not None:
+            transport.close()
 
     def _require(self) -> aioimaplib.IMAP4:
         if self._client is None:

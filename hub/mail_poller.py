@@ -4,7 +4,6 @@ remembering the last UID so restarts neither skip nor re-ingest mail."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -17,6 +16,7 @@ from hub.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 RECONNECT_SECONDS = (1, 2, 5, 10, 30, 60)
+STOP_TIMEOUT = 5.0
 
 
 class MailPoller:
@@ -42,8 +42,9 @@ class MailPoller:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            _, pending = await asyncio.wait({self._task}, timeout=STOP_TIMEOUT)
+            if pending:
+                log.warning("mail poller did not stop in time; abandoning it")
 
     async def _run(self) -> None:
         failures = 0
@@ -54,26 +55,32 @@ class MailPoller:
                 failures = 0
                 await self._follow(mailbox, uidvalidity)
             except (aioimaplib.AioImapException, OSError, TimeoutError, PyMongoError) as exc:
-                delay = RECONNECT_SECONDS[min(failures, len(RECONNECT_SECONDS) - 1)]
-                failures += 1
                 log.warning(
                     "mailbox unavailable; retrying",
-                    extra={
-                        "mailbox": mailbox.name,
-                        "error": f"{exc.__class__.__name__}: {exc}",
-                        "in_s": delay,
-                    },
+                    extra={"mailbox": mailbox.name, "error": f"{exc.__class__.__name__}: {exc}"},
                 )
-                await asyncio.sleep(delay)
+            except Exception:
+                # Whatever went wrong, the mailbox must keep being read: say so loudly, go on.
+                log.exception("mail poller failed; restarting", extra={"mailbox": mailbox.name})
             finally:
                 await mailbox.close()
+            await asyncio.sleep(RECONNECT_SECONDS[min(failures, len(RECONNECT_SECONDS) - 1)])
+            failures += 1
 
     async def _follow(self, mailbox: email.ImapMailbox, uidvalidity: int) -> None:
         last_uid = await self._state.last_uid(mailbox.name, uidvalidity)
         log.info("mailbox open", extra={"mailbox": mailbox.name, "last_uid": last_uid})
+        read_up_to = None  # the UIDNEXT the last read covered
         while True:
+            current_validity, uidnext = await mailbox.select()
+            if current_validity != uidvalidity:
+                raise aioimaplib.Error("UIDVALIDITY changed; reconnecting to read the mailbox afresh")
+            if uidnext == read_up_to:
+                # Nothing arrived since the last read; mail arriving from now on is announced in IDLE.
+                await mailbox.wait_for_new(self._poll_seconds)
+                continue
+            read_up_to = uidnext
             async for uid, raw in mailbox.fetch_after(last_uid):
                 await self._pipeline.ingest(email.parse(raw, max_attachment_bytes=self._max_attachment_bytes))
                 last_uid = uid
                 await self._state.save(mailbox.name, uidvalidity, uid)
-            await mailbox.wait_for_new(self._poll_seconds)

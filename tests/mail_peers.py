@@ -58,6 +58,7 @@ class Dovecot:
     def __init__(self, root: Path, ca: TestCA) -> None:
         self.root = root
         self.imap_port = free_port()
+        self.imaps_port = free_port()
         self.lmtp_port = free_port()
         self.users_file = root / "users"
         self._process: subprocess.Popen | None = None
@@ -94,7 +95,8 @@ service imap-login {{
     port = {self.imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    port = {self.imaps_port}
+    ssl = yes
   }}
 }}
 service lmtp {{

@@ -45,7 +45,8 @@ async def email_hub(make_hub, dovecot, smtp_server, test_ca):
         "imap_user": user,
         "imap_password": password,
         "imap_security": "starttls",
-        "imap_poll_seconds": 5.0,
+        # Longer than any wait below: new mail must arrive by IDLE, not by polling.
+        "imap_poll_seconds": 120.0,
         "smtp_host": "127.0.0.1",
         "smtp_port": controller.port,
         "smtp_user": SMTP_USER,
@@ -198,3 +199,39 @@ async def test_smtp_refusals_are_retried_or_reported(email_hub):
         lambda: hub.db.messages.find_one({"_id": ObjectId(refused["id"]), "delivery.status": "failed"})
     )
     assert "550" in failed["delivery"]["error"] and failed["delivery"]["attempts"] == 1
+
+
+async def test_poller_over_implicit_tls(make_hub, dovecot, test_ca):
+    user, password = dovecot.add_user()
+    hub = await make_hub(
+        imap_host="127.0.0.1",
+        imap_port=dovecot.imaps_port,
+        imap_user=user,
+        imap_password=password,
+        imap_security="tls",
+        tls_ca_file=str(test_ca.ca_file),
+    )
+    await dovecot.deliver(user, mail(subject="over TLS"))
+    [message] = await _messages(hub, 1)
+    assert message["subject"] == "over TLS"
+
+
+async def test_poller_refuses_a_server_it_cannot_verify(make_hub, dovecot, caplog):
+    user, password = dovecot.add_user()
+    await dovecot.deliver(user, mail(subject="must wait"))
+    caplog.set_level("WARNING", logger="hub.mail_poller")
+    hub = await make_hub(
+        imap_host="127.0.0.1",
+        imap_port=dovecot.imaps_port,
+        imap_user=user,
+        imap_password=password,
+        imap_security="tls",
+    )
+    # Without the test CA the certificate is untrusted: the poller says why and reads nothing.
+    refused = await eventually(
+        lambda: asyncio.sleep(
+            0, [r for r in caplog.records if r.getMessage() == "mailbox unavailable; retrying"]
+        )
+    )
+    assert "CERTIFICATE_VERIFY_FAILED" in refused[0].error
+    assert await hub.db.messages.count_documents({}) == 0
