@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 from aiohttp import WSMsgType, web
 
 from hub.api.routing import ALL_STAFF, Call, api
 from hub.realtime import Subscription
+from hub.tasks import until_first_done
 
 
 @api.route(
@@ -27,13 +25,7 @@ async def stream(call: Call) -> web.WebSocketResponse:
     services.metrics.stream_clients.inc()
     try:
         await ws.send_json({"type": "ready", "data": {"user_id": str(call.actor["_id"])}})
-        pushing = asyncio.create_task(_push(ws, subscription))
-        reading = asyncio.create_task(_drain(ws))
-        _, pending = await asyncio.wait({pushing, reading}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await until_first_done(_push(ws, subscription), _drain(ws))
     finally:
         services.realtime.unsubscribe(subscription)
         services.metrics.stream_clients.dec()

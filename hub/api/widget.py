@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from hub.api.errors import ApiError
 from hub.api.routing import Call, api
 from hub.realtime import Subscription
 from hub.services import Services
+from hub.tasks import until_first_done
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 HELLO_TIMEOUT = 10.0
@@ -140,13 +140,7 @@ class _WidgetSession:
     async def run(self) -> None:
         subscription = self.services.realtime.subscribe()
         try:
-            pushing = asyncio.create_task(self._push(subscription))
-            reading = asyncio.create_task(self._read())
-            _, pending = await asyncio.wait({pushing, reading}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await until_first_done(self._push(subscription), self._read())
         finally:
             self.services.realtime.unsubscribe(subscription)
 
