@@ -20,6 +20,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("contact_id", ASC), ("created_at", DESC)], name="contact_history"),
         IndexModel([("terms", ASC)], name="terms"),
         IndexModel([("nlp.status", ASC), ("created_at", ASC)], name="nlp_pending"),
+        IndexModel([("created_at", ASC), ("channel", ASC)], name="reports_period"),
     ],
     "conversations": [
         IndexModel([("channel", ASC), ("thread_key", ASC)], name="channel_thread", unique=True),
@@ -28,6 +29,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("assignee_id", ASC), ("last_message_at", DESC), ("_id", DESC)], name="inbox_assignee"),
         IndexModel([("labels", ASC), ("last_message_at", DESC)], name="inbox_label"),
         IndexModel([("contact_id", ASC), ("last_message_at", DESC)], name="contact_conversations"),
+        IndexModel([("created_at", ASC)], name="reports_created"),
+        IndexModel([("resolved_at", ASC)], name="reports_resolved", sparse=True),
+        IndexModel([("first_response_at", ASC)], name="reports_first_response", sparse=True),
+        IndexModel([("waiting_since", ASC)], name="sla_waiting", sparse=True),
         IndexModel(
             [("contact_id", ASC), ("channel", ASC), ("subject_key", ASC), ("last_message_at", DESC)],
             name="subject_thread",

@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
+from bots.commands import Commands
 from channels.base import ChannelSender
 from channels.chat import ChatSender
 from channels.email import EmailSender, ImapMailbox
@@ -20,6 +21,7 @@ from crm_core.conversations import Conversations
 from crm_core.errors import Conflict
 from crm_core.mailboxes import MailboxState
 from crm_core.outbox import Outbox
+from crm_core.reporting import Reports
 from crm_core.users import Users
 from hub.api.all_routes import api
 from hub.api.errors import error_middleware
@@ -89,6 +91,7 @@ def build_services(
     )
     contacts = Contacts(db, phone_region=settings.phone_region)
     conversations = Conversations(db, realtime)
+    reports = Reports(db)
     return Services(
         settings=settings,
         db=db,
@@ -102,6 +105,8 @@ def build_services(
         pipeline=Pipeline(contacts, conversations, metrics),
         outbox_worker=OutboxWorker(outbox, senders, metrics),
         widget_limiter=NewVisitorLimiter(settings.widget_new_per_minute),
+        reports=reports,
+        commands=Commands(reports, timezone=settings.timezone, sla_minutes=settings.sla_minutes),
     )
 
 

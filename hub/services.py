@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
+from bots.commands import Commands
 from crm_core.audit import Audit
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.outbox import Outbox
+from crm_core.reporting import Reports
 from crm_core.users import Users
 from hub.metrics import Metrics
 from hub.outbox_worker import OutboxWorker
@@ -34,6 +36,8 @@ class Services:
     pipeline: Pipeline
     outbox_worker: OutboxWorker
     widget_limiter: NewVisitorLimiter
+    reports: Reports
+    commands: Commands
 
 
 SERVICES = web.AppKey("services", Services)

@@ -50,6 +50,8 @@ class Settings:
     tls_ca_file: str | None = None
     widget_secret: str | None = field(default=None, repr=False)
     widget_new_per_minute: int = 20
+    timezone: str = "UTC"
+    sla_minutes: int = 60
     phone_region: str | None = None
     token_ttl_hours: float = 24 * 30
     outbox_max_attempts: int = 8
@@ -101,6 +103,8 @@ class Settings:
             tls_ca_file=_str("HUB_TLS_CA_FILE"),
             widget_secret=_str("HUB_WIDGET_SECRET"),
             widget_new_per_minute=_int("HUB_WIDGET_NEW_PER_MINUTE", 20),
+            timezone=_str("HUB_TIMEZONE") or "UTC",
+            sla_minutes=_int("HUB_SLA_MINUTES", 60),
             phone_region=_str("HUB_PHONE_REGION"),
             token_ttl_hours=_float("HUB_TOKEN_TTL_HOURS", 24 * 30),
             outbox_max_attempts=_int("HUB_OUTBOX_MAX_ATTEMPTS", 8),

@@ -1,0 +1,33 @@
+"""Charts for chat replies, rendered off-screen to PNG."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to memory
+
+from matplotlib import pyplot as plt
+
+
+def messages_per_day_chart(per_channel: dict[str, dict[str, int]], days: list[str]) -> bytes:
+    """A stacked bar chart of inbound messages per day, one colour per channel."""
+    figure, axes = plt.subplots(figsize=(7, 3.2), dpi=110)
+    try:
+        bottom = [0] * len(days)
+        for channel in sorted(per_channel):
+            counts = [per_channel[channel].get(day, 0) for day in days]
+            axes.bar([d[5:] for d in days], counts, bottom=bottom, label=channel)
+            bottom = [b + n for b, n in zip(bottom, counts, strict=True)]
+        axes.set_title("Inbound messages per day")
+        axes.set_ylabel("messages")
+        if per_channel:
+            axes.legend(loc="upper left", fontsize="small")
+        axes.spines[["top", "right"]].set_visible(False)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        plt.close(figure)

@@ -1,0 +1,244 @@
+"""Numbers for managers: one aggregation per collection per period, shared by the chat
+commands, `GET /api/v1/reports/summary` and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from statistics import median
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+OPEN_STATUSES = ["open", "pending", "snoozed"]
+TOP_INTENTS = 5
+EXPORT_FIELDS = (
+    "id", "channel", "status", "priority", "assignee_id", "contact_id", "contact_name", "contact_email",
+    "subject", "labels", "last_intent", "message_count", "created_at", "first_response_at", "resolved_at",
+    "first_response_seconds", "resolution_seconds",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime  # exclusive
+
+    @property
+    def previous(self) -> Period:
+        return Period(self.start - (self.end - self.start), self.start)
+
+
+def _percentile(values: list[float], pct: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+class Reports:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._db = db
+
+    async def summary(self, period: Period, channel: str | None = None) -> dict[str, Any]:
+        """The period's figures, each with the previous period of the same length."""
+        current = await self._figures(period, channel)
+        previous = await self._figures(period.previous, channel)
+        return {
+            "from": period.start,
+            "to": period.end,
+            "channel": channel,
+            "figures": current,
+            "previous": previous,
+            "change": {k: _change(v, previous.get(k)) for k, v in current.items() if k != "top_intents"},
+        }
+
+    async def _figures(self, period: Period, channel: str | None) -> dict[str, Any]:
+        span = {"$gte": period.start, "$lt": period.end}
+        where = {"channel": channel} if channel else {}
+        conversations = await (
+            await self._db.conversations.aggregate(
+                [
+                    {
+                        "$match": {
+                            **where,
+                            "$or": [
+                                {"created_at": span},
+                                {"resolved_at": span},
+                                {"first_response_at": span},
+                                {"last_message_at": span},
+                            ],
+                        }
+                    },
+                    {
+                        "$facet": {
+                            "new": [{"$match": {"created_at": span}}, {"$count": "n"}],
+                            "resolved": [
+                                {"$match": {"resolved_at": span, "status": "resolved"}},
+                                {"$count": "n"},
+                            ],
+                            "open": [{"$match": {"status": {"$in": OPEN_STATUSES}}}, {"$count": "n"}],
+                            "first_response": [
+                                {"$match": {"first_response_at": span}},
+                                {"$project": {"s": {"$subtract": ["$first_response_at", "$created_at"]}}},
+                            ],
+                            "resolution": [
+                                {"$match": {"resolved_at": span, "status": "resolved"}},
+                                {"$project": {"s": {"$subtract": ["$resolved_at", "$created_at"]}}},
+                            ],
+                        }
+                    },
+                ]
+            )
+        ).to_list(1)
+        messages = await (
+            await self._db.messages.aggregate(
+                [
+                    {"$match": {**where, "created_at": span, "kind": "message"}},
+                    {
+                        "$facet": {
+                            "by_direction": [{"$group": {"_id": "$direction", "n": {"$sum": 1}}}],
+                            "intents": [
+                                {"$match": {"direction": "in", "nlp.intent": {"$type": "string"}}},
+                                {"$group": {"_id": "$nlp.intent", "n": {"$sum": 1}}},
+                                {"$sort": {"n": -1, "_id": 1}},
+                                {"$limit": TOP_INTENTS},
+                            ],
+                        }
+                    },
+                ]
+            )
+        ).to_list(1)
+        facets, counts = conversations[0], messages[0]
+        first_response = [row["s"] / 1000 for row in facets["first_response"]]
+        resolution = [row["s"] / 1000 for row in facets["resolution"]]
+        by_direction = {row["_id"]: row["n"] for row in counts["by_direction"]}
+        return {
+            "conversations_new": _count(facets["new"]),
+            "conversations_open": _count(facets["open"]),
+            "conversations_resolved": _count(facets["resolved"]),
+            "messages_in": by_direction.get("in", 0),
+            "messages_out": by_direction.get("out", 0),
+            "first_response_median_s": median(first_response) if first_response else None,
+            "first_response_p90_s": _percentile(first_response, 90),
+            "resolution_median_s": median(resolution) if resolution else None,
+            "tickets_opened": await self._db.tickets.count_documents({**where, "created_at": span}),
+            "leads_created": await self._db.leads.count_documents({"created_at": span}),
+            "leads_qualified": await self._db.leads.count_documents({"qualified_at": span}),
+            "top_intents": [{"intent": row["_id"], "count": row["n"]} for row in counts["intents"]],
+        }
+
+    async def messages_per_day(self, period: Period, timezone: str) -> dict[str, dict[str, int]]:
+        """{channel: {YYYY-MM-DD: inbound messages}} for a chart."""
+        rows = await (
+            await self._db.messages.aggregate(
+                [
+                    {"$match": {"created_at": {"$gte": period.start, "$lt": period.end}, "direction": "in"}},
+                    {
+                        "$group": {
+                            "_id": {
+                                "channel": "$channel",
+                                "day": {
+                                    "$dateToString": {
+                                        "format": "%Y-%m-%d",
+                                        "date": "$created_at",
+                                        "timezone": timezone,
+                                    }
+                                },
+                            },
+                            "n": {"$sum": 1},
+                        }
+                    },
+                ]
+            )
+        ).to_list(None)
+        days: dict[str, dict[str, int]] = {}
+        for row in rows:
+            days.setdefault(row["_id"]["channel"], {})[row["_id"]["day"]] = row["n"]
+        return days
+
+    async def waiting(self, older_than: datetime, limit: int = 10) -> list[dict[str, Any]]:
+        """Open conversations whose customer has waited since before `older_than`, longest first."""
+        return (
+            await self._db.conversations.find(
+                {"status": {"$in": OPEN_STATUSES}, "waiting_since": {"$lt": older_than}},
+                {"channel": 1, "subject": 1, "waiting_since": 1, "assignee_id": 1, "last_message": 1},
+            )
+            .sort("waiting_since", 1)
+            .to_list(limit)
+        )
+
+    async def leads(self, *, status: str | None = None, owner_id: Any = None, limit: int = 10) -> list[dict]:
+        where: dict[str, Any] = {}
+        if status:
+            where["status"] = status
+        if owner_id is not None:
+            where["owner_id"] = owner_id
+        return await self._db.leads.find(where).sort("score", -1).to_list(limit)
+
+    async def export_csv(self, period: Period, channel: str | None = None) -> str:
+        """Conversations created in the period, one row each, for spreadsheets."""
+        where: dict[str, Any] = {"created_at": {"$gte": period.start, "$lt": period.end}}
+        if channel:
+            where["channel"] = channel
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+        writer.writeheader()
+        cursor = self._db.conversations.aggregate(
+            [
+                {"$match": where},
+                {"$sort": {"created_at": 1}},
+                {
+                    "$lookup": {
+                        "from": "contacts",
+                        "localField": "contact_id",
+                        "foreignField": "_id",
+                        "as": "contact",
+                    }
+                },
+            ]
+        )
+        async for row in await cursor:
+            contact = (row.get("contact") or [{}])[0]
+            writer.writerow(_export_row(row, contact))
+        return out.getvalue()
+
+
+def _export_row(row: dict[str, Any], contact: dict[str, Any]) -> dict[str, Any]:
+    def seconds(later: str) -> float | None:
+        return (row[later] - row["created_at"]).total_seconds() if row.get(later) else None
+
+    return {
+        "id": str(row["_id"]),
+        "channel": row["channel"],
+        "status": row.get("status"),
+        "priority": row.get("priority") or "",
+        "assignee_id": str(row["assignee_id"]) if row.get("assignee_id") else "",
+        "contact_id": str(row["contact_id"]),
+        "contact_name": contact.get("name") or "",
+        "contact_email": (contact.get("emails") or [""])[0],
+        "subject": row.get("subject") or "",
+        "labels": " ".join(row.get("labels", [])),
+        "last_intent": row.get("last_intent") or "",
+        "message_count": row.get("message_count", 0),
+        "created_at": row["created_at"].isoformat(),
+        "first_response_at": row["first_response_at"].isoformat() if row.get("first_response_at") else "",
+        "resolved_at": row["resolved_at"].isoformat()
+        if row.get("resolved_at") and row.get("status") == "resolved"
+        else "",
+        "first_response_seconds": seconds("first_response_at") or "",
+        "resolution_seconds": seconds("resolved_at") if row.get("status") == "resolved" else "",
+    }
+
+
+def _count(facet: list[dict[str, int]]) -> int:
+    return facet[0]["n"] if facet else 0
+
+
+def _change(now: Any, before: Any) -> float | None:
+    """Relative change in percent; None when either side is missing or zero before."""
+    if not isinstance(now, int | float) or not isinstance(before, int | float) or before == 0:
+        return None
+    return round((now - before) / before * 100, 1)

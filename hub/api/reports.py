@@ -1,0 +1,80 @@
+"""Reports for managers, and the staff chat commands over HTTP."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from bots.commands import CHANNELS
+from crm_core.reporting import Period
+from hub.api.errors import ApiError
+from hub.api.routing import ALL_STAFF, Call, QueryParam, api, json_ok
+
+REPORT_ROLES = ("manager", "admin")
+PERIOD_PARAMS = (
+    QueryParam("from", "first day (YYYY-MM-DD, in HUB_TIMEZONE) or an ISO 8601 time; default today"),
+    QueryParam("to", "last day, inclusive (YYYY-MM-DD) or an exclusive ISO 8601 time; default `from`'s day"),
+    QueryParam("channel", "one channel only"),
+)
+
+
+class CommandBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=500)
+
+
+def _bound(value: str, zone: ZoneInfo, *, end: bool) -> datetime:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ApiError(400, "bad_query", f"{value!r} is neither YYYY-MM-DD nor an ISO 8601 time") from exc
+        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    return datetime.combine(day + timedelta(days=1) if end else day, time.min, zone)
+
+
+def _period(call: Call) -> tuple[Period, str | None]:
+    zone = ZoneInfo(call.services.settings.timezone)
+    start_text = call.query("from") or datetime.now(zone).date().isoformat()
+    start = _bound(start_text, zone, end=False)
+    end = _bound(call.query("to") or start_text, zone, end=True)
+    if end <= start:
+        raise ApiError(400, "bad_query", "`to` must come after `from`")
+    channel = call.query("channel")
+    if channel is not None and channel not in CHANNELS:
+        raise ApiError(400, "bad_query", f"channel: one of {', '.join(CHANNELS)}")
+    return Period(start, end), channel
+
+
+@api.route("GET", "/api/v1/reports/summary", summary="Conversations, messages, response and resolution "
+           "times, tickets, leads and top intents for a period, with the previous period of the same length.",
+           tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
+async def report_summary(call: Call) -> web.Response:
+    period, channel = _period(call)
+    return json_ok(await call.services.reports.summary(period, channel))
+
+
+@api.route("GET", "/api/v1/reports/export.csv", summary="Conversations created in a period, as CSV.",
+           tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
+async def report_export(call: Call) -> web.Response:
+    period, channel = _period(call)
+    body = await call.services.reports.export_csv(period, channel)
+    name = f"conversations-{period.start.date()}-{(period.end - timedelta(seconds=1)).date()}.csv"
+    return web.Response(
+        text=body, content_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@api.route("POST", "/api/v1/commands", summary='Run a staff chat command, e.g. {"text": "/stats today"}; '
+           "the reply text, and a PNG chart (base64) when the command draws one.",
+           tag="reports", roles=ALL_STAFF, body=CommandBody)  # fmt: skip
+async def run_command(call: Call) -> web.Response:
+    reply = await call.services.commands.handle(call.body.text, call.actor)
+    chart = base64.b64encode(reply.chart).decode() if reply.chart else None
+    return json_ok({"text": reply.text, "chart_png_base64": chart})

@@ -1,0 +1,137 @@
+"""Reports and staff commands, checked against data the test made through the API."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
+
+from tests.conftest import chat_message
+
+DAY = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def at(hour: int, minute: int = 0, day: datetime = DAY) -> datetime:
+    return day + timedelta(hours=hour, minutes=minute)
+
+
+async def _build_day(hub) -> dict[str, str]:
+    """Three conversations on DAY (two answered, one resolved) and one the day before."""
+    agent = await hub.login("agent")
+    ids = {}
+    for name in ("a", "b", "c", "old"):
+        ack = await (
+            await hub.chat(chat_message(f"hello from {name}", sender={"id": name, "email": None}))
+        ).json()
+        ids[name] = ack["conversation_id"]
+    await hub.chat(chat_message("a again", sender={"id": "a", "email": None}))
+    for name in ("a", "b"):
+        await hub.call("POST", f"/api/v1/conversations/{ids[name]}/messages", agent, json={"text": "on it"})
+    await hub.call(
+        "POST", f"/api/v1/conversations/{ids['c']}/messages", agent, json={"text": "hmm", "private": True}
+    )
+    await hub.call("PATCH", f"/api/v1/conversations/{ids['a']}", agent, json={"status": "resolved"})
+    times = {
+        "a": {"created_at": at(9), "first_response_at": at(9, 10), "resolved_at": at(10)},
+        "b": {"created_at": at(9), "first_response_at": at(9, 30)},
+        "c": {"created_at": at(11)},
+        "old": {"created_at": at(12, day=DAY - timedelta(days=1))},
+    }
+    for name, fields in times.items():
+        oid = ObjectId(ids[name])
+        await hub.db.conversations.update_one({"_id": oid}, {"$set": fields})
+        await hub.db.messages.update_many(
+            {"conversation_id": oid}, {"$set": {"created_at": fields["created_at"]}}
+        )
+    return ids
+
+
+async def test_summary_and_stats_command_agree_with_the_data(hub):
+    await _build_day(hub)
+    manager = await hub.login("manager")
+    status, summary = await hub.call("GET", "/api/v1/reports/summary?from=2026-01-05", manager)
+    assert status == 200
+    figures = summary["figures"]
+    assert (figures["conversations_new"], figures["conversations_resolved"]) == (3, 1)
+    assert (figures["messages_in"], figures["messages_out"]) == (4, 2)
+    assert (figures["first_response_median_s"], figures["first_response_p90_s"]) == (1200, 1800)
+    assert figures["resolution_median_s"] == 3600
+    assert summary["previous"]["conversations_new"] == 1
+    assert summary["change"]["conversations_new"] == 200.0
+
+    status, reply = await hub.call(
+        "POST", "/api/v1/commands", manager, json={"text": "/stats 2026-01-05..2026-01-05"}
+    )
+    assert status == 200 and reply["chart_png_base64"] is None
+    assert "Conversations: 3 new (+200%), " in reply["text"]
+    assert "1 resolved" in reply["text"]
+    assert "Messages: 4 in" in reply["text"] and "2 out" in reply["text"]
+    assert "First response: median 20m 00s, p90 30m 00s" in reply["text"]
+    assert "Resolution: median 1h 00m" in reply["text"]
+
+    _, chat_only = await hub.call("GET", "/api/v1/reports/summary?from=2026-01-05&channel=email", manager)
+    assert chat_only["figures"]["conversations_new"] == 0
+
+
+async def test_stats_week_draws_a_chart(hub):
+    await hub.chat(chat_message())
+    manager = await hub.login("manager")
+    _, reply = await hub.call("POST", "/api/v1/commands", manager, json={"text": "/stats week chat"})
+    assert reply["text"].startswith("Stats for week (UTC), chat:")
+    assert "Messages: 1 in" in reply["text"]
+    assert base64.b64decode(reply["chart_png_base64"]).startswith(b"\x89PNG")
+
+
+async def test_commands_refuse_non_managers_and_help_with_mistakes(hub):
+    agent, admin = await hub.login("agent"), await hub.login("admin")
+    _, refused = await hub.call("POST", "/api/v1/commands", agent, json={"text": "/stats today"})
+    assert refused["text"].startswith("Sorry, numbers are for managers and admins")
+    _, helped = await hub.call("POST", "/api/v1/commands", agent, json={"text": "/help"})
+    assert "/stats" in helped["text"] and "/sla" in helped["text"]
+    for text, expected in [
+        ("/dance", "I don't know '/dance'"),
+        ("/stats fortnight", "I don't understand the period 'fortnight'"),
+        ("/stats 2026-02-10..2026-02-01", "The range ends before it starts"),
+        ("/stats week month", "Give one period and at most one channel"),
+        ("/leads everything", "Use /leads, /leads mine"),
+    ]:
+        status, reply = await hub.call("POST", "/api/v1/commands", admin, json={"text": text})
+        assert status == 200 and expected in reply["text"], (text, reply)
+    _, leads = await hub.call("POST", "/api/v1/commands", admin, json={"text": "/leads"})
+    assert leads["text"] == "No leads to show."
+
+
+async def test_sla_lists_conversations_waiting_too_long(hub):
+    manager = await hub.login("manager")
+    ack = await (await hub.chat(chat_message("anyone there?"))).json()
+    await hub.chat(chat_message("fresh one", sender={"id": "fresh", "email": None}))
+    _, calm = await hub.call("POST", "/api/v1/commands", manager, json={"text": "/sla"})
+    assert calm["text"].startswith("No conversation has waited longer than 60 min")
+    await hub.db.conversations.update_one(
+        {"_id": ObjectId(ack["conversation_id"])},
+        {"$set": {"waiting_since": datetime.now(UTC) - timedelta(hours=2, minutes=5)}},
+    )
+    _, late = await hub.call("POST", "/api/v1/commands", manager, json={"text": "/sla"})
+    assert late["text"].startswith("1 conversation(s) waiting longer than 60 min")
+    assert "waiting 2h 05m: anyone there?" in late["text"]
+
+
+async def test_csv_export_of_a_period(hub):
+    ids = await _build_day(hub)
+    manager, agent = await hub.login("manager"), await hub.login("agent")
+    async with hub.client.get("/api/v1/reports/export.csv?from=2026-01-05&to=2026-01-05",
+                              headers={"Authorization": f"Bearer {manager}"}) as resp:  # fmt: skip
+        assert resp.status == 200 and resp.content_type == "text/csv"
+        rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [r["id"] for r in rows] == [ids["a"], ids["b"], ids["c"]]
+    assert rows[0]["status"] == "resolved" and float(rows[0]["resolution_seconds"]) == 3600
+    assert float(rows[1]["first_response_seconds"]) == 1800 and rows[1]["resolution_seconds"] == ""
+    status, _ = await hub.call("GET", "/api/v1/reports/export.csv", agent)
+    assert status == 403
+    status, body = await hub.call("GET", "/api/v1/reports/summary?from=2026-02-10&to=2026-02-01", manager)
+    assert status == 400 and body["error"]["code"] == "bad_query"
+    status, _ = await hub.call("GET", "/api/v1/reports/summary?from=yesterday", manager)
+    assert status == 400
