@@ -281,6 +281,22 @@ class Conversations:
             query |= after_cursor("created_at", cursor, descending=False)
         return await self._messages.find(query).sort([("created_at", 1), ("_id", 1)]).to_list(limit)
 
+    async def edit_inbound(self, channel: str, external_id: str, text: str) -> dict[str, Any] | None:
+        """A customer edited a message: keep what it said before, show what it says now."""
+        current = await self._messages.find_one({"channel": channel, "external_id": external_id}, {"text": 1})
+        if current is None or current["text"] == text:
+            return None
+        message = await self._messages.find_one_and_update(
+            {"_id": current["_id"]},
+            {
+                "$set": {"text": text, "edited_at": utcnow(), "terms": search_terms(text)},
+                "$push": {"edits": {"text": current["text"], "replaced_at": utcnow()}},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        self._events.publish("message.updated", message)
+        return message
+
     async def by_thread(self, channel: str, thread_key: str) -> dict[str, Any] | None:
         return await self._col.find_one({"channel": channel, "thread_key": thread_key})
 

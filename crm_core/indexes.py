@@ -51,9 +51,17 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("terms", ASC)], name="terms"),
         IndexModel([("updated_at", DESC), ("_id", DESC)], name="recent"),
     ],
-    "users": [IndexModel([("email", ASC)], name="email", unique=True)],
+    "users": [
+        IndexModel([("email", ASC)], name="email", unique=True),
+        IndexModel([("links.telegram", ASC)], name="telegram_link", sparse=True),
+        IndexModel([("links.slack", ASC)], name="slack_link", sparse=True),
+    ],
     "api_tokens": [
         IndexModel([("token_hash", ASC)], name="token_hash", unique=True),
+        IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0),
+    ],
+    "link_codes": [
+        IndexModel([("code_hash", ASC)], name="code_hash", unique=True),
         IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0),
     ],
     "outbox": [IndexModel([("status", ASC), ("next_attempt_at", ASC)], name="due")],

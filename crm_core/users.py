@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -18,6 +18,7 @@ from crm_core.errors import Conflict, Invalid, NotFound
 from crm_core.records import ROLES, normalize_email, object_id, utcnow
 
 MIN_PASSWORD_LENGTH = 8
+LINK_CODE_TTL = timedelta(minutes=15)
 _hasher = PasswordHasher()
 # Verifying against this keeps the timing of "no such user" close to "wrong password".
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -35,6 +36,7 @@ class Users:
     def __init__(self, db: AsyncDatabase, *, token_ttl: timedelta = timedelta(days=30)) -> None:
         self._col = db.users
         self._tokens = db.api_tokens
+        self._link_codes = db.link_codes
         self._token_ttl = token_ttl
 
     async def create(self, email: str, password: str, role: str, name: str | None = None) -> dict[str, Any]:
@@ -119,6 +121,33 @@ class Users:
 
     async def logout(self, token: str) -> None:
         await self._tokens.delete_one({"token_hash": _token_hash(token)})
+
+    async def issue_link_code(self, user: dict[str, Any]) -> tuple[str, datetime]:
+        """A one-time code the user sends to a chat app (`/link CODE`) to prove who they are there."""
+        code = secrets.token_hex(4).upper()
+        expires = utcnow() + LINK_CODE_TTL
+        await self._link_codes.insert_one(
+            {"code_hash": _token_hash(code), "user_id": user["_id"], "expires_at": expires}
+        )
+        return code, expires
+
+    async def redeem_link_code(self, code: str, channel: str, external_id: str) -> dict[str, Any] | None:
+        """Link the chat-app account to the code's staff user; None for an unknown or used code."""
+        record = await self._link_codes.find_one_and_delete(
+            {"code_hash": _token_hash(code.strip().upper()), "expires_at": {"$gt": utcnow()}}
+        )
+        if record is None:
+            return None
+        await self._col.update_many({f"links.{channel}": external_id}, {"$unset": {f"links.{channel}": ""}})
+        return await self._col.find_one_and_update(
+            {"_id": record["user_id"], "active": True},
+            {"$set": {f"links.{channel}": external_id}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def linked(self, channel: str, external_id: str) -> dict[str, Any] | None:
+        """The active staff user who linked this chat-app account, if any."""
+        return await self._col.find_one({f"links.{channel}": external_id, "active": True})
 
 
 def _check_role(role: Any) -> None:

@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     user.add_argument("--name")
     demo = commands.add_parser("demo", help="fill a fresh hub with realistic conversations")
     demo.add_argument("--force", action="store_true", help="add demo data even if conversations exist")
+    tg = commands.add_parser("telegram", help="Telegram bot set-up")
+    tg_commands = tg.add_subparsers(dest="telegram_command", required=True)
+    webhook = tg_commands.add_parser("set-webhook", help="register this hub's webhook (with its secret)")
+    webhook.add_argument("--url", required=True, help="public https URL of POST /webhooks/telegram")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -43,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "create-user":
             password = args.password or getpass.getpass("password: ")
             return asyncio.run(_create_user(settings, args.email, password, args.role, args.name))
+        if args.command == "telegram":
+            return asyncio.run(_set_telegram_webhook(settings, args.url))
         from hub.demo import fill
 
         return asyncio.run(fill(settings, force=args.force))
@@ -75,6 +81,21 @@ async def _create_user(settings: Settings, email: str, password: str, role: str,
     async with open_database(settings) as db:
         user = await Users(db).create(email, password, role, name)
     print(f"created {role} {user['email']} ({user['_id']})")
+    return 0
+
+
+async def _set_telegram_webhook(settings: Settings, url: str) -> int:
+    from channels import telegram
+
+    if not (settings.telegram_token and settings.telegram_secret):
+        print("hub: set HUB_TELEGRAM_TOKEN and HUB_TELEGRAM_SECRET first", file=sys.stderr)
+        return 2
+    application = telegram.build_application(settings.telegram_token, settings.telegram_api_url)
+    async with application:
+        await application.bot.set_webhook(
+            url=url, secret_token=settings.telegram_secret, allowed_updates=["message", "edited_message"]
+        )
+    print(f"Telegram will deliver updates to {url}")
     return 0
 
 

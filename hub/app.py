@@ -11,6 +11,7 @@ from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bots.commands import Commands
+from channels import telegram
 from channels.base import ChannelSender
 from channels.chat import ChatSender
 from channels.email import EmailSender, ImapMailbox
@@ -34,6 +35,7 @@ from hub.ratelimit import NewVisitorLimiter
 from hub.realtime import Realtime
 from hub.services import SERVICES, Services
 from hub.settings import Settings
+from hub.telegram_bot import TelegramBot
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
@@ -55,9 +57,22 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         realtime = Realtime()
         if settings.change_streams:
             await realtime.start(db)
-        services = build_services(settings, db, realtime, _senders(settings, http))
+        telegram_app = (
+            telegram.build_application(settings.telegram_token, settings.telegram_api_url)
+            if settings.telegram_token
+            else None
+        )
+        senders = _senders(settings, http)
+        if telegram_app is not None:
+            senders["telegram"] = telegram.TelegramSender(telegram_app.bot)
+        services = build_services(settings, db, realtime, senders)
         app[SERVICES] = services
         await _bootstrap_admin(services)
+        if telegram_app is not None:
+            services.telegram = TelegramBot(
+                telegram_app, services.pipeline, services.conversations, services.users, services.commands
+            )
+            await services.telegram.start()
         services.outbox_worker.start()
         poller = _mail_poller(settings, services)
         if poller is not None:
@@ -69,6 +84,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             if poller is not None:
                 await poller.stop()
             await services.outbox_worker.stop(timeout=settings.shutdown_timeout)
+            if services.telegram is not None:
+                await services.telegram.stop()
             await realtime.stop()
 
 

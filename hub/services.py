@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
@@ -38,6 +39,10 @@ class Services:
     widget_limiter: NewVisitorLimiter
     reports: Reports
     commands: Commands
+    telegram: TelegramBot | None = None
 
+
+if TYPE_CHECKING:
+    from hub.telegram_bot import TelegramBot
 
 SERVICES = web.AppKey("services", Services)

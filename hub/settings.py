@@ -50,6 +50,9 @@ class Settings:
     tls_ca_file: str | None = None
     widget_secret: str | None = field(default=None, repr=False)
     widget_new_per_minute: int = 20
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_secret: str | None = field(default=None, repr=False)
+    telegram_api_url: str | None = None
     timezone: str = "UTC"
     sla_minutes: int = 60
     phone_region: str | None = None
@@ -103,6 +106,9 @@ class Settings:
             tls_ca_file=_str("HUB_TLS_CA_FILE"),
             widget_secret=_str("HUB_WIDGET_SECRET"),
             widget_new_per_minute=_int("HUB_WIDGET_NEW_PER_MINUTE", 20),
+            telegram_token=_str("HUB_TELEGRAM_TOKEN"),
+            telegram_secret=_str("HUB_TELEGRAM_SECRET"),
+            telegram_api_url=_str("HUB_TELEGRAM_API_URL"),
             timezone=_str("HUB_TIMEZONE") or "UTC",
             sla_minutes=_int("HUB_SLA_MINUTES", 60),
             phone_region=_str("HUB_PHONE_REGION"),

@@ -59,6 +59,14 @@ async def me(call: Call) -> web.Response:
     return json_ok(public_user(call.actor))
 
 
+@api.route("POST", "/api/v1/auth/link-code", summary="A one-time code to link your Telegram or Slack "
+           "account: send `/link CODE` to the bot (Telegram) or `/hub link CODE` (Slack).",
+           tag="auth", roles=ALL_STAFF, ok_status=201)  # fmt: skip
+async def link_code(call: Call) -> web.Response:
+    code, expires_at = await call.services.users.issue_link_code(call.actor)
+    return json_ok({"code": code, "expires_at": expires_at}, status=201)
+
+
 @api.route("GET", "/api/v1/users", summary="List staff users.", tag="users", roles=("admin",))
 async def list_users(call: Call) -> web.Response:
     return json_ok({"items": await call.services.users.list()})

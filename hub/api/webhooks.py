@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
+import json
+
 from aiohttp import web
 
-from channels import chat, email
+from channels import chat, email, telegram
 from channels.base import InboundMessage, PayloadError
 from hub.api.errors import ApiError
 from hub.api.routing import Call, api, json_ok
@@ -58,6 +61,34 @@ async def email_webhook(call: Call) -> web.Response:
     return await _acknowledge(
         call, email.parse(body, max_attachment_bytes=settings.email_max_attachment_bytes)
     )
+
+
+@api.route(
+    "POST",
+    "/webhooks/telegram",
+    summary="Telegram Bot API updates (webhook mode). Checked against X-Telegram-Bot-Api-Secret-Token "
+    "(HUB_TELEGRAM_SECRET); 403 otherwise.",
+    tag="webhooks",
+    roles=None,
+    raw_body="application/json",
+)
+async def telegram_webhook(call: Call) -> web.Response:
+    settings, bot = call.services.settings, call.services.telegram
+    if bot is None or not settings.telegram_secret:
+        raise ApiError(
+            404, "channel_disabled", "Telegram is off (HUB_TELEGRAM_TOKEN/HUB_TELEGRAM_SECRET unset)"
+        )
+    given = call.request.headers.get(telegram.SECRET_HEADER, "")
+    if not hmac.compare_digest(given.encode(), settings.telegram_secret.encode()):
+        raise ApiError(403, "bad_secret", "missing or wrong X-Telegram-Bot-Api-Secret-Token")
+    try:
+        update = json.loads(await call.request.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PayloadError(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        raise PayloadError("update_id: an update needs an integer update_id")
+    await bot.process(update)
+    return json_ok({"ok": True})
 
 
 async def _acknowledge(call: Call, message: InboundMessage) -> web.Response:

@@ -1,0 +1,145 @@
+"""Telegram through python-telegram-bot: private chats with the bot are customer
+conversations; staff who linked their account may run commands; replies via send_message."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from telegram import Bot, Message, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application
+from telegram.warnings import PTBDeprecationWarning
+
+from channels.base import Attachment, DeliveryError, InboundMessage, OutboundMessage, Sender
+
+CHANNEL = "telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+DEFAULT_API_URL = "https://api.telegram.org"
+STAFF_COMMANDS = ("/stats", "/leads", "/sla", "/help", "/link")
+
+
+def build_application(token: str, api_url: str | None) -> Application:
+    """A PTB application for webhook mode inside our own web server: no updater of its own."""
+    base = (api_url or DEFAULT_API_URL).rstrip("/")
+    return (
+        Application.builder()
+        .token(token)
+        .base_url(f"{base}/bot")
+        .base_file_url(f"{base}/file/bot")
+        .updater(None)
+        .build()
+    )
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A customer edited an earlier message."""
+
+    external_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CommandText:
+    """A /command: staff commands for linked staff, /start for everyone."""
+
+    user_id: str
+    chat_id: int
+    text: str
+
+
+def parse(update: Update) -> InboundMessage | Edit | CommandText | None:
+    """What an update means for the hub; None for what it ignores (groups, channels, bots)."""
+    message = update.message or update.edited_message
+    if (
+        message is None
+        or message.chat.type != "private"
+        or message.from_user is None
+        or message.from_user.is_bot
+    ):
+        return None
+    text = message.text or message.caption or ""
+    if update.edited_message is not None:
+        return Edit(external_id=_external_id(message), text=text)
+    if (
+        message.text
+        and message.text.startswith("/")
+        and message.text.split()[0].split("@")[0]
+        in (
+            *STAFF_COMMANDS,
+            "/start",
+        )
+    ):
+        return CommandText(user_id=str(message.from_user.id), chat_id=message.chat.id, text=message.text)
+    user = message.from_user
+    return InboundMessage(
+        channel=CHANNEL,
+        external_id=_external_id(message),
+        thread_key=str(message.chat.id),
+        sender=Sender(external_id=str(user.id), name=user.full_name or user.username),
+        text=text,
+        sent_at=message.date.astimezone(UTC) if message.date else datetime.now(UTC),
+        attachments=tuple(_attachments(message)),
+        route={"chat_id": message.chat.id},
+    )
+
+
+def _external_id(message: Message) -> str:
+    return f"{message.chat.id}:{message.message_id}"
+
+
+def _attachments(message: Message) -> list[Attachment]:
+    found = []
+    if message.photo:
+        largest = message.photo[-1]
+        found.append(Attachment(name=f"photo-{largest.file_unique_id}.jpg", content_type="image/jpeg",
+                                size=largest.file_size, url=f"telegram-file:{largest.file_id}"))  # fmt: skip
+    for item, kind in ((message.document, None), (message.voice, "audio/ogg"), (message.audio, None),
+                       (message.video, None)):  # fmt: skip
+        if item is not None:
+            found.append(
+                Attachment(
+                    name=getattr(item, "file_name", None)
+                    or f"{type(item).__name__.lower()}-{item.file_unique_id}",
+                    content_type=getattr(item, "mime_type", None) or kind,
+                    size=item.file_size,
+                    url=f"telegram-file:{item.file_id}",
+                )
+            )
+    return found
+
+
+def _seconds(exc: RetryAfter) -> float:
+    # PTB 22 warns that retry_after becomes a timedelta; accept both without the warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramSender:
+    channel = CHANNEL
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        chat_id = message.route.get("chat_id")
+        try:
+            sent = await self._bot.send_message(chat_id=chat_id, text=message.text)
+        except RetryAfter as exc:
+            seconds = _seconds(exc)
+            raise DeliveryError(
+                f"Telegram rate limit: retry after {seconds:g} s", retryable=True, retry_after=seconds
+            ) from exc
+        except Forbidden as exc:
+            raise DeliveryError(f"Telegram refused: {exc.message}", retryable=False) from exc
+        except BadRequest as exc:
+            raise DeliveryError(f"Telegram rejected the message: {exc.message}", retryable=False) from exc
+        except (TimedOut, NetworkError) as exc:
+            raise DeliveryError(f"Telegram unreachable: {exc.message}", retryable=True) from exc
+        except TelegramError as exc:
+            raise DeliveryError(f"Telegram error: {exc.message}", retryable=True) from exc
+        return f"{chat_id}:{sent.message_id}"
