@@ -297,6 +297,18 @@ class Conversations:
         self._events.publish("message.updated", message)
         return message
 
+    async def set_mirror(self, conversation_id: str | ObjectId, tool: str, thread_id: str) -> bool:
+        """Remember where a conversation is mirrored for staff (e.g. its Slack thread); False
+        when it already was, so a second mirror thread is never recorded."""
+        result = await self._col.update_one(
+            {"_id": object_id(conversation_id, "conversation"), f"mirrors.{tool}": None},
+            {"$set": {f"mirrors.{tool}": thread_id}},
+        )
+        return result.modified_count == 1
+
+    async def by_mirror(self, tool: str, thread_id: str) -> dict[str, Any] | None:
+        return await self._col.find_one({f"mirrors.{tool}": thread_id})
+
     async def by_thread(self, channel: str, thread_key: str) -> dict[str, Any] | None:
         return await self._col.find_one({"channel": channel, "thread_key": thread_key})
 

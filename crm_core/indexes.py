@@ -33,6 +33,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("resolved_at", ASC)], name="reports_resolved", sparse=True),
         IndexModel([("first_response_at", ASC)], name="reports_first_response", sparse=True),
         IndexModel([("waiting_since", ASC)], name="sla_waiting", sparse=True),
+        IndexModel([("mirrors.slack", ASC)], name="slack_mirror", sparse=True),
         IndexModel(
             [("contact_id", ASC), ("channel", ASC), ("subject_key", ASC), ("last_message_at", DESC)],
             name="subject_thread",

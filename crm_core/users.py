@@ -145,6 +145,10 @@ class Users:
             return_document=ReturnDocument.AFTER,
         )
 
+    async def active_by_email(self, email: str | None) -> dict[str, Any] | None:
+        address = normalize_email(email)
+        return await self._col.find_one({"email": address, "active": True}) if address else None
+
     async def linked(self, channel: str, external_id: str) -> dict[str, Any] | None:
         """The active staff user who linked this chat-app account, if any."""
         return await self._col.find_one({f"links.{channel}": external_id, "active": True})

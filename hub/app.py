@@ -11,7 +11,7 @@ from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bots.commands import Commands
-from channels import telegram
+from channels import slack, telegram
 from channels.base import ChannelSender
 from channels.chat import ChatSender
 from channels.email import EmailSender, ImapMailbox
@@ -35,6 +35,7 @@ from hub.ratelimit import NewVisitorLimiter
 from hub.realtime import Realtime
 from hub.services import SERVICES, Services
 from hub.settings import Settings
+from hub.slack_bot import SlackBot
 from hub.telegram_bot import TelegramBot
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,16 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             if settings.telegram_token
             else None
         )
+        slack_app = (
+            slack.build_app(settings.slack_signing_secret, settings.slack_bot_token, settings.slack_api_url)
+            if settings.slack_bot_token and settings.slack_signing_secret
+            else None
+        )
         senders = _senders(settings, http)
         if telegram_app is not None:
             senders["telegram"] = telegram.TelegramSender(telegram_app.bot)
+        if slack_app is not None:
+            senders["slack"] = slack.SlackSender(slack_app.client)
         services = build_services(settings, db, realtime, senders)
         app[SERVICES] = services
         await _bootstrap_admin(services)
@@ -73,6 +81,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
                 telegram_app, services.pipeline, services.conversations, services.users, services.commands
             )
             await services.telegram.start()
+        if slack_app is not None:
+            services.slack = SlackBot(slack_app, services, settings.slack_inbox_channel)
+            services.slack.start()
         services.outbox_worker.start()
         poller = _mail_poller(settings, services)
         if poller is not None:
@@ -86,6 +97,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             await services.outbox_worker.stop(timeout=settings.shutdown_timeout)
             if services.telegram is not None:
                 await services.telegram.stop()
+            if services.slack is not None:
+                await services.slack.stop()
             await realtime.stop()
 
 

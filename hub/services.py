@@ -40,9 +40,11 @@ class Services:
     reports: Reports
     commands: Commands
     telegram: TelegramBot | None = None
+    slack: SlackBot | None = None
 
 
 if TYPE_CHECKING:
+    from hub.slack_bot import SlackBot
     from hub.telegram_bot import TelegramBot
 
 SERVICES = web.AppKey("services", Services)

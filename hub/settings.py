@@ -53,6 +53,10 @@ class Settings:
     telegram_token: str | None = field(default=None, repr=False)
     telegram_secret: str | None = field(default=None, repr=False)
     telegram_api_url: str | None = None
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str | None = None
+    slack_inbox_channel: str | None = None
     timezone: str = "UTC"
     sla_minutes: int = 60
     phone_region: str | None = None
@@ -109,6 +113,10 @@ class Settings:
             telegram_token=_str("HUB_TELEGRAM_TOKEN"),
             telegram_secret=_str("HUB_TELEGRAM_SECRET"),
             telegram_api_url=_str("HUB_TELEGRAM_API_URL"),
+            slack_bot_token=_str("HUB_SLACK_BOT_TOKEN"),
+            slack_signing_secret=_str("HUB_SLACK_SIGNING_SECRET"),
+            slack_api_url=_str("HUB_SLACK_API_URL"),
+            slack_inbox_channel=_str("HUB_SLACK_INBOX_CHANNEL"),
             timezone=_str("HUB_TIMEZONE") or "UTC",
             sla_minutes=_int("HUB_SLA_MINUTES", 60),
             phone_region=_str("HUB_PHONE_REGION"),

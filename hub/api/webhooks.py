@@ -6,6 +6,7 @@ import hmac
 import json
 
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from channels import chat, email, telegram
 from channels.base import InboundMessage, PayloadError
@@ -89,6 +90,43 @@ async def telegram_webhook(call: Call) -> web.Response:
         raise PayloadError("update_id: an update needs an integer update_id")
     await bot.process(update)
     return json_ok({"ok": True})
+
+
+@api.route(
+    "POST",
+    "/webhooks/slack/events",
+    summary="Slack Events API, signed with HUB_SLACK_SIGNING_SECRET (401 on a bad or stale signature; "
+    "url_verification answered).",
+    tag="webhooks",
+    roles=None,
+    raw_body="application/json",
+)
+async def slack_events(call: Call) -> web.StreamResponse:
+    return await _slack(call)
+
+
+@api.route(
+    "POST",
+    "/webhooks/slack/commands",
+    summary="Slack slash commands (`/hub stats today`, `/hub link CODE`), signed like events.",
+    tag="webhooks",
+    roles=None,
+    raw_body="application/x-www-form-urlencoded",
+)
+async def slack_commands(call: Call) -> web.StreamResponse:
+    return await _slack(call)
+
+
+async def _slack(call: Call) -> web.StreamResponse:
+    bot = call.services.slack
+    if bot is None:
+        raise ApiError(
+            404, "channel_disabled", "Slack is off (HUB_SLACK_BOT_TOKEN/HUB_SLACK_SIGNING_SECRET unset)"
+        )
+    response = await bot.app.async_dispatch(await to_bolt_request(call.request))
+    if response.status == 401:
+        raise ApiError(401, "bad_signature", "missing, wrong or stale Slack signature")
+    return await to_aiohttp_response(response)
 
 
 async def _acknowledge(call: Call, message: InboundMessage) -> web.Response:

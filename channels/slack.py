@@ -1,0 +1,92 @@
+"""Slack through slack-bolt: direct messages from people outside the staff are customer
+conversations; replies go back with chat.postMessage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.base import Attachment, DeliveryError, InboundMessage, OutboundMessage, Sender
+
+CHANNEL = "slack"
+DEFAULT_API_URL = "https://slack.com/api/"
+_IGNORED_SUBTYPES = {"message_changed", "message_deleted", "bot_message", "channel_join", "channel_leave"}
+_PERMANENT_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
+                     "msg_too_long", "no_text", "cannot_dm_bot", "user_not_found"}  # fmt: skip
+
+
+def build_app(signing_secret: str, bot_token: str, api_url: str | None) -> AsyncApp:
+    """Bolt verifies every request's signature (401 otherwise) and answers url_verification.
+    Listeners run before the HTTP response, so nothing is acknowledged before it is stored."""
+    client = AsyncWebClient(token=bot_token, base_url=api_url or DEFAULT_API_URL)
+    return AsyncApp(signing_secret=signing_secret, client=client, process_before_response=True)
+
+
+def event_time(event: dict[str, Any]) -> datetime:
+    try:
+        return datetime.fromtimestamp(float(event.get("ts", "")), UTC)
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def is_customer_dm(event: dict[str, Any]) -> bool:
+    return (
+        event.get("channel_type") == "im"
+        and not event.get("bot_id")
+        and event.get("subtype") not in _IGNORED_SUBTYPES
+        and bool(event.get("user"))
+    )
+
+
+def parse_dm(event: dict[str, Any], *, name: str | None, email: str | None) -> InboundMessage:
+    files = event.get("files") or []
+    return InboundMessage(
+        channel=CHANNEL,
+        external_id=f"{event['channel']}:{event['ts']}",
+        thread_key=f"dm:{event['channel']}",
+        sender=Sender(external_id=event["user"], name=name, email=email),
+        text=event.get("text") or "",
+        sent_at=event_time(event),
+        attachments=tuple(
+            Attachment(
+                name=f.get("name") or "file",
+                content_type=f.get("mimetype"),
+                size=f.get("size"),
+                url=f.get("url_private"),
+            )
+            for f in files
+        ),
+        route={"channel": event["channel"]},
+    )
+
+
+async def post(client: AsyncWebClient, channel: str, text: str, thread_ts: str | None = None) -> str:
+    """chat.postMessage with errors turned into delivery outcomes; returns the message ts."""
+    try:
+        response = await client.chat_postMessage(channel=channel, text=text, thread_ts=thread_ts)
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown_error")
+        retry_after = exc.response.headers.get("Retry-After") if exc.response.status_code == 429 else None
+        raise DeliveryError(
+            f"Slack error: {error}",
+            retryable=error not in _PERMANENT_ERRORS,
+            retry_after=float(retry_after) if retry_after else None,
+        ) from exc
+    except OSError as exc:
+        raise DeliveryError(f"Slack unreachable: {exc.__class__.__name__}", retryable=True) from exc
+    return response["ts"]
+
+
+class SlackSender:
+    channel = CHANNEL
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        channel = message.route["channel"]
+        return f"{channel}:{await post(self._client, channel, message.text)}"

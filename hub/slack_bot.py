@@ -1,0 +1,144 @@
+"""Slack inside the hub: customer DMs, agents answering from an inbox channel's threads, and
+the staff slash command `/hub` (stats, leads, sla, link)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from channels import slack
+from channels.base import DeliveryError
+from hub.realtime import Subscription
+from hub.services import Services
+
+log = logging.getLogger(__name__)
+NOTE_PREFIX = "note:"
+STAFF_DM_HINT = "You are staff here: answer customers in the inbox channel's threads, or use /hub help."
+
+
+class SlackBot:
+    def __init__(self, app: AsyncApp, services: Services, inbox_channel: str | None) -> None:
+        self.app = app
+        self._services = services
+        self._inbox = inbox_channel
+        self._mirror_task: asyncio.Task | None = None
+        app.event("message")(self._on_message)
+        app.command("/hub")(self._on_command)
+
+    @property
+    def client(self) -> AsyncWebClient:
+        return self.app.client
+
+    def start(self) -> None:
+        if self._inbox:
+            subscription = self._services.realtime.subscribe()
+            self._mirror_task = asyncio.create_task(self._mirror(subscription), name="slack-inbox-mirror")
+
+    async def stop(self) -> None:
+        if self._mirror_task is not None:
+            self._mirror_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._mirror_task
+
+    # Inbound events.
+
+    async def _on_message(self, event: dict[str, Any], say) -> None:
+        if self._inbox and event.get("channel") == self._inbox:
+            if event.get("thread_ts") and event.get("user") and not event.get("bot_id"):
+                await self._staff_thread_reply(event)
+            return
+        if not slack.is_customer_dm(event):
+            return
+        profile = await self._profile(event["user"])
+        if await self._staff(event["user"], profile) is not None:
+            await say(STAFF_DM_HINT)
+            return
+        await self._services.pipeline.ingest(
+            slack.parse_dm(event, name=profile.get("real_name") or profile.get("display_name"),
+                           email=profile.get("email"))
+        )  # fmt: skip
+
+    async def _staff_thread_reply(self, event: dict[str, Any]) -> None:
+        services = self._services
+        conversation = await services.conversations.by_mirror("slack", event["thread_ts"])
+        staff = await self._staff(event["user"], await self._profile(event["user"]))
+        if conversation is None or staff is None or staff["role"] not in ("agent", "manager", "admin"):
+            return
+        text = (event.get("text") or "").strip()
+        if text.lower().startswith(NOTE_PREFIX):
+            message = await services.conversations.add_note(
+                conversation["_id"], text[len(NOTE_PREFIX) :].strip(), staff
+            )
+            action = "conversation.note"
+        else:
+            message = await services.conversations.add_reply(conversation["_id"], text, staff)
+            services.outbox_worker.wake()
+            action = "conversation.reply"
+        await services.audit.record(staff, action, "conversation", conversation["_id"],
+                                    {"message_id": message["_id"], "via": "slack"})  # fmt: skip
+
+    async def _on_command(self, ack, command: dict[str, Any]) -> None:
+        words = (command.get("text") or "").strip().split(maxsplit=1)
+        sub = words[0].lower() if words else "help"
+        if sub == "link":
+            user = await self._services.users.redeem_link_code(
+                words[1] if len(words) > 1 else "", slack.CHANNEL, command["user_id"]
+            )
+            await ack(f"Linked to {user['email']}." if user else "That code is unknown or expired.")
+            return
+        staff = await self._staff(command["user_id"], await self._profile(command["user_id"]))
+        reply = await self._services.commands.handle("/" + " ".join(words or ["help"]), staff)
+        await ack(reply.text)
+        if reply.chart is not None:
+            await self.client.files_upload_v2(
+                channel=command["channel_id"],
+                content=reply.chart,
+                filename="stats.png",
+                title="Messages per day",
+            )
+
+    async def _profile(self, slack_user: str) -> dict[str, Any]:
+        response = await self.client.users_info(user=slack_user)
+        return (response.get("user") or {}).get("profile") or {}
+
+    async def _staff(self, slack_user: str, profile: dict[str, Any]) -> dict[str, Any] | None:
+        """The staff account of a Slack user: linked by `/hub link CODE`, or the same email."""
+        users = self._services.users
+        return await users.linked(slack.CHANNEL, slack_user) or await users.active_by_email(
+            profile.get("email")
+        )
+
+    # The inbox channel: every customer message, from any channel, in one thread per conversation.
+
+    async def _mirror(self, subscription: Subscription) -> None:
+        try:
+            while (event := await subscription.queue.get()) is not None:
+                message = event["data"]
+                if (
+                    event["type"] == "message.created"
+                    and message.get("kind") == "message"
+                    and message["direction"] == "in"
+                ):
+                    try:
+                        await self._mirror_message(message)
+                    except DeliveryError as exc:
+                        log.warning("could not mirror a message to Slack", extra={"error": str(exc)})
+        finally:
+            self._services.realtime.unsubscribe(subscription)
+
+    async def _mirror_message(self, message: dict[str, Any]) -> None:
+        conversations = self._services.conversations
+        conversation = await conversations.get(message["conversation_id"])
+        who = (message.get("sender") or {}).get("name") or "A customer"
+        thread = (conversation.get("mirrors") or {}).get("slack")
+        if thread is None:
+            ts = await slack.post(self.client, self._inbox, f"New conversation on {message['channel']} "
+                                  f"from {who}:\n{message['text']}")  # fmt: skip
+            await conversations.set_mirror(conversation["_id"], "slack", ts)
+        else:
+            await slack.post(self.client, self._inbox, f"{who}: {message['text']}", thread_ts=thread)
