@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -9,6 +10,7 @@ from datetime import timedelta
 import aiohttp
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
+from telegram.error import TelegramError
 
 from bots.commands import Commands
 from channels import slack, telegram
@@ -80,26 +82,39 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             services.telegram = TelegramBot(
                 telegram_app, services.pipeline, services.conversations, services.users, services.commands
             )
-            await services.telegram.start()
         if slack_app is not None:
             services.slack = SlackBot(slack_app, services, settings.slack_inbox_channel)
-            services.slack.start()
-        services.outbox_worker.start()
-        poller = _mail_poller(settings, services)
-        if poller is not None:
-            poller.start()
-        log.info("hub ready", extra={"realtime_change_streams": realtime.uses_change_streams})
-        try:
+        async with _background_work(services):
+            log.info("hub ready", extra={"realtime_change_streams": realtime.uses_change_streams})
             yield
-        finally:
-            if poller is not None:
-                await poller.stop()
-            await services.outbox_worker.stop(timeout=settings.shutdown_timeout)
-            if services.telegram is not None:
-                await services.telegram.stop()
-            if services.slack is not None:
-                await services.slack.stop()
-            await realtime.stop()
+
+
+@contextlib.asynccontextmanager
+async def _background_work(services: Services) -> AsyncIterator[None]:
+    """Start the workers and bots; stop them in reverse order, letting deliveries finish."""
+    poller = _mail_poller(services.settings, services)
+    if services.telegram is not None:
+        try:
+            await services.telegram.start()
+        except TelegramError as exc:
+            # One channel's outage must not keep the hub down; its updates and replies retry.
+            log.error("Telegram bot could not start", extra={"error": f"{exc.__class__.__name__}: {exc}"})
+    if services.slack is not None:
+        services.slack.start()
+    services.outbox_worker.start()
+    if poller is not None:
+        poller.start()
+    try:
+        yield
+    finally:
+        if poller is not None:
+            await poller.stop()
+        await services.outbox_worker.stop(timeout=services.settings.shutdown_timeout)
+        if services.slack is not None:
+            await services.slack.stop()
+        if services.telegram is not None:
+            await services.telegram.stop()
+        await services.realtime.stop()
 
 
 async def _end_websockets(app: web.Application) -> None:

@@ -90,7 +90,11 @@ class OutboxWorker:
         )
         try:
             external_id = await sender.send(message)
-        except DeliveryError as exc:
+        except Exception as exc:
+            if not isinstance(exc, DeliveryError):
+                # A bug or a library surprise must not kill the worker or lose the reply: retry it.
+                log.exception("unexpected error while sending", extra={"outbox_id": message.delivery_id})
+                exc = DeliveryError(f"unexpected error: {exc.__class__.__name__}: {exc}", retryable=True)
             status = await self._outbox.mark_failed(
                 entry, str(exc), retryable=exc.retryable, retry_after=exc.retry_after
             )

@@ -91,3 +91,26 @@ async def test_entry_left_mid_send_by_a_dead_worker_is_taken_again(make_hub, rec
     await eventually(lambda: hub.db.outbox.find_one({"message_id": message_id, "status": "sent"}))
     assert len(receiver.requests) == 2
     assert receiver.requests[0][0]["X-Hub-Delivery"] == receiver.requests[1][0]["X-Hub-Delivery"]
+
+
+class _BrokenSender:
+    channel = "chat"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def send(self, message):
+        self.calls += 1
+        if self.calls == 1:
+            raise KeyError("surprise")
+        return None
+
+
+async def test_a_sender_bug_is_retried_and_does_not_stop_deliveries(hub):
+    broken = _BrokenSender()
+    hub.services.outbox_worker._senders["chat"] = broken
+    message_id = await _reply(hub, "first")
+    delivery = await _delivery(hub, message_id, {"sent"})
+    assert delivery["attempts"] == 2 and broken.calls == 2
+    second = await _reply(hub, "second")
+    assert (await _delivery(hub, second, {"sent"}))["attempts"] == 1
