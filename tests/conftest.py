@@ -25,6 +25,7 @@ from hub.app import create_app
 from hub.embedded import EmbeddedServer
 from hub.services import SERVICES, Services
 from hub.settings import Settings
+from tests.local_server import LocalServer
 from tests.mail_peers import Dovecot, TestCA, make_ca, start_smtp
 
 CHAT_SECRET = "test-chat-secret"
@@ -138,33 +139,24 @@ def chat_message(text: str = "Hello, I need help with my order", **fields: Any) 
     return {"external_id": uuid.uuid4().hex, "sender": sender, "text": text} | fields
 
 
-class Receiver:
+class Receiver(LocalServer):
     """A local HTTP endpoint standing in for the system behind HUB_CHAT_OUTBOUND_URL."""
 
     def __init__(self, statuses: list[int]) -> None:
+        super().__init__()
         self.statuses = list(statuses)  # answers to give, in order; 200 once they run out
         self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/outbound"
+
+    def routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/outbound", self.handle)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.requests.append((dict(request.headers), await request.read()))
         return web.Response(status=self.statuses.pop(0) if self.statuses else 200)
-
-    async def start(self) -> Receiver:
-        app = web.Application()
-        app.router.add_post("/outbound", self.handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/outbound"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
 
 
 @pytest.fixture

@@ -8,36 +8,24 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.mail_peers import free_port
+from tests.local_server import LocalServer
 
 
-class FakeSlack:
+class FakeSlack(LocalServer):
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.profiles: dict[str, dict[str, Any]] = {}  # user id -> profile (real_name, email)
         self.missing_channels: set[str] = set()
         self.uploads: list[bytes] = []
         self._ts = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     def sent(self, method: str) -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == method]
 
-    async def start(self) -> FakeSlack:
-        app = web.Application()
-        app.router.add_route("*", "/api/{method}", self._handle)
-        app.router.add_post("/upload/{file}", self._upload)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def routes(self, router: web.UrlDispatcher) -> None:
+        router.add_route("*", "/api/{method}", self._handle)
+        router.add_post("/upload/{file}", self._upload)
 
     async def _upload(self, request: web.Request) -> web.Response:
         self.uploads.append(await request.read())
@@ -62,7 +50,7 @@ class FakeSlack:
                 return _error("channel_not_found")
             return _ok(channel=params.get("channel"), ts=f"1700000000.{next(self._ts):06d}")
         if method == "files.getUploadURLExternal":
-            return _ok(upload_url=f"{self.url}/upload/F1", file_id="F1")
+            return _ok(upload_url=f"{self.base_url}/upload/F1", file_id="F1")
         if method == "files.completeUploadExternal":
             return _ok(files=[{"id": "F1", "title": "chart"}])
         return _error("unknown_method")

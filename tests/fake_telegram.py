@@ -8,37 +8,25 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.mail_peers import free_port
+from tests.local_server import LocalServer
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Hub", "username": "hub_test_bot"}
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.times: dict[int, list[float]] = {}  # chat id -> when each send for it arrived
         self.blocked: set[int] = set()
         self.rate_limited: dict[int, int] = {}  # chat id -> how many 429s to answer first
         self._next_id = 1000
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     def sent(self, method: str) -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == method]
 
-    async def start(self) -> FakeTelegram:
-        app = web.Application()
-        app.router.add_post("/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/bot{token}/{method}", self._handle)
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]

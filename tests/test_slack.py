@@ -34,7 +34,7 @@ async def slack_hub(make_hub, fake_slack):
     hub = await make_hub(
         slack_bot_token="xoxb-test",
         slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=f"{fake_slack.url}/api/",
+        slack_api_url=f"{fake_slack.base_url}/api/",
     )
     hub.fake = fake_slack
     return hub
@@ -186,11 +186,11 @@ async def test_inbox_channel_round_trip_telegram_customer_slack_agent(make_hub, 
         hub = await make_hub(
             slack_bot_token="xoxb-test",
             slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=f"{fake_slack.url}/api/",
+            slack_api_url=f"{fake_slack.base_url}/api/",
             slack_inbox_channel=INBOX,
             telegram_token=TG_TOKEN,
             telegram_secret=TG_SECRET,
-            telegram_api_url=telegram.url,
+            telegram_api_url=telegram.base_url,
         )
         await hub.login("agent", email="ada@acme.example")
         fake_slack.profiles["UADA"] = {"real_name": "Ada", "email": "ada@acme.example"}

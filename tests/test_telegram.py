@@ -28,7 +28,9 @@ async def fake_telegram():
 
 @pytest.fixture
 async def tg_hub(make_hub, fake_telegram):
-    hub = await make_hub(telegram_token=TOKEN, telegram_secret=SECRET, telegram_api_url=fake_telegram.url)
+    hub = await make_hub(
+        telegram_token=TOKEN, telegram_secret=SECRET, telegram_api_url=fake_telegram.base_url
+    )
     hub.fake = fake_telegram
     return hub
 
@@ -158,7 +160,7 @@ async def test_start_greets_and_staff_commands_need_a_linked_manager(tg_hub):
 
 async def test_set_webhook_command_registers_url_and_secret(fake_telegram, tmp_path):
     env = {**os.environ, "HUB_TELEGRAM_TOKEN": TOKEN, "HUB_TELEGRAM_SECRET": SECRET,
-           "HUB_TELEGRAM_API_URL": fake_telegram.url}  # fmt: skip
+           "HUB_TELEGRAM_API_URL": fake_telegram.base_url}  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "hub", "telegram", "set-webhook", "--url", "https://hub.example/webhooks/telegram",
         env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
