@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import shutil
 import signal
@@ -19,6 +20,7 @@ from pymongo.errors import PyMongoError
 
 log = logging.getLogger(__name__)
 EXECUTABLE = "secantusd-py"
+PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedServerError(RuntimeError):
@@ -29,6 +31,13 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _stop_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the parent dies."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _executable() -> str:
@@ -69,8 +78,14 @@ class EmbeddedServer:
         ]  # fmt: skip
         log_path = Path(self.storage) / "secantusd.log" if self.storage != ":memory:" else None
         self._log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        # Own session: a Ctrl-C meant for the hub must not reach the database before the hub has
+        # shut down. Parent-death signal: if the hub is killed outright, the database still stops.
         self._process = subprocess.Popen(
-            command, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_stop_with_parent,
         )
         await self._wait_ready(timeout)
         log.info("embedded database started", extra={"port": self.port, "storage": str(self.storage)})
