@@ -3,6 +3,7 @@ commands, `GET /api/v1/reports/summary` and the CSV export."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from dataclasses import dataclass
@@ -56,44 +57,46 @@ class Reports:
         }
 
     async def _figures(self, period: Period, channel: str | None) -> dict[str, Any]:
+        # One indexed query per figure, run side by side: cheaper on every server than a single
+        # $or over four time fields, which no index serves.
         span = {"$gte": period.start, "$lt": period.end}
         where = {"channel": channel} if channel else {}
-        conversations = await (
-            await self._db.conversations.aggregate(
-                [
-                    {
-                        "$match": {
-                            **where,
-                            "$or": [
-                                {"created_at": span},
-                                {"resolved_at": span},
-                                {"first_response_at": span},
-                                {"last_message_at": span},
-                            ],
-                        }
-                    },
-                    {
-                        "$facet": {
-                            "new": [{"$match": {"created_at": span}}, {"$count": "n"}],
-                            "resolved": [
-                                {"$match": {"resolved_at": span, "status": "resolved"}},
-                                {"$count": "n"},
-                            ],
-                            "open": [{"$match": {"status": {"$in": OPEN_STATUSES}}}, {"$count": "n"}],
-                            "first_response": [
-                                {"$match": {"first_response_at": span}},
-                                {"$project": {"s": {"$subtract": ["$first_response_at", "$created_at"]}}},
-                            ],
-                            "resolution": [
-                                {"$match": {"resolved_at": span, "status": "resolved"}},
-                                {"$project": {"s": {"$subtract": ["$resolved_at", "$created_at"]}}},
-                            ],
-                        }
-                    },
-                ]
-            )
-        ).to_list(1)
-        messages = await (
+        conversations = self._db.conversations
+        (new, still_open, responded, resolved, messages, tickets, leads, qualified) = await asyncio.gather(
+            conversations.count_documents({**where, "created_at": span}),
+            conversations.count_documents({**where, "status": {"$in": OPEN_STATUSES}}),
+            conversations.find(
+                {**where, "first_response_at": span}, {"created_at": 1, "first_response_at": 1}
+            ).to_list(None),
+            conversations.find(
+                {**where, "resolved_at": span, "status": "resolved"}, {"created_at": 1, "resolved_at": 1}
+            ).to_list(None),
+            self._message_counts(span, where),
+            self._db.tickets.count_documents({**where, "created_at": span}),
+            self._db.leads.count_documents({"created_at": span}),
+            self._db.leads.count_documents({"qualified_at": span}),
+        )
+        first_response = [(c["first_response_at"] - c["created_at"]).total_seconds() for c in responded]
+        resolution = [(c["resolved_at"] - c["created_at"]).total_seconds() for c in resolved]
+        by_direction, intents = messages
+        return {
+            "conversations_new": new,
+            "conversations_open": still_open,
+            "conversations_resolved": len(resolved),
+            "messages_in": by_direction.get("in", 0),
+            "messages_out": by_direction.get("out", 0),
+            "first_response_median_s": median(first_response) if first_response else None,
+            "first_response_p90_s": _percentile(first_response, 90),
+            "resolution_median_s": median(resolution) if resolution else None,
+            "tickets_opened": tickets,
+            "leads_created": leads,
+            "leads_qualified": qualified,
+            "top_intents": intents,
+        }
+
+    async def _message_counts(self, span: dict, where: dict) -> tuple[dict[str, int], list[dict[str, Any]]]:
+        """Messages in and out (replies only: no notes or activity lines) and the top intents."""
+        rows = await (
             await self._db.messages.aggregate(
                 [
                     {"$match": {**where, "created_at": span, "kind": "message"}},
@@ -111,24 +114,9 @@ class Reports:
                 ]
             )
         ).to_list(1)
-        facets, counts = conversations[0], messages[0]
-        first_response = [row["s"] / 1000 for row in facets["first_response"]]
-        resolution = [row["s"] / 1000 for row in facets["resolution"]]
-        by_direction = {row["_id"]: row["n"] for row in counts["by_direction"]}
-        return {
-            "conversations_new": _count(facets["new"]),
-            "conversations_open": _count(facets["open"]),
-            "conversations_resolved": _count(facets["resolved"]),
-            "messages_in": by_direction.get("in", 0),
-            "messages_out": by_direction.get("out", 0),
-            "first_response_median_s": median(first_response) if first_response else None,
-            "first_response_p90_s": _percentile(first_response, 90),
-            "resolution_median_s": median(resolution) if resolution else None,
-            "tickets_opened": await self._db.tickets.count_documents({**where, "created_at": span}),
-            "leads_created": await self._db.leads.count_documents({"created_at": span}),
-            "leads_qualified": await self._db.leads.count_documents({"qualified_at": span}),
-            "top_intents": [{"intent": row["_id"], "count": row["n"]} for row in counts["intents"]],
-        }
+        by_direction = {row["_id"]: row["n"] for row in rows[0]["by_direction"]}
+        intents = [{"intent": row["_id"], "count": row["n"]} for row in rows[0]["intents"]]
+        return by_direction, intents
 
     async def messages_per_day(self, period: Period, timezone: str) -> dict[str, dict[str, int]]:
         """{channel: {YYYY-MM-DD: inbound messages}} for a chart."""
@@ -231,10 +219,6 @@ def _export_row(row: dict[str, Any], contact: dict[str, Any]) -> dict[str, Any]:
         "first_response_seconds": seconds("first_response_at") or "",
         "resolution_seconds": seconds("resolved_at") if row.get("status") == "resolved" else "",
     }
-
-
-def _count(facet: list[dict[str, int]]) -> int:
-    return facet[0]["n"] if facet else 0
 
 
 def _change(now: Any, before: Any) -> float | None:
