@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
@@ -41,6 +41,26 @@ class Services:
     commands: Commands
     telegram: TelegramBot | None = None
     slack: SlackBot | None = None
+
+    async def staff_message(
+        self, conversation_id: Any, text: str, actor: dict[str, Any], *, private: bool, via: str = "api"
+    ) -> dict[str, Any]:
+        """An agent's reply (delivered through the conversation's channel) or private note,
+        audited, wherever the agent wrote it (the API, a Slack thread)."""
+        if private:
+            message = await self.conversations.add_note(conversation_id, text, actor)
+        else:
+            message = await self.conversations.add_reply(conversation_id, text, actor)
+            self.outbox_worker.wake()
+        action = "conversation.note" if private else "conversation.reply"
+        await self.audit.record(
+            actor,
+            action,
+            "conversation",
+            message["conversation_id"],
+            {"message_id": message["_id"], "via": via},
+        )
+        return message
 
 
 if TYPE_CHECKING:

@@ -58,10 +58,8 @@ class SlackBot:
         if await self._staff(event["user"], profile) is not None:
             await say(STAFF_DM_HINT)
             return
-        await self._services.pipeline.ingest(
-            slack.parse_dm(event, name=profile.get("real_name") or profile.get("display_name"),
-                           email=profile.get("email"))
-        )  # fmt: skip
+        name = profile.get("real_name") or profile.get("display_name")
+        await self._services.pipeline.ingest(slack.parse_dm(event, name=name, email=profile.get("email")))
 
     async def _staff_thread_reply(self, event: dict[str, Any]) -> None:
         services = self._services
@@ -70,17 +68,10 @@ class SlackBot:
         if conversation is None or staff is None or staff["role"] not in ("agent", "manager", "admin"):
             return
         text = (event.get("text") or "").strip()
-        if text.lower().startswith(NOTE_PREFIX):
-            message = await services.conversations.add_note(
-                conversation["_id"], text[len(NOTE_PREFIX) :].strip(), staff
-            )
-            action = "conversation.note"
-        else:
-            message = await services.conversations.add_reply(conversation["_id"], text, staff)
-            services.outbox_worker.wake()
-            action = "conversation.reply"
-        await services.audit.record(staff, action, "conversation", conversation["_id"],
-                                    {"message_id": message["_id"], "via": "slack"})  # fmt: skip
+        private = text.lower().startswith(NOTE_PREFIX)
+        if private:
+            text = text[len(NOTE_PREFIX) :].strip()
+        await services.staff_message(conversation["_id"], text, staff, private=private, via="slack")
 
     async def _on_command(self, ack, command: dict[str, Any]) -> None:
         words = (command.get("text") or "").strip().split(maxsplit=1)
@@ -128,6 +119,9 @@ class SlackBot:
                         await self._mirror_message(message)
                     except DeliveryError as exc:
                         log.warning("could not mirror a message to Slack", extra={"error": str(exc)})
+                    except Exception:
+                        # Mirroring is a convenience for staff: it must not stop on one bad message.
+                        log.exception("mirroring to Slack failed", extra={"message_id": message.get("id")})
         finally:
             self._services.realtime.unsubscribe(subscription)
 
@@ -137,8 +131,8 @@ class SlackBot:
         who = (message.get("sender") or {}).get("name") or "A customer"
         thread = (conversation.get("mirrors") or {}).get("slack")
         if thread is None:
-            ts = await slack.post(self.client, self._inbox, f"New conversation on {message['channel']} "
-                                  f"from {who}:\n{message['text']}")  # fmt: skip
+            opening = f"New conversation on {message['channel']} from {who}:\n{message['text']}"
+            ts = await slack.post(self.client, self._inbox, opening)
             await conversations.set_mirror(conversation["_id"], "slack", ts)
         else:
             await slack.post(self.client, self._inbox, f"{who}: {message['text']}", thread_ts=thread)

@@ -83,15 +83,9 @@ async def list_messages(call: Call) -> web.Response:
            "or add a private note with private=true.",
            tag="conversations", roles=INBOX_WORKERS, body=ReplyBody, ok_status=201)  # fmt: skip
 async def post_message(call: Call) -> web.Response:
-    services, body = call.services, call.body
-    if body.private:
-        message = await services.conversations.add_note(call.path("id"), body.text, call.actor)
-    else:
-        message = await services.conversations.add_reply(call.path("id"), body.text, call.actor)
-        services.outbox_worker.wake()
-    action = "conversation.note" if body.private else "conversation.reply"
-    await services.audit.record(call.actor, action, "conversation", message["conversation_id"],
-                                {"message_id": message["_id"]})  # fmt: skip
+    message = await call.services.staff_message(
+        call.path("id"), call.body.text, call.actor, private=call.body.private
+    )
     return json_ok(message, status=201)
 
 
