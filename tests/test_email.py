@@ -201,16 +201,15 @@ async def test_smtp_refusals_are_retried_or_reported(email_hub):
     assert "550" in failed["delivery"]["error"] and failed["delivery"]["attempts"] == 1
 
 
+def _imaps(dovecot, user: str, password: str, **extra) -> dict:
+    """Settings for the poller on dovecot's implicit-TLS port."""
+    return {"imap_host": "127.0.0.1", "imap_port": dovecot.imaps_port, "imap_user": user,
+            "imap_password": password, "imap_security": "tls", **extra}  # fmt: skip
+
+
 async def test_poller_over_implicit_tls(make_hub, dovecot, test_ca):
     user, password = dovecot.add_user()
-    hub = await make_hub(
-        imap_host="127.0.0.1",
-        imap_port=dovecot.imaps_port,
-        imap_user=user,
-        imap_password=password,
-        imap_security="tls",
-        tls_ca_file=str(test_ca.ca_file),
-    )
+    hub = await make_hub(**_imaps(dovecot, user, password, tls_ca_file=str(test_ca.ca_file)))
     await dovecot.deliver(user, mail(subject="over TLS"))
     [message] = await _messages(hub, 1)
     assert message["subject"] == "over TLS"
@@ -220,13 +219,7 @@ async def test_poller_refuses_a_server_it_cannot_verify(make_hub, dovecot, caplo
     user, password = dovecot.add_user()
     await dovecot.deliver(user, mail(subject="must wait"))
     caplog.set_level("WARNING", logger="hub.mail_poller")
-    hub = await make_hub(
-        imap_host="127.0.0.1",
-        imap_port=dovecot.imaps_port,
-        imap_user=user,
-        imap_password=password,
-        imap_security="tls",
-    )
+    hub = await make_hub(**_imaps(dovecot, user, password))
     # Without the test CA the certificate is untrusted: the poller says why and reads nothing.
     refused = await eventually(
         lambda: asyncio.sleep(
