@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nlp import dataset
-from nlp.labels import INTENTS
 
 log = logging.getLogger(__name__)
-# Below this probability the best guess is not trusted and the intent is "other"
-# (tuned on the training part by cross-validation; see `python -m nlp evaluate`).
-CONFIDENCE_THRESHOLD = 0.30
+# Below this probability the best guess is not trusted and the intent is "other". Chosen by
+# 5-fold cross-validation on the training part only: the highest value that cost no accuracy
+# (0.89 for 0 to 0.25; 0.878 at 0.30).
+CONFIDENCE_THRESHOLD = 0.25
 
 
 @dataclass(frozen=True)
@@ -192,13 +192,3 @@ def load_classifier() -> Classifier:
             extra={"error": f"{exc.__class__.__name__}: {exc}"},
         )
         return RulesClassifier()
-
-
-__all__ = [
-    "INTENTS",
-    "Classifier",
-    "EmbeddingClassifier",
-    "IntentResult",
-    "RulesClassifier",
-    "load_classifier",
-]
