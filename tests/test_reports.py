@@ -56,6 +56,7 @@ async def test_summary_and_stats_command_agree_with_the_data(hub):
     assert status == 200
     figures = summary["figures"]
     assert (figures["conversations_new"], figures["conversations_resolved"]) == (3, 1)
+    assert figures["conversations_open"] == 3 and "conversations_open" not in summary["change"]  # open now
     assert (figures["messages_in"], figures["messages_out"]) == (4, 2)
     assert (figures["first_response_median_s"], figures["first_response_p90_s"]) == (1200, 1800)
     assert figures["resolution_median_s"] == 3600
