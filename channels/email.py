@@ -27,6 +27,7 @@ from channels.base import (
     InboundMessage,
     OutboundMessage,
     Sender,
+    hmac_sha256_signature,
     verify_hmac_sha256,
 )
 
@@ -452,3 +453,13 @@ def _check(response: Any, command: str) -> Any:
     if response.result != "OK":
         raise aioimaplib.Error(f"{command} failed: {response.result} {response.lines[-1:]!r}")
     return response
+
+
+def unsubscribe_signature(secret: str, contact_id: str) -> str:
+    """Signs the unsubscribe link in marketing mail, so nobody can opt out someone else."""
+    return hmac_sha256_signature(secret, f"unsubscribe:{contact_id}".encode()).removeprefix("sha256=")
+
+
+def verify_unsubscribe(secret: str, contact_id: str, signature: str) -> None:
+    """Raises SignatureError unless `signature` is this contact's."""
+    verify_hmac_sha256(secret, f"unsubscribe:{contact_id}".encode(), f"sha256={signature}")

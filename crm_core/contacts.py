@@ -131,6 +131,10 @@ class Contacts:
             raise NotFound(f"contact {contact_id} not found")
         return doc
 
+    async def attributes(self, contact_id: ObjectId) -> dict[str, Any]:
+        contact = await self._col.find_one({"_id": contact_id}, {"attributes": 1})
+        return (contact or {}).get("attributes") or {}
+
     async def list(self, *, q: str | None, limit: int, cursor: tuple | None) -> list[dict[str, Any]]:
         clauses: list[dict[str, Any]] = [{"merged_into": None}]
         if q and (match := terms_query(q)):

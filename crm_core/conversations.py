@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -394,32 +396,63 @@ class Conversations:
         self._events.publish("message.created", note)
         return note
 
+    async def classified(
+        self, conversation_id: ObjectId, intent: str, labels: list[str], *, resolve: bool
+    ) -> dict[str, Any]:
+        """What automation learnt from a message: its intent, labels, and (spam) resolved."""
+        fields: dict[str, Any] = {"last_intent": intent}
+        if resolve:
+            fields |= {"status": "resolved", "resolved_at": utcnow(), "snoozed_until": None}
+        conversation = await self._col.find_one_and_update(
+            {"_id": conversation_id},
+            {"$set": fields, "$addToSet": {"labels": {"$each": labels}}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if conversation is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        self._events.publish("conversation.updated", conversation)
+        return conversation
+
     async def add_reply(self, conversation_id: str | ObjectId, text: str, author: dict[str, Any]) -> dict:
         """Store an agent reply and its outbox entry together; the outbox worker delivers it."""
+        return await self.add_outbound(conversation_id, text, staff_sender(author), response=True)
+
+    async def add_outbound(
+        self,
+        conversation_id: str | ObjectId,
+        text: str,
+        sender: dict[str, Any],
+        *,
+        response: bool = False,
+        fields: dict[str, Any] | None = None,
+        within: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
+    ) -> dict:
+        """An outbound message and its outbox entry in one transaction, with `within` (more
+        writes that must happen with it, or raise to abort it). A `response` (a person
+        answering) ends the customer's wait and counts for first-response time."""
         conversation = await self.get(conversation_id)
         now = utcnow()
-        reply = _message(
-            conversation, kind="message", direction="out", sender=staff_sender(author), text=text
-        )
-        reply["delivery"] = {"status": "pending", "attempts": 0, "error": None}
+        message = _message(conversation, kind="message", direction="out", sender=sender, text=text)
+        message |= fields or {}
+        message["delivery"] = {"status": "pending", "attempts": 0, "error": None}
+        counted: dict[str, Any] = {
+            "$set": {"last_message": _preview(message), "updated_at": now},
+            "$max": {"last_message_at": now},
+            "$inc": {"message_count": 1},
+        }
+        if response:
+            counted |= {"$unset": {"waiting_since": ""}, "$min": {"first_response_at": now}}
         async with self._db.client.start_session() as session, await session.start_transaction():
-            await self._messages.insert_one(reply, session=session)
-            await self._db.outbox.insert_one(new_outbox_entry(reply, conversation), session=session)
+            await self._messages.insert_one(message, session=session)
+            await self._db.outbox.insert_one(new_outbox_entry(message, conversation), session=session)
             updated = await self._col.find_one_and_update(
-                {"_id": conversation["_id"]},
-                {
-                    "$set": {"last_message": _preview(reply), "updated_at": now},
-                    "$unset": {"waiting_since": ""},
-                    "$max": {"last_message_at": now},
-                    "$min": {"first_response_at": now},
-                    "$inc": {"message_count": 1},
-                },
-                return_document=ReturnDocument.AFTER,
-                session=session,
+                {"_id": conversation["_id"]}, counted, return_document=ReturnDocument.AFTER, session=session
             )
-        self._events.publish("message.created", reply)
+            if within is not None:
+                await within(session)
+        self._events.publish("message.created", message)
         self._events.publish("conversation.updated", updated)
-        return reply
+        return message
 
 
 def inbound_message(

@@ -21,6 +21,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("terms", ASC)], name="terms"),
         IndexModel([("nlp.status", ASC), ("created_at", ASC)], name="nlp_pending"),
         IndexModel([("created_at", ASC), ("channel", ASC)], name="reports_period"),
+        IndexModel([("campaign.id", ASC)], name="campaign_messages", sparse=True),
     ],
     "conversations": [
         IndexModel([("channel", ASC), ("thread_key", ASC)], name="channel_thread", unique=True),
@@ -64,6 +65,34 @@ INDEXES: dict[str, list[IndexModel]] = {
     "link_codes": [
         IndexModel([("code_hash", ASC)], name="code_hash", unique=True),
         IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0),
+    ],
+    "tickets": [
+        # One open ticket per conversation; later support messages join it.
+        IndexModel(
+            [("conversation_id", ASC)],
+            name="open_per_conversation",
+            unique=True,
+            partialFilterExpression={"open": True},
+        ),
+        IndexModel([("created_at", DESC), ("_id", DESC)], name="recent"),
+        IndexModel([("assignee_id", ASC), ("open", ASC)], name="assignee_load"),
+    ],
+    "leads": [
+        IndexModel(
+            [("contact_id", ASC)],
+            name="open_per_contact",
+            unique=True,
+            partialFilterExpression={"open": True},
+        ),
+        IndexModel([("created_at", DESC), ("_id", DESC)], name="recent"),
+        IndexModel([("owner_id", ASC), ("open", ASC)], name="owner_load"),
+    ],
+    "deals": [IndexModel([("created_at", DESC), ("_id", DESC)], name="recent")],
+    "campaigns": [IndexModel([("key", ASC)], name="key", unique=True)],
+    "enrolments": [
+        IndexModel([("campaign_id", ASC), ("contact_id", ASC)], name="once_per_contact", unique=True),
+        IndexModel([("status", ASC), ("next_at", ASC)], name="due"),
+        IndexModel([("contact_id", ASC), ("status", ASC)], name="contact"),
     ],
     "outbox": [IndexModel([("status", ASC), ("next_attempt_at", ASC)], name="due")],
     "audit": [IndexModel([("target_type", ASC), ("target_id", ASC), ("at", DESC)], name="target")],

@@ -2,35 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
+from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 from telegram.error import TelegramError
 
+from bots.automation import Automation
 from bots.commands import Commands
 from channels import slack, telegram
 from channels.base import ChannelSender
 from channels.chat import ChatSender
-from channels.email import EmailSender, ImapMailbox
+from channels.email import EmailSender, ImapMailbox, unsubscribe_signature
 from channels.webchat import WebchatSender
 from crm_core.audit import Audit
+from crm_core.automation import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.errors import Conflict
 from crm_core.mailboxes import MailboxState
+from crm_core.marketing import Campaigns
 from crm_core.outbox import Outbox
 from crm_core.reporting import Reports
+from crm_core.sales import Deals, Leads
+from crm_core.service import Tickets
 from crm_core.users import Users
 from hub.api.all_routes import api
 from hub.api.errors import error_middleware
+from hub.campaign_scheduler import CampaignScheduler
 from hub.database import open_database
 from hub.mail_poller import MailPoller
 from hub.metrics import Metrics
+from hub.nlp_worker import NlpWorker
+from hub.notifier import Notifier
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
 from hub.ratelimit import NewVisitorLimiter
@@ -39,6 +49,8 @@ from hub.services import SERVICES, Services
 from hub.settings import Settings
 from hub.slack_bot import SlackBot
 from hub.telegram_bot import TelegramBot
+from nlp.analyzer import Analyzer, shared_analyzer
+from nlp.labels import INTENTS
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
@@ -75,7 +87,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             senders["telegram"] = telegram.TelegramSender(telegram_app.bot)
         if slack_app is not None:
             senders["slack"] = slack.SlackSender(slack_app.client)
-        services = build_services(settings, db, realtime, senders)
+        analyzer = (
+            await asyncio.to_thread(shared_analyzer, settings.phone_region) if settings.nlp_worker else None
+        )
+        services = build_services(settings, db, realtime, senders, analyzer)
         app[SERVICES] = services
         await _bootstrap_admin(services)
         if telegram_app is not None:
@@ -84,6 +99,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             )
         if slack_app is not None:
             services.slack = SlackBot(slack_app, services, settings.slack_inbox_channel)
+            services.notifier.slack_dm = services.slack.direct_message
         async with _background_work(services):
             log.info("hub ready", extra={"realtime_change_streams": realtime.uses_change_streams})
             yield
@@ -102,6 +118,9 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
     if services.slack is not None:
         services.slack.start()
     services.outbox_worker.start()
+    services.campaign_scheduler.start()
+    if services.nlp_worker is not None:
+        services.nlp_worker.start()
     if poller is not None:
         poller.start()
     try:
@@ -109,6 +128,9 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
     finally:
         if poller is not None:
             await poller.stop()
+        if services.nlp_worker is not None:
+            await services.nlp_worker.stop()
+        await services.campaign_scheduler.stop()
         await services.outbox_worker.stop(timeout=services.settings.shutdown_timeout)
         if services.slack is not None:
             await services.slack.stop()
@@ -124,7 +146,11 @@ async def _end_websockets(app: web.Application) -> None:
 
 
 def build_services(
-    settings: Settings, db: AsyncDatabase, realtime: Realtime, senders: dict[str, ChannelSender]
+    settings: Settings,
+    db: AsyncDatabase,
+    realtime: Realtime,
+    senders: dict[str, ChannelSender],
+    analyzer: Analyzer | None = None,
 ) -> Services:
     metrics = Metrics()
     outbox = Outbox(
@@ -134,9 +160,26 @@ def build_services(
         backoff_base=settings.outbox_backoff_base,
         backoff_cap=settings.outbox_backoff_cap,
     )
+    outbox_worker = OutboxWorker(outbox, senders, metrics)
     contacts = Contacts(db, phone_region=settings.phone_region)
     conversations = Conversations(db, realtime)
     reports = Reports(db)
+    campaigns = Campaigns(db, conversations, unsubscribe_url=_unsubscribe_url(settings))
+    scheduler = CampaignScheduler(campaigns, outbox_worker.wake)
+    tickets, leads, rules = Tickets(db, realtime), Leads(db, realtime), RuleStore(db, INTENTS)
+    notifier = Notifier(db, realtime)
+    nlp_worker = None
+    if analyzer is not None:
+        automation = Automation(
+            conversations,
+            tickets,
+            leads,
+            campaigns,
+            contacts_attributes=contacts.attributes,
+            lead_assigned=notifier.lead_assigned,
+            enrolled=scheduler.wake,
+        )
+        nlp_worker = NlpWorker(db, analyzer, automation, rules, lease_seconds=settings.nlp_lease_seconds)
     return Services(
         settings=settings,
         db=db,
@@ -147,11 +190,30 @@ def build_services(
         users=Users(db, token_ttl=timedelta(hours=settings.token_ttl_hours)),
         audit=Audit(db),
         outbox=outbox,
-        pipeline=Pipeline(contacts, conversations, metrics),
-        outbox_worker=OutboxWorker(outbox, senders, metrics),
+        pipeline=Pipeline(
+            contacts, conversations, metrics, to_classify=nlp_worker.notify if nlp_worker else lambda: None
+        ),
+        outbox_worker=outbox_worker,
         widget_limiter=NewVisitorLimiter(settings.widget_new_per_minute),
         reports=reports,
         commands=Commands(reports, timezone=settings.timezone, sla_minutes=settings.sla_minutes),
+        tickets=tickets,
+        leads=leads,
+        deals=Deals(db, realtime),
+        campaigns=campaigns,
+        rules=rules,
+        campaign_scheduler=scheduler,
+        nlp_worker=nlp_worker,
+        notifier=notifier,
+    )
+
+
+def _unsubscribe_url(settings: Settings) -> Callable[[ObjectId], str] | None:
+    key = settings.unsubscribe_key
+    if key is None:
+        return None
+    return lambda contact_id: (
+        f"{settings.base_url}/unsubscribe?c={contact_id}&s={unsubscribe_signature(key, str(contact_id))}"
     )
 
 

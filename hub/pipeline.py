@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import timedelta
 
 from bson import ObjectId
@@ -25,8 +26,16 @@ SUBJECT_THREAD_WINDOW = timedelta(days=14)
 
 
 class Pipeline:
-    def __init__(self, contacts: Contacts, conversations: Conversations, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        contacts: Contacts,
+        conversations: Conversations,
+        metrics: Metrics,
+        *,
+        to_classify: Callable[[], None] = lambda: None,
+    ) -> None:
         self._contacts = contacts
+        self._to_classify = to_classify
         self._conversations = conversations
         self._metrics = metrics
         self._threads: OrderedDict[tuple[str, str], tuple[ObjectId, ObjectId]] = OrderedDict()
@@ -57,6 +66,8 @@ class Pipeline:
         stored = await self._conversations.add_inbound(conversation_id, message, msg.route)
         if not stored.duplicate:
             self._remember((msg.channel, msg.thread_key), (stored.conversation_id, stored.contact_id))
+            if message["nlp"]["status"] == "pending":
+                self._to_classify()
         self._metrics.ingested.labels(msg.channel, "duplicate" if stored.duplicate else "stored").inc()
         self._metrics.ingest_seconds.labels(msg.channel).observe(time.perf_counter() - started)
         return stored

@@ -18,15 +18,16 @@ from hub.jsonable import jsonable
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000
-_WATCHED = ("conversations", "messages")
-_EVENT_NAMES = {
-    ("conversations", "insert"): "conversation.created",
-    ("conversations", "update"): "conversation.updated",
-    ("conversations", "replace"): "conversation.updated",
-    ("messages", "insert"): "message.created",
-    ("messages", "update"): "message.updated",
-    ("messages", "replace"): "message.updated",
+# Collection -> event prefix; inserts are "<prefix>.created", updates "<prefix>.updated".
+_WATCHED = {
+    "conversations": "conversation",
+    "messages": "message",
+    "tickets": "ticket",
+    "leads": "lead",
+    "deals": "deal",
+    "notifications": "notification",
 }
+_VERBS = {"insert": "created", "update": "updated", "replace": "updated"}
 
 
 class Subscription:
@@ -102,7 +103,7 @@ class Realtime:
             {
                 "$match": {
                     "ns.coll": {"$in": list(_WATCHED)},
-                    "operationType": {"$in": ["insert", "update", "replace"]},
+                    "operationType": {"$in": list(_VERBS)},
                 }
             }
         ]
@@ -115,9 +116,11 @@ class Realtime:
                 async with stream:
                     async for change in stream:
                         resume_token = change["_id"]
-                        name = _EVENT_NAMES.get((change["ns"]["coll"], change["operationType"]))
-                        if name and change.get("fullDocument"):
-                            self._fan_out(name, change["fullDocument"])
+                        prefix = _WATCHED.get(change["ns"]["coll"])
+                        if prefix and change.get("fullDocument"):
+                            self._fan_out(
+                                f"{prefix}.{_VERBS[change['operationType']]}", change["fullDocument"]
+                            )
             except PyMongoError as exc:
                 log.warning("change stream interrupted; resuming", extra={"error": exc.__class__.__name__})
             stream = await self._reopen(db, resume_token)

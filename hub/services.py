@@ -10,12 +10,18 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from bots.commands import Commands
 from crm_core.audit import Audit
+from crm_core.automation import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
+from crm_core.marketing import Campaigns
 from crm_core.outbox import Outbox
 from crm_core.reporting import Reports
+from crm_core.sales import Deals, Leads
+from crm_core.service import Tickets
 from crm_core.users import Users
+from hub.campaign_scheduler import CampaignScheduler
 from hub.metrics import Metrics
+from hub.notifier import Notifier
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
 from hub.ratelimit import NewVisitorLimiter
@@ -39,6 +45,14 @@ class Services:
     widget_limiter: NewVisitorLimiter
     reports: Reports
     commands: Commands
+    tickets: Tickets
+    leads: Leads
+    deals: Deals
+    campaigns: Campaigns
+    rules: RuleStore
+    campaign_scheduler: CampaignScheduler
+    notifier: Notifier
+    nlp_worker: NlpWorker | None = None
     telegram: TelegramBot | None = None
     slack: SlackBot | None = None
 
@@ -51,6 +65,7 @@ class Services:
             message = await self.conversations.add_note(conversation_id, text, actor)
         else:
             message = await self.conversations.add_reply(conversation_id, text, actor)
+            await self.tickets.responded(message["conversation_id"])
             self.outbox_worker.wake()
         action = "conversation.note" if private else "conversation.reply"
         await self.audit.record(
@@ -64,6 +79,7 @@ class Services:
 
 
 if TYPE_CHECKING:
+    from hub.nlp_worker import NlpWorker
     from hub.slack_bot import SlackBot
     from hub.telegram_bot import TelegramBot
 

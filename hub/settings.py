@@ -22,6 +22,11 @@ def _str(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
+def _on(name: str, default: bool) -> bool:
+    value = _str(name)
+    return default if value is None else value.lower() not in ("0", "off", "false", "no")
+
+
 @dataclass
 class Settings:
     mongo_uri: str | None = None
@@ -67,6 +72,10 @@ class Settings:
     admin_email: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     change_streams: bool = True
+    nlp_worker: bool = True
+    nlp_lease_seconds: float = 60.0
+    public_url: str | None = None
+    unsubscribe_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     shutdown_timeout: float = 15.0
 
@@ -74,6 +83,16 @@ class Settings:
     def email_secret(self) -> str | None:
         """`/webhooks/email` is signed like the chat webhook, with its own secret if set."""
         return self.email_webhook_secret or self.chat_secret
+
+    @property
+    def base_url(self) -> str:
+        """Where customers reach this hub (links in campaign emails)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def unsubscribe_key(self) -> str | None:
+        """Signs unsubscribe links; its own secret if set, else the widget or chat secret."""
+        return self.unsubscribe_secret or self.widget_secret or self.chat_secret
 
     def tls_context(self) -> ssl.SSLContext:
         """Server certificates are always verified; HUB_TLS_CA_FILE adds a private CA."""
@@ -126,7 +145,11 @@ class Settings:
             outbox_backoff_cap=_float("HUB_OUTBOX_BACKOFF_CAP_SECONDS", 600.0),
             admin_email=_str("HUB_ADMIN_EMAIL"),
             admin_password=_str("HUB_ADMIN_PASSWORD"),
-            change_streams=(_str("HUB_CHANGE_STREAMS") or "on").lower() not in ("0", "off", "false", "no"),
+            change_streams=_on("HUB_CHANGE_STREAMS", True),
+            nlp_worker=_on("HUB_NLP_WORKER", True),
+            nlp_lease_seconds=_float("HUB_NLP_LEASE_SECONDS", 60.0),
+            public_url=_str("HUB_PUBLIC_URL"),
+            unsubscribe_secret=_str("HUB_UNSUBSCRIBE_SECRET"),
             log_level=(_str("HUB_LOG_LEVEL") or "INFO").upper(),
             shutdown_timeout=_float("HUB_SHUTDOWN_TIMEOUT", 15.0),
         )

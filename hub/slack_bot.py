@@ -45,6 +45,9 @@ class SlackBot:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._mirror_task
 
+    async def direct_message(self, slack_user: str, text: str) -> None:
+        await self.client.chat_postMessage(channel=slack_user, text=text)
+
     # Inbound events.
 
     async def _on_message(self, event: dict[str, Any], say) -> None:

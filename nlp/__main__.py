@@ -9,7 +9,8 @@ import sys
 from collections import Counter
 
 from nlp import dataset
-from nlp.classifier import Classifier, EmbeddingClassifier, RulesClassifier, load_classifier
+from nlp.analyzer import Analyzer
+from nlp.classifier import Classifier, EmbeddingClassifier, RulesClassifier
 from nlp.labels import INTENTS
 
 
@@ -21,29 +22,19 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--rules", action="store_true", help="evaluate the rules fallback instead")
     args = parser.parse_args(argv)
     if args.command == "classify":
-        return classify(load_classifier())
+        return classify(Analyzer.load())
     return report(_evaluated(args.rules))
 
 
-def classify(classifier: Classifier) -> int:
+def classify(analyzer: Analyzer) -> int:
     for line in sys.stdin:
         if not line.strip():
             continue
-        text = line.rstrip("\n")
+        text, email = line.rstrip("\n"), None
         if text.lstrip().startswith("{"):
-            text = str(json.loads(text).get("text", ""))
-        result = classifier.predict([text])[0]
-        print(
-            json.dumps(
-                {
-                    "intent": result.intent,
-                    "confidence": result.confidence,
-                    "ranking": result.ranking,
-                    "model": result.model,
-                }
-            ),
-            flush=True,
-        )
+            record = json.loads(text)
+            text, email = str(record.get("text", "")), record.get("email")
+        print(json.dumps(analyzer.analyze([text], [email])[0], ensure_ascii=False), flush=True)
     return 0
 
 

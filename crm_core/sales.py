@@ -1,0 +1,294 @@
+"""Sales: leads scored from what customers tell us, handed to reps, and converted into deals
+in a pipeline. A contact has at most one open lead; later sales messages add to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from crm_core.assignment import active_user_id, next_assignee, user_filter
+from crm_core.automation import LeadRules
+from crm_core.errors import Conflict, Invalid, NotFound
+from crm_core.records import Events, after_cursor, find_after_duplicate, object_id, utcnow
+
+LEAD_STATUSES = ("new", "qualified", "converted", "lost")
+DEAL_STAGES = ("new", "qualified", "proposal", "won", "lost")
+SALES_ROLES = ("sales", "manager", "admin")
+BIG_BUDGET = 10_000  # below this a budget earns half its points
+BIG_TEAM = 10  # below this a team size earns half its points
+_SIGNAL_ENTITIES = {
+    "budget": ("money",),
+    "team_size": ("team_size",),
+    "company": ("company", "company_domain"),
+    "timeline": ("timeline",),
+    "request": ("request",),
+    "title": ("title",),
+}
+
+
+def lead_signals(entities: list[dict[str, Any]], points: dict[str, int]) -> list[dict[str, Any]]:
+    """The scoring signals a message shows, each with its points and the words that earned them."""
+    signals = []
+    for signal, kinds in _SIGNAL_ENTITIES.items():
+        found = [e for e in entities if e["type"] in kinds]
+        if not found or not points.get(signal):
+            continue
+        full = points[signal]
+        if signal == "budget":
+            best = max(found, key=lambda e: e["value"]["amount"])
+            earned = full if best["value"]["amount"] >= BIG_BUDGET else full // 2
+        elif signal == "team_size":
+            best = max(found, key=lambda e: e["value"])
+            earned = full if best["value"] >= BIG_TEAM else full // 2
+        else:
+            best, earned = found[0], full
+        signals.append({"signal": signal, "points": earned, "evidence": best["text"], "value": best["value"]})
+    return signals
+
+
+def _merged(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per signal, the strongest evidence seen in any message."""
+    best: dict[str, dict[str, Any]] = {s["signal"]: s for s in old}
+    for signal in new:
+        if signal["signal"] not in best or signal["points"] >= best[signal["signal"]]["points"]:
+            best[signal["signal"]] = signal
+    return sorted(best.values(), key=lambda s: -s["points"])
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    status: str | None = None
+    owner: str | None = None
+    min_score: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordedLead:
+    lead: dict[str, Any]
+    newly_qualified: bool
+
+
+class Leads:
+    def __init__(self, db: AsyncDatabase, events: Events) -> None:
+        self._db = db
+        self._col = db.leads
+        self._events = events
+
+    async def record(
+        self,
+        contact_id: ObjectId,
+        conversation_id: ObjectId,
+        message_id: ObjectId,
+        signals: list[dict],
+        rules: LeadRules,
+    ) -> RecordedLead:
+        """Add a sales message's signals to the contact's open lead (made if there is none),
+        rescore it, and when it first qualifies assign it round-robin to a sales rep.
+        Safe to repeat for the same message."""
+        current = await self._col.find_one({"contact_id": contact_id, "open": True})
+        if current is None:
+            current = await self._create(contact_id)
+        merged = _merged(current["signals"], signals)
+        score = min(100, sum(s["points"] for s in merged))
+        qualified = current["status"] == "qualified" or score >= rules.qualified_score
+        fields: dict[str, Any] = {"signals": merged, "score": score, "updated_at": utcnow()}
+        if qualified and current["status"] == "new":
+            fields |= {"status": "qualified", "qualified_at": utcnow()}
+        lead = await self._col.find_one_and_update(
+            {"_id": current["_id"]},
+            {
+                "$set": fields,
+                "$addToSet": {"source_conversation_ids": conversation_id, "message_ids": message_id},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        newly_qualified = qualified and lead["owner_id"] is None
+        if newly_qualified:
+            lead = await self._assign(lead)
+        await self._db.contacts.update_one(
+            {"_id": contact_id},
+            {
+                "$set": {
+                    "lead": {"id": lead["_id"], "score": score, "status": lead["status"], "signals": merged}
+                }
+            },
+        )
+        self._events.publish("lead.updated", lead)
+        return RecordedLead(lead, newly_qualified and lead["owner_id"] is not None)
+
+    async def _create(self, contact_id: ObjectId) -> dict[str, Any]:
+        now = utcnow()
+        lead = {
+            "_id": ObjectId(),
+            "contact_id": contact_id,
+            "status": "new",
+            "open": True,
+            "score": 0,
+            "signals": [],
+            "owner_id": None,
+            "source_conversation_ids": [],
+            "message_ids": [],
+            "deal_id": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            await self._col.insert_one(lead)
+        except DuplicateKeyError:
+            return await find_after_duplicate(
+                lambda: self._col.find_one({"contact_id": contact_id, "open": True}), "lead"
+            )
+        return lead
+
+    async def _assign(self, lead: dict[str, Any]) -> dict[str, Any]:
+        rep = await next_assignee(self._db, role="sales", queue="leads", owner_field="owner_id")
+        if rep is None:
+            return lead
+        assigned = await self._col.find_one_and_update(
+            {"_id": lead["_id"], "owner_id": None},
+            {"$set": {"owner_id": rep["_id"], "assigned_at": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return assigned or await self.get(lead["_id"])
+
+    async def get(self, lead_id: str | ObjectId) -> dict[str, Any]:
+        lead = await self._col.find_one({"_id": object_id(lead_id, "lead")})
+        if lead is None:
+            raise NotFound(f"lead {lead_id} not found")
+        return lead
+
+    async def list(
+        self, where: LeadFilter, *, viewer_id: ObjectId, limit: int, cursor: tuple | None
+    ) -> list[dict[str, Any]]:
+        clauses: list[dict[str, Any]] = []
+        if where.status:
+            if unknown := set(where.status.split(",")) - set(LEAD_STATUSES):
+                raise Invalid(f"status: unknown value {sorted(unknown)[0]!r}")
+            clauses.append({"status": {"$in": where.status.split(",")}})
+        if where.owner:
+            clauses.append({"owner_id": user_filter(where.owner, viewer_id)})
+        if where.min_score is not None:
+            clauses.append({"score": {"$gte": where.min_score}})
+        if cursor:
+            clauses.append(after_cursor("created_at", cursor, descending=True))
+        query = {"$and": clauses} if clauses else {}
+        return await self._col.find(query).sort([("created_at", -1), ("_id", -1)]).to_list(limit)
+
+    async def update(self, lead_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
+        """Change status (not to converted: use convert) or owner; returns (new, old values)."""
+        current = await self.get(lead_id)
+        fields = dict(changes)
+        if "status" in fields and fields["status"] not in ("new", "qualified", "lost"):
+            raise Invalid("status: must be new, qualified or lost (convert a lead to make a deal)")
+        if current["status"] == "converted":
+            raise Conflict("the lead was converted; work its deal instead")
+        if fields.get("owner_id") is not None:
+            fields["owner_id"] = await active_user_id(self._db, fields["owner_id"], SALES_ROLES)
+        changed = {k: v for k, v in fields.items() if current.get(k) != v}
+        if not changed:
+            return current, {}
+        extra: dict[str, Any] = {"updated_at": utcnow()}
+        if "status" in changed:
+            extra["open"] = changed["status"] != "lost"
+        lead = await self._col.find_one_and_update(
+            {"_id": current["_id"]}, {"$set": {**changed, **extra}}, return_document=ReturnDocument.AFTER
+        )
+        self._events.publish("lead.updated", lead)
+        return lead, {k: current.get(k) for k in changed}
+
+    async def convert(self, lead_id: str | ObjectId, actor: dict[str, Any]) -> dict[str, Any]:
+        """A deal in the default pipeline from this lead, once: the lead is marked converted in
+        the same transaction, so a second convert is a conflict, not a second deal."""
+        lead = await self.get(lead_id)
+        if lead["status"] in ("converted", "lost"):
+            raise Conflict(f"the lead is {lead['status']}")
+        contact = await self._db.contacts.find_one({"_id": lead["contact_id"]}, {"name": 1, "company": 1})
+        budget = next((s["value"] for s in lead["signals"] if s["signal"] == "budget"), None)
+        company = next((s["value"] for s in lead["signals"] if s["signal"] == "company"), None)
+        now = utcnow()
+        deal = {
+            "_id": ObjectId(),
+            "pipeline": "default",
+            "title": (contact or {}).get("company") or company or (contact or {}).get("name") or "New deal",
+            "stage": "new",
+            "open": True,
+            "value": budget["amount"] if budget else None,
+            "currency": budget["currency"] if budget else None,
+            "owner_id": lead["owner_id"] or actor["_id"],
+            "contact_id": lead["contact_id"],
+            "lead_id": lead["_id"],
+            "source_conversation_ids": lead["source_conversation_ids"],
+            "created_at": now,
+            "updated_at": now,
+        }
+        async with self._db.client.start_session() as session, await session.start_transaction():
+            converted = await self._col.update_one(
+                {"_id": lead["_id"], "status": {"$nin": ["converted", "lost"]}},
+                {"$set": {"status": "converted", "open": False, "deal_id": deal["_id"], "updated_at": now}},
+                session=session,
+            )
+            if converted.modified_count == 0:
+                raise Conflict("the lead was converted meanwhile")
+            await self._db.deals.insert_one(deal, session=session)
+        self._events.publish("deal.created", deal)
+        return deal
+
+
+@dataclass(frozen=True)
+class DealFilter:
+    stage: str | None = None
+    owner: str | None = None
+
+
+class Deals:
+    def __init__(self, db: AsyncDatabase, events: Events) -> None:
+        self._db = db
+        self._col = db.deals
+        self._events = events
+
+    async def get(self, deal_id: str | ObjectId) -> dict[str, Any]:
+        deal = await self._col.find_one({"_id": object_id(deal_id, "deal")})
+        if deal is None:
+            raise NotFound(f"deal {deal_id} not found")
+        return deal
+
+    async def list(
+        self, where: DealFilter, *, viewer_id: ObjectId, limit: int, cursor: tuple | None
+    ) -> list[dict[str, Any]]:
+        clauses: list[dict[str, Any]] = []
+        if where.stage:
+            if unknown := set(where.stage.split(",")) - set(DEAL_STAGES):
+                raise Invalid(f"stage: unknown value {sorted(unknown)[0]!r}")
+            clauses.append({"stage": {"$in": where.stage.split(",")}})
+        if where.owner:
+            clauses.append({"owner_id": user_filter(where.owner, viewer_id)})
+        if cursor:
+            clauses.append(after_cursor("created_at", cursor, descending=True))
+        query = {"$and": clauses} if clauses else {}
+        return await self._col.find(query).sort([("created_at", -1), ("_id", -1)]).to_list(limit)
+
+    async def update(self, deal_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
+        """Move a deal along the pipeline, set its value or owner; returns (new, old values)."""
+        current = await self.get(deal_id)
+        fields = dict(changes)
+        if "stage" in fields and fields["stage"] not in DEAL_STAGES:
+            raise Invalid(f"stage: must be one of {', '.join(DEAL_STAGES)}")
+        if fields.get("owner_id") is not None:
+            fields["owner_id"] = await active_user_id(self._db, fields["owner_id"], SALES_ROLES)
+        changed = {k: v for k, v in fields.items() if current.get(k) != v}
+        if not changed:
+            return current, {}
+        extra: dict[str, Any] = {"updated_at": utcnow()}
+        if "stage" in changed:
+            extra["open"] = changed["stage"] not in ("won", "lost")
+            extra["closed_at"] = None if extra["open"] else utcnow()
+        deal = await self._col.find_one_and_update(
+            {"_id": current["_id"]}, {"$set": {**changed, **extra}}, return_document=ReturnDocument.AFTER
+        )
+        self._events.publish("deal.updated", deal)
+        return deal, {k: current.get(k) for k in changed}

@@ -1,0 +1,206 @@
+"""Service: support tickets with priorities, SLA due times and round-robin assignment.
+A conversation has at most one open ticket; later support messages join it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from crm_core.assignment import active_user_id, next_assignee, user_filter
+from crm_core.automation import TicketRules
+from crm_core.conversations import ASSIGNABLE_ROLES
+from crm_core.errors import Invalid, NotFound
+from crm_core.records import PRIORITIES, Events, after_cursor, find_after_duplicate, object_id, utcnow
+
+TICKET_STATUSES = ("open", "pending", "resolved", "closed")
+OPEN_STATUSES = ("open", "pending")
+AT_LEAST_HIGH = ("complaint", "cancellation")
+
+
+def ticket_priority(intent: str, sentiment: str, urgent: bool) -> str:
+    """Complaints and cancellations start high, other support medium; negative sentiment
+    raises one level, and negative + urgent is urgent."""
+    level = PRIORITIES.index("high" if intent in AT_LEAST_HIGH else "medium")
+    if sentiment == "negative" and urgent:
+        return "urgent"
+    if sentiment == "negative" or urgent:
+        level = max(level, PRIORITIES.index("high"))
+    return PRIORITIES[level]
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    status: str | None = None
+    priority: str | None = None
+    assignee: str | None = None
+    breached: bool | None = None
+
+
+class Tickets:
+    def __init__(self, db: AsyncDatabase, events: Events) -> None:
+        self._db = db
+        self._col = db.tickets
+        self._events = events
+
+    async def open_for(
+        self,
+        conversation: dict[str, Any],
+        message: dict[str, Any],
+        *,
+        intent: str,
+        priority: str,
+        rules: TicketRules,
+    ) -> dict[str, Any]:
+        """The conversation's open ticket with this message added (priority only ever rises),
+        or a new one, assigned round-robin. Safe to repeat for the same message."""
+        existing = await self._col.find_one({"conversation_id": conversation["_id"], "open": True})
+        if existing is None:
+            existing = await self._create(conversation, message, intent, priority, rules)
+        update: dict[str, Any] = {
+            "$addToSet": {"message_ids": message["_id"]},
+            "$set": {"updated_at": utcnow()},
+        }
+        if PRIORITIES.index(priority) > PRIORITIES.index(existing["priority"]):
+            update["$set"]["priority"] = priority
+        ticket = await self._col.find_one_and_update(
+            {"_id": existing["_id"]}, update, return_document=ReturnDocument.AFTER
+        )
+        self._events.publish("ticket.updated", ticket)
+        return ticket
+
+    async def _create(
+        self,
+        conversation: dict[str, Any],
+        message: dict[str, Any],
+        intent: str,
+        priority: str,
+        rules: TicketRules,
+    ) -> dict[str, Any]:
+        now = utcnow()
+        sla = rules.sla[priority]
+        ticket = {
+            "_id": ObjectId(),
+            "conversation_id": conversation["_id"],
+            "contact_id": conversation["contact_id"],
+            "channel": conversation["channel"],
+            "subject": conversation.get("subject") or message["text"][:120],
+            "intent": intent,
+            "status": "open",
+            "open": True,
+            "priority": priority,
+            "assignee_id": None,
+            "message_ids": [],
+            "sla": {
+                "first_response_due": now + timedelta(minutes=sla.first_response_minutes),
+                "resolution_due": now + timedelta(minutes=sla.resolution_minutes),
+            },
+            "first_response_at": None,
+            "resolved_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            await self._col.insert_one(ticket)
+        except DuplicateKeyError:
+            # Another worker opened it first: join theirs.
+            return await find_after_duplicate(
+                lambda: self._col.find_one({"conversation_id": conversation["_id"], "open": True}), "ticket"
+            )
+        assignee = conversation.get("assignee_id")
+        if assignee is None:
+            agent = await next_assignee(
+                self._db,
+                role="agent",
+                queue="tickets",
+                owner_field="assignee_id",
+                capacity=rules.agent_capacity,
+            )
+            assignee = agent["_id"] if agent else None
+        ticket["assignee_id"] = assignee
+        await self._col.update_one({"_id": ticket["_id"]}, {"$set": {"assignee_id": assignee}})
+        conversation_fields: dict[str, Any] = {"ticket_id": ticket["_id"], "priority": priority}
+        if assignee is not None:
+            conversation_fields["assignee_id"] = assignee
+        updated = await self._db.conversations.find_one_and_update(
+            {"_id": conversation["_id"]}, {"$set": conversation_fields}, return_document=ReturnDocument.AFTER
+        )
+        self._events.publish("conversation.updated", updated)
+        return ticket
+
+    async def responded(self, conversation_id: ObjectId) -> None:
+        """An agent answered the conversation: the open ticket's first response is met."""
+        await self._col.update_one(
+            {"conversation_id": conversation_id, "open": True, "first_response_at": None},
+            {"$set": {"first_response_at": utcnow()}},
+        )
+
+    async def get(self, ticket_id: str | ObjectId) -> dict[str, Any]:
+        ticket = await self._col.find_one({"_id": object_id(ticket_id, "ticket")})
+        if ticket is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        return ticket
+
+    async def list(
+        self, where: TicketFilter, *, viewer_id: ObjectId, limit: int, cursor: tuple | None
+    ) -> list[dict[str, Any]]:
+        """Newest first; `breached` means an open ticket past a due time it has not met."""
+        clauses: list[dict[str, Any]] = []
+        if where.status:
+            statuses = where.status.split(",")
+            if unknown := set(statuses) - set(TICKET_STATUSES):
+                raise Invalid(f"status: unknown value {sorted(unknown)[0]!r}")
+            clauses.append({"status": {"$in": statuses}})
+        if where.priority:
+            if where.priority not in PRIORITIES:
+                raise Invalid(f"priority: must be one of {', '.join(PRIORITIES)}")
+            clauses.append({"priority": where.priority})
+        if where.assignee:
+            clauses.append({"assignee_id": user_filter(where.assignee, viewer_id)})
+        if where.breached is not None:
+            now = utcnow()
+            late = {
+                "open": True,
+                "$or": [
+                    {"first_response_at": None, "sla.first_response_due": {"$lt": now}},
+                    {"sla.resolution_due": {"$lt": now}},
+                ],
+            }
+            clauses.append(late if where.breached else {"$nor": [late]})
+        if cursor:
+            clauses.append(after_cursor("created_at", cursor, descending=True))
+        query = {"$and": clauses} if clauses else {}
+        return await self._col.find(query).sort([("created_at", -1), ("_id", -1)]).to_list(limit)
+
+    async def update(self, ticket_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
+        """Change status, priority or assignee; returns (new record, old values)."""
+        current = await self.get(ticket_id)
+        fields = dict(changes)
+        if "status" in fields and fields["status"] not in TICKET_STATUSES:
+            raise Invalid(f"status: must be one of {', '.join(TICKET_STATUSES)}")
+        if "priority" in fields and fields["priority"] not in PRIORITIES:
+            raise Invalid(f"priority: must be one of {', '.join(PRIORITIES)}")
+        if fields.get("assignee_id") is not None:
+            fields["assignee_id"] = await active_user_id(self._db, fields["assignee_id"], ASSIGNABLE_ROLES)
+        changed = {k: v for k, v in fields.items() if current.get(k) != v}
+        if not changed:
+            return current, {}
+        extra: dict[str, Any] = {"updated_at": utcnow()}
+        if "status" in changed:
+            extra["open"] = changed["status"] in OPEN_STATUSES
+            if changed["status"] in ("resolved", "closed") and current.get("resolved_at") is None:
+                extra["resolved_at"] = utcnow()
+        if extra.get("open") and not current["open"]:
+            clash = await self._col.find_one({"conversation_id": current["conversation_id"], "open": True})
+            if clash is not None:
+                raise Invalid(f"the conversation already has an open ticket ({clash['_id']})")
+        ticket = await self._col.find_one_and_update(
+            {"_id": current["_id"]}, {"$set": {**changed, **extra}}, return_document=ReturnDocument.AFTER
+        )
+        self._events.publish("ticket.updated", ticket)
+        return ticket, {k: current.get(k) for k in changed}

@@ -1,0 +1,134 @@
+"""Classifies inbound messages in micro-batches and hands each result to automation.
+
+Messages are claimed with leases on the message records (`nlp.status: working` with
+`nlp.lease` and `nlp.lease_until`), so several hub processes never classify the same message
+at once, and one that died mid-batch leaves its messages to be claimed again when the lease
+expires. A message is marked done only after its actions ran; the actions are idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo import UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from bots.automation import Automation
+from crm_core.automation import RuleStore
+from crm_core.records import utcnow
+from nlp.analyzer import Analyzer
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 32
+BATCH_WINDOW = 0.020  # seconds a batch waits to fill once the first message is in
+IDLE_SECONDS = 5.0  # look for work left by other processes or expired leases this often
+
+
+class NlpWorker:
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        analyzer: Analyzer,
+        automation: Automation,
+        rules: RuleStore,
+        *,
+        lease_seconds: float = 60.0,
+    ) -> None:
+        self._messages = db.messages
+        self._analyzer = analyzer
+        self._automation = automation
+        self._rules = rules
+        self._lease = timedelta(seconds=lease_seconds)
+        self._arrived = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="nlp-worker")
+
+    def notify(self) -> None:
+        """A message was stored for classification."""
+        self._arrived += 1
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop now; a batch cut short is claimed again when its lease expires."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if await self.run_once() == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+                    await self._fill_window()
+            except PyMongoError as exc:
+                log.warning("NLP worker cannot reach the database", extra={"error": exc.__class__.__name__})
+                await asyncio.sleep(1.0)
+            except Exception:
+                log.exception("NLP batch failed; its messages are retried when the lease expires")
+                await asyncio.sleep(1.0)
+
+    async def _fill_window(self) -> None:
+        """Up to 20 ms for more messages to arrive, unless a full batch is already waiting."""
+        deadline = time.monotonic() + BATCH_WINDOW
+        while self._arrived < BATCH_SIZE and (left := deadline - time.monotonic()) > 0:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), left)
+
+    async def run_once(self) -> int:
+        """Claim, classify and act on one batch; returns how many messages it held."""
+        self._arrived = 0
+        self._wake.clear()
+        batch, lease = await self._claim()
+        if not batch:
+            return 0
+        texts = [m["text"] for m in batch]
+        emails = [m.get("sender", {}).get("email") for m in batch]
+        analyses = await asyncio.to_thread(self._analyzer.analyze, texts, emails)
+        rules = await self._rules.get()
+        done = []
+        for message, analysis in zip(batch, analyses, strict=True):
+            actions = await self._automation.act(message, analysis, rules)
+            log.info(
+                "message classified",
+                extra={"message_id": str(message["_id"]), "intent": analysis["intent"], "actions": actions},
+            )
+            result = {**analysis, "status": "done", "actions": actions, "classified_at": utcnow()}
+            done.append(UpdateOne({"_id": message["_id"], "nlp.lease": lease}, {"$set": {"nlp": result}}))
+        await self._messages.bulk_write(done, ordered=False)
+        return len(batch)
+
+    async def _claim(self) -> tuple[list[dict[str, Any]], ObjectId]:
+        """Up to BATCH_SIZE pending messages (or ones whose worker's lease ran out), oldest first."""
+        now = utcnow()
+        claimable = {
+            "$or": [
+                {"nlp.status": "pending"},
+                {"nlp.status": "working", "nlp.lease_until": {"$lt": now}},
+            ]
+        }
+        candidates = (
+            await self._messages.find(claimable, {"_id": 1}).sort("created_at", 1).to_list(BATCH_SIZE)
+        )
+        lease = ObjectId()
+        if not candidates:
+            return [], lease
+        # The claim filter repeats the claimable condition per message, so of two processes
+        # racing for a message exactly one gets it.
+        await self._messages.update_many(
+            {"_id": {"$in": [c["_id"] for c in candidates]}, **claimable},
+            {"$set": {"nlp": {"status": "working", "lease": lease, "lease_until": now + self._lease}}},
+        )
+        batch = await self._messages.find({"nlp.lease": lease}).sort("created_at", 1).to_list(BATCH_SIZE)
+        return batch, lease

