@@ -166,6 +166,19 @@ class Contacts:
         )
         return updated, {k: current.get(k) for k in changes}
 
+    async def set_consent(self, contact_id: ObjectId, marketing: bool, *, source: str) -> tuple[dict, dict]:
+        """Record a marketing opt-in or opt-out and where it came from."""
+        current = await self.get(contact_id)
+        if current["consent"].get("marketing") == marketing:
+            return current, {}
+        consent = {"marketing": marketing, "changed_at": utcnow(), "source": source}
+        updated = await self._col.find_one_and_update(
+            {"_id": current["_id"]},
+            {"$set": {"consent": consent, "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return updated, {"consent": current["consent"]}
+
     async def _check_unclaimed(self, emails: list[str], phones: list[str], exclude: ObjectId | None) -> None:
         """Two live contacts sharing an email or phone would make resolution ambiguous."""
         if not emails and not phones:

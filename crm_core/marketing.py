@@ -18,6 +18,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.errors import Conflict, Invalid, NotFound
 from crm_core.records import object_id, utcnow
@@ -72,6 +73,7 @@ class Campaigns:
         self,
         db: AsyncDatabase,
         conversations: Conversations,
+        contacts: Contacts,
         *,
         unsubscribe_url: Callable[[ObjectId], str] | None = None,
         lease_seconds: float = 60.0,
@@ -80,6 +82,7 @@ class Campaigns:
         self._col = db.campaigns
         self._enrolments = db.enrolments
         self._conversations = conversations
+        self._contacts = contacts
         self._unsubscribe_url = unsubscribe_url
         self._lease = timedelta(seconds=lease_seconds)
 
@@ -196,19 +199,10 @@ class Campaigns:
 
     async def opt_out(self, contact_id: ObjectId, *, source: str) -> None:
         """Record the opt-out and end every enrolment of the contact."""
-        now = utcnow()
-        await self._db.contacts.update_one(
-            {"_id": contact_id},
-            {
-                "$set": {
-                    "consent": {"marketing": False, "changed_at": now, "source": source},
-                    "updated_at": now,
-                }
-            },
-        )
+        await self._contacts.set_consent(contact_id, False, source=source)
         await self._enrolments.update_many(
             {"contact_id": contact_id, "status": {"$nin": list(ENDED)}},
-            {"$set": {"status": "opted_out", "ended_at": now, "lease_until": None}},
+            {"$set": {"status": "opted_out", "ended_at": utcnow(), "lease_until": None}},
         )
 
     # The scheduler's side.

@@ -164,7 +164,7 @@ def build_services(
     contacts = Contacts(db, phone_region=settings.phone_region)
     conversations = Conversations(db, realtime)
     reports = Reports(db)
-    campaigns = Campaigns(db, conversations, unsubscribe_url=_unsubscribe_url(settings))
+    campaigns = Campaigns(db, conversations, contacts, unsubscribe_url=_unsubscribe_url(settings))
     scheduler = CampaignScheduler(campaigns, outbox_worker.wake)
     tickets, leads, rules = Tickets(db, realtime), Leads(db, realtime), RuleStore(db, INTENTS)
     notifier = Notifier(db, realtime)

@@ -66,6 +66,7 @@ def settings(mongo_uri: str, tmp_path: Path) -> Settings:
         outbox_backoff_base=0.05,
         outbox_backoff_cap=0.2,
         shutdown_timeout=2.0,
+        nlp_worker=False,  # tests of NLP and automation switch it on
     )
 
 

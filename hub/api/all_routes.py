@@ -1,8 +1,34 @@
 """Importing this module registers every route module's routes on `api`."""
 
-from hub.api import audit, contacts, conversations, ops, reports, staff, stream, webhooks, widget
+from hub.api import (
+    audit,
+    contacts,
+    conversations,
+    marketing,
+    ops,
+    reports,
+    sales,
+    service,
+    staff,
+    stream,
+    webhooks,
+    widget,
+)
 from hub.api.routing import api
 
-ROUTE_MODULES = (audit, contacts, conversations, ops, reports, staff, stream, webhooks, widget)
+ROUTE_MODULES = (
+    audit,
+    contacts,
+    conversations,
+    marketing,
+    ops,
+    reports,
+    sales,
+    service,
+    staff,
+    stream,
+    webhooks,
+    widget,
+)
 
 __all__ = ["ROUTE_MODULES", "api"]

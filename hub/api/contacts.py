@@ -7,7 +7,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_core.audit import diff
 from hub.api.cursors import decode_cursor
 from hub.api.routing import ALL_STAFF, INBOX_WORKERS, Call, QueryParam, api, json_ok, page
 
@@ -19,6 +18,10 @@ class ContactFields(BaseModel):
     phones: list[str] | None = Field(default=None, max_length=20)
     company: str | None = Field(default=None, max_length=200)
     attributes: dict[str, Any] | None = None
+
+
+class ContactChanges(ContactFields):
+    marketing_consent: bool | None = Field(default=None, description="opt in or out of campaigns")
 
 
 class MergeBody(BaseModel):
@@ -52,14 +55,18 @@ async def get_contact(call: Call) -> web.Response:
     return json_ok(await call.services.contacts.get(call.path("id")))
 
 
-@api.route("PATCH", "/api/v1/contacts/{id}", summary="Edit name, emails, phones, company or attributes.",
-           tag="contacts", roles=INBOX_WORKERS, body=ContactFields)  # fmt: skip
+@api.route("PATCH", "/api/v1/contacts/{id}", summary="Edit name, emails, phones, company, attributes or "
+           "marketing consent.", tag="contacts", roles=ALL_STAFF, body=ContactChanges)  # fmt: skip
 async def update_contact(call: Call) -> web.Response:
-    contact, old = await call.services.contacts.update(call.path("id"), _fields(call.body))
-    if old:
-        await call.services.audit.record(
-            call.actor, "contact.update", "contact", contact["_id"], diff(old, contact)
+    fields = _fields(call.body)
+    consent = fields.pop("marketing_consent", None)
+    contact, old = await call.services.contacts.update(call.path("id"), fields)
+    if consent is not None:
+        contact, old_consent = await call.services.contacts.set_consent(
+            contact["_id"], consent, source=f"staff:{call.actor['email']}"
         )
+        old |= old_consent
+    await call.audit_change("contact.update", "contact", contact, old)
     return json_ok(contact)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from crm_core.audit import diff
 from hub.api.cursors import next_cursor
 from hub.api.errors import ApiError
 from hub.jsonable import jsonable
@@ -18,6 +19,8 @@ from hub.services import SERVICES, Services
 
 ALL_STAFF = ("admin", "agent", "sales", "manager")
 INBOX_WORKERS = ("admin", "agent", "manager")
+SALES_TEAM = ("admin", "sales", "manager")
+MANAGERS = ("admin", "manager")
 
 
 @dataclass
@@ -41,10 +44,33 @@ class Call:
             raise ApiError(400, "bad_query", f"limit: a whole number from 1 to {maximum}")
         return int(raw)
 
+    def flag(self, name: str) -> bool | None:
+        raw = self.query(name)
+        if raw is None:
+            return None
+        if raw not in ("true", "false"):
+            raise ApiError(400, "bad_query", f"{name}: true or false")
+        return raw == "true"
+
+    def number(self, name: str, maximum: int) -> int | None:
+        raw = self.query(name)
+        if raw is None:
+            return None
+        if not raw.isdigit() or int(raw) > maximum:
+            raise ApiError(400, "bad_query", f"{name}: a whole number from 0 to {maximum}")
+        return int(raw)
+
     @property
     def actor(self) -> dict[str, Any]:
         assert self.user is not None, "route registered without roles"
         return self.user
+
+    async def audit_change(self, action: str, target_type: str, record: dict[str, Any], old: dict) -> None:
+        """Record an edit (the fields that changed, from and to) when there was one."""
+        if old:
+            await self.services.audit.record(
+                self.actor, action, target_type, record["_id"], diff(old, record)
+            )
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]

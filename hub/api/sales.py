@@ -1,0 +1,95 @@
+"""Sales: qualified leads handed to reps, converted into deals worked along a pipeline."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_core.sales import DealFilter, LeadFilter
+from hub.api.cursors import decode_cursor
+from hub.api.routing import SALES_TEAM, Call, QueryParam, api, json_ok, page
+
+PAGING = (
+    QueryParam("limit", "1-100, default 25", "integer"),
+    QueryParam("cursor", "`next_cursor` from the previous page"),
+)
+
+
+class LeadChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["new", "qualified", "lost"] | None = None
+    owner_id: str | None = None
+
+
+class DealChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stage: Literal["new", "qualified", "proposal", "won", "lost"] | None = None
+    value: float | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    owner_id: str | None = None
+
+
+@api.route("GET", "/api/v1/leads", summary="Leads, newest first, each with its score and the signals "
+           "that earned it.", tag="sales", roles=SALES_TEAM,
+           query=(QueryParam("status", "new, qualified, converted, lost; several separated by commas"),
+                  QueryParam("owner", "a user id, `me` or `none`"),
+                  QueryParam("min_score", "0-100", "integer"), *PAGING))  # fmt: skip
+async def list_leads(call: Call) -> web.Response:
+    limit = call.limit()
+    where = LeadFilter(
+        status=call.query("status"), owner=call.query("owner"), min_score=call.number("min_score", 100)
+    )
+    items = await call.services.leads.list(
+        where, viewer_id=call.actor["_id"], limit=limit, cursor=decode_cursor(call.query("cursor"))
+    )
+    return page(items, limit, "created_at")
+
+
+@api.route("GET", "/api/v1/leads/{id}", summary="One lead.", tag="sales", roles=SALES_TEAM)  # fmt: skip
+async def get_lead(call: Call) -> web.Response:
+    return json_ok(await call.services.leads.get(call.path("id")))
+
+
+@api.route("PATCH", "/api/v1/leads/{id}", summary="Change status or owner.", tag="sales", roles=SALES_TEAM,
+           body=LeadChanges)  # fmt: skip
+async def update_lead(call: Call) -> web.Response:
+    lead, old = await call.services.leads.update(call.path("id"), call.body.model_dump(exclude_unset=True))
+    await call.audit_change("lead.update", "lead", lead, old)
+    return json_ok(lead)
+
+
+@api.route("POST", "/api/v1/leads/{id}/convert", summary="Make a deal in the default pipeline from the "
+           "lead (once; again is a 409).", tag="sales", roles=SALES_TEAM, ok_status=201)  # fmt: skip
+async def convert_lead(call: Call) -> web.Response:
+    deal = await call.services.leads.convert(call.path("id"), call.actor)
+    await call.services.audit.record(
+        call.actor, "lead.convert", "lead", deal["lead_id"], {"deal_id": deal["_id"]}
+    )
+    return json_ok(deal, status=201)
+
+
+@api.route("GET", "/api/v1/deals", summary="Deals, newest first.", tag="sales", roles=SALES_TEAM,
+           query=(QueryParam("stage", "new, qualified, proposal, won, lost; several separated by commas"),
+                  QueryParam("owner", "a user id, `me` or `none`"), *PAGING))  # fmt: skip
+async def list_deals(call: Call) -> web.Response:
+    limit = call.limit()
+    where = DealFilter(stage=call.query("stage"), owner=call.query("owner"))
+    items = await call.services.deals.list(
+        where, viewer_id=call.actor["_id"], limit=limit, cursor=decode_cursor(call.query("cursor"))
+    )
+    return page(items, limit, "created_at")
+
+
+@api.route("GET", "/api/v1/deals/{id}", summary="One deal.", tag="sales", roles=SALES_TEAM)  # fmt: skip
+async def get_deal(call: Call) -> web.Response:
+    return json_ok(await call.services.deals.get(call.path("id")))
+
+
+@api.route("PATCH", "/api/v1/deals/{id}", summary="Move along the pipeline, set value or owner.",
+           tag="sales", roles=SALES_TEAM, body=DealChanges)  # fmt: skip
+async def update_deal(call: Call) -> web.Response:
+    deal, old = await call.services.deals.update(call.path("id"), call.body.model_dump(exclude_unset=True))
+    await call.audit_change("deal.update", "deal", deal, old)
+    return json_ok(deal)

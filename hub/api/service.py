@@ -1,0 +1,56 @@
+"""Support tickets: the work queue agents and managers answer to, with SLA due times."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from crm_core.service import TicketFilter
+from hub.api.cursors import decode_cursor
+from hub.api.routing import INBOX_WORKERS, Call, QueryParam, api, json_ok, page
+
+
+class TicketChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["open", "pending", "resolved", "closed"] | None = None
+    priority: Literal["low", "medium", "high", "urgent"] | None = None
+    assignee_id: str | None = None
+
+
+@api.route("GET", "/api/v1/tickets", summary="Tickets, newest first.", tag="service", roles=INBOX_WORKERS,
+           query=(QueryParam("status", "open, pending, resolved, closed; several separated by commas"),
+                  QueryParam("priority", "low, medium, high or urgent"),
+                  QueryParam("assignee", "a user id, `me` or `none`"),
+                  QueryParam("breached", "true: open and past an SLA due time", "boolean"),
+                  QueryParam("limit", "1-100, default 25", "integer"),
+                  QueryParam("cursor", "`next_cursor` from the previous page")))  # fmt: skip
+async def list_tickets(call: Call) -> web.Response:
+    limit = call.limit()
+    where = TicketFilter(
+        status=call.query("status"),
+        priority=call.query("priority"),
+        assignee=call.query("assignee"),
+        breached=call.flag("breached"),
+    )
+    items = await call.services.tickets.list(
+        where, viewer_id=call.actor["_id"], limit=limit, cursor=decode_cursor(call.query("cursor"))
+    )
+    return page(items, limit, "created_at")
+
+
+@api.route("GET", "/api/v1/tickets/{id}", summary="One ticket.", tag="service",
+           roles=INBOX_WORKERS)  # fmt: skip
+async def get_ticket(call: Call) -> web.Response:
+    return json_ok(await call.services.tickets.get(call.path("id")))
+
+
+@api.route("PATCH", "/api/v1/tickets/{id}", summary="Change status, priority or assignee.", tag="service",
+           roles=INBOX_WORKERS, body=TicketChanges)  # fmt: skip
+async def update_ticket(call: Call) -> web.Response:
+    ticket, old = await call.services.tickets.update(
+        call.path("id"), call.body.model_dump(exclude_unset=True)
+    )
+    await call.audit_change("ticket.update", "ticket", ticket, old)
+    return json_ok(ticket)
