@@ -1,0 +1,250 @@
+"""NLP on every inbound message and what the hub does with it, end to end through the chat
+webhook: tickets, qualified leads, campaigns, consent, and recovery after a worker crash.
+The classifier is the real MiniLM model when the `nlp` extra is installed (as in CI)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import pytest
+from bson import ObjectId
+
+from channels.email import unsubscribe_signature
+from tests.conftest import CHAT_SECRET, chat_message, eventually
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+BILLING_COMPLAINT = (
+    "I was charged twice for my subscription this month. This is unacceptable, please refund me."
+)
+RICH_SALES_INQUIRY = (
+    "Hi, I'm Head of Support at Acme Logistics GmbH. We're looking for a helpdesk for 40 agents, "
+    "EUR 60k budget, go live in Q2. Can we book a demo?"
+)
+VAGUE_SALES_INQUIRY = "I'm interested in your product, can you tell me more?"
+
+
+async def classified(hub, count: int) -> list[dict]:
+    """Wait until `count` inbound messages are classified and acted on; return them."""
+
+    async def done():
+        found = await hub.db.messages.find({"direction": "in", "nlp.status": "done"}).to_list(100)
+        return found if len(found) >= count else None
+
+    return await eventually(done, timeout=30)
+
+
+async def test_billing_complaint_opens_a_high_priority_ticket_for_an_agent_with_sla_times(make_hub):
+    hub = await make_hub(nlp_worker=True)
+    agents = [await hub.login("agent") for _ in range(2)]
+    ack = await (await hub.chat(chat_message(BILLING_COMPLAINT))).json()
+    [message] = await classified(hub, 1)
+    assert message["nlp"]["intent"] in ("billing", "complaint")
+    assert message["nlp"]["sentiment"]["label"] == "negative"
+    assert message["nlp"]["model"] and message["nlp"]["language"] == "en"
+
+    status, tickets = await hub.call("GET", "/api/v1/tickets", agents[0])
+    assert status == 200
+    [ticket] = tickets["items"]
+    assert ticket["priority"] == "high"
+    assert ticket["conversation_id"] == ack["conversation_id"]
+    assert ticket["assignee_id"] is not None
+    due = ticket["sla"]
+    assert due["first_response_due"] < due["resolution_due"]
+    status, conversation = await hub.call("GET", f"/api/v1/conversations/{ack['conversation_id']}", agents[0])
+    assert conversation["last_intent"] == message["nlp"]["intent"]
+    assert conversation["assignee_id"] == ticket["assignee_id"]
+    assert conversation["priority"] == "high"
+
+    # A follow-up in the same conversation joins the open ticket instead of opening another.
+    await hub.chat(chat_message("Still waiting for the refund of the double charge, this is a disgrace!"))
+    await classified(hub, 2)
+    status, tickets = await hub.call("GET", "/api/v1/tickets?status=open", agents[0])
+    assert len(tickets["items"]) == 1 and len(tickets["items"][0]["message_ids"]) == 2
+
+    # A second customer's ticket goes to the other agent (round robin).
+    await hub.chat(chat_message("The export button gives an error, help please", sender={"id": "c2"}))
+    await classified(hub, 3)
+    status, tickets = await hub.call("GET", "/api/v1/tickets", agents[0])
+    assert len({t["assignee_id"] for t in tickets["items"]}) == 2
+
+    # Agents answer and resolve; a sales rep cannot touch tickets.
+    ticket_id = ticket["id"]
+    status, changed = await hub.call(
+        "PATCH", f"/api/v1/tickets/{ticket_id}", agents[1], json={"status": "resolved"}
+    )
+    assert status == 200 and changed["status"] == "resolved" and changed["resolved_at"]
+    status, _ = await hub.call("GET", "/api/v1/tickets", await hub.login("sales"))
+    assert status == 403
+    status, breached = await hub.call("GET", "/api/v1/tickets?breached=true", agents[0])
+    assert breached["items"] == []
+
+
+async def test_spam_is_labelled_and_resolved_without_a_ticket(make_hub):
+    hub = await make_hub(nlp_worker=True)
+    ack = await (
+        await hub.chat(chat_message("Congratulations!!! You won a FREE iPhone, click here to claim it"))
+    ).json()
+    [message] = await classified(hub, 1)
+    assert message["nlp"]["intent"] == "spam"
+    conversation = await hub.services.conversations.get(ack["conversation_id"])
+    assert conversation["status"] == "resolved" and "spam" in conversation["labels"]
+    assert await hub.db.tickets.count_documents({}) == 0
+
+
+async def test_rich_sales_inquiry_becomes_a_qualified_lead_assigned_to_a_rep(make_hub):
+    hub = await make_hub(nlp_worker=True)
+    rep = await hub.login("sales")
+    rep_id = (await hub.call("GET", "/api/v1/auth/me", rep))[1]["id"]
+    await hub.chat(chat_message(RICH_SALES_INQUIRY, sender={"id": "lead-1", "name": "Jo Buyer"}))
+    [message] = await classified(hub, 1)
+    assert message["nlp"]["intent"] == "sales_inquiry"
+
+    status, leads = await hub.call("GET", "/api/v1/leads?status=qualified&min_score=50", rep)
+    assert status == 200
+    [lead] = leads["items"]
+    assert lead["owner_id"] == rep_id
+    signals = {s["signal"]: s for s in lead["signals"]}
+    assert {"budget", "team_size", "timeline", "request", "title", "company"} <= set(signals)
+    assert signals["budget"]["evidence"] == "EUR 60k" and signals["team_size"]["value"] == 40
+    assert lead["score"] == sum(s["points"] for s in lead["signals"]) >= 50
+    note = await hub.db.notifications.find_one({"user_id": ObjectId(rep_id), "kind": "lead.assigned"})
+    assert "score" in note["text"] and "EUR 60k" in note["text"]
+    contact = await hub.services.contacts.get(lead["contact_id"])
+    assert contact["lead"]["score"] == lead["score"]
+
+    # Convert once into a deal carrying the budget; work the deal along the pipeline.
+    status, deal = await hub.call("POST", f"/api/v1/leads/{lead['id']}/convert", rep)
+    assert status == 201
+    assert (deal["stage"], deal["value"], deal["currency"], deal["owner_id"]) == (
+        "new",
+        60000.0,
+        "EUR",
+        rep_id,
+    )
+    status, again = await hub.call("POST", f"/api/v1/leads/{lead['id']}/convert", rep)
+    assert status == 409, again
+    status, moved = await hub.call("PATCH", f"/api/v1/deals/{deal['id']}", rep, json={"stage": "proposal"})
+    assert status == 200 and moved["stage"] == "proposal"
+    status, _ = await hub.call("PATCH", f"/api/v1/deals/{deal['id']}", rep, json={"stage": "signed"})
+    assert status == 422
+    status, _ = await hub.call("GET", "/api/v1/leads", await hub.login("agent"))
+    assert status == 403
+
+
+async def test_vague_inquiry_enrols_in_nurture_reply_pauses_and_unsubscribe_stops(make_hub, receiver_factory):
+    receiver = await receiver_factory([])
+    hub = await make_hub(nlp_worker=True, chat_outbound_url=receiver.url)
+    manager = await hub.login("manager")
+    steps = [
+        {"channel": "chat", "template": "Hi {first_name}, here is our product guide.", "delay_minutes": 0},
+        {"channel": "chat", "template": "{first_name}, shall we book a call?", "delay_minutes": 60 * 24},
+    ]
+    status, campaign = await hub.call(
+        "POST", "/api/v1/campaigns", manager, json={"key": "nurture", "name": "Nurture", "steps": steps}
+    )
+    assert status == 201, campaign
+    customer = {"id": "visitor-9", "name": "Kim Lee"}
+    ack = await (await hub.chat(chat_message("hello", sender=customer))).json()
+    await classified(hub, 1)
+    # No consent yet: a vague inquiry would not enrol. The agent records the customer's opt-in.
+    status, _ = await hub.call(
+        "PATCH", f"/api/v1/contacts/{ack['contact_id']}", manager, json={"marketing_consent": True}
+    )
+    assert status == 200
+
+    await hub.chat(chat_message(VAGUE_SALES_INQUIRY, sender=customer))
+    [*_, inquiry] = await classified(hub, 2)
+    assert inquiry["nlp"]["intent"] == "sales_inquiry"
+    assert any(a.startswith("campaign:nurture:enrolled") for a in inquiry["nlp"]["actions"])
+    await eventually(lambda: asyncio.sleep(0, len(receiver.requests) == 1))
+    sent = json.loads(receiver.requests[0][1])
+    assert sent["text"] == "Hi Kim, here is our product guide."
+
+    # The customer answers: the enrolment pauses and the reply sits in the inbox.
+    await hub.chat(chat_message("thanks, I'll read it", sender=customer))
+    await classified(hub, 3)
+    status, detail = await hub.call("GET", f"/api/v1/campaigns/{campaign['id']}", manager)
+    assert detail["enrolments"][0]["status"] == "paused"
+    assert (detail["results"]["enrolled"], detail["results"]["replied"]) == (1, 1)
+
+    await hub.chat(chat_message("unsubscribe", sender=customer))
+    await classified(hub, 4)
+    contact = await hub.services.contacts.get(ack["contact_id"])
+    assert contact["consent"]["marketing"] is False
+    status, detail = await hub.call("GET", f"/api/v1/campaigns/{campaign['id']}", manager)
+    results = detail["results"]
+    assert (results["enrolled"], results["opted_out"], results["replied"]) == (1, 1, 1)
+    assert detail["enrolments"][0]["status"] == "opted_out"
+    # Opted out, the contact is not enrolled again.
+    status, refused = await hub.call(
+        "POST",
+        f"/api/v1/campaigns/{campaign['id']}/enrolments",
+        manager,
+        json={"contact_id": ack["contact_id"]},
+    )
+    assert status == 409 and refused["error"]["code"] == "no_consent"
+    assert await hub.db.tickets.count_documents({}) == 0  # "unsubscribe" is not a cancellation ticket
+    assert len(receiver.requests) == 1
+
+
+async def test_email_unsubscribe_link_is_signed(hub):
+    ack = await (await hub.chat(chat_message())).json()
+    contact_id = ack["contact_id"]
+    await hub.services.contacts.set_consent(contact_id, True, source="test")
+    status, _ = await hub.call("GET", f"/unsubscribe?c={contact_id}&s=deadbeef")
+    assert status == 403
+    assert (await hub.services.contacts.get(contact_id))["consent"]["marketing"] is True
+    good = unsubscribe_signature(CHAT_SECRET, contact_id)
+    status, page = await hub.call("GET", f"/unsubscribe?c={contact_id}&s={good}")
+    assert status == 200 and "no more marketing" in page
+    consent = (await hub.services.contacts.get(contact_id))["consent"]
+    assert consent["marketing"] is False and consent["source"] == "email unsubscribe link"
+
+
+async def test_rules_are_validated_and_editable_by_managers(hub):
+    manager = await hub.login("manager")
+    status, rules = await hub.call("GET", "/api/v1/automation/rules", manager)
+    assert status == 200 and rules["leads"]["qualified_score"] == 50
+    assert rules["tickets"]["intents"] == ["support_request", "billing", "complaint", "cancellation"]
+    bad = rules | {"labels": [{"intent": "gossip", "label": "x"}]}
+    status, error = await hub.call("PUT", "/api/v1/automation/rules", manager, json=bad)
+    assert status == 422 and "gossip" in error["error"]["message"]
+    bad = rules | {"tickets": rules["tickets"] | {"sla": {"high": rules["tickets"]["sla"]["high"]}}}
+    status, error = await hub.call("PUT", "/api/v1/automation/rules", manager, json=bad)
+    assert status == 422 and "missing" in error["error"]["message"]
+    good = rules | {"leads": rules["leads"] | {"qualified_score": 70}}
+    status, saved = await hub.call("PUT", "/api/v1/automation/rules", manager, json=good)
+    assert status == 200 and saved["leads"]["qualified_score"] == 70
+    assert (await hub.services.rules.get()).leads.qualified_score == 70
+    status, _ = await hub.call("PUT", "/api/v1/automation/rules", await hub.login("agent"), json=good)
+    assert status == 403
+
+
+async def test_a_worker_cancelled_mid_batch_leaves_nothing_unclassified(make_hub, settings):
+    first = await make_hub(nlp_worker=True, nlp_lease_seconds=1.0)
+    worker = first.services.nlp_worker
+    inside, release = threading.Event(), threading.Event()
+    real_analyze = worker._analyzer.analyze
+
+    def stuck(*args):
+        inside.set()
+        release.wait(30)
+        return real_analyze(*args)
+
+    worker._analyzer.analyze = stuck
+    for n in range(5):
+        await first.chat(chat_message(f"my invoice number {n} is wrong", sender={"id": f"c{n}"}))
+    await eventually(lambda: asyncio.to_thread(inside.wait, 0.05))
+    await worker.stop()  # the crash: cancelled while the batch is being classified
+    release.set()
+    del worker._analyzer.analyze
+    working = await first.db.messages.count_documents({"nlp.status": "working"})
+    assert working >= 1
+
+    second = await make_hub(nlp_worker=True, nlp_lease_seconds=1.0)
+    done = await classified(second, 5)
+    assert {m["nlp"]["status"] for m in done} == {"done"}
+    assert await second.db.tickets.count_documents({}) == 5  # each acted on once
