@@ -1,5 +1,5 @@
-"""NLP groundwork: the labelled data, the rules fallback (always), and the MiniLM classifier
-(only where the `nlp` extra is installed)."""
+"""NLP: the labelled data, the signals and the rules fallback (always), and the MiniLM classifier
+(only where the `nlp` extra is installed, as it is in CI)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import sys
 
 import pytest
 
-from nlp import dataset
+from crm_core.automation import LeadRules
+from crm_core.sales import lead_signals
+from crm_core.service import ticket_priority
+from nlp import dataset, signals
 from nlp.classifier import EmbeddingClassifier, RulesClassifier, load_classifier
 from nlp.labels import INTENTS
 
@@ -71,6 +74,8 @@ async def test_classify_command_writes_json_lines():
     out, _ = await process.communicate(b'please cancel my plan\n{"text": "where is my invoice?"}\n')
     lines = [json.loads(line) for line in out.decode().splitlines()]
     assert [(r["intent"], r["model"]) for r in lines] == [("cancellation", "rules"), ("billing", "rules")]
+    assert set(lines[0]) >= {"intent", "confidence", "ranking", "entities", "sentiment", "language", "model"}
+    assert lines[0]["ranking"][0] == {"intent": "cancellation", "score": lines[0]["confidence"]}
 
 
 @pytest.mark.skipif(
@@ -91,3 +96,71 @@ def test_minilm_classifier_on_clear_messages():
     )
     assert [r.intent for r in results] == ["cancellation", "billing", "sales_inquiry"]
     assert all(r.model == "all-MiniLM-L6-v2+logreg" and len(r.ranking) == len(INTENTS) for r in results)
+
+
+@pytest.mark.skipif(
+    not HAS_MODEL, reason="the nlp extra (torch, transformers, the model package) is not installed"
+)
+def test_held_out_scores_meet_the_targets():
+    from nlp.__main__ import _evaluated, scores
+
+    result = scores(*_evaluated(rules=False))
+    assert result["accuracy"] >= 0.90 and result["macro_f1"] >= 0.88, result
+
+
+def test_entities_of_a_rich_sales_inquiry():
+    text = (
+        "Hi, I'm the CTO at Brightwave. We need 40 agents, EUR 60k budget (or $65,000), go live in Q2, "
+        "book a demo. Call +49 30 1234567 or write to jo@brightwave.io before 3 March 2027."
+    )
+    found = {
+        (e["type"], json.dumps(e["value"])) for e in signals.entities(text, sender_email="jo@brightwave.io")
+    }
+    assert {
+        ("title", '"cto"'),
+        ("company", '"Brightwave"'),
+        ("team_size", "40"),
+        ("money", '{"amount": 60000.0, "currency": "EUR"}'),
+        ("money", '{"amount": 65000.0, "currency": "USD"}'),
+        ("timeline", '"go live in q2"'),
+        ("request", '"demo"'),
+        ("phone", '"+49301234567"'),
+        ("email", '"jo@brightwave.io"'),
+        ("date", '"3 March 2027"'),
+        ("company_domain", '"brightwave.io"'),
+    } <= found
+
+
+def test_free_mail_is_not_a_company_and_plain_chat_has_no_entities():
+    assert signals.entities("hello, how are you?", sender_email="ann@gmail.com") == []
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [("STOP", True), ("Unsubscribe me please", True), ("stop sending me emails!", True),
+     ("I can't stop the sync", False), ("how do I unsubscribe a user from a list?", False)],
+)  # fmt: skip
+def test_opt_out_is_the_whole_message_not_a_word_in_it(text, expected):
+    assert signals.opt_out(text) is expected
+
+
+def test_sentiment_urgency_and_language():
+    angry = "The whole system is down again, this is terrible, fix it now!!"
+    assert signals.sentiment(angry)["label"] == "negative"
+    assert signals.urgency(angry) == {"urgent": True, "cues": ["outage", "fix now", "shouting"]}
+    assert signals.urgency("Could you send the invoice?")["urgent"] is False
+    assert signals.sentiment("Thanks, you were a great help!")["label"] == "positive"
+    assert signals.language("Bitte kündigen Sie mein Abonnement zum Monatsende") == "de"
+    assert signals.language("Where can I download my invoice?") == "en"
+    assert signals.language("👍") == "und"
+
+
+def test_lead_score_explains_itself_and_ticket_priority_follows_the_rules():
+    entities = signals.entities("We are 6 people with a budget of $2,000, need it next month")
+    by_signal = {s["signal"]: s for s in lead_signals(entities, LeadRules().points)}
+    assert {k: v["points"] for k, v in by_signal.items()} == {"budget": 12, "team_size": 10, "timeline": 15}
+    assert by_signal["budget"]["evidence"] == "$2,000"
+    assert ticket_priority("support_request", "neutral", False) == "medium"
+    assert ticket_priority("billing", "negative", False) == "high"
+    assert ticket_priority("complaint", "neutral", False) == "high"
+    assert ticket_priority("support_request", "negative", True) == "urgent"
