@@ -10,7 +10,7 @@ import urllib.parse
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from tests.conftest import eventually
+from tests.conftest import chat_message, eventually
 from tests.fake_slack import FakeSlack
 from tests.fake_telegram import FakeTelegram
 from tests.test_telegram import SECRET as TG_SECRET
@@ -250,3 +250,25 @@ async def test_inbox_channel_round_trip_telegram_customer_slack_agent(make_hub, 
         assert len(telegram.sent("sendMessage")) == 1  # the note never reached the customer
     finally:
         await telegram.stop()
+
+
+async def test_a_qualified_lead_reaches_its_rep_on_the_stream_and_by_slack_dm(make_hub, fake_slack):
+    hub = await make_hub(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=f"{fake_slack.base_url}/api/",
+        nlp_worker=True,
+    )
+    rep = await hub.login("sales", email="rep@acme.example")
+    await hub.db.users.update_one({"email": "rep@acme.example"}, {"$set": {"links.slack": "UREP"}})
+    async with hub.client.ws_connect("/api/v1/stream", headers={"Authorization": f"Bearer {rep}"}) as ws:
+        assert (await ws.receive_json())["type"] == "ready"
+        inquiry = "We are 40 agents with a EUR 60k budget, go live in Q2, can we book a demo?"
+        await hub.chat(chat_message(inquiry, sender={"id": "buyer-1", "name": "Jo Buyer"}))
+        while (event := await asyncio.wait_for(ws.receive_json(), 30))["type"] != "notification.created":
+            pass
+    assert event["data"]["kind"] == "lead.assigned" and "score" in event["data"]["text"]
+    dms = await eventually(
+        lambda: asyncio.sleep(0, [m for m in fake_slack.sent("chat.postMessage") if m["channel"] == "UREP"])
+    )
+    assert dms[0]["text"].startswith("New qualified lead for you: Jo Buyer, score")
