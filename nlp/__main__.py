@@ -1,16 +1,18 @@
-"""`python -m nlp evaluate` (held-out accuracy, macro-F1, confusion matrix) and
-`python -m nlp classify` (one message per line, or JSON lines with "text", on stdin)."""
+"""`python -m nlp evaluate` (held-out accuracy, macro-F1, confusion matrix),
+`python -m nlp classify` (one message per line, or JSON lines with "text", on stdin) and
+`python -m nlp train` (train the intent head and cache it)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from collections import Counter
 
 from nlp import dataset
 from nlp.analyzer import Analyzer
-from nlp.classifier import Classifier, EmbeddingClassifier, RulesClassifier
+from nlp.classifier import Classifier, EmbeddingClassifier, RulesClassifier, head_path, train_head
 from nlp.labels import INTENTS
 
 
@@ -18,11 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nlp")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("classify", help="stdin lines or JSON lines -> JSON lines")
+    commands.add_parser("train", help="train the intent head and cache it (the hub loads it from there)")
     evaluate = commands.add_parser("evaluate", help="scores on the held-out examples")
     evaluate.add_argument("--rules", action="store_true", help="evaluate the rules fallback instead")
     args = parser.parse_args(argv)
     if args.command == "classify":
         return classify(Analyzer.load())
+    if args.command == "train":
+        return train()
     return report(_evaluated(args.rules))
 
 
@@ -35,6 +40,16 @@ def classify(analyzer: Analyzer) -> int:
             record = json.loads(text)
             text, email = str(record.get("text", "")), record.get("email")
         print(json.dumps(analyzer.analyze([text], [email])[0], ensure_ascii=False), flush=True)
+    return 0
+
+
+def train() -> int:
+    from nlp.encoder import Encoder, model_path
+
+    started = time.perf_counter()
+    path = head_path(model_path())
+    train_head(Encoder(), path)
+    print(f"trained the intent head in {time.perf_counter() - started:.1f} s; cached at {path}")
     return 0
 
 

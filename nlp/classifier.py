@@ -170,6 +170,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get("HUB_NLP_CACHE_DIR") or Path.home() / ".cache" / "omnichannel-hub")
 
 
+def head_path(model: str) -> Path:
+    """Where the head trained on this data for this model is cached."""
+    key = hashlib.sha256(dataset.DATA_FILE.read_bytes() + model.encode()).hexdigest()[:16]
+    return cache_dir() / f"intent-head-{key}.pickle"
+
+
+def train_head(encoder: Any, path: Path) -> Any:
+    """Train the head on the training part of the examples and cache it at `path`."""
+    head = EmbeddingClassifier.train_head(encoder, dataset.split(dataset.load())[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(head))
+    return head
+
+
 def load_classifier() -> Classifier:
     """The embedding classifier (head cached per training data and model), or the rules
     fallback with one warning when torch, transformers or the model are unavailable."""
@@ -177,14 +191,8 @@ def load_classifier() -> Classifier:
         from nlp.encoder import Encoder, model_path
 
         encoder = Encoder()
-        key = hashlib.sha256(dataset.DATA_FILE.read_bytes() + model_path().encode()).hexdigest()[:16]
-        cached = cache_dir() / f"intent-head-{key}.pickle"
-        if cached.exists():
-            head = pickle.loads(cached.read_bytes())
-        else:
-            head = EmbeddingClassifier.train_head(encoder, dataset.split(dataset.load())[0])
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_bytes(pickle.dumps(head))
+        cached = head_path(model_path())
+        head = pickle.loads(cached.read_bytes()) if cached.exists() else train_head(encoder, cached)
         return EmbeddingClassifier(encoder, head)
     except Exception as exc:
         log.warning(
