@@ -12,11 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -24,23 +21,9 @@ from pathlib import Path
 import aiohttp
 from pymongo import AsyncMongoClient
 
-from channels.base import hmac_sha256_signature
-from hub.embedded import EmbeddedServer
-
-SECRET = "bench-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, for bench.harness
+from bench.harness import SECRET, peak_rss_mb, running_hub  # noqa: E402
+from channels.base import hmac_sha256_signature  # noqa: E402
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -115,38 +98,20 @@ async def main() -> None:
     )
     args = parser.parse_args()
 
-    server = hub = None
-    url, mongo_uri, hub_pid = args.url, args.mongo_uri, args.hub_pid
-    if url is None:
-        data = tempfile.mkdtemp(prefix="hub-bench-")
-        server = EmbeddedServer(Path(data) / "db")
-        mongo_uri = await server.start()
-        hub_uri = mongo_uri + args.hub_uri_options
-        port = _free_port()
-        env = {**os.environ, "HUB_MONGO_URI": hub_uri, "HUB_CHAT_SECRET": SECRET, "HUB_PORT": str(port),
-               "HUB_MONGO_DB": "bench", "HUB_LOG_LEVEL": "WARNING"}  # fmt: skip
-        hub = await asyncio.create_subprocess_exec(sys.executable, "-m", "hub", "serve", env=env, cwd=data)
-        hub_pid, url = hub.pid, f"http://127.0.0.1:{port}"
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"{url}/readyz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
-    try:
-        # Raw first, while the server is as fresh as it was for the hub's warm-up.
-        raw = await _raw_inserts(mongo_uri, args.messages, args.concurrency)
-        await _drive_hub(url, min(500, args.messages), args.concurrency, args.senders)  # warm-up
-        rate, latencies = await _drive_hub(url, args.messages, args.concurrency, args.senders)
-        peak_rss = _peak_rss_mb(hub_pid) if hub_pid else None
-    finally:
-        if hub is not None:
-            hub.terminate()
-            await asyncio.wait_for(hub.wait(), 30)
-        if server is not None:
-            await server.stop()
+    if args.url:
+        await _measure(args, args.url, args.mongo_uri, args.hub_pid)
+        return
+    # The NLP worker is off: this measures ingest alone (bench/nlp.py measures classification).
+    async with running_hub(args.hub_uri_options, HUB_NLP_WORKER="off") as hub:
+        await _measure(args, hub.url, hub.mongo_uri, hub.pid)
+
+
+async def _measure(args: argparse.Namespace, url: str, mongo_uri: str, hub_pid: int | None) -> None:
+    # Raw first, while the server is as fresh as it was for the hub's warm-up.
+    raw = await _raw_inserts(mongo_uri, args.messages, args.concurrency)
+    await _drive_hub(url, min(500, args.messages), args.concurrency, args.senders)  # warm-up
+    rate, latencies = await _drive_hub(url, args.messages, args.concurrency, args.senders)
+    peak_rss = peak_rss_mb(hub_pid) if hub_pid else None
     ms = [x * 1000 for x in latencies]
     print(f"messages: {args.messages}  concurrency: {args.concurrency}  senders: {args.senders}")
     print(f"hub ingest: {rate:8.0f} msg/s")

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import io
+from functools import cache
+from typing import Any
 
-import matplotlib
 
-matplotlib.use("Agg")  # no display: render to memory
+@cache
+def _pyplot() -> Any:
+    """matplotlib, loaded on the first chart: it costs about 50 MB that most hubs never need."""
+    import matplotlib
 
-from matplotlib import pyplot as plt
+    matplotlib.use("Agg")  # no display: render to memory
+    from matplotlib import pyplot
+
+    return pyplot
 
 
 def messages_per_day_chart(per_channel: dict[str, dict[str, int]], days: list[str]) -> bytes:
     """A stacked bar chart of inbound messages per day, one colour per channel."""
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(7, 3.2), dpi=110)
     try:
         bottom = [0] * len(days)

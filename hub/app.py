@@ -179,7 +179,9 @@ def build_services(
             lead_assigned=notifier.lead_assigned,
             enrolled=scheduler.wake,
         )
-        nlp_worker = NlpWorker(db, analyzer, automation, rules, lease_seconds=settings.nlp_lease_seconds)
+        nlp_worker = NlpWorker(
+            db, analyzer, automation, rules, metrics, lease_seconds=settings.nlp_lease_seconds
+        )
     return Services(
         settings=settings,
         db=db,

@@ -36,6 +36,18 @@ class Metrics:
             ["route", "status"],
             registry=self.registry,
         )
+        self.classified = Counter(
+            "hub_nlp_messages",
+            "Inbound messages classified and acted on, by intent and the model that answered.",
+            ["intent", "model"],
+            registry=self.registry,
+        )
+        self.nlp_batch_seconds = Histogram(
+            "hub_nlp_batch_seconds",
+            "Time to classify one batch (inference only, in the worker thread).",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
         self.stream_clients = Gauge(
             "hub_stream_clients", "Open realtime websocket connections.", registry=self.registry
         )

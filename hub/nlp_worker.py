@@ -22,6 +22,7 @@ from pymongo.errors import PyMongoError
 from bots.automation import Automation
 from crm_core.automation import RuleStore
 from crm_core.records import utcnow
+from hub.metrics import Metrics
 from nlp.analyzer import Analyzer
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class NlpWorker:
         analyzer: Analyzer,
         automation: Automation,
         rules: RuleStore,
+        metrics: Metrics,
         *,
         lease_seconds: float = 60.0,
     ) -> None:
@@ -44,6 +46,7 @@ class NlpWorker:
         self._analyzer = analyzer
         self._automation = automation
         self._rules = rules
+        self._metrics = metrics
         self._lease = timedelta(seconds=lease_seconds)
         self._arrived = 0
         self._wake = asyncio.Event()
@@ -95,7 +98,9 @@ class NlpWorker:
             return 0
         texts = [m["text"] for m in batch]
         emails = [m.get("sender", {}).get("email") for m in batch]
+        started = time.perf_counter()
         analyses = await asyncio.to_thread(self._analyzer.analyze, texts, emails)
+        self._metrics.nlp_batch_seconds.observe(time.perf_counter() - started)
         rules = await self._rules.get()
         done = []
         for message, analysis in zip(batch, analyses, strict=True):
@@ -107,6 +112,8 @@ class NlpWorker:
             result = {**analysis, "status": "done", "actions": actions, "classified_at": utcnow()}
             done.append(UpdateOne({"_id": message["_id"], "nlp.lease": lease}, {"$set": {"nlp": result}}))
         await self._messages.bulk_write(done, ordered=False)
+        for analysis in analyses:
+            self._metrics.classified.labels(analysis["intent"], analysis["model"]).inc()
         return len(batch)
 
     async def _claim(self) -> tuple[list[dict[str, Any]], ObjectId]:

@@ -1,0 +1,67 @@
+"""What the benchmarks share: a hub process (`python -m hub serve`) on an embedded database on
+disk, started and stopped around a run, and its peak memory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from hub.embedded import EmbeddedServer
+
+SECRET = "bench-secret"
+
+
+@dataclass
+class RunningHub:
+    url: str
+    pid: int
+    mongo_uri: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@contextlib.asynccontextmanager
+async def running_hub(uri_options: str = "", **env: str) -> AsyncIterator[RunningHub]:
+    """An embedded database in a temporary folder and a hub on a free port, ready to serve."""
+    data = tempfile.mkdtemp(prefix="hub-bench-")
+    server = EmbeddedServer(Path(data) / "db")
+    mongo_uri = await server.start()
+    port = free_port()
+    hub_env = {**os.environ, "HUB_MONGO_URI": mongo_uri + uri_options, "HUB_CHAT_SECRET": SECRET,
+               "HUB_PORT": str(port), "HUB_MONGO_DB": "bench", "HUB_LOG_LEVEL": "WARNING", **env}  # fmt: skip
+    hub = await asyncio.create_subprocess_exec(sys.executable, "-m", "hub", "serve", env=hub_env, cwd=data)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(600):
+                try:
+                    async with http.get(f"{url}/readyz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+        yield RunningHub(url, hub.pid, mongo_uri)
+    finally:
+        hub.terminate()
+        await asyncio.wait_for(hub.wait(), 30)
+        await server.stop()
