@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 
 import pytest
 from bson import ObjectId
 
 from channels.email import unsubscribe_signature
-from tests.conftest import CHAT_SECRET, chat_message, eventually
+from tests.conftest import CHAT_SECRET, chat_message, eventually, post_email
+from tests.mail_peers import SMTP_PASSWORD, SMTP_USER
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -248,3 +250,78 @@ async def test_a_worker_cancelled_mid_batch_leaves_nothing_unclassified(make_hub
     done = await classified(second, 5)
     assert {m["nlp"]["status"] for m in done} == {"done"}
     assert await second.db.tickets.count_documents({}) == 5  # each acted on once
+
+
+async def test_two_schedulers_send_every_step_exactly_once(make_hub, receiver_factory):
+    receiver = await receiver_factory([])
+    first = await make_hub(chat_outbound_url=receiver.url)
+    steps = [
+        {"channel": "chat", "template": f"step {n} for {{first_name}}", "delay_minutes": 0} for n in range(3)
+    ]
+    campaign = await first.services.campaigns.create({"key": "drip", "name": "Drip", "steps": steps})
+    contacts = []
+    for n in range(8):
+        ack = await (
+            await first.chat(chat_message("hi", sender={"id": f"d{n}", "name": f"Dee {n}", "email": None}))
+        ).json()
+        contact_id = ObjectId(ack["contact_id"])
+        await first.services.contacts.set_consent(contact_id, True, source="test")
+        contacts.append(contact_id)
+    # Enrolled behind the schedulers' backs: a second hub starting up finds the due steps in the
+    # database, and both hubs' schedulers then race for them.
+    for contact_id in contacts:
+        assert (await first.services.campaigns.enrol("drip", contact_id, source="test")).reason == "enrolled"
+    second = await make_hub(chat_outbound_url=receiver.url)
+    first.services.campaign_scheduler.wake()
+    second.services.campaign_scheduler.wake()
+
+    await eventually(lambda: asyncio.sleep(0, len(receiver.requests) >= 24), timeout=30)
+    texts = sorted(json.loads(body)["text"] for _, body in receiver.requests)
+    assert texts == sorted(f"step {s} for Dee" for s in range(3) for _ in range(8))
+    results = await first.services.campaigns.results(campaign["_id"])
+    assert (results["enrolled"], results["completed"], results["sent"]) == (8, 8, 24)
+    assert await first.db.messages.count_documents({"campaign.id": campaign["_id"]}) == 24
+
+
+async def test_email_steps_carry_a_working_unsubscribe_link(make_hub, smtp_server, test_ca):
+    controller, inbox = smtp_server
+    hub = await make_hub(
+        smtp_host="127.0.0.1",
+        smtp_port=controller.port,
+        smtp_user=SMTP_USER,
+        smtp_password=SMTP_PASSWORD,
+        smtp_from="support@hub.example",
+        tls_ca_file=str(test_ca.ca_file),
+        public_url="https://hub.example/",
+    )
+    manager = await hub.login("manager")
+    raw = b"From: Ann Example <ann@example.com>\r\nTo: support@hub.example\r\nSubject: Hello\r\n"
+    raw += b"Message-ID: <first@example.com>\r\n\r\nHi, just saying hello.\r\n"
+    stored = await (await post_email(hub, raw)).json()
+    await hub.call(
+        "PATCH", f"/api/v1/contacts/{stored['contact_id']}", manager, json={"marketing_consent": True}
+    )
+    step = {"channel": "email", "template": "Hello {first_name}, here is our news.", "delay_minutes": 0}
+    status, campaign = await hub.call(
+        "POST", "/api/v1/campaigns", manager, json={"key": "news", "name": "News", "steps": [step]}
+    )
+    status, enrolment = await hub.call(
+        "POST",
+        f"/api/v1/campaigns/{campaign['id']}/enrolments",
+        manager,
+        json={"contact_id": stored["contact_id"]},
+    )
+    assert status == 201, enrolment
+
+    await eventually(lambda: asyncio.sleep(0, inbox.messages))
+    body = inbox.messages[0].get_body(("plain",)).get_content()
+    assert body.startswith("Hello Ann, here is our news.")
+    link = re.search(r"https://hub\.example(/unsubscribe\?c=\w+&s=\w+)", body)
+    assert link, body
+    status, _ = await hub.call("GET", link.group(1))
+    assert status == 200
+    contact = await hub.services.contacts.get(stored["contact_id"])
+    assert contact["consent"] == contact["consent"] | {"marketing": False, "source": "email unsubscribe link"}
+    status, detail = await hub.call("GET", f"/api/v1/campaigns/{campaign['id']}", manager)
+    assert detail["enrolments"][0]["status"] == "completed"  # its only step went before the opt-out
+    assert detail["results"]["sent"] == 1
