@@ -13,12 +13,13 @@ from bots.charts import messages_per_day_chart
 from crm_core.reporting import Period, Reports
 
 NUMBER_ROLES = ("manager", "admin")
+LEAD_ROLES = ("sales", "manager", "admin")
 CHANNELS = ("chat", "email", "webchat", "telegram", "slack")
 HELP = """Commands:
 /stats [today|yesterday|week|month|YYYY-MM-DD..YYYY-MM-DD] [channel] - conversations, messages,
   response and resolution times, tickets, leads and top intents, with the change against the
   previous period of the same length
-/leads [mine|new|qualified] - the best-scored leads
+/leads [mine|new|qualified] - the best-scored leads (sales reps too)
 /sla - conversations waiting longer than the first-response target
 /help - this list"""
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
@@ -45,12 +46,13 @@ class Commands:
             return Reply(HELP)
         if command not in ("/stats", "/leads", "/sla"):
             return Reply(f"I don't know {words[0]!r}.\n{HELP}")
-        if user is None or user.get("role") not in NUMBER_ROLES:
+        role = (user or {}).get("role")
+        if command == "/leads" and role in LEAD_ROLES:
+            return await self._leads(args, user)
+        if user is None or role not in NUMBER_ROLES:
             return Reply("Sorry, numbers are for managers and admins. Ask one of them, or try /help.")
         if command == "/stats":
             return await self._stats(args)
-        if command == "/leads":
-            return await self._leads(args, user)
         return await self._sla_report()
 
     async def _stats(self, args: list[str]) -> Reply:
@@ -106,8 +108,7 @@ class Commands:
         if not leads:
             return Reply("No leads to show.")
         lines = [f"{'Your' if which == 'mine' else 'Top'} leads ({which}):"]
-        lines += [f"- {lead.get('name') or lead.get('email') or lead['_id']}: score {lead.get('score', 0)}, "
-                  f"{lead.get('status', 'new')}" for lead in leads]  # fmt: skip
+        lines += [_lead_line(lead) for lead in leads]
         return Reply("\n".join(lines))
 
     async def _sla_report(self) -> Reply:
@@ -160,3 +161,12 @@ def _format_stats(summary: dict[str, Any], label: str, channel: str | None, time
             f"Top intents: {intents}",
         ]
     )
+
+
+def _lead_line(lead: dict[str, Any]) -> str:
+    contact = lead.get("contact") or {}
+    who = contact.get("name") or next(iter(contact.get("emails") or []), None) or str(lead["_id"])
+    if contact.get("company"):
+        who += f" ({contact['company']})"
+    evidence = ", ".join(s["evidence"] for s in lead.get("signals", [])[:4])
+    return f"- {who}: score {lead['score']}, {lead['status']}" + (f" - {evidence}" if evidence else "")

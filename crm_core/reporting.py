@@ -161,12 +161,29 @@ class Reports:
         )
 
     async def leads(self, *, status: str | None = None, owner_id: Any = None, limit: int = 10) -> list[dict]:
-        where: dict[str, Any] = {}
+        """The best-scored open leads, each with its contact's name, company and emails."""
+        where: dict[str, Any] = {"open": True}
         if status:
             where["status"] = status
         if owner_id is not None:
             where["owner_id"] = owner_id
-        return await self._db.leads.find(where).sort("score", -1).to_list(limit)
+        rows = await self._db.leads.aggregate(
+            [
+                {"$match": where},
+                {"$sort": {"score": -1, "_id": 1}},
+                {"$limit": limit},
+                {
+                    "$lookup": {
+                        "from": "contacts",
+                        "localField": "contact_id",
+                        "foreignField": "_id",
+                        "as": "contact",
+                    }
+                },
+                {"$set": {"contact": {"$first": "$contact"}}},
+            ]
+        )
+        return await rows.to_list(limit)
 
     async def export_csv(self, period: Period, channel: str | None = None) -> str:
         """Conversations created in the period, one row each, for spreadsheets."""

@@ -116,6 +116,9 @@ async def test_rich_sales_inquiry_becomes_a_qualified_lead_assigned_to_a_rep(mak
     assert "score" in note["text"] and "EUR 60k" in note["text"]
     contact = await hub.services.contacts.get(lead["contact_id"])
     assert contact["lead"]["score"] == lead["score"]
+    _, mine = await hub.call("POST", "/api/v1/commands", rep, json={"text": "/leads mine"})
+    assert mine["text"].startswith(f"Your leads (mine):\n- Jo Buyer: score {lead['score']}, qualified - ")
+    assert "EUR 60k" in mine["text"]
 
     # Convert once into a deal carrying the budget; work the deal along the pipeline.
     status, deal = await hub.call("POST", f"/api/v1/leads/{lead['id']}/convert", rep)
