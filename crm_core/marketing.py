@@ -234,12 +234,19 @@ class Campaigns:
             await self._release(enrolment, {"status": "stopped"} if campaign is None else later)
             return None
         index = enrolment["step"]
+        if index >= len(campaign["steps"]):  # the campaign lost steps since: nothing left to send
+            await self._release(enrolment, {"status": "completed", "ended_at": utcnow()})
+            return None
         step = campaign["steps"][index]
         conversation = await self._db.conversations.find_one(
             {"contact_id": enrolment["contact_id"], "channel": step["channel"]},
             sort=[("last_message_at", -1)],
         )
         contact = await self._db.contacts.find_one({"_id": enrolment["contact_id"]})
+        if contact is not None and not contact["consent"].get("marketing"):
+            # Consent withdrawn some other way since enrolment (staff, an import): stop here.
+            await self._release(enrolment, {"status": "opted_out", "ended_at": utcnow()})
+            return None
         if conversation is None or contact is None:
             await self._release(
                 enrolment, {"status": "failed", "error": f"no {step['channel']} conversation"}

@@ -58,10 +58,13 @@ class Tickets:
         rules: TicketRules,
     ) -> dict[str, Any]:
         """The conversation's open ticket with this message added (priority only ever rises),
-        or a new one, assigned round-robin. Safe to repeat for the same message."""
+        or a new one; an unassigned ticket is assigned round-robin (again at each new message,
+        so a queue waiting for capacity drains). Safe to repeat for the same message."""
         existing = await self._col.find_one({"conversation_id": conversation["_id"], "open": True})
         if existing is None:
             existing = await self._create(conversation, message, intent, priority, rules)
+        if existing["assignee_id"] is None:
+            existing["assignee_id"] = await self._assign(existing, conversation, rules)
         update: dict[str, Any] = {
             "$addToSet": {"message_ids": message["_id"]},
             "$set": {"updated_at": utcnow()},
@@ -71,6 +74,10 @@ class Tickets:
         ticket = await self._col.find_one_and_update(
             {"_id": existing["_id"]}, update, return_document=ReturnDocument.AFTER
         )
+        if "priority" in update["$set"]:
+            await self._db.conversations.update_one(
+                {"_id": conversation["_id"]}, {"$set": {"priority": priority}}
+            )
         self._events.publish("ticket.updated", ticket)
         return ticket
 
@@ -112,6 +119,11 @@ class Tickets:
             return await find_after_duplicate(
                 lambda: self._col.find_one({"conversation_id": conversation["_id"], "open": True}), "ticket"
             )
+        return ticket
+
+    async def _assign(self, ticket: dict[str, Any], conversation: dict[str, Any], rules: TicketRules) -> Any:
+        """The conversation's assignee, else the next agent under capacity; the conversation
+        takes the ticket, its priority and the assignee."""
         assignee = conversation.get("assignee_id")
         if assignee is None:
             agent = await next_assignee(
@@ -122,16 +134,16 @@ class Tickets:
                 capacity=rules.agent_capacity,
             )
             assignee = agent["_id"] if agent else None
-        ticket["assignee_id"] = assignee
-        await self._col.update_one({"_id": ticket["_id"]}, {"$set": {"assignee_id": assignee}})
-        conversation_fields: dict[str, Any] = {"ticket_id": ticket["_id"], "priority": priority}
         if assignee is not None:
-            conversation_fields["assignee_id"] = assignee
+            await self._col.update_one({"_id": ticket["_id"]}, {"$set": {"assignee_id": assignee}})
+        fields: dict[str, Any] = {"ticket_id": ticket["_id"], "priority": ticket["priority"]}
+        if assignee is not None:
+            fields["assignee_id"] = assignee
         updated = await self._db.conversations.find_one_and_update(
-            {"_id": conversation["_id"]}, {"$set": conversation_fields}, return_document=ReturnDocument.AFTER
+            {"_id": conversation["_id"]}, {"$set": fields}, return_document=ReturnDocument.AFTER
         )
         self._events.publish("conversation.updated", updated)
-        return ticket
+        return assignee
 
     async def responded(self, conversation_id: ObjectId) -> None:
         """An agent answered the conversation: the open ticket's first response is met."""

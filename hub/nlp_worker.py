@@ -104,12 +104,23 @@ class NlpWorker:
         rules = await self._rules.get()
         done = []
         for message, analysis in zip(batch, analyses, strict=True):
-            actions = await self._automation.act(message, analysis, rules)
+            result = {**analysis, "status": "done", "classified_at": utcnow()}
+            try:
+                result["actions"] = await self._automation.act(message, analysis, rules)
+            except PyMongoError:
+                raise  # the database is away: the whole batch is retried when its lease expires
+            except Exception as exc:
+                # One message that automation cannot handle must not block the queue forever.
+                log.exception("automation failed for a message", extra={"message_id": str(message["_id"])})
+                result |= {"status": "failed", "actions": [], "error": f"{exc.__class__.__name__}: {exc}"}
             log.info(
                 "message classified",
-                extra={"message_id": str(message["_id"]), "intent": analysis["intent"], "actions": actions},
+                extra={
+                    "message_id": str(message["_id"]),
+                    "intent": analysis["intent"],
+                    "actions": result["actions"],
+                },
             )
-            result = {**analysis, "status": "done", "actions": actions, "classified_at": utcnow()}
             done.append(UpdateOne({"_id": message["_id"], "nlp.lease": lease}, {"$set": {"nlp": result}}))
         await self._messages.bulk_write(done, ordered=False)
         for analysis in analyses:

@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from bson import ObjectId
@@ -328,3 +329,44 @@ async def test_email_steps_carry_a_working_unsubscribe_link(make_hub, smtp_serve
     status, detail = await hub.call("GET", f"/api/v1/campaigns/{campaign['id']}", manager)
     assert detail["enrolments"][0]["status"] == "completed"  # its only step went before the opt-out
     assert detail["results"]["sent"] == 1
+
+
+async def test_consent_withdrawn_by_staff_stops_the_next_step(make_hub, receiver_factory):
+    receiver = await receiver_factory([])
+    hub = await make_hub(chat_outbound_url=receiver.url)
+    manager = await hub.login("manager")
+    steps = [
+        {"channel": "chat", "template": "first", "delay_minutes": 0},
+        {"channel": "chat", "template": "second", "delay_minutes": 60},
+    ]
+    campaign = await hub.services.campaigns.create({"key": "two", "name": "Two", "steps": steps})
+    ack = await (await hub.chat(chat_message("hi"))).json()
+    path = f"/api/v1/contacts/{ack['contact_id']}"
+    await hub.call("PATCH", path, manager, json={"marketing_consent": True})
+    status, _ = await hub.call(
+        "POST",
+        f"/api/v1/campaigns/{campaign['_id']}/enrolments",
+        manager,
+        json={"contact_id": ack["contact_id"]},
+    )
+    assert status == 201
+    await eventually(lambda: asyncio.sleep(0, len(receiver.requests) == 1))
+
+    await hub.call("PATCH", path, manager, json={"marketing_consent": False})
+    await hub.db.enrolments.update_one({}, {"$set": {"next_at": datetime.now(UTC)}})  # the hour has passed
+    hub.services.campaign_scheduler.wake()
+    ended = await eventually(lambda: hub.db.enrolments.find_one({"status": "opted_out"}))
+    assert ended["step"] == 1 and len(receiver.requests) == 1
+
+
+async def test_a_message_automation_cannot_handle_does_not_block_the_others(make_hub):
+    first = await make_hub()
+    broken = await (await first.chat(chat_message("my invoice is wrong", sender={"id": "gone"}))).json()
+    await first.chat(chat_message("where is my refund?", sender={"id": "fine", "email": None}))
+    await first.db.conversations.delete_one({"_id": ObjectId(broken["conversation_id"])})
+
+    second = await make_hub(nlp_worker=True)
+    await eventually(lambda: second.db.messages.find_one({"nlp.status": "done"}), timeout=30)
+    failed = await eventually(lambda: second.db.messages.find_one({"nlp.status": "failed"}))
+    assert str(failed["_id"]) == broken["id"] and failed["nlp"]["error"].startswith("NotFound")
+    assert await second.db.messages.count_documents({"nlp.status": {"$in": ["pending", "working"]}}) == 0
