@@ -370,3 +370,43 @@ async def test_a_message_automation_cannot_handle_does_not_block_the_others(make
     failed = await eventually(lambda: second.db.messages.find_one({"nlp.status": "failed"}))
     assert str(failed["_id"]) == broken["id"] and failed["nlp"]["error"].startswith("NotFound")
     assert await second.db.messages.count_documents({"nlp.status": {"$in": ["pending", "working"]}}) == 0
+
+
+async def test_campaign_triggers_match_intent_channel_and_contact_attributes(make_hub):
+    hub = await make_hub(nlp_worker=True)
+    manager = await hub.login("manager")
+    step = {"channel": "chat", "template": "We'd love to keep you, {first_name}.", "delay_minutes": 60}
+    await hub.call(
+        "POST", "/api/v1/campaigns", manager, json={"key": "win-back", "name": "Win", "steps": [step]}
+    )
+    _, rules = await hub.call("GET", "/api/v1/automation/rules", manager)
+    trigger = {
+        "intent": "cancellation",
+        "campaign": "win-back",
+        "channel": "chat",
+        "attributes": {"plan": "pro"},
+    }
+    status, _ = await hub.call(
+        "PUT", "/api/v1/automation/rules", manager, json=rules | {"campaign_triggers": [trigger]}
+    )
+    assert status == 200
+    for name, plan in (("Pro", "pro"), ("Free", "free")):
+        ack = await (
+            await hub.chat(chat_message("hi", sender={"id": name, "name": name, "email": None}))
+        ).json()
+        fields = {"attributes": {"plan": plan}, "marketing_consent": True}
+        await hub.call("PATCH", f"/api/v1/contacts/{ack['contact_id']}", manager, json=fields)
+    await classified(hub, 2)
+    for name in ("Pro", "Free"):
+        await hub.chat(
+            chat_message(
+                "Please cancel my subscription at the end of the month", sender={"id": name, "name": name}
+            )
+        )
+    done = await classified(hub, 4)
+    actions = {m["sender"]["name"]: m["nlp"]["actions"] for m in done if m["nlp"]["intent"] == "cancellation"}
+    assert set(actions) == {"Pro", "Free"}, [(m["text"], m["nlp"]["intent"]) for m in done]
+    assert "campaign:win-back:enrolled" in actions["Pro"]
+    assert not any(a.startswith("campaign:") for a in actions["Free"])
+    enrolled = await hub.db.enrolments.find().to_list(10)
+    assert len(enrolled) == 1
