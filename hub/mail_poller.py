@@ -12,11 +12,11 @@ from pymongo.errors import PyMongoError
 
 from channels import email
 from crm_core.mailboxes import MailboxState
+from hub.background import cancel_and_wait
 from hub.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 RECONNECT_SECONDS = (1, 2, 5, 10, 30, 60)
-STOP_TIMEOUT = 5.0
 
 
 class MailPoller:
@@ -40,11 +40,7 @@ class MailPoller:
         self._task = asyncio.create_task(self._run(), name="mail-poller")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            _, pending = await asyncio.wait({self._task}, timeout=STOP_TIMEOUT)
-            if pending:
-                log.warning("mail poller did not stop in time; abandoning it")
+        await cancel_and_wait(self._task, "mail-poller")
 
     async def _run(self) -> None:
         failures = 0

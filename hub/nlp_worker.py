@@ -8,7 +8,6 @@ expires. A message is marked done only after its actions ran; the actions are id
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import timedelta
@@ -22,6 +21,7 @@ from pymongo.errors import PyMongoError
 from bots.automation import Automation
 from crm_core.automation import RuleStore
 from crm_core.records import utcnow
+from hub.background import BackgroundLoop
 from hub.metrics import Metrics
 from nlp.analyzer import Analyzer
 
@@ -31,7 +31,9 @@ BATCH_WINDOW = 0.020  # seconds a batch waits to fill once the first message is 
 IDLE_SECONDS = 5.0  # look for work left by other processes or expired leases this often
 
 
-class NlpWorker:
+class NlpWorker(BackgroundLoop):
+    name = "nlp-worker"
+
     def __init__(
         self,
         db: AsyncDatabase,
@@ -42,6 +44,7 @@ class NlpWorker:
         *,
         lease_seconds: float = 60.0,
     ) -> None:
+        super().__init__()
         self._messages = db.messages
         self._analyzer = analyzer
         self._automation = automation
@@ -49,45 +52,32 @@ class NlpWorker:
         self._metrics = metrics
         self._lease = timedelta(seconds=lease_seconds)
         self._arrived = 0
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="nlp-worker")
 
     def notify(self) -> None:
         """A message was stored for classification."""
         self._arrived += 1
-        self._wake.set()
-
-    async def stop(self) -> None:
-        """Stop now; a batch cut short is claimed again when its lease expires."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self.wake()
 
     async def _run(self) -> None:
-        while True:
+        """Stopping cancels a batch midway; it is claimed again when its lease expires."""
+        while self.running:
             try:
                 if await self.run_once() == 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+                    await self._sleep(IDLE_SECONDS)
                     await self._fill_window()
             except PyMongoError as exc:
                 log.warning("NLP worker cannot reach the database", extra={"error": exc.__class__.__name__})
-                await asyncio.sleep(1.0)
+                await self._sleep(1.0)
             except Exception:
                 log.exception("NLP batch failed; its messages are retried when the lease expires")
-                await asyncio.sleep(1.0)
+                await self._sleep(1.0)
 
     async def _fill_window(self) -> None:
         """Up to 20 ms for more messages to arrive, unless a full batch is already waiting."""
         deadline = time.monotonic() + BATCH_WINDOW
-        while self._arrived < BATCH_SIZE and (left := deadline - time.monotonic()) > 0:
+        while self.running and self._arrived < BATCH_SIZE and (left := deadline - time.monotonic()) > 0:
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), left)
+            await self._sleep(left)
 
     async def run_once(self) -> int:
         """Claim, classify and act on one batch; returns how many messages it held."""

@@ -14,6 +14,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
+from hub.background import cancel_and_wait
 from hub.jsonable import jsonable
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Realtime:
         self._subscriptions: set[Subscription] = set()
         self.uses_change_streams = False
         self._task: asyncio.Task | None = None
+        self._stopping = False
 
     def subscribe(self) -> Subscription:
         subscription = Subscription()
@@ -84,10 +86,8 @@ class Realtime:
         self._task = asyncio.create_task(self._follow(db, stream), name="realtime-change-stream")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self._stopping = True
+        await cancel_and_wait(self._task, "realtime-change-stream")
         self.disconnect_all()
 
     def disconnect_all(self) -> None:
@@ -122,6 +122,8 @@ class Realtime:
                                 f"{prefix}.{_VERBS[change['operationType']]}", change["fullDocument"]
                             )
             except PyMongoError as exc:
+                if self._stopping:  # the driver may report our own cancel as a network error
+                    return
                 log.warning("change stream interrupted; resuming", extra={"error": exc.__class__.__name__})
             stream = await self._reopen(db, resume_token)
 

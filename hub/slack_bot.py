@@ -4,7 +4,6 @@ the staff slash command `/hub` (stats, leads, sla, link)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -13,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from channels import slack
 from channels.base import DeliveryError
+from hub.background import cancel_and_wait
 from hub.realtime import Subscription
 from hub.services import Services
 
@@ -40,10 +40,7 @@ class SlackBot:
             self._mirror_task = asyncio.create_task(self._mirror(subscription), name="slack-inbox-mirror")
 
     async def stop(self) -> None:
-        if self._mirror_task is not None:
-            self._mirror_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._mirror_task
+        await cancel_and_wait(self._mirror_task, "slack-inbox-mirror")
 
     async def direct_message(self, slack_user: str, text: str) -> None:
         await self.client.chat_postMessage(channel=slack_user, text=text)
