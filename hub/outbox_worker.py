@@ -13,6 +13,7 @@ from pymongo.errors import PyMongoError
 from channels.base import ChannelSender, DeliveryError, OutboundMessage
 from crm_core.outbox import Outbox
 from crm_core.records import utcnow
+from hub.background import cancel_and_wait
 from hub.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,7 @@ class OutboxWorker:
         self._wake.set()
         _, pending = await asyncio.wait(self._tasks, timeout=timeout) if self._tasks else ((), ())
         for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task, task.get_name())
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -110,11 +110,15 @@ class Realtime:
         return await db.watch(pipeline, full_document="updateLookup", resume_after=resume_after)
 
     async def _follow(self, db: AsyncDatabase, stream) -> None:
+        """Fan out changes until stopped; resume after interruptions. Every turn checks the
+        stopping flag: the driver may report our own cancel as a network error and go on."""
         resume_token = None
-        while True:
+        while not self._stopping:
             try:
                 async with stream:
                     async for change in stream:
+                        if self._stopping:
+                            return
                         resume_token = change["_id"]
                         prefix = _WATCHED.get(change["ns"]["coll"])
                         if prefix and change.get("fullDocument"):
@@ -122,13 +126,15 @@ class Realtime:
                                 f"{prefix}.{_VERBS[change['operationType']]}", change["fullDocument"]
                             )
             except PyMongoError as exc:
-                if self._stopping:  # the driver may report our own cancel as a network error
+                if self._stopping:
                     return
                 log.warning("change stream interrupted; resuming", extra={"error": exc.__class__.__name__})
-            stream = await self._reopen(db, resume_token)
+            if (stream := await self._reopen(db, resume_token)) is None:
+                return
 
     async def _reopen(self, db: AsyncDatabase, resume_token: Any):
-        while True:
+        """A new stream after an interruption, or None once stopping."""
+        while not self._stopping:
             await asyncio.sleep(1)
             try:
                 return await self._open(db, resume_token)
@@ -136,3 +142,4 @@ class Realtime:
                 resume_token = None  # the token fell out of the server's history: start afresh
             except PyMongoError:
                 continue
+        return None
