@@ -296,13 +296,16 @@ class EmailSender:
         mail["From"] = self._from
         mail["To"] = route["to"]
         subject = route.get("subject") or "Your message"
-        mail["Subject"] = (
-            subject if normalize_subject(subject) != subject.lower().strip() else f"Re: {subject}"
-        )
+        replying = bool(route.get("message_id"))
+        already_re = normalize_subject(subject) != subject.lower().strip()
+        mail["Subject"] = f"Re: {subject}" if replying and not already_re else subject
         mail["Message-ID"] = self.message_id(message.delivery_id)
-        if route.get("message_id"):
+        if replying:
             mail["In-Reply-To"] = route["message_id"]
             mail["References"] = " ".join(route.get("references") or [route["message_id"]])
+        if route.get("list_unsubscribe"):  # marketing mail: one-click unsubscribe (RFC 8058)
+            mail["List-Unsubscribe"] = f"<{route['list_unsubscribe']}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail["Auto-Submitted"] = "no"
         mail.set_content(message.text)
         mail.add_alternative(

@@ -74,8 +74,10 @@ class Conversations:
         subject: str | None,
         subject_key: str | None = None,
         at: datetime,
+        status: str = "open",
     ) -> tuple[ObjectId, ObjectId]:
-        """(conversation id, contact id) for the thread, creating the conversation if new.
+        """(conversation id, contact id) for the thread, creating the conversation if new
+        (with `status`: a thread we start ourselves need not wait in the inbox).
         `waiting_since` and `first_response_at` stay absent until set: `$min` fills an absent
         field but would keep a null one."""
         key = {"channel": channel, "thread_key": thread_key}
@@ -84,7 +86,7 @@ class Conversations:
             "route": route,
             "subject": subject,
             "subject_key": subject_key,
-            "status": "open",
+            "status": status,
             "snoozed_until": None,
             "assignee_id": None,
             "team": None,
@@ -114,6 +116,15 @@ class Conversations:
                 lambda: self._col.find_one(key, {"contact_id": 1}), "conversation"
             )
         return doc["_id"], doc["contact_id"]
+
+    async def outbound_thread(
+        self, channel: str, thread_key: str, contact_id: ObjectId, *, route: dict[str, Any], subject: str
+    ) -> ObjectId:
+        """A thread the hub starts (a campaign email): resolved until the customer answers."""
+        conversation_id, _ = await self.thread_for_inbound(
+            channel, thread_key, contact_id, route=route, subject=subject, at=utcnow(), status="resolved"
+        )
+        return conversation_id
 
     async def find_thread(
         self,

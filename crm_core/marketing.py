@@ -46,15 +46,20 @@ def check_steps(steps: list[dict[str, Any]]) -> None:
     for index, step in enumerate(steps):
         if step["channel"] not in CHANNELS:
             raise Invalid(f"steps.{index}.channel: must be one of {', '.join(CHANNELS)}")
-        try:
-            names = {name for _, name, _, _ in string.Formatter().parse(step["template"]) if name is not None}
-        except ValueError as exc:
-            raise Invalid(f"steps.{index}.template: {exc}") from exc
-        if unknown := names - set(TEMPLATE_FIELDS):
-            raise Invalid(
-                f"steps.{index}.template: unknown field {{{sorted(unknown)[0]}}}; "
-                f"use {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
-            )
+        for field in ("template", "subject"):
+            _check_template(step.get(field) or "", f"steps.{index}.{field}")
+
+
+def _check_template(template: str, where: str) -> None:
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise Invalid(f"{where}: {exc}") from exc
+    if unknown := names - set(TEMPLATE_FIELDS):
+        raise Invalid(
+            f"{where}: unknown field {{{sorted(unknown)[0]}}}; "
+            f"use {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
+        )
 
 
 def render(template: str, contact: dict[str, Any]) -> str:
@@ -238,23 +243,22 @@ class Campaigns:
             await self._release(enrolment, {"status": "completed", "ended_at": utcnow()})
             return None
         step = campaign["steps"][index]
-        conversation = await self._db.conversations.find_one(
-            {"contact_id": enrolment["contact_id"], "channel": step["channel"]},
-            sort=[("last_message_at", -1)],
-        )
         contact = await self._db.contacts.find_one({"_id": enrolment["contact_id"]})
-        if contact is not None and not contact["consent"].get("marketing"):
+        if contact is None or not contact["consent"].get("marketing"):
             # Consent withdrawn some other way since enrolment (staff, an import): stop here.
             await self._release(enrolment, {"status": "opted_out", "ended_at": utcnow()})
             return None
-        if conversation is None or contact is None:
-            await self._release(
-                enrolment, {"status": "failed", "error": f"no {step['channel']} conversation"}
-            )
-            return None
         text = render(step["template"], contact)
-        if step["channel"] == "email" and self._unsubscribe_url is not None:
-            text += f"\n\n--\nTo stop receiving these emails: {self._unsubscribe_url(contact['_id'])}"
+        if step["channel"] == "email":
+            conversation_id = await self._email_thread(campaign, step, contact)
+            if conversation_id is not None and self._unsubscribe_url is not None:
+                text += f"\n\n--\nTo stop receiving these emails: {self._unsubscribe_url(contact['_id'])}"
+        else:
+            conversation_id = await self._latest_conversation(contact["_id"], step["channel"])
+        if conversation_id is None:
+            where = "email address" if step["channel"] == "email" else f"{step['channel']} conversation"
+            await self._release(enrolment, {"status": "failed", "error": f"the contact has no {where}"})
+            return None
         following = campaign["steps"][index + 1] if index + 1 < len(campaign["steps"]) else None
 
         async def advance(session: AsyncClientSession) -> None:
@@ -275,7 +279,7 @@ class Campaigns:
         sender = {"type": "bot", "id": campaign["_id"], "name": campaign["name"]}
         try:
             return await self._conversations.add_outbound(
-                conversation["_id"],
+                conversation_id,
                 text,
                 sender,
                 fields={"campaign": {"id": campaign["_id"], "step": index}},
@@ -283,6 +287,32 @@ class Campaigns:
             )
         except StaleClaim:
             return None
+
+    async def _latest_conversation(self, contact_id: ObjectId, channel: str) -> ObjectId | None:
+        """Chat-like channels can only answer where the customer wrote: their latest thread."""
+        conversation = await self._db.conversations.find_one(
+            {"contact_id": contact_id, "channel": channel}, {"_id": 1}, sort=[("last_message_at", -1)]
+        )
+        return conversation["_id"] if conversation else None
+
+    async def _email_thread(self, campaign: dict, step: dict, contact: dict) -> ObjectId | None:
+        """Email reaches any contact with an address, in a thread of its own per campaign (not
+        as a reply in a support thread), with one-click unsubscribe (RFC 8058) in its headers.
+        A customer's answer threads into it by its Message-ID."""
+        address = next(iter(contact.get("emails") or []), None)
+        if address is None:
+            return None
+        subject = render(step.get("subject") or campaign["name"], contact)
+        route: dict[str, Any] = {"to": address, "subject": subject}
+        if self._unsubscribe_url is not None:
+            route["list_unsubscribe"] = self._unsubscribe_url(contact["_id"])
+        return await self._conversations.outbound_thread(
+            "email",
+            f"campaign:{campaign['_id']}:{contact['_id']}",
+            contact["_id"],
+            route=route,
+            subject=subject,
+        )
 
     async def _release(self, enrolment: dict[str, Any], fields: dict[str, Any]) -> None:
         await self._enrolments.update_one(

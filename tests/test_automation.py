@@ -291,47 +291,59 @@ async def test_two_schedulers_send_every_step_exactly_once(make_hub, receiver_fa
     assert await first.db.messages.count_documents({"campaign.id": campaign["_id"]}) == 24
 
 
-async def test_email_steps_carry_a_working_unsubscribe_link(make_hub, smtp_server, test_ca):
+async def test_email_steps_reach_any_contact_with_an_address_and_unsubscribe_in_one_click(
+    make_hub, smtp_server, test_ca
+):
     controller, inbox = smtp_server
     hub = await make_hub(
         smtp_host="127.0.0.1",
         smtp_port=controller.port,
         smtp_user=SMTP_USER,
         smtp_password=SMTP_PASSWORD,
-        smtp_from="support@hub.example",
+        smtp_from="news@hub.example",
         tls_ca_file=str(test_ca.ca_file),
         public_url="https://hub.example/",
     )
     manager = await hub.login("manager")
-    raw = b"From: Ann Example <ann@example.com>\r\nTo: support@hub.example\r\nSubject: Hello\r\n"
-    raw += b"Message-ID: <first@example.com>\r\n\r\nHi, just saying hello.\r\n"
-    stored = await (await post_email(hub, raw)).json()
+    # A contact who only ever wrote on the chat channel, with an email address on file.
+    ack = await (await hub.chat(chat_message("hi there"))).json()
     await hub.call(
-        "PATCH", f"/api/v1/contacts/{stored['contact_id']}", manager, json={"marketing_consent": True}
+        "PATCH", f"/api/v1/contacts/{ack['contact_id']}", manager, json={"marketing_consent": True}
     )
-    step = {"channel": "email", "template": "Hello {first_name}, here is our news.", "delay_minutes": 0}
+    step = {"channel": "email", "subject": "News for {first_name}", "template": "Hello {first_name}.",
+            "delay_minutes": 0}  # fmt: skip
     status, campaign = await hub.call(
         "POST", "/api/v1/campaigns", manager, json={"key": "news", "name": "News", "steps": [step]}
     )
+    enrol = {"contact_id": ack["contact_id"]}
     status, enrolment = await hub.call(
-        "POST",
-        f"/api/v1/campaigns/{campaign['id']}/enrolments",
-        manager,
-        json={"contact_id": stored["contact_id"]},
+        "POST", f"/api/v1/campaigns/{campaign['id']}/enrolments", manager, json=enrol
     )
     assert status == 201, enrolment
 
     await eventually(lambda: asyncio.sleep(0, inbox.messages))
-    body = inbox.messages[0].get_body(("plain",)).get_content()
-    assert body.startswith("Hello Ann, here is our news.")
-    link = re.search(r"https://hub\.example(/unsubscribe\?c=\w+&s=\w+)", body)
-    assert link, body
-    status, _ = await hub.call("GET", link.group(1))
+    mail = inbox.messages[0]
+    assert (mail["To"], mail["Subject"]) == ("ann@example.com", "News for Ann")  # its own thread, no "Re:"
+    assert mail["In-Reply-To"] is None and mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    one_click = re.fullmatch(r"<https://hub\.example(/unsubscribe\?c=\w+&s=\w+)>", mail["List-Unsubscribe"])
+    body = mail.get_body(("plain",)).get_content()
+    assert body.startswith("Hello Ann.") and one_click.group(1) in body
+    thread = await hub.db.conversations.find_one(
+        {"channel": "email", "contact_id": ObjectId(ack["contact_id"])}
+    )
+    assert thread["status"] == "resolved"  # nobody is waiting for an answer
+
+    # The customer answers the newsletter: the reply joins that thread and opens it for agents.
+    reply = "From: Ann <ann@example.com>\r\nTo: news@hub.example\r\nSubject: Re: News for Ann\r\n"
+    reply += f"In-Reply-To: {mail['Message-ID']}\r\nMessage-ID: <reply-1@example.com>\r\n\r\nTell me more\r\n"
+    stored = await (await post_email(hub, reply.encode())).json()
+    assert stored["conversation_id"] == str(thread["_id"])
+    assert (await hub.services.conversations.get(thread["_id"]))["status"] == "open"
+
+    status, _ = await hub.call("POST", one_click.group(1))  # what a mail client's button does
     assert status == 200
-    contact = await hub.services.contacts.get(stored["contact_id"])
+    contact = await hub.services.contacts.get(ack["contact_id"])
     assert contact["consent"] == contact["consent"] | {"marketing": False, "source": "email unsubscribe link"}
-    status, detail = await hub.call("GET", f"/api/v1/campaigns/{campaign['id']}", manager)
-    assert detail["enrolments"][0]["status"] == "completed"  # its only step went before the opt-out
 
     async def recorded_as_sent():  # just after the SMTP server accepted it
         return (await hub.services.campaigns.results(ObjectId(campaign["id"])))["sent"] == 1

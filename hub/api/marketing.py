@@ -20,6 +20,9 @@ class Step(BaseModel):
     template: str = Field(
         min_length=1, max_length=4000, description="{name}, {first_name}, {company}, {email}"
     )
+    subject: str | None = Field(
+        default=None, max_length=200, description="email steps; the campaign name if unset"
+    )
     delay_minutes: int = Field(
         ge=0, le=525_600, description="after enrolment (first step) or the step before"
     )
