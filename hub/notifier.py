@@ -13,7 +13,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from crm_core.records import Events, utcnow
 
 log = logging.getLogger(__name__)
-SlackDm = Callable[[str, str], Awaitable[None]]
+# Sends a DM to a staff user (their record) on Slack; False when they have no Slack account.
+SlackDm = Callable[[dict[str, Any], str], Awaitable[bool]]
 
 
 class Notifier:
@@ -38,11 +39,10 @@ class Notifier:
         self._events.publish("notification.created", notification)
         if self.slack_dm is None:
             return
-        user = await self._db.users.find_one({"_id": user_id}, {"links": 1})
-        slack_user = (user or {}).get("links", {}).get("slack")
-        if slack_user:
+        user = await self._db.users.find_one({"_id": user_id}, {"links": 1, "email": 1})
+        if user is not None:
             try:
-                await self.slack_dm(slack_user, text)
+                await self.slack_dm(user, text)
             except Exception as exc:
                 # The notification record stands; a Slack outage must not undo the assignment.
                 log.warning(

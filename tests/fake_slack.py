@@ -45,6 +45,9 @@ class FakeSlack(LocalServer):
         if method == "users.info":
             profile = self.profiles.get(params.get("user"), {"real_name": "Someone"})
             return _ok(user={"id": params.get("user"), "profile": profile})
+        if method == "users.lookupByEmail":
+            found = [uid for uid, p in self.profiles.items() if p.get("email") == params.get("email")]
+            return _ok(user={"id": found[0]}) if found else _error("users_not_found")
         if method == "chat.postMessage":
             if params.get("channel") in self.missing_channels:
                 return _error("channel_not_found")

@@ -252,23 +252,31 @@ async def test_inbox_channel_round_trip_telegram_customer_slack_agent(make_hub, 
         await telegram.stop()
 
 
-async def test_a_qualified_lead_reaches_its_rep_on_the_stream_and_by_slack_dm(make_hub, fake_slack):
+async def test_qualified_leads_reach_their_reps_on_the_stream_and_by_slack_dm(make_hub, fake_slack):
     hub = await make_hub(
         slack_bot_token="xoxb-test",
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=f"{fake_slack.base_url}/api/",
         nlp_worker=True,
     )
-    rep = await hub.login("sales", email="rep@acme.example")
-    await hub.db.users.update_one({"email": "rep@acme.example"}, {"$set": {"links.slack": "UREP"}})
-    async with hub.client.ws_connect("/api/v1/stream", headers={"Authorization": f"Bearer {rep}"}) as ws:
+    # One rep linked Slack with a code; the other is found on Slack by the same email.
+    linked = await hub.login("sales", email="rep.linked@acme.example")
+    await hub.db.users.update_one({"email": "rep.linked@acme.example"}, {"$set": {"links.slack": "UREP1"}})
+    await hub.login("sales", email="rep.mail@acme.example")
+    fake_slack.profiles["UREP2"] = {"real_name": "Rep Two", "email": "rep.mail@acme.example"}
+    async with hub.client.ws_connect("/api/v1/stream", headers={"Authorization": f"Bearer {linked}"}) as ws:
         assert (await ws.receive_json())["type"] == "ready"
         inquiry = "We are 40 agents with a EUR 60k budget, go live in Q2, can we book a demo?"
-        await hub.chat(chat_message(inquiry, sender={"id": "buyer-1", "name": "Jo Buyer"}))
+        for buyer in ("Jo Buyer", "Kai Buyer"):
+            await hub.chat(chat_message(inquiry, sender={"id": buyer, "name": buyer, "email": None}))
         while (event := await asyncio.wait_for(ws.receive_json(), 30))["type"] != "notification.created":
             pass
     assert event["data"]["kind"] == "lead.assigned" and "score" in event["data"]["text"]
-    dms = await eventually(
-        lambda: asyncio.sleep(0, [m for m in fake_slack.sent("chat.postMessage") if m["channel"] == "UREP"])
-    )
-    assert dms[0]["text"].startswith("New qualified lead for you: Jo Buyer, score")
+
+    async def dms():
+        sent = {m["channel"]: m["text"] for m in fake_slack.sent("chat.postMessage")}
+        return sent if {"UREP1", "UREP2"} <= set(sent) else None
+
+    sent = await eventually(dms, timeout=30)
+    assert sent["UREP1"].startswith("New qualified lead for you: Jo Buyer, score")
+    assert sent["UREP2"].startswith("New qualified lead for you: Kai Buyer, score")
