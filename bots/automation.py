@@ -12,8 +12,8 @@ from crm_core.marketing import Campaigns
 from crm_core.sales import Leads, lead_signals
 from crm_core.service import Tickets, ticket_priority
 
-# Called with the lead when it first qualifies and is handed to a rep (owner_id set).
-LeadAssigned = Callable[[dict[str, Any]], Awaitable[None]]
+# Tells a qualified lead's owner about it, once per lead and owner; True when it did just now.
+LeadAssigned = Callable[[dict[str, Any]], Awaitable[bool]]
 
 
 class Automation:
@@ -58,13 +58,13 @@ class Automation:
         score = None
         if intent in rules.leads.intents:
             signals = lead_signals(analysis["entities"], rules.leads.points)
-            recorded = await self._leads.record(
+            lead = await self._leads.record(
                 contact_id, conversation["_id"], message["_id"], signals, rules.leads
             )
-            score = recorded.lead["score"]
-            actions.append(f"lead:{recorded.lead['status']}:{score}")
-            if recorded.newly_qualified:
-                await self._lead_assigned(recorded.lead)
+            score = lead["score"]
+            actions.append(f"lead:{lead['status']}:{score}")
+            # Asked each time the lead is qualified and owned; it tells the rep once.
+            if lead["status"] == "qualified" and lead["owner_id"] and await self._lead_assigned(lead):
                 actions.append("lead_assigned")
         labels = [rule.label for rule in rules.labels if rule.intent == intent]
         resolve = any(rule.resolve for rule in rules.labels if rule.intent == intent)

@@ -67,12 +67,6 @@ class LeadFilter:
     min_score: int | None = None
 
 
-@dataclass(frozen=True)
-class RecordedLead:
-    lead: dict[str, Any]
-    newly_qualified: bool
-
-
 class Leads:
     def __init__(self, db: AsyncDatabase, events: Events) -> None:
         self._db = db
@@ -86,7 +80,7 @@ class Leads:
         message_id: ObjectId,
         signals: list[dict],
         rules: LeadRules,
-    ) -> RecordedLead:
+    ) -> dict[str, Any]:
         """Add a sales message's signals to the contact's open lead (made if there is none),
         rescore it, and when it first qualifies assign it round-robin to a sales rep.
         Safe to repeat for the same message."""
@@ -107,8 +101,7 @@ class Leads:
             },
             return_document=ReturnDocument.AFTER,
         )
-        newly_qualified = qualified and lead["owner_id"] is None
-        if newly_qualified:
+        if qualified and lead["owner_id"] is None:
             lead = await self._assign(lead)
         await self._db.contacts.update_one(
             {"_id": contact_id},
@@ -119,7 +112,7 @@ class Leads:
             },
         )
         self._events.publish("lead.updated", lead)
-        return RecordedLead(lead, newly_qualified and lead["owner_id"] is not None)
+        return lead
 
     async def _create(self, contact_id: ObjectId) -> dict[str, Any]:
         now = utcnow()

@@ -9,6 +9,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from crm_core.records import Events, utcnow
 
@@ -23,22 +24,29 @@ class Notifier:
         self._events = events
         self.slack_dm: SlackDm | None = None  # set once the Slack bot is up
 
-    async def lead_assigned(self, lead: dict[str, Any]) -> None:
+    async def lead_assigned(self, lead: dict[str, Any]) -> bool:
+        """Tell the lead's owner, once per lead and owner (asking again is harmless: automation
+        asks at every message of a qualified lead, so a crash before telling is made good)."""
         contact = (
             await self._db.contacts.find_one({"_id": lead["contact_id"]}, {"name": 1, "company": 1}) or {}
         )
         who = " at ".join(filter(None, [contact.get("name"), contact.get("company")])) or "a new contact"
         signals = ", ".join(f"{s['signal']} ({s['evidence']})" for s in lead["signals"])
         text = f"New qualified lead for you: {who}, score {lead['score']}. Signals: {signals or 'none'}."
-        await self._notify(lead["owner_id"], "lead.assigned", text, {"lead_id": lead["_id"]})
+        key = f"lead.assigned:{lead['_id']}:{lead['owner_id']}"
+        return await self._notify(key, lead["owner_id"], "lead.assigned", text, {"lead_id": lead["_id"]})
 
-    async def _notify(self, user_id: ObjectId, kind: str, text: str, refs: dict[str, Any]) -> None:
-        notification = {"_id": ObjectId(), "user_id": user_id, "kind": kind, "text": text, **refs}
+    async def _notify(self, key: str, user_id: ObjectId, kind: str, text: str, refs: dict[str, Any]) -> bool:
+        """Record and deliver a notification unless the one with this key exists already."""
+        notification = {"_id": key, "user_id": user_id, "kind": kind, "text": text, **refs}
         notification |= {"read_at": None, "created_at": utcnow()}
-        await self._db.notifications.insert_one(notification)
+        try:
+            await self._db.notifications.insert_one(notification)
+        except DuplicateKeyError:
+            return False
         self._events.publish("notification.created", notification)
         if self.slack_dm is None:
-            return
+            return True
         user = await self._db.users.find_one({"_id": user_id}, {"links": 1, "email": 1})
         if user is not None:
             try:
@@ -48,3 +56,4 @@ class Notifier:
                 log.warning(
                     "Slack DM failed", extra={"kind": kind, "error": f"{exc.__class__.__name__}: {exc}"}
                 )
+        return True

@@ -115,6 +115,10 @@ async def test_rich_sales_inquiry_becomes_a_qualified_lead_assigned_to_a_rep(mak
     assert lead["score"] == sum(s["points"] for s in lead["signals"]) >= 50
     note = await hub.db.notifications.find_one({"user_id": ObjectId(rep_id), "kind": "lead.assigned"})
     assert "score" in note["text"] and "EUR 60k" in note["text"]
+    # More from the same buyer adds to the lead; the rep is not told twice.
+    await hub.chat(chat_message("Also, do you integrate with Salesforce?", sender={"id": "lead-1"}))
+    await classified(hub, 2)
+    assert await hub.db.notifications.count_documents({}) == 1
     contact = await hub.services.contacts.get(lead["contact_id"])
     assert contact["lead"]["score"] == lead["score"]
     _, mine = await hub.call("POST", "/api/v1/commands", rep, json={"text": "/leads mine"})
