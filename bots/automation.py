@@ -48,7 +48,13 @@ class Automation:
         actions: list[str] = []
         if await self._campaigns.pause_for_reply(contact_id, message["created_at"]):
             actions.append("enrolment_paused")
-        conversation = await self._conversations.get(message["conversation_id"])
+        labelling = [rule for rule in rules.labels if rule.intent == intent]
+        conversation = await self._conversations.classified(
+            message["conversation_id"],
+            intent,
+            [rule.label for rule in labelling],
+            resolve=any(rule.resolve for rule in labelling),
+        )
         if intent in rules.tickets.intents:
             priority = ticket_priority(intent, analysis["sentiment"]["label"], analysis["urgency"]["urgent"])
             ticket = await self._tickets.open_for(
@@ -66,9 +72,6 @@ class Automation:
             # Asked each time the lead is qualified and owned; it tells the rep once.
             if lead["status"] == "qualified" and lead["owner_id"] and await self._lead_assigned(lead):
                 actions.append("lead_assigned")
-        labels = [rule.label for rule in rules.labels if rule.intent == intent]
-        resolve = any(rule.resolve for rule in rules.labels if rule.intent == intent)
-        await self._conversations.classified(conversation["_id"], intent, labels, resolve=resolve)
         for trigger in rules.campaign_triggers:
             if await self._triggered(trigger, message, analysis, score):
                 enrolled = await self._campaigns.enrol(trigger.campaign, contact_id, source=f"rule:{intent}")

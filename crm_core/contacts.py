@@ -9,13 +9,13 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from crm_core.errors import Conflict, Invalid, NotFound
+from crm_core.errors import Conflict, Invalid
 from crm_core.records import (
     after_cursor,
     find_after_duplicate,
+    find_by_id,
     normalize_email,
     normalize_phone,
-    object_id,
     search_terms,
     terms_query,
     utcnow,
@@ -126,10 +126,7 @@ class Contacts:
         return result.inserted_id
 
     async def get(self, contact_id: str | ObjectId) -> dict[str, Any]:
-        doc = await self._col.find_one({"_id": object_id(contact_id, "contact")})
-        if doc is None:
-            raise NotFound(f"contact {contact_id} not found")
-        return doc
+        return await find_by_id(self._col, contact_id, "contact")
 
     async def attributes(self, contact_id: ObjectId) -> dict[str, Any]:
         contact = await self._col.find_one({"_id": contact_id}, {"attributes": 1})

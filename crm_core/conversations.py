@@ -21,8 +21,11 @@ from crm_core.records import (
     PRIORITIES,
     Events,
     after_cursor,
+    check_one_of,
     find_after_duplicate,
+    find_by_id,
     object_id,
+    one_of,
     search_terms,
     terms_query,
     utcnow,
@@ -213,10 +216,7 @@ class Conversations:
     # Reading.
 
     async def get(self, conversation_id: str | ObjectId) -> dict[str, Any]:
-        doc = await self._col.find_one({"_id": object_id(conversation_id, "conversation")})
-        if doc is None:
-            raise NotFound(f"conversation {conversation_id} not found")
-        return doc
+        return await find_by_id(self._col, conversation_id, "conversation")
 
     async def list(
         self, where: ConversationFilter, *, viewer_id: ObjectId, limit: int, cursor: tuple | None
@@ -231,10 +231,7 @@ class Conversations:
     async def _filter_clauses(self, where: ConversationFilter, viewer_id: ObjectId) -> list[dict[str, Any]]:
         clauses: list[dict[str, Any]] = []
         if where.status:
-            statuses = where.status.split(",")
-            if unknown := set(statuses) - set(CONVERSATION_STATUSES):
-                raise Invalid(f"status: unknown value {sorted(unknown)[0]!r}")
-            clauses.append({"status": {"$in": statuses}})
+            clauses.append(one_of("status", where.status, CONVERSATION_STATUSES))
         if where.channel:
             clauses.append({"channel": where.channel})
         if where.assignee == "me":
@@ -381,8 +378,7 @@ class Conversations:
         """The changes, normalised, and the new assignee's name when there is one."""
         out = dict(changes)
         assignee_name = None
-        if "status" in out and out["status"] not in CONVERSATION_STATUSES:
-            raise Invalid(f"status: must be one of {', '.join(CONVERSATION_STATUSES)}")
+        check_one_of(out, "status", CONVERSATION_STATUSES)
         if out.get("priority") is not None and out["priority"] not in PRIORITIES:
             raise Invalid(f"priority: must be one of {', '.join(PRIORITIES)} or null")
         if out.get("status") == "snoozed" and out.get("snoozed_until") is None:

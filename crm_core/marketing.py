@@ -20,8 +20,8 @@ from pymongo.errors import DuplicateKeyError
 
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
-from crm_core.errors import Conflict, Invalid, NotFound
-from crm_core.records import object_id, utcnow
+from crm_core.errors import Conflict, Invalid
+from crm_core.records import changed_fields, check_one_of, find_by_id, save_changes, utcnow
 
 CAMPAIGN_STATUSES = ("active", "paused", "archived")
 CHANNELS = ("chat", "email", "telegram", "slack", "webchat")
@@ -104,10 +104,7 @@ class Campaigns:
         return campaign
 
     async def get(self, campaign_id: str | ObjectId) -> dict[str, Any]:
-        campaign = await self._col.find_one({"_id": object_id(campaign_id, "campaign")})
-        if campaign is None:
-            raise NotFound(f"campaign {campaign_id} not found")
-        return campaign
+        return await find_by_id(self._col, campaign_id, "campaign")
 
     async def list(self) -> list[dict[str, Any]]:
         return await self._col.find({"status": {"$ne": "archived"}}).sort("created_at", -1).to_list(500)
@@ -116,27 +113,23 @@ class Campaigns:
         current = await self.get(campaign_id)
         if "steps" in changes:
             check_steps(changes["steps"])
-        if "status" in changes and changes["status"] not in CAMPAIGN_STATUSES:
-            raise Invalid(f"status: must be one of {', '.join(CAMPAIGN_STATUSES)}")
-        changed = {k: v for k, v in changes.items() if current.get(k) != v}
+        check_one_of(changes, "status", CAMPAIGN_STATUSES)
+        changed = changed_fields(current, changes)
         if not changed:
             return current, {}
-        campaign = await self._col.find_one_and_update(
-            {"_id": current["_id"]},
-            {"$set": {**changed, "updated_at": utcnow()}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return campaign, {k: current.get(k) for k in changed}
+        return await save_changes(self._col, current, changed)
 
     async def results(self, campaign_id: ObjectId) -> dict[str, int]:
         """Enrolled, sent, failed, replied, opted out (and where enrolments stand now)."""
+        replied = {"$cond": [{"$gt": ["$replied_at", None]}, 1, 0]}
         by_status = await self._enrolments.aggregate(
-            [{"$match": {"campaign_id": campaign_id}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+            [
+                {"$match": {"campaign_id": campaign_id}},
+                {"$group": {"_id": "$status", "n": {"$sum": 1}, "replied": {"$sum": replied}}},
+            ]
         )
-        statuses = {row["_id"]: row["n"] async for row in by_status}
-        replied = await self._enrolments.count_documents(
-            {"campaign_id": campaign_id, "replied_at": {"$ne": None}}
-        )
+        rows = await by_status.to_list(None)
+        statuses = {row["_id"]: row["n"] for row in rows}
         by_delivery = await self._db.messages.aggregate(
             [
                 {"$match": {"campaign.id": campaign_id}},
@@ -152,7 +145,7 @@ class Campaigns:
             "sent": deliveries.get("sent", 0),
             "pending": deliveries.get("pending", 0) + deliveries.get("retrying", 0),
             "failed": deliveries.get("failed", 0) + statuses.get("failed", 0),
-            "replied": replied,
+            "replied": sum(row["replied"] for row in rows),
             "opted_out": statuses.get("opted_out", 0),
         }
 

@@ -11,8 +11,10 @@ from typing import Any, Protocol
 import phonenumbers
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 
-from crm_core.errors import NotFound
+from crm_core.errors import Invalid, NotFound
 
 ROLES = ("admin", "agent", "sales", "manager")
 CONVERSATION_STATUSES = ("open", "pending", "snoozed", "resolved")
@@ -106,3 +108,52 @@ def normalize_phone(phone: str | None, region: str | None = None) -> str | None:
     if not phonenumbers.is_valid_number(parsed):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+async def find_by_id(collection: AsyncCollection, record_id: Any, what: str) -> dict[str, Any]:
+    """The record with this id, or NotFound naming what was looked for."""
+    record = await collection.find_one({"_id": object_id(record_id, what)})
+    if record is None:
+        raise NotFound(f"{what} {record_id} not found")
+    return record
+
+
+def one_of(field: str, values: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """A filter for an API list parameter such as `status=open,pending`."""
+    wanted = values.split(",")
+    if unknown := set(wanted) - set(allowed):
+        raise Invalid(f"{field}: unknown value {sorted(unknown)[0]!r}")
+    return {field: {"$in": wanted}}
+
+
+async def newest_first(
+    collection: AsyncCollection, clauses: list[dict[str, Any]], *, limit: int, cursor: tuple | None
+) -> list[dict[str, Any]]:
+    """A page of records matching every clause, newest `created_at` first, after the cursor."""
+    if cursor:
+        clauses = [*clauses, after_cursor("created_at", cursor, descending=True)]
+    query = {"$and": clauses} if clauses else {}
+    return await collection.find(query).sort([("created_at", -1), ("_id", -1)]).to_list(limit)
+
+
+def changed_fields(current: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if current.get(key) != value}
+
+
+async def save_changes(
+    collection: AsyncCollection, current: dict[str, Any], changed: dict[str, Any], **extra: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Write `changed` (and `extra`, and `updated_at`) onto the record; returns the new record
+    and the old values of the changed fields (what the audit log shows)."""
+    record = await collection.find_one_and_update(
+        {"_id": current["_id"]},
+        {"$set": {**changed, **extra, "updated_at": utcnow()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return record, {key: current.get(key) for key in changed}
+
+
+def check_one_of(fields: dict[str, Any], field: str, allowed: tuple[str, ...]) -> None:
+    """Reject an edit that sets `field` to a value outside its vocabulary."""
+    if field in fields and fields[field] not in allowed:
+        raise Invalid(f"{field}: must be one of {', '.join(allowed)}")

@@ -13,8 +13,18 @@ from pymongo.errors import DuplicateKeyError
 
 from crm_core.assignment import active_user_id, next_assignee, user_filter
 from crm_core.automation import LeadRules
-from crm_core.errors import Conflict, Invalid, NotFound
-from crm_core.records import Events, after_cursor, find_after_duplicate, object_id, utcnow
+from crm_core.errors import Conflict
+from crm_core.records import (
+    Events,
+    changed_fields,
+    check_one_of,
+    find_after_duplicate,
+    find_by_id,
+    newest_first,
+    one_of,
+    save_changes,
+    utcnow,
+)
 
 LEAD_STATUSES = ("new", "qualified", "converted", "lost")
 DEAL_STAGES = ("new", "qualified", "proposal", "won", "lost")
@@ -150,49 +160,36 @@ class Leads:
         return assigned or await self.get(lead["_id"])
 
     async def get(self, lead_id: str | ObjectId) -> dict[str, Any]:
-        lead = await self._col.find_one({"_id": object_id(lead_id, "lead")})
-        if lead is None:
-            raise NotFound(f"lead {lead_id} not found")
-        return lead
+        return await find_by_id(self._col, lead_id, "lead")
 
     async def list(
         self, where: LeadFilter, *, viewer_id: ObjectId, limit: int, cursor: tuple | None
     ) -> list[dict[str, Any]]:
         clauses: list[dict[str, Any]] = []
         if where.status:
-            if unknown := set(where.status.split(",")) - set(LEAD_STATUSES):
-                raise Invalid(f"status: unknown value {sorted(unknown)[0]!r}")
-            clauses.append({"status": {"$in": where.status.split(",")}})
+            clauses.append(one_of("status", where.status, LEAD_STATUSES))
         if where.owner:
             clauses.append({"owner_id": user_filter(where.owner, viewer_id)})
         if where.min_score is not None:
             clauses.append({"score": {"$gte": where.min_score}})
-        if cursor:
-            clauses.append(after_cursor("created_at", cursor, descending=True))
-        query = {"$and": clauses} if clauses else {}
-        return await self._col.find(query).sort([("created_at", -1), ("_id", -1)]).to_list(limit)
+        return await newest_first(self._col, clauses, limit=limit, cursor=cursor)
 
     async def update(self, lead_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
         """Change status (not to converted: use convert) or owner; returns (new, old values)."""
         current = await self.get(lead_id)
         fields = dict(changes)
-        if "status" in fields and fields["status"] not in ("new", "qualified", "lost"):
-            raise Invalid("status: must be new, qualified or lost (convert a lead to make a deal)")
+        check_one_of(fields, "status", ("new", "qualified", "lost"))  # converted: by convert()
         if current["status"] == "converted":
             raise Conflict("the lead was converted; work its deal instead")
         if fields.get("owner_id") is not None:
             fields["owner_id"] = await active_user_id(self._db, fields["owner_id"], SALES_ROLES)
-        changed = {k: v for k, v in fields.items() if current.get(k) != v}
+        changed = changed_fields(current, fields)
         if not changed:
             return current, {}
-        extra: dict[str, Any] = {"updated_at": utcnow()}
-        if "status" in changed:
-            extra["open"] = changed["status"] != "lost"
-        lead = await self._col.find_one_and_update(
-            {"_id": current["_id"]}, {"$set": {**changed, **extra}}, return_document=ReturnDocument.AFTER
-        )
+        extra = {"open": changed["status"] != "lost"} if "status" in changed else {}
+        lead, old = await save_changes(self._col, current, changed, **extra)
         self._events.publish("lead.updated", lead)
-        return lead, {k: current.get(k) for k in changed}
+        return lead, old
 
     async def convert(self, lead_id: str | ObjectId, actor: dict[str, Any]) -> dict[str, Any]:
         """A deal in the default pipeline from this lead, once: the lead is marked converted in
@@ -245,43 +242,32 @@ class Deals:
         self._events = events
 
     async def get(self, deal_id: str | ObjectId) -> dict[str, Any]:
-        deal = await self._col.find_one({"_id": object_id(deal_id, "deal")})
-        if deal is None:
-            raise NotFound(f"deal {deal_id} not found")
-        return deal
+        return await find_by_id(self._col, deal_id, "deal")
 
     async def list(
         self, where: DealFilter, *, viewer_id: ObjectId, limit: int, cursor: tuple | None
     ) -> list[dict[str, Any]]:
         clauses: list[dict[str, Any]] = []
         if where.stage:
-            if unknown := set(where.stage.split(",")) - set(DEAL_STAGES):
-                raise Invalid(f"stage: unknown value {sorted(unknown)[0]!r}")
-            clauses.append({"stage": {"$in": where.stage.split(",")}})
+            clauses.append(one_of("stage", where.stage, DEAL_STAGES))
         if where.owner:
             clauses.append({"owner_id": user_filter(where.owner, viewer_id)})
-        if cursor:
-            clauses.append(after_cursor("created_at", cursor, descending=True))
-        query = {"$and": clauses} if clauses else {}
-        return await self._col.find(query).sort([("created_at", -1), ("_id", -1)]).to_list(limit)
+        return await newest_first(self._col, clauses, limit=limit, cursor=cursor)
 
     async def update(self, deal_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
         """Move a deal along the pipeline, set its value or owner; returns (new, old values)."""
         current = await self.get(deal_id)
         fields = dict(changes)
-        if "stage" in fields and fields["stage"] not in DEAL_STAGES:
-            raise Invalid(f"stage: must be one of {', '.join(DEAL_STAGES)}")
+        check_one_of(fields, "stage", DEAL_STAGES)
         if fields.get("owner_id") is not None:
             fields["owner_id"] = await active_user_id(self._db, fields["owner_id"], SALES_ROLES)
-        changed = {k: v for k, v in fields.items() if current.get(k) != v}
+        changed = changed_fields(current, fields)
         if not changed:
             return current, {}
-        extra: dict[str, Any] = {"updated_at": utcnow()}
+        extra: dict[str, Any] = {}
         if "stage" in changed:
             extra["open"] = changed["stage"] not in ("won", "lost")
             extra["closed_at"] = None if extra["open"] else utcnow()
-        deal = await self._col.find_one_and_update(
-            {"_id": current["_id"]}, {"$set": {**changed, **extra}}, return_document=ReturnDocument.AFTER
-        )
+        deal, old = await save_changes(self._col, current, changed, **extra)
         self._events.publish("deal.updated", deal)
-        return deal, {k: current.get(k) for k in changed}
+        return deal, old

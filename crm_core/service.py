@@ -15,8 +15,19 @@ from pymongo.errors import DuplicateKeyError
 from crm_core.assignment import active_user_id, next_assignee, user_filter
 from crm_core.automation import TicketRules
 from crm_core.conversations import ASSIGNABLE_ROLES
-from crm_core.errors import Invalid, NotFound
-from crm_core.records import PRIORITIES, Events, after_cursor, find_after_duplicate, object_id, utcnow
+from crm_core.errors import Invalid
+from crm_core.records import (
+    PRIORITIES,
+    Events,
+    changed_fields,
+    check_one_of,
+    find_after_duplicate,
+    find_by_id,
+    newest_first,
+    one_of,
+    save_changes,
+    utcnow,
+)
 
 TICKET_STATUSES = ("open", "pending", "resolved", "closed")
 OPEN_STATUSES = ("open", "pending")
@@ -153,10 +164,7 @@ class Tickets:
         )
 
     async def get(self, ticket_id: str | ObjectId) -> dict[str, Any]:
-        ticket = await self._col.find_one({"_id": object_id(ticket_id, "ticket")})
-        if ticket is None:
-            raise NotFound(f"ticket {ticket_id} not found")
-        return ticket
+        return await find_by_id(self._col, ticket_id, "ticket")
 
     async def list(
         self, where: TicketFilter, *, viewer_id: ObjectId, limit: int, cursor: tuple | None
@@ -164,14 +172,9 @@ class Tickets:
         """Newest first; `breached` means an open ticket past a due time it has not met."""
         clauses: list[dict[str, Any]] = []
         if where.status:
-            statuses = where.status.split(",")
-            if unknown := set(statuses) - set(TICKET_STATUSES):
-                raise Invalid(f"status: unknown value {sorted(unknown)[0]!r}")
-            clauses.append({"status": {"$in": statuses}})
+            clauses.append(one_of("status", where.status, TICKET_STATUSES))
         if where.priority:
-            if where.priority not in PRIORITIES:
-                raise Invalid(f"priority: must be one of {', '.join(PRIORITIES)}")
-            clauses.append({"priority": where.priority})
+            clauses.append(one_of("priority", where.priority, PRIORITIES))
         if where.assignee:
             clauses.append({"assignee_id": user_filter(where.assignee, viewer_id)})
         if where.breached is not None:
@@ -184,25 +187,20 @@ class Tickets:
                 ],
             }
             clauses.append(late if where.breached else {"$nor": [late]})
-        if cursor:
-            clauses.append(after_cursor("created_at", cursor, descending=True))
-        query = {"$and": clauses} if clauses else {}
-        return await self._col.find(query).sort([("created_at", -1), ("_id", -1)]).to_list(limit)
+        return await newest_first(self._col, clauses, limit=limit, cursor=cursor)
 
     async def update(self, ticket_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
         """Change status, priority or assignee; returns (new record, old values)."""
         current = await self.get(ticket_id)
         fields = dict(changes)
-        if "status" in fields and fields["status"] not in TICKET_STATUSES:
-            raise Invalid(f"status: must be one of {', '.join(TICKET_STATUSES)}")
-        if "priority" in fields and fields["priority"] not in PRIORITIES:
-            raise Invalid(f"priority: must be one of {', '.join(PRIORITIES)}")
+        check_one_of(fields, "status", TICKET_STATUSES)
+        check_one_of(fields, "priority", PRIORITIES)
         if fields.get("assignee_id") is not None:
             fields["assignee_id"] = await active_user_id(self._db, fields["assignee_id"], ASSIGNABLE_ROLES)
-        changed = {k: v for k, v in fields.items() if current.get(k) != v}
+        changed = changed_fields(current, fields)
         if not changed:
             return current, {}
-        extra: dict[str, Any] = {"updated_at": utcnow()}
+        extra: dict[str, Any] = {}
         if "status" in changed:
             extra["open"] = changed["status"] in OPEN_STATUSES
             if changed["status"] in ("resolved", "closed") and current.get("resolved_at") is None:
@@ -211,8 +209,6 @@ class Tickets:
             clash = await self._col.find_one({"conversation_id": current["conversation_id"], "open": True})
             if clash is not None:
                 raise Invalid(f"the conversation already has an open ticket ({clash['_id']})")
-        ticket = await self._col.find_one_and_update(
-            {"_id": current["_id"]}, {"$set": {**changed, **extra}}, return_document=ReturnDocument.AFTER
-        )
+        ticket, old = await save_changes(self._col, current, changed, **extra)
         self._events.publish("ticket.updated", ticket)
-        return ticket, {k: current.get(k) for k in changed}
+        return ticket, old

@@ -14,8 +14,8 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from crm_core.errors import Conflict, Invalid, NotFound
-from crm_core.records import ROLES, normalize_email, object_id, utcnow
+from crm_core.errors import Conflict, Invalid
+from crm_core.records import ROLES, find_by_id, normalize_email, utcnow
 
 MIN_PASSWORD_LENGTH = 8
 LINK_CODE_TTL = timedelta(minutes=15)
@@ -67,10 +67,7 @@ class Users:
         return await self._col.find({}, {"password_hash": 0}).sort("email", 1).to_list(1000)
 
     async def get(self, user_id: Any) -> dict[str, Any]:
-        user = await self._col.find_one({"_id": object_id(user_id, "user")})
-        if user is None:
-            raise NotFound(f"user {user_id} not found")
-        return user
+        return await find_by_id(self._col, user_id, "user")
 
     async def update(self, user_id: Any, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Change name, role, active or password; returns (new record, old values)."""

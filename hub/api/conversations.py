@@ -45,17 +45,13 @@ class ConversationChangesBody(BaseModel):
 @api.route("GET", "/api/v1/conversations", summary="The inbox: newest activity first, filtered, paginated.",
            tag="conversations", roles=ALL_STAFF, query=LIST_PARAMS)  # fmt: skip
 async def list_conversations(call: Call) -> web.Response:
-    limit = call.limit()
     where = ConversationFilter(
         **{
             name: call.query(name)
             for name in ("status", "channel", "assignee", "intent", "label", "contact_id", "q")
         }
     )
-    items = await call.services.conversations.list(
-        where, viewer_id=call.actor["_id"], limit=limit, cursor=decode_cursor(call.query("cursor"))
-    )
-    return page(items, limit, "last_message_at")
+    return await call.listed(call.services.conversations.list, where, "last_message_at")
 
 
 @api.route("GET", "/api/v1/conversations/{id}", summary="One conversation with its contact.",

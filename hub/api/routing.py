@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from crm_core.audit import diff
-from hub.api.cursors import next_cursor
+from hub.api.cursors import decode_cursor, next_cursor
 from hub.api.errors import ApiError
 from hub.jsonable import jsonable
 from hub.services import SERVICES, Services
@@ -64,6 +64,15 @@ class Call:
     def actor(self) -> dict[str, Any]:
         assert self.user is not None, "route registered without roles"
         return self.user
+
+    async def listed(
+        self, lister: Callable[..., Awaitable[list]], where: Any, cursor_field: str
+    ) -> web.Response:
+        """One page from a repository's `list(where, *, viewer_id, limit, cursor)`."""
+        limit = self.limit()
+        cursor = decode_cursor(self.query("cursor"))
+        items = await lister(where, viewer_id=self.actor["_id"], limit=limit, cursor=cursor)
+        return page(items, limit, cursor_field)
 
     async def audit_change(self, action: str, target_type: str, record: dict[str, Any], old: dict) -> None:
         """Record an edit (the fields that changed, from and to) when there was one."""

@@ -8,8 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.sales import DealFilter, LeadFilter
-from hub.api.cursors import decode_cursor
-from hub.api.routing import SALES_TEAM, Call, QueryParam, api, json_ok, page
+from hub.api.routing import SALES_TEAM, Call, QueryParam, api, json_ok
 
 PAGING = (
     QueryParam("limit", "1-100, default 25", "integer"),
@@ -37,14 +36,10 @@ class DealChanges(BaseModel):
                   QueryParam("owner", "a user id, `me` or `none`"),
                   QueryParam("min_score", "0-100", "integer"), *PAGING))  # fmt: skip
 async def list_leads(call: Call) -> web.Response:
-    limit = call.limit()
     where = LeadFilter(
         status=call.query("status"), owner=call.query("owner"), min_score=call.number("min_score", 100)
     )
-    items = await call.services.leads.list(
-        where, viewer_id=call.actor["_id"], limit=limit, cursor=decode_cursor(call.query("cursor"))
-    )
-    return page(items, limit, "created_at")
+    return await call.listed(call.services.leads.list, where, "created_at")
 
 
 @api.route("GET", "/api/v1/leads/{id}", summary="One lead.", tag="sales", roles=SALES_TEAM)  # fmt: skip
@@ -74,12 +69,8 @@ async def convert_lead(call: Call) -> web.Response:
            query=(QueryParam("stage", "new, qualified, proposal, won, lost; several separated by commas"),
                   QueryParam("owner", "a user id, `me` or `none`"), *PAGING))  # fmt: skip
 async def list_deals(call: Call) -> web.Response:
-    limit = call.limit()
     where = DealFilter(stage=call.query("stage"), owner=call.query("owner"))
-    items = await call.services.deals.list(
-        where, viewer_id=call.actor["_id"], limit=limit, cursor=decode_cursor(call.query("cursor"))
-    )
-    return page(items, limit, "created_at")
+    return await call.listed(call.services.deals.list, where, "created_at")
 
 
 @api.route("GET", "/api/v1/deals/{id}", summary="One deal.", tag="sales", roles=SALES_TEAM)  # fmt: skip

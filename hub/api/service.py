@@ -8,8 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from crm_core.service import TicketFilter
-from hub.api.cursors import decode_cursor
-from hub.api.routing import INBOX_WORKERS, Call, QueryParam, api, json_ok, page
+from hub.api.routing import INBOX_WORKERS, Call, QueryParam, api, json_ok
 
 
 class TicketChanges(BaseModel):
@@ -27,17 +26,13 @@ class TicketChanges(BaseModel):
                   QueryParam("limit", "1-100, default 25", "integer"),
                   QueryParam("cursor", "`next_cursor` from the previous page")))  # fmt: skip
 async def list_tickets(call: Call) -> web.Response:
-    limit = call.limit()
     where = TicketFilter(
         status=call.query("status"),
         priority=call.query("priority"),
         assignee=call.query("assignee"),
         breached=call.flag("breached"),
     )
-    items = await call.services.tickets.list(
-        where, viewer_id=call.actor["_id"], limit=limit, cursor=decode_cursor(call.query("cursor"))
-    )
-    return page(items, limit, "created_at")
+    return await call.listed(call.services.tickets.list, where, "created_at")
 
 
 @api.route("GET", "/api/v1/tickets/{id}", summary="One ticket.", tag="service",
