@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from crm_core.errors import Invalid, NotFound
 from crm_core.outbox import new_outbox_entry
@@ -41,6 +41,24 @@ class Stored:
     conversation_id: ObjectId
     contact_id: ObjectId
     duplicate: bool
+
+
+@dataclass(frozen=True)
+class InboundWrite:
+    """An inbound message for its conversation; replies go to `route` from then on."""
+
+    conversation_id: ObjectId
+    message: dict[str, Any]
+    route: dict[str, Any]
+
+
+class _ContactMoved(Exception):
+    """A conversation's contact changed (a merge) after the message was addressed to it."""
+
+
+# A conversation is shown (inbox, counts, reports) once it holds a message: a first ingest
+# that failed after creating it leaves nothing half-made in sight, and its retry fills it.
+STARTED = {"message_count": {"$gt": 0}}
 
 
 @dataclass(frozen=True)
@@ -166,52 +184,107 @@ class Conversations:
                 return conversation["_id"], conversation["contact_id"]
         return None
 
-    async def add_inbound(
-        self, conversation_id: ObjectId, message: dict[str, Any], route: dict[str, Any]
-    ) -> Stored:
-        """Store an inbound message once (dedupe on channel + external id) and count it. Replies
-        go to `route` from now on (email answers the latest message). Machine-sent mail does
-        not reopen the conversation or make it wait for an agent."""
+    async def add_inbound(self, writes: Sequence[InboundWrite]) -> list[Stored]:
+        """Store each inbound message once (dedupe on channel + external id) and count it in
+        its conversation, atomically: a message and its counters commit together, so a crash
+        stores neither and the channel's redelivery stores both. One transaction serves the
+        whole batch; anything unusual in it (a contact merged meanwhile, a race with another
+        process, a message the server refuses) is redone one message at a time, so one bad
+        message never fails the others."""
+        stored = await self._stored_already(writes)
+        results: list[Stored | None] = [None] * len(writes)
+        fresh: dict[tuple[str, str], int] = {}
+        for index, write in enumerate(writes):
+            key = (write.message["channel"], write.message["external_id"])
+            if key in stored:
+                results[index] = _duplicate(stored[key])
+            elif key not in fresh:
+                fresh[key] = index
+        to_write = [writes[i] for i in fresh.values()]
         try:
-            await self._messages.insert_one(message)
-        except DuplicateKeyError:
-            key = {"channel": message["channel"], "external_id": message["external_id"]}
-            existing = await find_after_duplicate(
-                lambda: self._messages.find_one(key, {"conversation_id": 1, "contact_id": 1}), "message"
-            )
-            return Stored(existing["_id"], existing["conversation_id"], existing["contact_id"], True)
-        at = message["created_at"]
-        counted: dict[str, Any] = {
-            "$set": {"route": route, "last_message": _preview(message), "updated_at": at},
-            "$max": {"last_message_at": at},
-            "$inc": {"message_count": 1},
-        }
-        if "auto" not in message["flags"]:
-            counted["$set"] |= {"status": "open", "snoozed_until": None}
-            counted["$min"] = {"waiting_since": at}
-        # The contact in the filter catches a merge since we resolved it (then we follow it).
-        result = await self._col.update_one(
-            {"_id": conversation_id, "contact_id": message["contact_id"]}, counted
-        )
-        if result.matched_count == 0:
-            await self._follow_merged_contact(conversation_id, message, counted)
-        if self._events.needs_publishing:
-            conversation = await self._col.find_one({"_id": conversation_id})
-            self._events.publish("message.created", message)
-            created = conversation["message_count"] == 1
-            self._events.publish("conversation.created" if created else "conversation.updated", conversation)
-        return Stored(message["_id"], conversation_id, message["contact_id"], False)
+            await self._commit_inbound(to_write)
+            written = [_fresh(write) for write in to_write]
+        except (_ContactMoved, OperationFailure):
+            written = [await self._commit_one(write) for write in to_write]
+        by_key = {}
+        for index, result in zip(fresh.values(), written, strict=True):
+            results[index] = result
+            by_key[(writes[index].message["channel"], writes[index].message["external_id"])] = result
+        for index, write in enumerate(writes):
+            if results[index] is None:  # a second copy within the batch
+                first = by_key[(write.message["channel"], write.message["external_id"])]
+                results[index] = Stored(first.message_id, first.conversation_id, first.contact_id, True)
+        await self._publish_inbound([w for w, r in zip(to_write, written, strict=True) if not r.duplicate])
+        return [r for r in results if r is not None]
 
-    async def _follow_merged_contact(self, conversation_id: ObjectId, message: dict, counted: dict) -> None:
-        conversation = await self._col.find_one_and_update(
-            {"_id": conversation_id}, counted, projection={"contact_id": 1}
-        )
-        if conversation is None:
-            raise NotFound(f"conversation {conversation_id} not found")
-        message["contact_id"] = conversation["contact_id"]
-        await self._messages.update_one(
-            {"_id": message["_id"]}, {"$set": {"contact_id": message["contact_id"]}}
-        )
+    async def _stored_already(self, writes: Sequence[InboundWrite]) -> dict[tuple[str, str], dict]:
+        # One $in on the external ids, channels sorted out here: an $or per channel is not
+        # served by an index on the embedded server.
+        keys = {(w.message["channel"], w.message["external_id"]) for w in writes}
+        found = await self._messages.find(
+            {"external_id": {"$in": list({external_id for _, external_id in keys})}},
+            {"channel": 1, "external_id": 1, "conversation_id": 1, "contact_id": 1},
+        ).to_list(None)
+        by_key = {(m["channel"], m["external_id"]): m for m in found}
+        return {key: message for key, message in by_key.items() if key in keys}
+
+    async def _commit_inbound(self, writes: Sequence[InboundWrite]) -> None:
+        """Messages and counters in one transaction; the contact in each counter's filter
+        catches a merge since the contact was resolved (then `_ContactMoved` aborts it)."""
+        if not writes:
+            return
+        async with self._db.client.start_session() as session, await session.start_transaction():
+            await self._messages.insert_many([w.message for w in writes], session=session)
+            counted = await self._col.bulk_write(
+                [
+                    UpdateOne({"_id": w.conversation_id, "contact_id": w.message["contact_id"]}, _counted(w))
+                    for w in writes
+                ],
+                session=session,
+            )
+            if counted.matched_count != len(writes):
+                raise _ContactMoved
+
+    async def _commit_one(self, write: InboundWrite, attempts: int = 3) -> Stored:
+        """One message alone: its conversation's current contact (after a merge) is followed."""
+        message = write.message
+        for attempt in range(attempts):
+            try:
+                async with self._db.client.start_session() as session, await session.start_transaction():
+                    conversation = await self._col.find_one_and_update(
+                        {"_id": write.conversation_id}, _counted(write), {"contact_id": 1}, session=session
+                    )
+                    if conversation is None:
+                        raise NotFound(f"conversation {write.conversation_id} not found")
+                    message["contact_id"] = message["sender"]["id"] = conversation["contact_id"]
+                    await self._messages.insert_one(message, session=session)
+                return _fresh(write)
+            except DuplicateKeyError:
+                key = {"channel": message["channel"], "external_id": message["external_id"]}
+                existing = await find_after_duplicate(
+                    lambda key=key: self._messages.find_one(key, {"conversation_id": 1, "contact_id": 1}),
+                    "message",
+                )
+                return _duplicate(existing)
+            except OperationFailure as exc:
+                if not exc.has_error_label("TransientTransactionError") or attempt + 1 == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _publish_inbound(self, writes: Sequence[InboundWrite]) -> None:
+        """Without change streams, tell realtime listeners what the batch changed."""
+        if not writes or not self._events.needs_publishing:
+            return
+        ids = list({w.conversation_id for w in writes})
+        conversations = {c["_id"]: c for c in await self._col.find({"_id": {"$in": ids}}).to_list(None)}
+        added: dict[ObjectId, int] = {}
+        for write in writes:
+            self._events.publish("message.created", write.message)
+            added[write.conversation_id] = added.get(write.conversation_id, 0) + 1
+        for conversation_id, count in added.items():
+            conversation = conversations[conversation_id]
+            created = conversation["message_count"] == count
+            self._events.publish("conversation.created" if created else "conversation.updated", conversation)
 
     # Reading.
 
@@ -222,11 +295,11 @@ class Conversations:
         self, where: ConversationFilter, *, viewer_id: ObjectId, limit: int, cursor: tuple | None
     ) -> list[dict[str, Any]]:
         """Newest activity first; the cursor is the (last_message_at, _id) of the last row seen."""
-        clauses = await self._filter_clauses(where, viewer_id)
+        clauses = [STARTED, *await self._filter_clauses(where, viewer_id)]
         if cursor:
             clauses.append(after_cursor("last_message_at", cursor, descending=True))
-        query = {"$and": clauses} if clauses else {}
-        return await self._col.find(query).sort([("last_message_at", -1), ("_id", -1)]).to_list(limit)
+        newest_first = [("last_message_at", -1), ("_id", -1)]
+        return await self._col.find({"$and": clauses}).sort(newest_first).to_list(limit)
 
     async def _filter_clauses(self, where: ConversationFilter, viewer_id: ObjectId) -> list[dict[str, Any]]:
         clauses: list[dict[str, Any]] = []
@@ -524,6 +597,31 @@ def _message(
         "terms": search_terms(text) if kind != "activity" else [],
         "created_at": at or utcnow(),
     }
+
+
+def _counted(write: InboundWrite) -> dict[str, Any]:
+    """The conversation update for one inbound message. Machine-sent mail does not reopen the
+    conversation or make it wait for an agent."""
+    message = write.message
+    at = message["created_at"]
+    update: dict[str, Any] = {
+        "$set": {"route": write.route, "last_message": _preview(message), "updated_at": at},
+        "$max": {"last_message_at": at},
+        "$inc": {"message_count": 1},
+    }
+    if "auto" not in message["flags"]:
+        update["$set"] |= {"status": "open", "snoozed_until": None}
+        update["$min"] = {"waiting_since": at}
+    return update
+
+
+def _fresh(write: InboundWrite) -> Stored:
+    message = write.message
+    return Stored(message["_id"], write.conversation_id, message["contact_id"], False)
+
+
+def _duplicate(existing: dict[str, Any]) -> Stored:
+    return Stored(existing["_id"], existing["conversation_id"], existing["contact_id"], True)
 
 
 def _preview(message: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,10 @@ INDEXES: dict[str, list[IndexModel]] = {
             unique=True,
             partialFilterExpression={"external_id": {"$type": "string"}},
         ),
+        # Look-ups by external id (dedupe checks, email threading): some servers (the embedded
+        # one) never use a partial index to answer a query, and would scan every message. The
+        # key order differs from the unique index's because MongoDB allows one index per pattern.
+        IndexModel([("external_id", ASC), ("channel", ASC)], name="by_external_id"),
         IndexModel([("conversation_id", ASC), ("created_at", ASC), ("_id", ASC)], name="thread"),
         IndexModel([("contact_id", ASC), ("created_at", DESC)], name="contact_history"),
         IndexModel([("terms", ASC)], name="terms"),

@@ -13,6 +13,8 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_core.conversations import STARTED
+
 OPEN_STATUSES = ["open", "pending", "snoozed"]
 TOP_INTENTS = 5
 EXPORT_FIELDS = (
@@ -50,7 +52,7 @@ class Reports:
         current, previous, still_open = await asyncio.gather(
             self._figures(period, where),
             self._figures(period.previous, where),
-            self._db.conversations.count_documents({**where, "status": {"$in": OPEN_STATUSES}}),
+            self._db.conversations.count_documents({**where, **STARTED, "status": {"$in": OPEN_STATUSES}}),
         )
         return {
             "from": period.start,
@@ -67,7 +69,7 @@ class Reports:
         span = {"$gte": period.start, "$lt": period.end}
         conversations = self._db.conversations
         (new, responded, resolved, messages, tickets, leads, qualified) = await asyncio.gather(
-            conversations.count_documents({**where, "created_at": span}),
+            conversations.count_documents({**where, **STARTED, "created_at": span}),
             conversations.find(
                 {**where, "first_response_at": span}, {"created_at": 1, "first_response_at": 1}
             ).to_list(None),
@@ -187,7 +189,7 @@ class Reports:
 
     async def export_csv(self, period: Period, channel: str | None = None) -> str:
         """Conversations created in the period, one row each, for spreadsheets."""
-        where: dict[str, Any] = {"created_at": {"$gte": period.start, "$lt": period.end}}
+        where: dict[str, Any] = {**STARTED, "created_at": {"$gte": period.start, "$lt": period.end}}
         if channel:
             where["channel"] = channel
         out = io.StringIO()

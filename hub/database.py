@@ -48,7 +48,7 @@ async def open_database(settings: Settings) -> AsyncIterator[AsyncDatabase]:
     embedded: EmbeddedServer | None = None
     uri = settings.mongo_uri or await _running_embedded(settings.data_dir)
     if uri is None:
-        embedded = EmbeddedServer(settings.data_dir / "db")
+        embedded = EmbeddedServer(settings.data_dir / "db", sync_on_commit=settings.embedded_sync)
         uri = await embedded.start()
         _port_file(settings.data_dir).write_text(str(embedded.port))
     client: AsyncMongoClient = AsyncMongoClient(

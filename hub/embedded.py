@@ -1,6 +1,8 @@
 """Runs the embedded MongoDB-compatible server (SecantusDB, GPL-2.0) as a separate program.
 
-It is started as a child process and spoken to over TCP like any MongoDB; it is never imported."""
+It is started as a child process and spoken to over TCP like any MongoDB; it is never imported.
+It is supervised: if it dies, it is started again on the same port and storage (with backoff),
+so the hub's driver reconnects by itself and the hub serves again without a restart."""
 
 from __future__ import annotations
 
@@ -21,6 +23,11 @@ from pymongo.errors import PyMongoError
 log = logging.getLogger(__name__)
 EXECUTABLE = "secantusd-py"
 PR_SET_PDEATHSIG = 1
+WATCH_INTERVAL = 0.2
+RESTART_BACKOFF_FIRST = 0.5
+RESTART_BACKOFF_CAP = 30.0
+# A server that stayed up this long is healthy again: the next death restarts it at once.
+STABLE_AFTER = 60.0
 
 
 class EmbeddedServerError(RuntimeError):
@@ -54,21 +61,37 @@ def _executable() -> str:
 class EmbeddedServer:
     """`storage` is a directory, or ":memory:" for a throwaway server (tests)."""
 
-    def __init__(self, storage: Path | str, *, cache_size: str = "256M") -> None:
+    def __init__(self, storage: Path | str, *, cache_size: str = "256M", sync_on_commit: bool = True) -> None:
         self.storage = storage
         self.cache_size = cache_size
+        self.sync_on_commit = sync_on_commit
         self.port = 0
+        self.restarts = 0
         self._process: subprocess.Popen | None = None
         self._log_file = None
+        self._supervisor: asyncio.Task | None = None
 
     @property
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     async def start(self, timeout: float = 60.0) -> str:
         if self.storage != ":memory:":
             Path(self.storage).mkdir(parents=True, exist_ok=True)
         self.port = _free_port()
+        log_path = Path(self.storage) / "secantusd.log" if self.storage != ":memory:" else None
+        self._log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._spawn()
+        await self._wait_ready(timeout)
+        self._supervisor = asyncio.create_task(self._supervise())
+        log.info("embedded database started", extra={"port": self.port, "storage": str(self.storage)})
+        return self.uri
+
+    def _spawn(self) -> None:
         command = [
             _executable(),
             "--host", "127.0.0.1",
@@ -76,8 +99,8 @@ class EmbeddedServer:
             "--storage-path", str(self.storage),
             "--cache-size", self.cache_size,
         ]  # fmt: skip
-        log_path = Path(self.storage) / "secantusd.log" if self.storage != ":memory:" else None
-        self._log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        if self.sync_on_commit and self.storage != ":memory:":
+            command.append("--sync-on-commit")
         # Own session: a Ctrl-C meant for the hub must not reach the database before the hub has
         # shut down. Parent-death signal: if the hub is killed outright, the database still stops.
         self._process = subprocess.Popen(
@@ -87,9 +110,33 @@ class EmbeddedServer:
             start_new_session=True,
             preexec_fn=_stop_with_parent,
         )
-        await self._wait_ready(timeout)
-        log.info("embedded database started", extra={"port": self.port, "storage": str(self.storage)})
-        return self.uri
+
+    async def _supervise(self) -> None:
+        """Start the server again whenever it dies, backing off while it keeps dying."""
+        backoff = RESTART_BACKOFF_FIRST
+        loop = asyncio.get_running_loop()
+        started_at = loop.time()
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            if self._process is None or self._process.poll() is None:
+                continue
+            if loop.time() - started_at > STABLE_AFTER:
+                backoff = RESTART_BACKOFF_FIRST
+            log.warning(
+                "embedded database exited; restarting it",
+                extra={"exit_code": self._process.returncode, "after_seconds": backoff},
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, RESTART_BACKOFF_CAP)
+            try:
+                self._spawn()
+                await self._wait_ready(timeout=60.0)
+            except (EmbeddedServerError, OSError) as exc:
+                log.error("embedded database did not restart", extra={"error": str(exc)})
+                continue
+            self.restarts += 1
+            started_at = loop.time()
+            log.warning("embedded database restarted", extra={"port": self.port, "restarts": self.restarts})
 
     async def _wait_ready(self, timeout: float) -> None:
         client = AsyncMongoClient(self.uri, serverSelectionTimeoutMS=250)
@@ -107,7 +154,7 @@ class EmbeddedServer:
                     return
                 except PyMongoError:
                     if loop.time() > deadline:
-                        await self.stop()
+                        self._process.kill()
                         raise EmbeddedServerError(
                             f"{EXECUTABLE} did not answer within {timeout:.0f} s"
                         ) from None
@@ -117,6 +164,11 @@ class EmbeddedServer:
 
     async def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM, a bounded wait for a clean flush, then SIGKILL."""
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
         process, self._process = self._process, None
         if process is None:
             return

@@ -1,8 +1,9 @@
 """The inbound pipeline (DESIGN steps 1-5 and 7): contact, conversation, one message, counters.
 
-Hot path: with the thread cached it is two round trips (insert the message, update the
-conversation). A thread's conversation id never changes; a contact merge changes its contact,
-which `add_inbound` notices and follows, so the cache needs no invalidation."""
+Hot path: with the thread cached, a message joins the next group commit (one duplicate check
+and one transaction storing the messages and their conversations' counters, for every message
+that arrived meanwhile). A thread's conversation id never changes; a contact merge changes its
+contact, which `add_inbound` notices and follows, so the cache needs no invalidation."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from bson import ObjectId
 
 from channels.base import InboundMessage
 from crm_core.contacts import Contacts
-from crm_core.conversations import Conversations, Stored, inbound_message
+from crm_core.conversations import Conversations, InboundWrite, Stored, inbound_message
 from crm_core.records import utcnow
+from hub.group_commit import GroupCommit
 from hub.metrics import Metrics
 
 THREAD_CACHE_SIZE = 20_000
@@ -39,6 +41,7 @@ class Pipeline:
         self._conversations = conversations
         self._metrics = metrics
         self._threads: OrderedDict[tuple[str, str], tuple[ObjectId, ObjectId]] = OrderedDict()
+        self._writes = GroupCommit(conversations.add_inbound)
 
     async def ingest(self, msg: InboundMessage) -> Stored:
         started = time.perf_counter()
@@ -63,7 +66,7 @@ class Pipeline:
             original_text=msg.original_text,
             email=msg.email,
         )
-        stored = await self._conversations.add_inbound(conversation_id, message, msg.route)
+        stored = await self._writes.submit(InboundWrite(conversation_id, message, msg.route))
         if not stored.duplicate:
             self._remember((msg.channel, msg.thread_key), (stored.conversation_id, stored.contact_id))
             if message["nlp"]["status"] == "pending":

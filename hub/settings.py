@@ -72,6 +72,7 @@ class Settings:
     admin_email: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     change_streams: bool = True
+    embedded_sync: bool = True
     nlp_worker: bool = True
     nlp_lease_seconds: float = 60.0
     public_url: str | None = None
@@ -146,6 +147,7 @@ class Settings:
             admin_email=_str("HUB_ADMIN_EMAIL"),
             admin_password=_str("HUB_ADMIN_PASSWORD"),
             change_streams=_on("HUB_CHANGE_STREAMS", True),
+            embedded_sync=_on("HUB_EMBEDDED_SYNC", True),
             nlp_worker=_on("HUB_NLP_WORKER", True),
             nlp_lease_seconds=_float("HUB_NLP_LEASE_SECONDS", 60.0),
             public_url=_str("HUB_PUBLIC_URL"),

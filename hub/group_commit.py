@@ -1,0 +1,66 @@
+"""Group commit: concurrent callers' writes are gathered and written as one batch.
+
+While a batch is being written, new writes queue up and go together in the next one, so under
+load the database sees a few large writes instead of many small concurrent ones (the embedded
+server is several times faster that way), and an idle hub still writes each item at once.
+Each caller is answered only after its own batch is written."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from pymongo.errors import ConnectionFailure
+
+log = logging.getLogger(__name__)
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class GroupCommit(Generic[Item, Result]):
+    def __init__(
+        self, write: Callable[[Sequence[Item]], Awaitable[list[Result]]], *, max_batch: int = 64
+    ) -> None:
+        self._write = write
+        self._max_batch = max_batch
+        self._queue: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def submit(self, item: Item) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        # A caller that goes away cancels only its own future; the batch goes on for the others.
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        try:
+            results = await self._write([item for item, _ in batch])
+        except ConnectionFailure as exc:
+            _settle(batch, exception=exc)
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch, exception=exc)
+                return
+            # One item the database refuses must not fail the others: write each alone.
+            log.warning("a batch failed; writing its items one by one", extra={"error": repr(exc)})
+            for one in batch:
+                await self._write_batch([one])
+        else:
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+
+def _settle(batch: list[tuple[object, asyncio.Future]], *, exception: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exception)
