@@ -23,6 +23,7 @@ HELP = """Commands:
 /sla - conversations waiting longer than the first-response target
 /help - this list"""
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+_FIRST_DAY, _LAST_DAY, _MAX_DAYS = date(1970, 1, 1), date(8998, 12, 31), 3660
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Commands:
         return Reply(_format_stats(summary, label, channel, self._timezone), chart)
 
     def _period(self, word: str) -> tuple[str, Period]:
+        """A period the user named; ValueError (shown to them) when it is none we can count."""
         today = datetime.now(self._zone).date()
         if word in ("today", "yesterday"):
             day = today if word == "today" else today - timedelta(days=1)
@@ -84,6 +86,8 @@ class Commands:
             first, last = date.fromisoformat(match.group(1)), date.fromisoformat(match.group(2))
             if last < first:
                 raise ValueError("The range ends before it starts.")
+            if not (first >= _FIRST_DAY and last <= _LAST_DAY and (last - first).days <= _MAX_DAYS):
+                raise ValueError(f"Give days from {_FIRST_DAY} to {_LAST_DAY}, at most {_MAX_DAYS} of them.")
             return f"{first}..{last}", self._days_period(first, last)
         raise ValueError(f"I don't understand the period {word!r}.")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 
@@ -90,6 +91,61 @@ class ChannelSender(Protocol):
         ...
 
 
+MAX_JSON_DEPTH = 32
+# Integers we store stay exact in JSON clients (2^53) and fit BSON's int64.
+MAX_SAFE_INTEGER = 2**53
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def utc_moment(value: datetime) -> datetime:
+    """A time from the outside world, in UTC (naive means UTC) and within years 1970-8999:
+    converting 9999-12-31T23:59-14:00 to UTC would overflow."""
+    try:
+        moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError as exc:
+        raise ValueError("time out of range") from exc
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError("time out of range (1970 to 8999)")
+    return moment
+
+
+def parse_json(body: bytes) -> Any:
+    """A JSON body from the outside world. Anything a parser or our storage would choke on
+    (invalid bytes, nesting past MAX_JSON_DEPTH, integers past Python's digit limit, lone
+    UTF-16 surrogates such as "\\ud800") is a PayloadError, never a crash."""
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, digit limit
+        raise PayloadError(f"body is not valid JSON: {str(exc)[:200]}") from exc
+    if problem := _unstorable(data):
+        raise PayloadError(problem)
+    return data
+
+
+def _unstorable(value: Any) -> str | None:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return "body holds a lone UTF-16 surrogate, which is not text"
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return f"body is nested more than {MAX_JSON_DEPTH} levels deep"
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def same_secret(expected: str, given: str) -> bool:
+    """Constant-time comparison that also takes any text a client sends (compare_digest
+    refuses non-ASCII str)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "backslashreplace"))
+
+
 def hmac_sha256_signature(secret: str, body: bytes) -> str:
     """The `sha256=<hex>` form used by the chat and email webhooks and our outbound posts."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -98,5 +154,5 @@ def hmac_sha256_signature(secret: str, body: bytes) -> str:
 def verify_hmac_sha256(secret: str, body: bytes, header: str | None) -> None:
     if not header:
         raise SignatureError("missing X-Hub-Signature-256 header")
-    if not hmac.compare_digest(hmac_sha256_signature(secret, body), header.strip()):
+    if not same_secret(hmac_sha256_signature(secret, body), header.strip()):
         raise SignatureError("signature does not match the body")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Annotated
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from channels.base import (
+    MAX_SAFE_INTEGER,
     Attachment,
     DeliveryError,
     InboundMessage,
@@ -16,6 +18,8 @@ from channels.base import (
     PayloadError,
     Sender,
     hmac_sha256_signature,
+    parse_json,
+    utc_moment,
     verify_hmac_sha256,
 )
 
@@ -36,7 +40,7 @@ class _Attachment(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str = Field(min_length=1, max_length=512)
     content_type: str | None = Field(default=None, max_length=256)
-    size: int | None = Field(default=None, ge=0)
+    size: int | None = Field(default=None, ge=0, le=MAX_SAFE_INTEGER)
     url: str | None = Field(default=None, max_length=4096)
 
 
@@ -48,7 +52,7 @@ class ChatPayload(BaseModel):
     thread_id: str | None = Field(default=None, max_length=256)
     sender: _Sender
     text: str = Field(default="", max_length=65536)
-    sent_at: datetime | None = None
+    sent_at: Annotated[datetime, AfterValidator(utc_moment)] | None = None
     attachments: list[_Attachment] = Field(default_factory=list, max_length=50)
 
 
@@ -57,10 +61,7 @@ def verify(secret: str, body: bytes, signature: str | None) -> None:
 
 
 def parse(body: bytes) -> InboundMessage:
-    try:
-        raw = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"body is not valid JSON: {exc}") from exc
+    raw = parse_json(body)
     try:
         payload = ChatPayload.model_validate(raw)
     except ValidationError as exc:
@@ -69,8 +70,6 @@ def parse(body: bytes) -> InboundMessage:
         raise PayloadError("text: a message needs text or at least one attachment")
     thread_id = payload.thread_id or "default"
     sent_at = payload.sent_at or datetime.now(UTC)
-    if sent_at.tzinfo is None:
-        sent_at = sent_at.replace(tzinfo=UTC)
     return InboundMessage(
         channel=CHANNEL,
         external_id=payload.external_id,

@@ -28,6 +28,7 @@ from channels.base import (
     OutboundMessage,
     Sender,
     hmac_sha256_signature,
+    utc_moment,
     verify_hmac_sha256,
 )
 
@@ -35,6 +36,7 @@ CHANNEL = "email"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 UNKNOWN_SENDER = "unknown-sender@invalid"
 MAX_REFERENCES = 20
+MAX_DAMAGED_TEXT = 64 * 1024
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _SUBJECT_PREFIX = re.compile(r"^\s*((re|fwd?|aw|sv|wg|antw|tr|vs|rv)(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
@@ -55,12 +57,41 @@ def verify(secret: str, body: bytes, signature: str | None) -> None:
 
 
 def parse(raw: bytes, *, max_attachment_bytes: int = 5 * 1024 * 1024) -> InboundMessage:
-    """Never raises on bad mail: what cannot be read is flagged on the message instead."""
+    """Never raises on bad mail: what cannot be read is flagged on the message instead, and a
+    mail the parser cannot take apart at all (3,000 nested parts, say) is kept as text."""
+    try:
+        return _parse(raw, max_attachment_bytes)
+    except Exception as exc:  # the stdlib parser has many ways to fail on hostile input
+        return damaged(raw, f"unreadable mail ({exc.__class__.__name__})")
+
+
+def damaged(raw: bytes, reason: str) -> InboundMessage:
+    """What can be kept of a mail that could not be read: its first bytes as text, flagged,
+    from an unknown sender, so an agent sees it and nothing acts on it automatically."""
+    external_id = _fallback_id(raw)
+    return InboundMessage(
+        channel=CHANNEL,
+        external_id=external_id,
+        thread_key=external_id,
+        sender=Sender(external_id=UNKNOWN_SENDER),
+        text=raw[:MAX_DAMAGED_TEXT].decode("utf-8", errors="replace"),
+        sent_at=datetime.now(UTC),
+        route={},
+        email={"message_id": external_id, "size": len(raw)},
+        flags={"error": reason},
+    )
+
+
+def _fallback_id(raw: bytes) -> str:
+    return f"<{hashlib.sha256(raw).hexdigest()[:40]}@hub.invalid>"
+
+
+def _parse(raw: bytes, max_attachment_bytes: int) -> InboundMessage:
     msg = BytesParser(policy=policy.default).parsebytes(raw)
     flags: dict[str, str] = {}
     sender = _sender(msg, flags)
     message_id = _ids(_header(msg, "Message-ID"))
-    external_id = message_id[0] if message_id else f"<{hashlib.sha256(raw).hexdigest()[:40]}@hub.invalid>"
+    external_id = message_id[0] if message_id else _fallback_id(raw)
     in_reply_to = _ids(_header(msg, "In-Reply-To"))
     references = _ids(_header(msg, "References"))
     subject = (_header(msg, "Subject") or "").strip()
@@ -105,7 +136,22 @@ def _header(msg: EmailMessage, name: str) -> str | None:
         value = msg.get(name)
     except (ValueError, IndexError, TypeError):
         return None
-    return str(value) if value is not None else None
+    return _text(str(value)) if value is not None else None
+
+
+def _text(value: str) -> str:
+    """Header text as storable Unicode. Raw 8-bit bytes in a header (against the RFC, but
+    common) reach us as surrogate escapes: read them as UTF-8 if they are, else as
+    Windows-1252, the usual culprit."""
+    try:
+        value.encode()
+        return value
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8", errors="surrogateescape")
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
 
 
 def _ids(value: str | None) -> list[str]:
@@ -118,27 +164,27 @@ def _sender(msg: EmailMessage, flags: dict[str, str]) -> Sender:
         address = header.addresses[0] if header is not None and header.addresses else None
     except (ValueError, IndexError, TypeError, AttributeError):
         address = None
-    email = address.addr_spec.lower() if address is not None and "@" in address.addr_spec else None
+    email = _text(address.addr_spec.lower()) if address is not None and "@" in address.addr_spec else None
     if email is None:
         flags["error"] = "no readable From: header"
         return Sender(external_id=UNKNOWN_SENDER)
-    return Sender(external_id=email, name=address.display_name or None, email=email)
+    return Sender(external_id=email, name=_text(address.display_name) or None, email=email)
 
 
 def _addresses(msg: EmailMessage, name: str) -> list[str]:
     try:
         header = msg.get(name)
-        return [a.addr_spec.lower() for a in header.addresses] if header is not None else []
+        return [_text(a.addr_spec.lower()) for a in header.addresses] if header is not None else []
     except (ValueError, IndexError, TypeError, AttributeError):
         return []
 
 
 def _date(msg: EmailMessage) -> datetime:
+    """The Date header in UTC; now, when it is missing, unreadable or out of range."""
     try:
-        sent = parsedate_to_datetime(_header(msg, "Date") or "")
-    except (TypeError, ValueError, IndexError):
+        return utc_moment(parsedate_to_datetime(_header(msg, "Date") or ""))
+    except (TypeError, ValueError, IndexError, OverflowError):
         return datetime.now(UTC)
-    return sent if sent.tzinfo else sent.replace(tzinfo=UTC)
 
 
 def _decoded(part: EmailMessage) -> str:
@@ -178,7 +224,7 @@ def _attachments(msg: EmailMessage, limit: int) -> list[Attachment]:
         keep = len(payload) <= limit
         found.append(
             Attachment(
-                name=part.get_filename() or "attachment",
+                name=_text(part.get_filename() or "attachment"),
                 content_type=part.get_content_type(),
                 size=len(payload),
                 content=payload if keep else None,

@@ -8,40 +8,54 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from channels.base import InboundMessage, OutboundMessage, PayloadError, Sender, SignatureError
+from channels.base import (
+    InboundMessage,
+    OutboundMessage,
+    PayloadError,
+    Sender,
+    SignatureError,
+    same_secret,
+)
 
+Frame = TypeVar("Frame", bound=BaseModel)
 CHANNEL = "webchat"
 MAX_TEXT = 4000
 
 
-def _mac(secret: str, value: str) -> str:
-    return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()
+def _mac(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def _token_key(secret: str) -> bytes:
+    """Visitor tokens are signed with a key derived for them alone: the secret itself signs
+    the host site's user hashes, so a token's signature can never pass as a user hash."""
+    return hmac.new(secret.encode(), b"hub widget visitor token v2", hashlib.sha256).digest()
 
 
 def issue_visitor_token(secret: str) -> str:
     """A new anonymous visitor: a random id with the hub's signature, kept by the browser."""
     visitor_id = secrets.token_hex(16)
-    return f"{visitor_id}.{_mac(secret, 'visitor:' + visitor_id)}"
+    return f"{visitor_id}.{_mac(_token_key(secret), visitor_id)}"
 
 
 def verify_visitor_token(secret: str, token: str) -> str:
-    visitor_id, _, signature = (token or "").partition(".")
-    if not visitor_id or not hmac.compare_digest(_mac(secret, "visitor:" + visitor_id), signature):
+    visitor_id, _, signature = token.partition(".")
+    if not visitor_id or not same_secret(_mac(_token_key(secret), visitor_id), signature):
         raise SignatureError("visitor token is not one this hub issued")
     return visitor_id
 
 
 def user_hash(secret: str, user_id: str) -> str:
     """What the host site computes server-side to vouch for its logged-in user (HMAC-SHA256)."""
-    return _mac(secret, user_id)
+    return _mac(secret.encode(), user_id)
 
 
 def verify_user(secret: str, user_id: str | None, claimed_hash: str | None) -> bool:
-    return bool(user_id and claimed_hash) and hmac.compare_digest(user_hash(secret, user_id), claimed_hash)
+    return bool(user_id and claimed_hash) and same_secret(user_hash(secret, user_id), claimed_hash)
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,18 @@ class Visitor:
         return self.key
 
 
+class Hello(BaseModel):
+    """The first frame: `token` (a returning visitor), `since` (the last message id the tab
+    has), and `user_id` + `user_hash` for a user the host site vouches for."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["hello"]
+    token: str | None = Field(default=None, max_length=200)
+    since: str | None = Field(default=None, max_length=64)
+    user_id: str | None = Field(default=None, min_length=1, max_length=256)
+    user_hash: str | None = Field(default=None, max_length=128)
+
+
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
     type: str = Field(max_length=32)
@@ -68,12 +94,20 @@ class _Frame(BaseModel):
     email: str | None = Field(default=None, max_length=320)
 
 
+def parse_hello(data: Any) -> Hello:
+    return _validated(Hello, data)
+
+
 def parse_frame(data: Any) -> _Frame:
+    return _validated(_Frame, data)
+
+
+def _validated(model: type[Frame], data: Any) -> Frame:
     try:
-        return _Frame.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise PayloadError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from exc
+        raise PayloadError(f"{'.'.join(str(p) for p in first['loc']) or 'frame'}: {first['msg']}") from exc
 
 
 def parse_message(visitor: Visitor, frame: _Frame) -> InboundMessage:
@@ -87,7 +121,11 @@ def parse_message(visitor: Visitor, frame: _Frame) -> InboundMessage:
         channel=CHANNEL,
         external_id=f"{visitor.key}:{frame.client_id}",
         thread_key=visitor.thread_key,
-        sender=Sender(external_id=visitor.key, name=visitor.name, email=visitor.email),
+        # An address typed into the widget proves nothing: it identifies the customer only
+        # when the host site vouches for the user (the session keeps it as a claim otherwise).
+        sender=Sender(
+            external_id=visitor.key, name=visitor.name, email=visitor.email if visitor.verified else None
+        ),
         text=frame.text,
         sent_at=datetime.now(UTC),
         route={"visitor": visitor.key},

@@ -125,6 +125,14 @@ class Contacts:
         result = await self._col.insert_one(doc)
         return result.inserted_id
 
+    async def claim_email(self, contact_id: ObjectId, email: str) -> None:
+        """An address the customer typed but has not proved (an anonymous widget visitor):
+        kept in `unverified_emails` for agents to see, never used to match contacts."""
+        await self._col.update_one(
+            {"_id": contact_id, "emails": {"$ne": email}},
+            {"$addToSet": {"unverified_emails": email}, "$set": {"updated_at": utcnow()}},
+        )
+
     async def get(self, contact_id: str | ObjectId) -> dict[str, Any]:
         return await find_by_id(self._col, contact_id, "contact")
 

@@ -15,7 +15,7 @@ class MailboxState:
         """The last UID ingested; 0 when the server renumbered the mailbox (new UIDVALIDITY),
         in which case everything is read again and dedupe on Message-ID keeps it single."""
         state = await self._col.find_one({"_id": mailbox})
-        if state is None or state["uidvalidity"] != uidvalidity:
+        if state is None or state.get("uidvalidity") != uidvalidity:
             return 0
         return state["last_uid"]
 
@@ -24,4 +24,11 @@ class MailboxState:
             {"_id": mailbox},
             {"$set": {"uidvalidity": uidvalidity, "last_uid": last_uid, "updated_at": utcnow()}},
             upsert=True,
+        )
+
+    async def park(self, mailbox: str, uid: int, reason: str) -> None:
+        """Remember a mail that could not be stored at all (the latest 100), for an admin."""
+        parked = {"uid": uid, "reason": reason, "at": utcnow()}
+        await self._col.update_one(
+            {"_id": mailbox}, {"$push": {"parked": {"$each": [parked], "$slice": -100}}}, upsert=True
         )

@@ -43,7 +43,7 @@ from hub.nlp_worker import NlpWorker
 from hub.notifier import Notifier
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
-from hub.ratelimit import NewVisitorLimiter
+from hub.ratelimit import PerMinuteLimit
 from hub.realtime import Realtime
 from hub.services import SERVICES, Services
 from hub.settings import Settings
@@ -196,7 +196,8 @@ def build_services(
             contacts, conversations, metrics, to_classify=nlp_worker.notify if nlp_worker else lambda: None
         ),
         outbox_worker=outbox_worker,
-        widget_limiter=NewVisitorLimiter(settings.widget_new_per_minute),
+        widget_limiter=PerMinuteLimit(settings.widget_new_per_minute),
+        widget_messages=PerMinuteLimit(settings.widget_messages_per_minute),
         reports=reports,
         commands=Commands(reports, timezone=settings.timezone, sla_minutes=settings.sla_minutes),
         tickets=tickets,

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 
 from aioimaplib import aioimaplib
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from channels import email
 from crm_core.mailboxes import MailboxState
@@ -77,6 +77,27 @@ class MailPoller:
                 continue
             read_up_to = uidnext
             async for uid, raw in mailbox.fetch_after(last_uid):
-                await self._pipeline.ingest(email.parse(raw, max_attachment_bytes=self._max_attachment_bytes))
+                await self._ingest(mailbox.name, uid, raw)
                 last_uid = uid
                 await self._state.save(mailbox.name, uidvalidity, uid)
+
+    async def _ingest(self, mailbox: str, uid: int, raw: bytes) -> None:
+        """One mail, and never a mail that blocks the mailbox: if it cannot be stored as read,
+        it is stored as damaged (flags.error); if not even that, it is parked in the mailbox
+        state with the reason (it stays on the IMAP server) and the poller moves on. Only a
+        database outage stops here, to be retried."""
+        try:
+            await self._pipeline.ingest(email.parse(raw, max_attachment_bytes=self._max_attachment_bytes))
+            return
+        except ConnectionFailure:
+            raise
+        except Exception as exc:
+            reason = f"could not store the mail ({exc.__class__.__name__})"
+        log.error("mail could not be stored as read; storing it as damaged", extra={"uid": uid})
+        try:
+            await self._pipeline.ingest(email.damaged(raw, reason))
+        except ConnectionFailure:
+            raise
+        except Exception as exc:
+            log.error("damaged mail parked", extra={"uid": uid, "error": exc.__class__.__name__})
+            await self._state.park(mailbox, uid, f"{reason}; as damaged: {exc.__class__.__name__}")

@@ -6,21 +6,31 @@ import time
 from collections import defaultdict, deque
 
 RATE_WINDOW = 60.0
+_SWEEP_EVERY = 1000
 
 
-class NewVisitorLimiter:
-    """New widget visitors (each may open a conversation) per client IP per minute."""
+class PerMinuteLimit:
+    """At most `per_minute` events per key (a client address, a widget visitor) in any minute."""
 
     def __init__(self, per_minute: int) -> None:
         self._per_minute = per_minute
         self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._calls = 0
 
-    def allow(self, ip: str) -> bool:
+    def allow(self, key: str) -> bool:
         now = time.monotonic()
-        recent = self._seen[ip]
+        self._sweep(now)
+        recent = self._seen[key]
         while recent and now - recent[0] > RATE_WINDOW:
             recent.popleft()
         if len(recent) >= self._per_minute:
             return False
         recent.append(now)
         return True
+
+    def _sweep(self, now: float) -> None:
+        """Forget keys quiet for a whole window, so many one-off clients do not pile up."""
+        self._calls += 1
+        if self._calls % _SWEEP_EVERY == 0:
+            for key in [k for k, times in self._seen.items() if not times or now - times[-1] > RATE_WINDOW]:
+                del self._seen[key]

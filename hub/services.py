@@ -24,7 +24,7 @@ from hub.metrics import Metrics
 from hub.notifier import Notifier
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
-from hub.ratelimit import NewVisitorLimiter
+from hub.ratelimit import PerMinuteLimit
 from hub.realtime import Realtime
 from hub.settings import Settings
 
@@ -42,7 +42,8 @@ class Services:
     outbox: Outbox
     pipeline: Pipeline
     outbox_worker: OutboxWorker
-    widget_limiter: NewVisitorLimiter
+    widget_limiter: PerMinuteLimit
+    widget_messages: PerMinuteLimit
     reports: Reports
     commands: Commands
     tickets: Tickets

@@ -55,6 +55,7 @@ class Settings:
     tls_ca_file: str | None = None
     widget_secret: str | None = field(default=None, repr=False)
     widget_new_per_minute: int = 20
+    widget_messages_per_minute: int = 30
     telegram_token: str | None = field(default=None, repr=False)
     telegram_secret: str | None = field(default=None, repr=False)
     telegram_api_url: str | None = None
@@ -130,6 +131,7 @@ class Settings:
             tls_ca_file=_str("HUB_TLS_CA_FILE"),
             widget_secret=_str("HUB_WIDGET_SECRET"),
             widget_new_per_minute=_int("HUB_WIDGET_NEW_PER_MINUTE", 20),
+            widget_messages_per_minute=_int("HUB_WIDGET_MESSAGES_PER_MINUTE", 30),
             telegram_token=_str("HUB_TELEGRAM_TOKEN"),
             telegram_secret=_str("HUB_TELEGRAM_SECRET"),
             telegram_api_url=_str("HUB_TELEGRAM_API_URL"),

@@ -105,16 +105,83 @@ def _tampered(token: str) -> str:
     return token[:-1] + ("0" if token[-1] != "0" else "1")
 
 
-async def test_prechat_email_links_the_visitor_to_the_known_contact(widget_hub):
+async def test_an_email_typed_by_an_anonymous_visitor_is_a_claim_not_an_identity(widget_hub):
+    """Typing a customer's address into the widget must not put the visitor's messages under
+    that customer: the address stays on the visitor's own contact, marked unverified."""
     await widget_hub.chat(
         {"external_id": "c-1", "sender": {"id": "crm-7", "email": "dana@example.com"}, "text": "hi from chat"}
     )
     ws, _ = await _connect(widget_hub)
     await ws.send_json({"type": "identify", "email": "Dana@Example.com", "name": "Dana"})
+    await _say(ws, "send me Dana's invoices")
+    dana = await widget_hub.db.contacts.find_one({"emails": "dana@example.com"})
+    assert {i["channel"] for i in dana["identities"]} == {"chat"}
+    visitor = await widget_hub.db.contacts.find_one({"identities.channel": "webchat"})
+    assert visitor["_id"] != dana["_id"]
+    assert visitor["emails"] == [] and visitor["unverified_emails"] == ["dana@example.com"]
+    agent = await widget_hub.login("agent")
+    status, shown = await widget_hub.call("GET", f"/api/v1/contacts/{visitor['_id']}", agent)
+    assert status == 200 and shown["unverified_emails"] == ["dana@example.com"]
+    await ws.close()
+
+
+async def test_a_user_the_host_site_vouches_for_joins_their_profile_by_email(widget_hub):
+    await widget_hub.chat(
+        {"external_id": "c-2", "sender": {"id": "crm-8", "email": "eve@example.com"}, "text": "hi from chat"}
+    )
+    user_hash = webchat.user_hash(SECRET, "shop-user-8")
+    ws, welcome = await _connect(widget_hub, user_id="shop-user-8", user_hash=user_hash)
+    assert welcome["verified"] is True
+    await ws.send_json({"type": "identify", "email": "eve@example.com", "name": "Eve"})
     await _say(ws, "hi from the website")
     contacts = await widget_hub.db.contacts.find({}).to_list(None)
     assert len(contacts) == 1
     assert {i["channel"] for i in contacts[0]["identities"]} == {"chat", "webchat"}
+    await ws.close()
+
+
+async def test_a_visitor_token_signature_is_no_user_hash(widget_hub):
+    """Tokens and user hashes are signed with different keys: a visitor cannot present their
+    own token's signature as the host site's vouching for `visitor:<id>`."""
+    ws, welcome = await _connect(widget_hub)
+    visitor_id, _, signature = welcome["token"].partition(".")
+    await ws.close()
+    ws, forged = await _connect(widget_hub, user_id=f"visitor:{visitor_id}", user_hash=signature)
+    assert forged["verified"] is False
+    await ws.close()
+
+
+@pytest.mark.parametrize(
+    "hello",
+    [
+        {"type": "hello", "token": 12345},
+        {"type": "hello", "user_id": ["x"], "user_hash": "ab"},
+        {"type": "hello", "user_id": "u-1", "user_hash": "\u00e9\u00e9"},
+        {"type": "hello", "since": {"$gt": ""}},
+        {"type": "message", "client_id": "abcdefgh", "text": "hi"},  # the first frame must be hello
+        [1, 2, 3],
+    ],
+)
+async def test_a_malformed_hello_gets_an_error_frame_and_a_clean_close(widget_hub, hello):
+    ws = await widget_hub.client.ws_connect("/widget/ws")
+    await ws.send_json(hello)
+    if "\u00e9" in str(hello):  # a non-ASCII user hash is simply not verified
+        welcome = await ws.receive_json(timeout=5)
+        assert welcome["type"] == "welcome" and welcome["verified"] is False
+    else:
+        error = await ws.receive_json(timeout=5)
+        assert error["type"] == "error" and error["message"].startswith("hello:")
+        closing = await ws.receive(timeout=5)
+        assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 4400
+    await ws.close()
+
+
+async def test_a_visitor_may_send_only_so_many_messages_a_minute(make_hub):
+    hub = await make_hub(widget_secret=SECRET, widget_messages_per_minute=3)
+    ws, _ = await _connect(hub)
+    answers = [(await _say(ws, f"message {n}"))["type"] for n in range(5)]
+    assert answers == ["ack", "ack", "ack", "error", "error"]
+    assert await hub.db.messages.count_documents({}) == 3
     await ws.close()
 
 
@@ -135,13 +202,6 @@ async def test_bad_frames_get_an_error_and_the_socket_stays_usable(widget_hub):
         assert closing.json()["type"] == "message"
     assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
     assert await widget_hub.db.messages.count_documents({}) == 1
-
-
-async def test_first_frame_must_be_hello(widget_hub):
-    ws = await widget_hub.client.ws_connect("/widget/ws")
-    await ws.send_json({"type": "message", "client_id": "abcdefgh", "text": "hi"})
-    closing = await ws.receive(timeout=5)
-    assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 4400
 
 
 async def test_new_visitors_are_rate_limited_per_address(widget_hub):

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from channels.base import MAX_SAFE_INTEGER
 from hub.api.cursors import decode_cursor
 from hub.api.routing import ALL_STAFF, INBOX_WORKERS, Call, QueryParam, api, json_ok, page
+
+# Attribute names become field names in the database: no "$" first, no ".", no NUL.
+AttributeName = Annotated[str, StringConstraints(pattern=r"^[^$.\x00][^.\x00]{0,63}$")]
+AttributeValue = (
+    Annotated[str, StringConstraints(max_length=2000)]
+    | bool
+    | Annotated[int, Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)]
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | None
+)
 
 
 class ContactFields(BaseModel):
@@ -17,7 +28,9 @@ class ContactFields(BaseModel):
     emails: list[str] | None = Field(default=None, max_length=20)
     phones: list[str] | None = Field(default=None, max_length=20)
     company: str | None = Field(default=None, max_length=200)
-    attributes: dict[str, Any] | None = None
+    attributes: dict[AttributeName, AttributeValue] | None = Field(
+        default=None, max_length=100, description="plan, tier and the like: text, numbers, true/false"
+    )
 
 
 class ContactChanges(ContactFields):

@@ -10,11 +10,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bots.commands import CHANNELS
+from channels.base import utc_moment
 from crm_core.reporting import Period
 from hub.api.errors import ApiError
 from hub.api.routing import ALL_STAFF, Call, QueryParam, api, json_ok
 
 REPORT_ROLES = ("manager", "admin")
+MAX_PERIOD = timedelta(days=3660)
 PERIOD_PARAMS = (
     QueryParam("from", "first day (YYYY-MM-DD, in HUB_TIMEZONE) or an ISO 8601 time; default today"),
     QueryParam("to", "last day, inclusive (YYYY-MM-DD) or an exclusive ISO 8601 time; default `from`'s day"),
@@ -35,8 +37,18 @@ def _bound(value: str, zone: ZoneInfo, *, end: bool) -> datetime:
             moment = datetime.fromisoformat(value)
         except ValueError as exc:
             raise ApiError(400, "bad_query", f"{value!r} is neither YYYY-MM-DD nor an ISO 8601 time") from exc
-        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-    return datetime.combine(day + timedelta(days=1) if end else day, time.min, zone)
+        return _in_range(moment if moment.tzinfo else moment.replace(tzinfo=zone))
+    try:
+        return _in_range(datetime.combine(day + timedelta(days=1) if end else day, time.min, zone))
+    except OverflowError as exc:
+        raise ApiError(400, "bad_query", f"{value!r} is out of range") from exc
+
+
+def _in_range(moment: datetime) -> datetime:
+    try:
+        return utc_moment(moment)
+    except ValueError as exc:
+        raise ApiError(400, "bad_query", f"{moment.isoformat()}: {exc}") from exc
 
 
 def _period(call: Call) -> tuple[Period, str | None]:
@@ -46,6 +58,8 @@ def _period(call: Call) -> tuple[Period, str | None]:
     end = _bound(call.query("to") or start_text, zone, end=True)
     if end <= start:
         raise ApiError(400, "bad_query", "`to` must come after `from`")
+    if end - start > MAX_PERIOD:
+        raise ApiError(400, "bad_query", f"a period covers at most {MAX_PERIOD.days} days")
     channel = call.query("channel")
     if channel is not None and channel not in CHANNELS:
         raise ApiError(400, "bad_query", f"channel: one of {', '.join(CHANNELS)}")

@@ -3,7 +3,7 @@ validates JSON bodies, and is the single source the OpenAPI document is built fr
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from channels.base import PayloadError, parse_json
 from crm_core.audit import diff
 from hub.api.cursors import decode_cursor, next_cursor
 from hub.api.errors import ApiError
@@ -40,9 +41,10 @@ class Call:
         raw = self.request.query.get("limit")
         if raw is None:
             return default
-        if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        value = _whole_number(raw)
+        if value is None or not 1 <= value <= maximum:
             raise ApiError(400, "bad_query", f"limit: a whole number from 1 to {maximum}")
-        return int(raw)
+        return value
 
     def flag(self, name: str) -> bool | None:
         raw = self.query(name)
@@ -56,9 +58,10 @@ class Call:
         raw = self.query(name)
         if raw is None:
             return None
-        if not raw.isdigit() or int(raw) > maximum:
+        value = _whole_number(raw)
+        if value is None or value > maximum:
             raise ApiError(400, "bad_query", f"{name}: a whole number from 0 to {maximum}")
-        return int(raw)
+        return value
 
     @property
     def actor(self) -> dict[str, Any]:
@@ -82,6 +85,12 @@ class Call:
             )
 
 
+def _whole_number(raw: str) -> int | None:
+    """ASCII digits only: str.isdigit() also accepts "²", which int() refuses."""
+    return int(raw) if _DIGITS.fullmatch(raw) else None
+
+
+_DIGITS = re.compile(r"[0-9]{1,12}")
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
 
 
@@ -157,8 +166,11 @@ def bearer_token(request: web.Request) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    # Browsers cannot set headers on websockets; the stream also takes ?access_token=.
-    return request.query.get("access_token") or None
+    # Browsers cannot set headers on websockets: a websocket may carry ?access_token= instead.
+    # Nowhere else, since URLs end up in logs and browser history.
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return request.query.get("access_token") or None
+    return None
 
 
 async def authenticate(call: Call) -> dict[str, Any]:
@@ -172,11 +184,10 @@ async def authenticate(call: Call) -> dict[str, Any]:
 
 
 async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    raw = await request.read()
     try:
-        data = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from exc
+        data = parse_json(await request.read())
+    except PayloadError as exc:
+        raise ApiError(400, "bad_json", str(exc)) from exc
     try:
         return model.model_validate(data)
     except ValidationError as exc:

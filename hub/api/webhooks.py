@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
-import json
-
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from channels import chat, email, telegram
-from channels.base import InboundMessage, PayloadError
+from channels.base import InboundMessage, PayloadError, parse_json, same_secret
 from hub.api.errors import ApiError
 from hub.api.routing import Call, api, json_ok
 
@@ -80,12 +77,9 @@ async def telegram_webhook(call: Call) -> web.Response:
             404, "channel_disabled", "Telegram is off (HUB_TELEGRAM_TOKEN/HUB_TELEGRAM_SECRET unset)"
         )
     given = call.request.headers.get(telegram.SECRET_HEADER, "")
-    if not hmac.compare_digest(given.encode(), settings.telegram_secret.encode()):
+    if not same_secret(settings.telegram_secret, given):
         raise ApiError(403, "bad_secret", "missing or wrong X-Telegram-Bot-Api-Secret-Token")
-    try:
-        update = json.loads(await call.request.read())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"body is not valid JSON: {exc}") from exc
+    update = parse_json(await call.request.read())
     if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
         raise PayloadError("update_id: an update needs an integer update_id")
     await bot.process(update)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from bson import ObjectId
 
 from channels import webchat
-from channels.base import PayloadError, SignatureError
+from channels.base import PayloadError, SignatureError, parse_json
 from crm_core.records import normalize_email
 from hub.api.errors import ApiError
 from hub.api.routing import Call, api
@@ -82,19 +82,21 @@ class _WidgetSession:
         self.services = services
         self.ws = ws
         self.visitor = visitor
-        self.conversation_id = None
+        self.conversation_id: ObjectId | None = None
+        self.contact_id: ObjectId | None = None
+        self.claim_recorded = False
 
     @classmethod
     async def open(cls, call: Call, ws: web.WebSocketResponse, secret: str) -> _WidgetSession | None:
         try:
-            hello = await asyncio.wait_for(ws.receive_json(), HELLO_TIMEOUT)
-        except (TimeoutError, ValueError, TypeError):
+            raw = await asyncio.wait_for(ws.receive_str(), HELLO_TIMEOUT)
+            hello = webchat.parse_hello(parse_json(raw.encode()))
+        except (TimeoutError, TypeError, PayloadError) as exc:
+            reason = str(exc) if isinstance(exc, PayloadError) else "expected a hello frame"
+            await ws.send_json({"type": "error", "message": f"hello: {reason}"})
             await ws.close(code=4400, message=b"expected a hello frame")
             return None
-        if not isinstance(hello, dict) or hello.get("type") != "hello":
-            await ws.close(code=4400, message=b"expected a hello frame")
-            return None
-        token = hello.get("token")
+        token = hello.token
         try:
             visitor_id = webchat.verify_visitor_token(secret, token) if token else None
         except SignatureError:
@@ -105,26 +107,21 @@ class _WidgetSession:
                 return None
             token = webchat.issue_visitor_token(secret)
             visitor_id = webchat.verify_visitor_token(secret, token)
-        user_id = hello.get("user_id")
-        verified = webchat.verify_user(secret, user_id, hello.get("user_hash"))
+        verified = webchat.verify_user(secret, hello.user_id, hello.user_hash)
         visitor = webchat.Visitor(
-            key=f"user:{user_id}" if verified else f"visitor:{visitor_id}", verified=verified
+            key=f"user:{hello.user_id}" if verified else f"visitor:{visitor_id}", verified=verified
         )
         session = cls(call.services, ws, visitor)
-        await session._welcome(token, hello.get("since"))
+        await session._welcome(token, hello.since)
         return session
 
-    async def _welcome(self, token: str, since: Any) -> None:
+    async def _welcome(self, token: str, since: str | None) -> None:
         conversations = self.services.conversations
         conversation = await conversations.by_thread(webchat.CHANNEL, self.visitor.thread_key)
         history: list[dict[str, Any]] = []
         if conversation is not None:
-            self.conversation_id = conversation["_id"]
-            cursor = (
-                await conversations.message_cursor(conversation["_id"], since)
-                if isinstance(since, str)
-                else None
-            )
+            self.conversation_id, self.contact_id = conversation["_id"], conversation["contact_id"]
+            cursor = await conversations.message_cursor(conversation["_id"], since) if since else None
             history = await conversations.messages(
                 conversation["_id"], limit=HISTORY_LIMIT, cursor=cursor, customer_visible=True
             )
@@ -162,8 +159,8 @@ class _WidgetSession:
                     return
                 continue
             try:
-                await self._handle(webchat.parse_frame(json.loads(raw.data)))
-            except (PayloadError, json.JSONDecodeError) as exc:
+                await self._handle(webchat.parse_frame(parse_json(raw.data.encode())))
+            except PayloadError as exc:
                 await self.ws.send_json({"type": "error", "message": str(exc)})
 
     async def _handle(self, frame: Any) -> None:
@@ -174,9 +171,22 @@ class _WidgetSession:
             self.visitor = webchat.Visitor(
                 key=self.visitor.key, verified=self.visitor.verified, name=frame.name, email=email
             )
+            self.claim_recorded = False
+            await self._record_claim()
             return
         if frame.type != "message":
             raise PayloadError(f"type: unknown frame type {frame.type!r}")
+        if not self.services.widget_messages.allow(self.visitor.key):
+            raise PayloadError("too many messages: wait a minute before sending more")
         stored = await self.services.pipeline.ingest(webchat.parse_message(self.visitor, frame))
-        self.conversation_id = stored.conversation_id
+        self.conversation_id, self.contact_id = stored.conversation_id, stored.contact_id
+        await self._record_claim()
         await self.ws.send_json({"type": "ack", "client_id": frame.client_id, "id": str(stored.message_id)})
+
+    async def _record_claim(self) -> None:
+        """An anonymous visitor's email is kept on their own contact as unverified (shown to
+        agents, never used to match them to another customer's profile)."""
+        if self.visitor.verified or not self.visitor.email or self.claim_recorded or self.contact_id is None:
+            return
+        await self.services.contacts.claim_email(self.contact_id, self.visitor.email)
+        self.claim_recorded = True
