@@ -116,7 +116,9 @@ def parse_json(body: bytes) -> Any:
     UTF-16 surrogates such as "\\ud800") is a PayloadError, never a crash."""
     try:
         data = json.loads(body or b"null")
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, digit limit
+    except RecursionError as exc:
+        raise PayloadError(f"body is nested more than {MAX_JSON_DEPTH} levels deep") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, Python's integer digit limit
         raise PayloadError(f"body is not valid JSON: {str(exc)[:200]}") from exc
     if problem := _unstorable(data):
         raise PayloadError(problem)

@@ -136,7 +136,13 @@ def _header(msg: EmailMessage, name: str) -> str | None:
         value = msg.get(name)
     except (ValueError, IndexError, TypeError):
         return None
-    return _text(str(value)) if value is not None else None
+    if value is None:
+        return None
+    if "\ufffd" in str(value):
+        # The parser gave up on raw 8-bit bytes in this header: read them ourselves.
+        raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
+        return " ".join(_text(raw).split())
+    return _text(str(value))
 
 
 def _text(value: str) -> str:

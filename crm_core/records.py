@@ -92,9 +92,14 @@ def after_cursor(field: str, cursor: tuple[datetime, ObjectId], *, descending: b
     return {"$or": [{field: {beyond: at}}, {field: at, "_id": {beyond: last_id}}]}
 
 
+_EMAIL = re.compile(r"^[^\s@<>()\[\],;:\"\\]{1,64}@([^\s@<>()\[\],;:\"\\.]+\.)+[^\s@<>()\[\],;:\"\\.]+$")
+
+
 def normalize_email(email: str | None) -> str | None:
+    """Lower-cased, or None unless it looks like an address mail could reach: one @, a local
+    part, a dotted domain, nothing that belongs to markup or a header (spaces, <>, quotes)."""
     email = (email or "").strip().lower()
-    return email if "@" in email and " " not in email else None
+    return email if len(email) <= 254 and _EMAIL.match(email) else None
 
 
 def normalize_phone(phone: str | None, region: str | None = None) -> str | None:

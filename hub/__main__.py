@@ -70,6 +70,9 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         shutdown_timeout=settings.shutdown_timeout,
         access_log=logging.getLogger("hub.access"),
         access_log_class=logs.AccessLogger,
+        # Also the time a new connection has to send its first request: a client that never
+        # finishes its headers is closed then, instead of holding a connection for an hour.
+        keepalive_timeout=settings.http_idle_seconds,
         print=None,
     )
     return 0

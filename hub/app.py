@@ -43,7 +43,7 @@ from hub.nlp_worker import NlpWorker
 from hub.notifier import Notifier
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
-from hub.ratelimit import PerMinuteLimit
+from hub.ratelimit import LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
 from hub.services import SERVICES, Services
 from hub.settings import Settings
@@ -198,6 +198,7 @@ def build_services(
         outbox_worker=outbox_worker,
         widget_limiter=PerMinuteLimit(settings.widget_new_per_minute),
         widget_messages=PerMinuteLimit(settings.widget_messages_per_minute),
+        login_throttle=LoginThrottle(),
         reports=reports,
         commands=Commands(reports, timezone=settings.timezone, sla_minutes=settings.sla_minutes),
         tickets=tickets,
@@ -275,6 +276,6 @@ async def _bootstrap_admin(services: Services) -> None:
         return
     try:
         await services.users.create(settings.admin_email, settings.admin_password, "admin", "Administrator")
-        log.info("created the first admin from HUB_ADMIN_EMAIL", extra={"email": settings.admin_email})
+        log.info("created the first admin from HUB_ADMIN_EMAIL")
     except Conflict:
         pass

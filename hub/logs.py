@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
 from aiohttp.abc import AbstractAccessLogger
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Credentials that may ride in text we do not write ourselves: aiohttp logs the first bytes of
+# a request it cannot parse (an over-long line or header), query string and headers included.
+_CREDENTIALS = re.compile(
+    r"(?i)(?P<key>(?:access_token|token|password|secret|api_key)=|authorization:\s*(?:bearer\s+|basic\s+)?|bearer\s+)"
+    r"(?P<value>[^\s&'\\\"]+)"
+)
+
+
+def redacted(text: str) -> str:
+    return _CREDENTIALS.sub(lambda m: f"{m['key']}[redacted]", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,7 +34,7 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redacted(json.dumps(entry, default=str))
 
 
 def configure(level: str = "INFO") -> None:

@@ -36,6 +36,12 @@ class Metrics:
             ["route", "status"],
             registry=self.registry,
         )
+        self.logins = Counter(
+            "hub_logins",
+            "Staff sign-ins by result (succeeded, failed, throttled).",
+            ["result"],
+            registry=self.registry,
+        )
         self.classified = Counter(
             "hub_nlp_messages",
             "Inbound messages classified and acted on, by intent and the model that answered.",

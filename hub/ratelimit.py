@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 
 RATE_WINDOW = 60.0
 _SWEEP_EVERY = 1000
@@ -34,3 +35,60 @@ class PerMinuteLimit:
         if self._calls % _SWEEP_EVERY == 0:
             for key in [k for k, times in self._seen.items() if not times or now - times[-1] > RATE_WINDOW]:
                 del self._seen[key]
+
+
+class FailureBackoff:
+    """After `free` failures within `window` seconds, a key waits before its next try: 1 s,
+    then doubling with each failure, never more than `cap` seconds."""
+
+    def __init__(self, free: int, cap: float, window: float = 900.0) -> None:
+        self._free, self._cap, self._window = free, cap, window
+        self._strikes: dict[str, tuple[int, float]] = {}
+
+    def wait(self, key: str, now: float) -> float:
+        count, last = self._strikes.get(key, (0, 0.0))
+        if count < self._free or now - last > self._window:
+            return 0.0
+        return max(0.0, last + min(self._cap, 2.0 ** (count - self._free)) - now)
+
+    def fail(self, key: str, now: float) -> None:
+        count, last = self._strikes.get(key, (0, now))
+        self._strikes[key] = (1 if now - last > self._window else count + 1, now)
+        if len(self._strikes) > 10_000:
+            self._strikes = {k: v for k, v in self._strikes.items() if now - v[1] <= self._window}
+
+    def forget(self, key: str) -> None:
+        self._strikes.pop(key, None)
+
+
+class LoginThrottle:
+    """Slows password guessing without letting a guesser lock the real user out for long.
+    One account from one address gets 5 free tries, then waits up to 5 minutes; an account
+    from anywhere gets 20, then waits at most a minute (so guessing from many addresses is
+    slowed, yet the real user waits a minute at worst); one address gets 50 failures over all
+    accounts, then waits up to 15 minutes (password spraying)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._pair = FailureBackoff(free=5, cap=300.0)
+        self._account = FailureBackoff(free=20, cap=60.0)
+        self._address = FailureBackoff(free=50, cap=900.0)
+
+    def retry_after(self, account: str, address: str) -> float:
+        """Seconds this attempt must wait; 0 when it may go ahead."""
+        now = self._clock()
+        return max(
+            self._pair.wait(f"{account}\x1f{address}", now),
+            self._account.wait(account, now),
+            self._address.wait(address, now),
+        )
+
+    def failed(self, account: str, address: str) -> None:
+        now = self._clock()
+        self._pair.fail(f"{account}\x1f{address}", now)
+        self._account.fail(account, now)
+        self._address.fail(address, now)
+
+    def succeeded(self, account: str, address: str) -> None:
+        self._pair.forget(f"{account}\x1f{address}")
+        self._account.forget(account)

@@ -24,7 +24,7 @@ from hub.metrics import Metrics
 from hub.notifier import Notifier
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
-from hub.ratelimit import PerMinuteLimit
+from hub.ratelimit import LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
 from hub.settings import Settings
 
@@ -44,6 +44,7 @@ class Services:
     outbox_worker: OutboxWorker
     widget_limiter: PerMinuteLimit
     widget_messages: PerMinuteLimit
+    login_throttle: LoginThrottle
     reports: Reports
     commands: Commands
     tickets: Tickets

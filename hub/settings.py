@@ -80,6 +80,7 @@ class Settings:
     unsubscribe_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     shutdown_timeout: float = 15.0
+    http_idle_seconds: float = 15.0
 
     @property
     def email_secret(self) -> str | None:
@@ -156,4 +157,5 @@ class Settings:
             unsubscribe_secret=_str("HUB_UNSUBSCRIBE_SECRET"),
             log_level=(_str("HUB_LOG_LEVEL") or "INFO").upper(),
             shutdown_timeout=_float("HUB_SHUTDOWN_TIMEOUT", 15.0),
+            http_idle_seconds=_float("HUB_HTTP_IDLE_SECONDS", 15.0),
         )

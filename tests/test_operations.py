@@ -80,12 +80,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def _start_hub(data_dir: Path, port: int) -> asyncio.subprocess.Process:
+async def _start_hub(
+    data_dir: Path, port: int, log: Path | None = None, **env_extra: str
+) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env |= {"HUB_DATA_DIR": str(data_dir), "HUB_PORT": str(port), "HUB_CHAT_SECRET": CHAT_SECRET,
             "HUB_ADMIN_EMAIL": "admin@example.com", "HUB_ADMIN_PASSWORD": "admin-password-1"}  # fmt: skip
+    env |= env_extra
+    stderr = log.open("wb") if log else asyncio.subprocess.DEVNULL
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub", "serve", env=env, cwd=data_dir, stderr=asyncio.subprocess.DEVNULL
+        sys.executable, "-m", "hub", "serve", env=env, cwd=data_dir, stderr=stderr
     )
 
     async def ready():
@@ -153,3 +157,31 @@ async def test_unreachable_database_is_one_clear_line_and_a_nonzero_exit(tmp_pat
     error_lines = [line for line in err.decode().splitlines() if line.startswith("hub: ")]
     assert error_lines == [error_lines[0]] and "cannot reach MongoDB" in error_lines[0]
     assert "Traceback" not in err.decode()
+
+
+async def test_no_token_reaches_the_log_and_half_sent_requests_are_closed(tmp_path):
+    port, log = _free_port(), tmp_path / "hub.log"
+    process = await _start_hub(tmp_path, port, log, HUB_HTTP_IDLE_SECONDS="1")
+    try:
+        # An over-long request line and header make aiohttp log the request's first bytes.
+        for request in (
+            b"GET /api/v1/stream?access_token=SECRET-TOKEN-1" + b"x" * 9000 + b" HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nAuthorization: Bearer SECRET-TOKEN-2" + b"y" * 9000 + b"\r\n\r\n",
+        ):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            await writer.drain()
+            assert (await reader.read(100)).split(b" ")[1].startswith(b"4")
+            writer.close()
+        # A client that never finishes its headers is closed after HUB_HTTP_IDLE_SECONDS.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        writer.close()
+    finally:
+        assert await _stop(process) == 0
+    text = log.read_text()
+    assert "Error handling request" in text or "BadHttpMessage" in text or "LineTooLong" in text
+    assert "SECRET-TOKEN" not in text
+    assert "admin@example.com" not in text  # the first admin's email is not logged either

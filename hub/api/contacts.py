@@ -17,7 +17,7 @@ AttributeValue = (
     Annotated[str, StringConstraints(max_length=2000)]
     | bool
     | Annotated[int, Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)]
-    | Annotated[float, Field(allow_inf_nan=False)]
+    | Annotated[float, Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER, allow_inf_nan=False)]
     | None
 )
 

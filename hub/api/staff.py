@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from aiohttp import web
@@ -40,9 +41,21 @@ class UserChangesBody(BaseModel):
 @api.route("POST", "/api/v1/auth/login", summary="Exchange email and password for a bearer token.",
            tag="auth", roles=None, body=LoginBody)  # fmt: skip
 async def login(call: Call) -> web.Response:
-    result = await call.services.users.login(call.body.email, call.body.password)
+    services = call.services
+    account, address = call.body.email.strip().lower(), call.request.remote or "?"
+    if (wait := services.login_throttle.retry_after(account, address)) > 0:
+        services.metrics.logins.labels("throttled").inc()
+        raise ApiError(
+            429, "too_many_attempts", "too many failed sign-ins; try again later",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )  # fmt: skip
+    result = await services.users.login(call.body.email, call.body.password)
     if result is None:
+        services.login_throttle.failed(account, address)
+        services.metrics.logins.labels("failed").inc()
         raise ApiError(401, "bad_credentials", "wrong email or password, or the account is inactive")
+    services.login_throttle.succeeded(account, address)
+    services.metrics.logins.labels("succeeded").inc()
     token, user = result
     return json_ok({"token": token, "user": public_user(user)})
 

@@ -1,0 +1,202 @@
+"""An attacker's inputs, each once seen to crash something: every one now gets a clear 4xx (or
+is stored safely, for mail), and property-based tests look for the next one."""
+
+from __future__ import annotations
+
+import json
+from email.message import EmailMessage
+
+import bson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from channels import email
+from tests.conftest import CHAT_SECRET, chat_message, post_email
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"sent_at": "9999-12-31T23:59:59-14:00"},
+        {"sent_at": "0001-01-01T00:00:00+14:00"},
+        {"attachments": [{"name": "big.bin", "size": 2**63}]},
+        {"text": "lone \ud800 surrogate"},
+    ],
+    ids=["sent-at-9999", "sent-at-0001", "size-2^63", "lone-surrogate"],
+)
+async def test_hostile_chat_payloads_are_400(hub, fields):
+    resp = await hub.chat(json.dumps(chat_message() | fields).encode())
+    assert resp.status == 400, await resp.text()
+    assert await hub.db.messages.count_documents({}) == 0
+
+
+async def test_a_body_nested_1000_deep_is_400(hub):
+    body = json.dumps(chat_message())[:-1] + ', "extra": ' + '{"a": ' * 1000 + "{}" + "}" * 1000 + "}"
+    resp = await hub.chat(body.encode())
+    assert resp.status == 400 and "nested" in (await resp.json())["error"]["message"]
+
+
+async def test_an_integer_over_python_s_digit_limit_is_400_even_in_an_ignored_field(hub):
+    body = json.dumps(chat_message())[:-1] + ', "ignored": ' + "9" * 5000 + "}"
+    resp = await hub.chat(body.encode())
+    assert resp.status == 400
+
+
+@pytest.mark.parametrize("path", ["/webhooks/chat", "/webhooks/email"])
+async def test_a_non_ascii_signature_header_is_401(hub, path):
+    resp = await hub.client.post(path, data=b"{}", headers={"X-Hub-Signature-256": "sha256=\u00e9"})
+    assert resp.status == 401
+
+
+async def test_mail_with_a_raw_8_bit_header_is_stored_and_readable(hub):
+    raw = (
+        b"From: Jos\xe9 <jose@example.com>\r\nTo: support@example.com\r\nSubject: Se\xf1al\r\n"
+        b"Message-ID: <latin1@example.com>\r\n\r\nHola\r\n"
+    )
+    resp = await post_email(hub, raw)
+    assert resp.status == 201, await resp.text()
+    message = await hub.db.messages.find_one({})
+    assert message["sender"]["name"] == "José" and message["subject"] == "Señal"
+
+
+async def test_mail_the_parser_cannot_take_apart_is_kept_as_damaged(hub):
+    depth = 3000
+    head = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n) for n in range(depth)
+    )
+    raw = b"From: a@example.com\r\nMessage-ID: <deep@example.com>\r\n" + head + b"\r\nbody\r\n"
+    resp = await post_email(hub, raw)
+    assert resp.status == 201, await resp.text()
+    message = await hub.db.messages.find_one({})
+    assert "error" in message["flags"]
+
+
+async def test_a_year_9999_date_header_falls_back_to_the_time_received(hub):
+    raw = (
+        b"From: a@example.com\r\nDate: Fri, 31 Dec 9999 23:59:59 -1400\r\n"
+        b"Message-ID: <y9999@x.y>\r\n\r\nhi\r\n"
+    )
+    resp = await post_email(hub, raw)
+    assert resp.status == 201, await resp.text()
+
+
+@pytest.mark.parametrize(
+    "path,status",
+    [
+        ("/api/v1/contacts?limit=%C2%B2", 400),
+        ("/api/v1/leads?min_score=%C2%B2", 400),
+        ("/api/v1/reports/summary?from=0001-01-01&to=0001-01-02", 400),
+        ("/api/v1/reports/summary?from=9999-12-30&to=9999-12-31", 400),
+        ("/api/v1/reports/summary?from=2000-01-01&to=2099-01-01", 400),
+    ],
+)
+async def test_hostile_query_values_are_4xx(hub, path, status):
+    token = await hub.login("admin")
+    assert (await hub.call("GET", path, token))[0] == status
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [{"plan": 2**63}, {"$where": "1"}, {"a.b": 1}, {"deep": {"x": 1}}, {"n": float("inf")}],
+    ids=["int-2^63", "dollar-key", "dotted-key", "nested", "infinity"],
+)
+async def test_contact_attributes_are_checked_on_create_and_edit(hub, attributes):
+    token = await hub.login("admin")
+    body = json.dumps({"name": "Ann", "attributes": attributes}, allow_nan=True)
+    headers = {"Content-Type": "application/json"}
+    status, _ = await hub.call("POST", "/api/v1/contacts", token, data=body, headers=headers)
+    assert status in (400, 422)
+    status, contact = await hub.call("POST", "/api/v1/contacts", token, json={"name": "Bo"})
+    assert status == 201
+    status, _ = await hub.call(
+        "PATCH", f"/api/v1/contacts/{contact['id']}", token, data=body, headers=dict(headers)
+    )
+    assert status in (400, 422)
+
+
+async def test_an_unsubscribe_link_with_a_non_ascii_signature_is_refused(hub):
+    status, body = await hub.call("GET", "/unsubscribe?c=x&s=%C3%A9")
+    assert status == 403 and body["error"]["code"] == "bad_link"
+
+
+async def test_a_token_in_the_query_string_works_only_on_the_websocket(hub):
+    token = await hub.login("agent")
+    status, _ = await hub.call("GET", f"/api/v1/conversations?access_token={token}")
+    assert status == 401
+    ws = await hub.client.ws_connect(f"/api/v1/stream?access_token={token}")
+    assert not ws.closed
+    await ws.close()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@FUZZ
+@given(
+    payload=st.fixed_dictionaries(
+        {"external_id": json_values, "sender": json_values, "text": json_values},
+        optional={"sent_at": json_values, "attachments": json_values, "thread_id": json_values},
+    )
+)
+async def test_any_signed_chat_body_gets_a_clean_answer(hub, payload):
+    resp = await hub.chat(json.dumps(payload).encode())
+    assert resp.status in (200, 201, 400), await resp.text()
+
+
+@FUZZ
+@given(raw=st.binary(max_size=2000))
+async def test_any_signed_bytes_to_the_email_webhook_get_a_clean_answer(hub, raw):
+    resp = await post_email(hub, raw, secret=CHAT_SECRET)
+    assert resp.status in (200, 201, 400), await resp.text()
+
+
+header_text = st.binary(min_size=1, max_size=60).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+
+
+@FUZZ
+@given(
+    sender=header_text,
+    subject=header_text,
+    date=header_text,
+    body=st.binary(max_size=500),
+    content_type=st.sampled_from([b"text/plain", b"text/html", b"multipart/mixed", b"x/\xff"]),
+)
+def test_the_mail_parser_never_raises_and_its_result_is_storable(sender, subject, date, body, content_type):
+    raw = (
+        b"From: " + sender + b"\r\nSubject: " + subject + b"\r\nDate: " + date
+        + b"\r\nContent-Type: " + content_type + b"\r\n\r\n" + body
+    )  # fmt: skip
+    message = email.parse(raw)
+    bson.encode(
+        {
+            "text": message.text,
+            "subject": message.subject,
+            "sender": vars(message.sender),
+            "email": message.email,
+            "route": message.route,
+            "sent_at": message.sent_at,
+            "attachments": [vars(a) for a in message.attachments],
+        }
+    )
+
+
+def test_a_readable_mail_still_reads_as_before():
+    mail = EmailMessage()
+    mail["From"] = "Ann <ann@example.com>"
+    mail["Subject"] = "Where is my parcel?"
+    mail.set_content("It never arrived.")
+    message = email.parse(mail.as_bytes())
+    assert (message.sender.email, message.text, "error" in message.flags) == (
+        "ann@example.com",
+        "It never arrived.",
+        False,
+    )
