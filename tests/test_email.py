@@ -228,3 +228,24 @@ async def test_poller_refuses_a_server_it_cannot_verify(make_hub, dovecot, caplo
     )
     assert "CERTIFICATE_VERIFY_FAILED" in refused[0].error
     assert await hub.db.messages.count_documents({}) == 0
+
+
+async def test_a_poisoned_mail_never_blocks_the_mailbox(email_hub, dovecot):
+    """Raw 8-bit headers and a mail no parser can take apart are stored (the latter flagged),
+    and the mail after them is read as usual."""
+    hub = email_hub
+    latin1 = (
+        b"From: Jos\xe9 <jose@example.com>\r\nTo: support@example.com\r\nSubject: Pedido\r\n"
+        b"Message-ID: <latin1-poller@example.com>\r\n\r\nHola\r\n"
+    )
+    nested = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n) for n in range(3000)
+    )
+    deep = b"From: a@example.com\r\nMessage-ID: <deep-poller@example.com>\r\n" + nested + b"\r\nx\r\n"
+    for raw in (latin1, deep):
+        await dovecot.deliver(hub.mail_user, raw)
+    await dovecot.deliver(hub.mail_user, mail(subject="after the poison"))
+    messages = await _messages(hub, 3)
+    assert messages[0]["sender"]["name"] == "José"
+    assert "error" in messages[1]["flags"]
+    assert messages[2]["subject"] == "after the poison"
