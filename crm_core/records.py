@@ -13,6 +13,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from crm_core.errors import Invalid, NotFound
 
@@ -35,6 +36,14 @@ class Events(Protocol):
 
 _WORD = re.compile(r"[\w@.+-]+", re.UNICODE)
 _MAX_TERMS = 200
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that a later try can get past: the server unreachable, or a transaction
+    that met another's writes (say, one a killed process left open until the server aborts it)."""
+    return isinstance(exc, ConnectionFailure) or (
+        isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError")
+    )
 
 
 def utcnow() -> datetime:

@@ -8,10 +8,11 @@ import logging
 from collections.abc import Callable
 
 from aioimaplib import aioimaplib
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import PyMongoError
 
 from channels import email
 from crm_core.mailboxes import MailboxState
+from crm_core.records import is_transient
 from hub.background import cancel_and_wait
 from hub.pipeline import Pipeline
 
@@ -89,15 +90,15 @@ class MailPoller:
         try:
             await self._pipeline.ingest(email.parse(raw, max_attachment_bytes=self._max_attachment_bytes))
             return
-        except ConnectionFailure:
-            raise
         except Exception as exc:
+            if is_transient(exc):
+                raise
             reason = f"could not store the mail ({exc.__class__.__name__})"
         log.error("mail could not be stored as read; storing it as damaged", extra={"uid": uid})
         try:
             await self._pipeline.ingest(email.damaged(raw, reason))
-        except ConnectionFailure:
-            raise
         except Exception as exc:
+            if is_transient(exc):
+                raise
             log.error("damaged mail parked", extra={"uid": uid, "error": exc.__class__.__name__})
             await self._state.park(mailbox, uid, f"{reason}; as damaged: {exc.__class__.__name__}")

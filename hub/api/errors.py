@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from pymongo.errors import ConnectionFailure
 
 from channels.base import PayloadError, SignatureError
 from crm_core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from crm_core.records import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,11 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         return error_response(
             exc.status, exc.reason.lower().replace(" ", "_"), exc.text if specific else exc.reason
         )
-    except ConnectionFailure as exc:
-        log.warning("database unavailable", extra={"path": request.path, "error": exc.__class__.__name__})
-        return error_response(503, "database_unavailable", "the database is unreachable; try again shortly")
-    except Exception:
+    except Exception as exc:
+        if is_transient(exc):
+            log.warning("database unavailable", extra={"path": request.path, "error": exc.__class__.__name__})
+            return error_response(
+                503, "database_unavailable", "the database is unreachable or busy; try again shortly"
+            )
         log.exception("unhandled error", extra={"path": request.path})
         return error_response(500, "internal", "internal error")
