@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from crm_core.records import (
     check_one_of,
     find_after_duplicate,
     find_by_id,
+    is_transient,
     object_id,
     one_of,
     search_terms,
@@ -188,51 +189,28 @@ class Conversations:
         """Store each inbound message once (dedupe on channel + external id) and count it in
         its conversation, atomically: a message and its counters commit together, so a crash
         stores neither and the channel's redelivery stores both. One transaction serves the
-        whole batch; anything unusual in it (a contact merged meanwhile, a race with another
-        process, a message the server refuses) is redone one message at a time, so one bad
-        message never fails the others."""
-        stored = await self._stored_already(writes)
-        results: list[Stored | None] = [None] * len(writes)
-        fresh: dict[tuple[str, str], int] = {}
-        for index, write in enumerate(writes):
-            key = (write.message["channel"], write.message["external_id"])
-            if key in stored:
-                results[index] = _duplicate(stored[key])
-            elif key not in fresh:
-                fresh[key] = index
-        to_write = [writes[i] for i in fresh.values()]
+        whole batch; anything unusual in it (a redelivery already stored, a contact merged
+        meanwhile, a race with another process) aborts it, and the batch is redone one message
+        at a time, so one message never fails the others."""
+        firsts: dict[tuple[str, str], InboundWrite] = {}  # the first copy of each, in order
+        for write in writes:
+            firsts.setdefault(_key(write), write)
         try:
-            await self._commit_inbound(to_write)
-            written = [_fresh(write) for write in to_write]
+            await self._commit_inbound(list(firsts.values()))
+            written = {key: _fresh(write) for key, write in firsts.items()}
         except (_ContactMoved, OperationFailure):
-            written = [await self._commit_one(write) for write in to_write]
-        by_key = {}
-        for index, result in zip(fresh.values(), written, strict=True):
-            results[index] = result
-            by_key[(writes[index].message["channel"], writes[index].message["external_id"])] = result
-        for index, write in enumerate(writes):
-            if results[index] is None:  # a second copy within the batch
-                first = by_key[(write.message["channel"], write.message["external_id"])]
-                results[index] = Stored(first.message_id, first.conversation_id, first.contact_id, True)
-        await self._publish_inbound([w for w, r in zip(to_write, written, strict=True) if not r.duplicate])
-        return [r for r in results if r is not None]
-
-    async def _stored_already(self, writes: Sequence[InboundWrite]) -> dict[tuple[str, str], dict]:
-        # One $in on the external ids, channels sorted out here: an $or per channel is not
-        # served by an index on the embedded server.
-        keys = {(w.message["channel"], w.message["external_id"]) for w in writes}
-        found = await self._messages.find(
-            {"external_id": {"$in": list({external_id for _, external_id in keys})}},
-            {"channel": 1, "external_id": 1, "conversation_id": 1, "contact_id": 1},
-        ).to_list(None)
-        by_key = {(m["channel"], m["external_id"]): m for m in found}
-        return {key: message for key, message in by_key.items() if key in keys}
+            written = {key: await self._commit_one(write) for key, write in firsts.items()}
+        await self._publish_inbound([w for key, w in firsts.items() if not written[key].duplicate])
+        results = []
+        for write in writes:
+            result = written[_key(write)]
+            # A second copy within the batch is a duplicate of the first.
+            results.append(result if write is firsts[_key(write)] else replace(result, duplicate=True))
+        return results
 
     async def _commit_inbound(self, writes: Sequence[InboundWrite]) -> None:
         """Messages and counters in one transaction; the contact in each counter's filter
         catches a merge since the contact was resolved (then `_ContactMoved` aborts it)."""
-        if not writes:
-            return
         async with self._db.client.start_session() as session, await session.start_transaction():
             await self._messages.insert_many([w.message for w in writes], session=session)
             counted = await self._col.bulk_write(
@@ -246,30 +224,38 @@ class Conversations:
                 raise _ContactMoved
 
     async def _commit_one(self, write: InboundWrite, attempts: int = 3) -> Stored:
-        """One message alone: its conversation's current contact (after a merge) is followed."""
-        message = write.message
-        for attempt in range(attempts):
+        """One message alone, retried while its transaction meets another's writes."""
+        for _ in range(attempts - 1):
             try:
-                async with self._db.client.start_session() as session, await session.start_transaction():
-                    conversation = await self._col.find_one_and_update(
-                        {"_id": write.conversation_id}, _counted(write), {"contact_id": 1}, session=session
-                    )
-                    if conversation is None:
-                        raise NotFound(f"conversation {write.conversation_id} not found")
-                    message["contact_id"] = message["sender"]["id"] = conversation["contact_id"]
-                    await self._messages.insert_one(message, session=session)
-                return _fresh(write)
-            except DuplicateKeyError:
-                key = {"channel": message["channel"], "external_id": message["external_id"]}
-                existing = await find_after_duplicate(
-                    lambda key=key: self._messages.find_one(key, {"conversation_id": 1, "contact_id": 1}),
-                    "message",
-                )
-                return _duplicate(existing)
+                return await self._commit_alone(write)
             except OperationFailure as exc:
-                if not exc.has_error_label("TransientTransactionError") or attempt + 1 == attempts:
+                if not is_transient(exc):
                     raise
-        raise AssertionError("unreachable")
+        return await self._commit_alone(write)
+
+    async def _commit_alone(self, write: InboundWrite) -> Stored:
+        """Its conversation's current contact (after a merge) is followed; a redelivery of a
+        stored message answers the stored one."""
+        message = write.message
+        try:
+            async with self._db.client.start_session() as session, await session.start_transaction():
+                conversation = await self._col.find_one_and_update(
+                    {"_id": write.conversation_id}, _counted(write), {"contact_id": 1}, session=session
+                )
+                if conversation is None:
+                    raise NotFound(f"conversation {write.conversation_id} not found")
+                message["contact_id"] = message["sender"]["id"] = conversation["contact_id"]
+                await self._messages.insert_one(message, session=session)
+        except DuplicateKeyError:
+            existing = await find_after_duplicate(
+                lambda: self._messages.find_one(
+                    {"channel": message["channel"], "external_id": message["external_id"]},
+                    {"conversation_id": 1, "contact_id": 1},
+                ),
+                "message",
+            )
+            return Stored(existing["_id"], existing["conversation_id"], existing["contact_id"], True)
+        return _fresh(write)
 
     async def _publish_inbound(self, writes: Sequence[InboundWrite]) -> None:
         """Without change streams, tell realtime listeners what the batch changed."""
@@ -615,13 +601,13 @@ def _counted(write: InboundWrite) -> dict[str, Any]:
     return update
 
 
+def _key(write: InboundWrite) -> tuple[str, str]:
+    return write.message["channel"], write.message["external_id"]
+
+
 def _fresh(write: InboundWrite) -> Stored:
     message = write.message
     return Stored(message["_id"], write.conversation_id, message["contact_id"], False)
-
-
-def _duplicate(existing: dict[str, Any]) -> Stored:
-    return Stored(existing["_id"], existing["conversation_id"], existing["contact_id"], True)
 
 
 def _preview(message: dict[str, Any]) -> dict[str, Any]:
