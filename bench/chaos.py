@@ -23,7 +23,7 @@ import aiohttp
 from pymongo import AsyncMongoClient
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, for bench.harness
-from bench.harness import SECRET, free_port  # noqa: E402
+from bench.harness import SECRET, free_port, hub_env  # noqa: E402
 from channels.base import hmac_sha256_signature  # noqa: E402
 from hub.embedded import EmbeddedServer  # noqa: E402
 
@@ -32,9 +32,7 @@ class Hub:
     def __init__(self, mongo_uri: str, data: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "HUB_MONGO_URI": mongo_uri, "HUB_CHAT_SECRET": SECRET,
-                    "HUB_PORT": str(self.port), "HUB_MONGO_DB": "chaos", "HUB_LOG_LEVEL": "ERROR",
-                    "HUB_NLP_WORKER": "off"}  # fmt: skip
+        self.env = hub_env(mongo_uri, self.port, HUB_LOG_LEVEL="ERROR", HUB_NLP_WORKER="off")
         self.data = data
         self.process: asyncio.subprocess.Process | None = None
 
@@ -97,13 +95,13 @@ async def main() -> int:
                 await hub.start()
                 print(f"hub SIGKILLed and restarted after {len(acked)} acks")
             else:
-                os.kill(server._process.pid, signal.SIGKILL)
+                os.kill(server.pid, signal.SIGKILL)
                 print(f"database SIGKILLed after {len(acked)} acks (its supervisor restarts it)")
         await load
     await hub.kill()
 
     client = AsyncMongoClient(mongo_uri)
-    db = client.chaos
+    db = client.bench
     stored = await db.messages.count_documents({"direction": "in"})
     distinct = len(await db.messages.distinct("external_id"))
     bad = 0

@@ -40,6 +40,13 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def hub_env(mongo_uri: str, port: int, **env: str) -> dict[str, str]:
+    """A bench hub's environment: this database (database name `bench`), the bench secret,
+    quiet logs, and `env` on top."""
+    return {**os.environ, "HUB_MONGO_URI": mongo_uri, "HUB_CHAT_SECRET": SECRET, "HUB_PORT": str(port),
+            "HUB_MONGO_DB": "bench", "HUB_LOG_LEVEL": "WARNING", **env}  # fmt: skip
+
+
 @contextlib.asynccontextmanager
 async def running_hub(uri_options: str = "", **env: str) -> AsyncIterator[RunningHub]:
     """An embedded database in a temporary folder and a hub on a free port, ready to serve."""
@@ -47,9 +54,9 @@ async def running_hub(uri_options: str = "", **env: str) -> AsyncIterator[Runnin
     server = EmbeddedServer(Path(data) / "db")
     mongo_uri = await server.start()
     port = free_port()
-    hub_env = {**os.environ, "HUB_MONGO_URI": mongo_uri + uri_options, "HUB_CHAT_SECRET": SECRET,
-               "HUB_PORT": str(port), "HUB_MONGO_DB": "bench", "HUB_LOG_LEVEL": "WARNING", **env}  # fmt: skip
-    hub = await asyncio.create_subprocess_exec(sys.executable, "-m", "hub", "serve", env=hub_env, cwd=data)
+    hub = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub", "serve", env=hub_env(mongo_uri + uri_options, port, **env), cwd=data
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bots.charts import messages_per_day_chart
-from crm_core.reporting import Period, Reports
+from crm_core.reporting import FIRST_DAY, LAST_DAY, MAX_PERIOD, Period, Reports
 
 NUMBER_ROLES = ("manager", "admin")
 LEAD_ROLES = ("sales", "manager", "admin")
@@ -23,7 +23,6 @@ HELP = """Commands:
 /sla - conversations waiting longer than the first-response target
 /help - this list"""
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
-_FIRST_DAY, _LAST_DAY, _MAX_DAYS = date(1970, 1, 1), date(8998, 12, 31), 3660
 
 
 @dataclass(frozen=True)
@@ -86,8 +85,10 @@ class Commands:
             first, last = date.fromisoformat(match.group(1)), date.fromisoformat(match.group(2))
             if last < first:
                 raise ValueError("The range ends before it starts.")
-            if not (first >= _FIRST_DAY and last <= _LAST_DAY and (last - first).days <= _MAX_DAYS):
-                raise ValueError(f"Give days from {_FIRST_DAY} to {_LAST_DAY}, at most {_MAX_DAYS} of them.")
+            if not (first >= FIRST_DAY and last <= LAST_DAY and last - first < MAX_PERIOD):
+                raise ValueError(
+                    f"Give days from {FIRST_DAY} to {LAST_DAY}, at most {MAX_PERIOD.days} of them."
+                )
             return f"{first}..{last}", self._days_period(first, last)
         raise ValueError(f"I don't understand the period {word!r}.")
 

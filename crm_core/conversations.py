@@ -188,25 +188,44 @@ class Conversations:
     async def add_inbound(self, writes: Sequence[InboundWrite]) -> list[Stored]:
         """Store each inbound message once (dedupe on channel + external id) and count it in
         its conversation, atomically: a message and its counters commit together, so a crash
-        stores neither and the channel's redelivery stores both. One transaction serves the
-        whole batch; anything unusual in it (a redelivery already stored, a contact merged
-        meanwhile, a race with another process) aborts it, and the batch is redone one message
-        at a time, so one message never fails the others."""
-        firsts: dict[tuple[str, str], InboundWrite] = {}  # the first copy of each, in order
+        stores neither and the channel's redelivery stores both. Redeliveries of stored
+        messages are answered from one look-up, outside any transaction (after a crash they
+        are most of the traffic). One transaction serves the rest of the batch; anything
+        unusual in it (a contact merged meanwhile, a race with another process) aborts it, and
+        the batch is redone one message at a time, so one message never fails the others."""
+        stored = await self._stored_already(writes)
+        firsts: dict[tuple[str, str], InboundWrite] = {}  # the first copy of each new one, in order
         for write in writes:
-            firsts.setdefault(_key(write), write)
-        try:
-            await self._commit_inbound(list(firsts.values()))
-            written = {key: _fresh(write) for key, write in firsts.items()}
-        except (_ContactMoved, OperationFailure):
-            written = {key: await self._commit_one(write) for key, write in firsts.items()}
-        await self._publish_inbound([w for key, w in firsts.items() if not written[key].duplicate])
-        results = []
-        for write in writes:
-            result = written[_key(write)]
-            # A second copy within the batch is a duplicate of the first.
-            results.append(result if write is firsts[_key(write)] else replace(result, duplicate=True))
-        return results
+            if _key(write) not in stored:
+                firsts.setdefault(_key(write), write)
+        written: dict[tuple[str, str], Stored] = {}
+        if firsts:
+            try:
+                await self._commit_inbound(list(firsts.values()))
+                written = {key: _fresh(write) for key, write in firsts.items()}
+            except (_ContactMoved, OperationFailure):
+                written = {key: await self._commit_one(write) for key, write in firsts.items()}
+            await self._publish_inbound([w for key, w in firsts.items() if not written[key].duplicate])
+        return [self._answer(write, stored, firsts, written) for write in writes]
+
+    @staticmethod
+    def _answer(write: InboundWrite, stored: dict, firsts: dict, written: dict) -> Stored:
+        key = _key(write)
+        if key in stored:
+            found = stored[key]
+            return Stored(found["_id"], found["conversation_id"], found["contact_id"], True)
+        # A second copy within the batch is a duplicate of the first.
+        return written[key] if write is firsts[key] else replace(written[key], duplicate=True)
+
+    async def _stored_already(self, writes: Sequence[InboundWrite]) -> dict[tuple[str, str], dict]:
+        """The batch's messages already stored, by key. One $in on the external ids, channels
+        sorted out here: an $or per channel is not served by an index on the embedded server."""
+        keys = {_key(write) for write in writes}
+        found = await self._messages.find(
+            {"external_id": {"$in": list({external_id for _, external_id in keys})}},
+            {"channel": 1, "external_id": 1, "conversation_id": 1, "contact_id": 1},
+        ).to_list(None)
+        return {key: m for m in found if (key := (m["channel"], m["external_id"])) in keys}
 
     async def _commit_inbound(self, writes: Sequence[InboundWrite]) -> None:
         """Messages and counters in one transaction; the contact in each counter's filter
@@ -247,14 +266,14 @@ class Conversations:
                 message["contact_id"] = message["sender"]["id"] = conversation["contact_id"]
                 await self._messages.insert_one(message, session=session)
         except DuplicateKeyError:
-            existing = await find_after_duplicate(
+            found = await find_after_duplicate(
                 lambda: self._messages.find_one(
                     {"channel": message["channel"], "external_id": message["external_id"]},
                     {"conversation_id": 1, "contact_id": 1},
                 ),
                 "message",
             )
-            return Stored(existing["_id"], existing["conversation_id"], existing["contact_id"], True)
+            return Stored(found["_id"], found["conversation_id"], found["contact_id"], True)
         return _fresh(write)
 
     async def _publish_inbound(self, writes: Sequence[InboundWrite]) -> None:

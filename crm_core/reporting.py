@@ -7,7 +7,7 @@ import asyncio
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Any
 
@@ -16,6 +16,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from crm_core.conversations import STARTED
 
 OPEN_STATUSES = ["open", "pending", "snoozed"]
+# What a report may cover: whole days in this range, at most MAX_PERIOD (the previous period of
+# the same length must stay representable too).
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(8998, 12, 31)
+MAX_PERIOD = timedelta(days=3660)
 TOP_INTENTS = 5
 EXPORT_FIELDS = (
     "id", "channel", "status", "priority", "assignee_id", "contact_id", "contact_name", "contact_email",

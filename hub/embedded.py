@@ -76,8 +76,8 @@ class EmbeddedServer:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
     @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     async def start(self, timeout: float = 60.0) -> str:
         if self.storage != ":memory:":
@@ -86,7 +86,11 @@ class EmbeddedServer:
         log_path = Path(self.storage) / "secantusd.log" if self.storage != ":memory:" else None
         self._log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
         self._spawn()
-        await self._wait_ready(timeout)
+        try:
+            await self._wait_ready(timeout)
+        except EmbeddedServerError:
+            await self.stop()
+            raise
         self._supervisor = asyncio.create_task(self._supervise())
         log.info("embedded database started", extra={"port": self.port, "storage": str(self.storage)})
         return self.uri

@@ -11,6 +11,7 @@ from aioimaplib import aioimaplib
 from pymongo.errors import PyMongoError
 
 from channels import email
+from channels.base import InboundMessage
 from crm_core.mailboxes import MailboxState
 from crm_core.records import is_transient
 from hub.background import cancel_and_wait
@@ -87,18 +88,23 @@ class MailPoller:
         it is stored as damaged (flags.error); if not even that, it is parked in the mailbox
         state with the reason (it stays on the IMAP server) and the poller moves on. Only a
         database outage stops here, to be retried."""
-        try:
-            await self._pipeline.ingest(email.parse(raw, max_attachment_bytes=self._max_attachment_bytes))
+        failure = await self._store(email.parse(raw, max_attachment_bytes=self._max_attachment_bytes))
+        if failure is None:
             return
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            reason = f"could not store the mail ({exc.__class__.__name__})"
+        reason = f"could not store the mail ({failure})"
         log.error("mail could not be stored as read; storing it as damaged", extra={"uid": uid})
+        failure = await self._store(email.damaged(raw, reason))
+        if failure is not None:
+            log.error("damaged mail parked", extra={"uid": uid, "error": failure})
+            await self._state.park(mailbox, uid, f"{reason}; as damaged: {failure}")
+
+    async def _store(self, message: InboundMessage) -> str | None:
+        """None once stored; the name of the error when the database refused the message (an
+        outage is raised, to be retried)."""
         try:
-            await self._pipeline.ingest(email.damaged(raw, reason))
+            await self._pipeline.ingest(message)
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.error("damaged mail parked", extra={"uid": uid, "error": exc.__class__.__name__})
-            await self._state.park(mailbox, uid, f"{reason}; as damaged: {exc.__class__.__name__}")
+            return exc.__class__.__name__
+        return None

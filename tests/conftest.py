@@ -30,6 +30,7 @@ from tests.mail_peers import Dovecot, TestCA, make_ca, start_smtp
 
 CHAT_SECRET = "test-chat-secret"
 PASSWORD = "correct-horse-battery"
+ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.com", "admin-password-1"
 
 
 async def eventually(
@@ -105,6 +106,29 @@ class Hub:
 
 
 HubFactory = Callable[..., Awaitable[Hub]]
+
+
+def serve_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a real `python -m hub serve` on its embedded database in `data_dir`:
+    none of the caller's HUB_ settings, the test chat secret, a first admin, and `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    return env | {"HUB_DATA_DIR": str(data_dir), "HUB_PORT": str(port), "HUB_CHAT_SECRET": CHAT_SECRET,
+                  "HUB_ADMIN_EMAIL": ADMIN_EMAIL, "HUB_ADMIN_PASSWORD": ADMIN_PASSWORD, **extra}  # fmt: skip
+
+
+# Mail that once crashed the hub: raw Latin-1 bytes in headers, and more nested parts than the
+# stdlib parser can recurse through.
+LATIN1_MAIL = (
+    b"From: Jos\xe9 <jose@example.com>\r\nTo: support@example.com\r\nSubject: Se\xf1al\r\n"
+    b"Message-ID: <latin1@example.com>\r\n\r\nHola\r\n"
+)
+
+
+def nested_mail(depth: int = 3000) -> bytes:
+    parts = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n) for n in range(depth)
+    )
+    return b"From: a@example.com\r\nMessage-ID: <nested@example.com>\r\n" + parts + b"\r\nbody\r\n"
 
 
 async def post_email(hub: Hub, raw: bytes, *, secret: str = CHAT_SECRET) -> aiohttp.ClientResponse:

@@ -11,7 +11,7 @@ from email.utils import format_datetime, make_msgid
 import pytest
 from bson import ObjectId
 
-from tests.conftest import eventually, post_email
+from tests.conftest import LATIN1_MAIL, eventually, nested_mail, post_email
 from tests.mail_peers import SMTP_PASSWORD, SMTP_USER
 
 SUPPORT = "support@hub.example"
@@ -234,15 +234,7 @@ async def test_a_poisoned_mail_never_blocks_the_mailbox(email_hub, dovecot):
     """Raw 8-bit headers and a mail no parser can take apart are stored (the latter flagged),
     and the mail after them is read as usual."""
     hub = email_hub
-    latin1 = (
-        b"From: Jos\xe9 <jose@example.com>\r\nTo: support@example.com\r\nSubject: Pedido\r\n"
-        b"Message-ID: <latin1-poller@example.com>\r\n\r\nHola\r\n"
-    )
-    nested = b"".join(
-        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n) for n in range(3000)
-    )
-    deep = b"From: a@example.com\r\nMessage-ID: <deep-poller@example.com>\r\n" + nested + b"\r\nx\r\n"
-    for raw in (latin1, deep):
+    for raw in (LATIN1_MAIL, nested_mail()):
         await dovecot.deliver(hub.mail_user, raw)
     await dovecot.deliver(hub.mail_user, mail(subject="after the poison"))
     messages = await _messages(hub, 3)

@@ -4,6 +4,7 @@ is stored safely, for mail), and property-based tests look for the next one."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from email.message import EmailMessage
 
 import bson
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from channels import email
-from tests.conftest import CHAT_SECRET, chat_message, post_email
+from tests.conftest import CHAT_SECRET, LATIN1_MAIL, chat_message, nested_mail, post_email
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -52,23 +53,14 @@ async def test_a_non_ascii_signature_header_is_401(hub, path):
 
 
 async def test_mail_with_a_raw_8_bit_header_is_stored_and_readable(hub):
-    raw = (
-        b"From: Jos\xe9 <jose@example.com>\r\nTo: support@example.com\r\nSubject: Se\xf1al\r\n"
-        b"Message-ID: <latin1@example.com>\r\n\r\nHola\r\n"
-    )
-    resp = await post_email(hub, raw)
+    resp = await post_email(hub, LATIN1_MAIL)
     assert resp.status == 201, await resp.text()
     message = await hub.db.messages.find_one({})
     assert message["sender"]["name"] == "José" and message["subject"] == "Señal"
 
 
 async def test_mail_the_parser_cannot_take_apart_is_kept_as_damaged(hub):
-    depth = 3000
-    head = b"".join(
-        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n) for n in range(depth)
-    )
-    raw = b"From: a@example.com\r\nMessage-ID: <deep@example.com>\r\n" + head + b"\r\nbody\r\n"
-    resp = await post_email(hub, raw)
+    resp = await post_email(hub, nested_mail())
     assert resp.status == 201, await resp.text()
     message = await hub.db.messages.find_one({})
     assert "error" in message["flags"]
@@ -81,6 +73,8 @@ async def test_a_year_9999_date_header_falls_back_to_the_time_received(hub):
     )
     resp = await post_email(hub, raw)
     assert resp.status == 201, await resp.text()
+    message = await hub.db.messages.find_one({})
+    assert abs(message["sent_at"] - message["created_at"]) < timedelta(minutes=1)
 
 
 @pytest.mark.parametrize(

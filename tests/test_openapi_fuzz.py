@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,23 +15,17 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-ADMIN = {"email": "fuzz-admin@example.com", "password": "fuzz-admin-password"}
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, serve_env
+from tests.mail_peers import free_port
+
+ADMIN = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
 EXAMPLES = int(os.environ.get("HUB_FUZZ_EXAMPLES", "50"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def hub_url(tmp_path_factory):
-    data, port = tmp_path_factory.mktemp("fuzz-hub"), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env |= {"HUB_DATA_DIR": str(data), "HUB_PORT": str(port), "HUB_CHAT_SECRET": "fuzz-chat",
-            "HUB_WIDGET_SECRET": "fuzz-widget", "HUB_NLP_WORKER": "off", "HUB_LOG_LEVEL": "ERROR",
-            "HUB_ADMIN_EMAIL": ADMIN["email"], "HUB_ADMIN_PASSWORD": ADMIN["password"]}  # fmt: skip
+    data, port = tmp_path_factory.mktemp("fuzz-hub"), free_port()
+    env = serve_env(data, port, HUB_WIDGET_SECRET="fuzz-widget", HUB_NLP_WORKER="off", HUB_LOG_LEVEL="ERROR")
     process = subprocess.Popen([sys.executable, "-m", "hub", "serve"], env=env, cwd=data)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

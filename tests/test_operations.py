@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -14,7 +13,16 @@ import aiohttp
 
 from channels.base import hmac_sha256_signature
 from hub.embedded import EmbeddedServer
-from tests.conftest import CHAT_SECRET, Hub, chat_message, eventually
+from tests.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    CHAT_SECRET,
+    Hub,
+    chat_message,
+    eventually,
+    serve_env,
+)
+from tests.mail_peers import free_port
 
 
 async def test_health_readiness_and_metrics(hub):
@@ -74,19 +82,10 @@ async def test_demo_fills_a_fresh_hub_through_the_pipeline(settings, make_hub):
     assert await fill(settings) == 1  # refuses to pile demo data onto a hub that has some
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def _start_hub(
     data_dir: Path, port: int, log: Path | None = None, **env_extra: str
 ) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env |= {"HUB_DATA_DIR": str(data_dir), "HUB_PORT": str(port), "HUB_CHAT_SECRET": CHAT_SECRET,
-            "HUB_ADMIN_EMAIL": "admin@example.com", "HUB_ADMIN_PASSWORD": "admin-password-1"}  # fmt: skip
-    env |= env_extra
+    env = serve_env(data_dir, port, **env_extra)
     stderr = log.open("wb") if log else asyncio.subprocess.DEVNULL
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "hub", "serve", env=env, cwd=data_dir, stderr=stderr
@@ -110,7 +109,7 @@ async def _stop(process: asyncio.subprocess.Process) -> int:
 
 
 async def test_data_survives_a_stop_and_start_of_the_hub_on_its_embedded_database(tmp_path):
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     body = json.dumps(chat_message("remember me", external_id="persist-1")).encode()
     headers = {"X-Hub-Signature-256": hmac_sha256_signature(CHAT_SECRET, body)}
@@ -128,7 +127,7 @@ async def test_data_survives_a_stop_and_start_of_the_hub_on_its_embedded_databas
     process = await _start_hub(tmp_path, port)
     try:
         async with aiohttp.ClientSession() as http:
-            login = {"email": "admin@example.com", "password": "admin-password-1"}
+            login = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
             async with http.post(f"{base}/api/v1/auth/login", json=login) as resp:
                 token = (await resp.json())["token"]
             auth = {"Authorization": f"Bearer {token}"}
@@ -145,11 +144,11 @@ async def test_data_survives_a_stop_and_start_of_the_hub_on_its_embedded_databas
 async def test_unreachable_database_is_one_clear_line_and_a_nonzero_exit(tmp_path):
     env = {
         **os.environ,
-        "HUB_MONGO_URI": f"mongodb://127.0.0.1:{_free_port()}/",
+        "HUB_MONGO_URI": f"mongodb://127.0.0.1:{free_port()}/",
         "HUB_MONGO_TIMEOUT_MS": "300",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub", "serve", "--port", str(_free_port()), env=env, cwd=tmp_path,
+        sys.executable, "-m", "hub", "serve", "--port", str(free_port()), env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, err = await asyncio.wait_for(process.communicate(), 60)
@@ -160,7 +159,7 @@ async def test_unreachable_database_is_one_clear_line_and_a_nonzero_exit(tmp_pat
 
 
 async def test_no_token_reaches_the_log_and_half_sent_requests_are_closed(tmp_path):
-    port, log = _free_port(), tmp_path / "hub.log"
+    port, log = free_port(), tmp_path / "hub.log"
     process = await _start_hub(tmp_path, port, log, HUB_HTTP_IDLE_SECONDS="1")
     try:
         # An over-long request line and header make aiohttp log the request's first bytes.
@@ -184,4 +183,4 @@ async def test_no_token_reaches_the_log_and_half_sent_requests_are_closed(tmp_pa
     text = log.read_text()
     assert "Error handling request" in text or "BadHttpMessage" in text or "LineTooLong" in text
     assert "SECRET-TOKEN" not in text
-    assert "admin@example.com" not in text  # the first admin's email is not logged either
+    assert ADMIN_EMAIL not in text  # the first admin's email is not logged either

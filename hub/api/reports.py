@@ -11,12 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bots.commands import CHANNELS
 from channels.base import utc_moment
-from crm_core.reporting import Period
+from crm_core.reporting import MAX_PERIOD, Period
 from hub.api.errors import ApiError
 from hub.api.routing import ALL_STAFF, Call, QueryParam, api, json_ok
 
 REPORT_ROLES = ("manager", "admin")
-MAX_PERIOD = timedelta(days=3660)
 PERIOD_PARAMS = (
     QueryParam("from", "first day (YYYY-MM-DD, in HUB_TIMEZONE) or an ISO 8601 time; default today"),
     QueryParam("to", "last day, inclusive (YYYY-MM-DD) or an exclusive ISO 8601 time; default `from`'s day"),

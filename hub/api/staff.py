@@ -46,9 +46,11 @@ async def login(call: Call) -> web.Response:
     if (wait := services.login_throttle.retry_after(account, address)) > 0:
         services.metrics.logins.labels("throttled").inc()
         raise ApiError(
-            429, "too_many_attempts", "too many failed sign-ins; try again later",
+            429,
+            "too_many_attempts",
+            "too many failed sign-ins; try again later",
             headers={"Retry-After": str(math.ceil(wait))},
-        )  # fmt: skip
+        )
     result = await services.users.login(call.body.email, call.body.password)
     if result is None:
         services.login_throttle.failed(account, address)

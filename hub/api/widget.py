@@ -84,7 +84,7 @@ class _WidgetSession:
         self.visitor = visitor
         self.conversation_id: ObjectId | None = None
         self.contact_id: ObjectId | None = None
-        self.claim_recorded = False
+        self.claimed: str | None = None  # the email last kept as this visitor's claim
 
     @classmethod
     async def open(cls, call: Call, ws: web.WebSocketResponse, secret: str) -> _WidgetSession | None:
@@ -171,7 +171,6 @@ class _WidgetSession:
             self.visitor = webchat.Visitor(
                 key=self.visitor.key, verified=self.visitor.verified, name=frame.name, email=email
             )
-            self.claim_recorded = False
             await self._record_claim()
             return
         if frame.type != "message":
@@ -186,7 +185,8 @@ class _WidgetSession:
     async def _record_claim(self) -> None:
         """An anonymous visitor's email is kept on their own contact as unverified (shown to
         agents, never used to match them to another customer's profile)."""
-        if self.visitor.verified or not self.visitor.email or self.claim_recorded or self.contact_id is None:
+        email = self.visitor.email
+        if self.visitor.verified or email in (None, self.claimed) or self.contact_id is None:
             return
-        await self.services.contacts.claim_email(self.contact_id, self.visitor.email)
-        self.claim_recorded = True
+        await self.services.contacts.claim_email(self.contact_id, email)
+        self.claimed = email
