@@ -1,12 +1,19 @@
 """Automation: turn a classified inbound message into actions by the rules. Every action is
-safe to repeat for the same message, so a worker that crashed mid-batch can simply redo it."""
+safe to repeat for the same message, so a worker that crashed mid-batch can simply redo it.
+
+It fails safe: a rule that resolves (spam, by default) resolves only on a confident verdict
+about a contact with no history with us; otherwise the conversation stays open with a
+`possible-<label>` label for an agent to judge. A support-like verdict opens a ticket even
+when unsure (the ticket says so). Every action records the intent, confidence and model it
+acted on and the rule that fired."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from crm_core.automation import CampaignTrigger, Rules
+from crm_core.automation import CampaignTrigger, LabelRule, Rules
+from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.marketing import Campaigns
 from crm_core.sales import Leads, lead_signals
@@ -14,6 +21,21 @@ from crm_core.service import Tickets, ticket_priority
 
 # Tells a qualified lead's owner about it, once per lead and owner; True when it did just now.
 LeadAssigned = Callable[[dict[str, Any]], Awaitable[bool]]
+# The "model" of a verdict an agent gave: trusted as it is, never second-guessed.
+AGENT = "agent"
+Action = dict[str, Any]
+
+
+def agent_verdict(intent: str) -> dict[str, Any]:
+    """An analysis standing for an agent's word on a message's intent."""
+    return {
+        "intent": intent,
+        "confidence": 1.0,
+        "confident": True,
+        "ranking": [{"intent": intent, "score": 1.0}],
+        "model": AGENT,
+        "opt_out": False,
+    }
 
 
 class Automation:
@@ -23,8 +45,8 @@ class Automation:
         tickets: Tickets,
         leads: Leads,
         campaigns: Campaigns,
+        contacts: Contacts,
         *,
-        contacts_attributes: Callable[[Any], Awaitable[dict[str, Any]]],
         lead_assigned: LeadAssigned,
         enrolled: Callable[[], None],
     ) -> None:
@@ -32,35 +54,57 @@ class Automation:
         self._tickets = tickets
         self._leads = leads
         self._campaigns = campaigns
-        self._attributes = contacts_attributes
+        self._contacts = contacts
         self._lead_assigned = lead_assigned
         self._enrolled = enrolled
 
-    async def act(self, message: dict[str, Any], analysis: dict[str, Any], rules: Rules) -> list[str]:
-        """Apply the rules to one message; returns what was done, for the logs and tests."""
+    async def act(self, message: dict[str, Any], analysis: dict[str, Any], rules: Rules) -> list[Action]:
+        """Apply the rules to one message; returns what was done and why."""
         contact_id, intent = message["contact_id"], analysis["intent"]
+
+        def done(what: str, rule: str) -> Action:
+            return {
+                "do": what,
+                "rule": rule,
+                "intent": intent,
+                "confidence": analysis["confidence"],
+                "model": analysis["model"],
+            }
+
         if analysis.get("opt_out"):
             await self._campaigns.opt_out(contact_id, source=f"{message['channel']} message")
             await self._conversations.classified(
                 message["conversation_id"], intent, ["opted-out"], resolve=False
             )
-            return ["opted_out"]
-        actions: list[str] = []
+            return [done("opted_out", "opt-out words")]
+        actions: list[Action] = []
         if await self._campaigns.pause_for_reply(contact_id, message["created_at"]):
-            actions.append("enrolment_paused")
+            actions.append(done("enrolment_paused", "campaigns pause on a reply"))
         labelling = [rule for rule in rules.labels if rule.intent == intent]
+        resolving = any(rule.resolve for rule in labelling)
+        safe = resolving and await self._may_resolve(message, analysis)
         conversation = await self._conversations.classified(
-            message["conversation_id"],
-            intent,
-            [rule.label for rule in labelling],
-            resolve=any(rule.resolve for rule in labelling),
+            message["conversation_id"], intent, [_label(rule, safe) for rule in labelling], resolve=safe
         )
+        actions += [done(f"label:{_label(rule, safe)}", f"labels[{rule.intent}]") for rule in labelling]
+        if safe:
+            actions.append(done("resolved", f"labels[{intent}].resolve"))
         if intent in rules.tickets.intents:
             priority = ticket_priority(intent, analysis["sentiment"]["label"], analysis["urgency"]["urgent"])
+            how_sure = {
+                "confidence": analysis["confidence"],
+                "model": analysis["model"],
+                "low_confidence": not analysis["confident"],
+            }
             ticket = await self._tickets.open_for(
-                conversation, message, intent=intent, priority=priority, rules=rules.tickets
+                conversation,
+                message,
+                intent=intent,
+                priority=priority,
+                rules=rules.tickets,
+                classification=how_sure,
             )
-            actions.append(f"ticket:{ticket['priority']}")
+            actions.append(done(f"ticket:{ticket['priority']}", "tickets.intents"))
         score = None
         if intent in rules.leads.intents:
             signals = lead_signals(analysis["entities"], rules.leads.points)
@@ -68,17 +112,46 @@ class Automation:
                 contact_id, conversation["_id"], message["_id"], signals, rules.leads
             )
             score = lead["score"]
-            actions.append(f"lead:{lead['status']}:{score}")
+            actions.append(done(f"lead:{lead['status']}:{score}", "leads.intents"))
             # Asked each time the lead is qualified and owned; it tells the rep once.
             if lead["status"] == "qualified" and lead["owner_id"] and await self._lead_assigned(lead):
-                actions.append("lead_assigned")
+                actions.append(done("lead_assigned", "leads.qualified_score"))
         for trigger in rules.campaign_triggers:
             if await self._triggered(trigger, message, analysis, score):
                 enrolled = await self._campaigns.enrol(trigger.campaign, contact_id, source=f"rule:{intent}")
-                actions.append(f"campaign:{trigger.campaign}:{enrolled.reason}")
+                actions.append(
+                    done(
+                        f"campaign:{trigger.campaign}:{enrolled.reason}",
+                        f"campaign_triggers[{trigger.campaign}]",
+                    )
+                )
                 if enrolled.enrolment is not None:
                     self._enrolled()
         return actions
+
+    async def corrected(
+        self, message: dict[str, Any], intent: str, rules: Rules
+    ) -> tuple[dict[str, Any], list[Action]]:
+        """Route a message again on an agent's intent: what automation did on the model's
+        wrong verdict is undone first (its labels dropped, a conversation it resolved reopened)."""
+        analysis = message.get("nlp") or {}
+        was = analysis.get("intent")
+        verdict = {
+            **agent_verdict(intent),
+            "sentiment": analysis.get("sentiment") or {"label": "neutral", "score": 0.0},
+            "urgency": analysis.get("urgency") or {"urgent": False, "cues": []},
+            "entities": analysis.get("entities") or [],
+        }
+        wrong = [rule for rule in rules.labels if rule.intent == was and was != intent]
+        if wrong:
+            labels = [rule.label for rule in wrong] + [_label(rule, False) for rule in wrong]
+            await self._conversations.reconsidered(message["conversation_id"], labels)
+        return verdict, await self.act(message, verdict, rules)
+
+    async def _may_resolve(self, message: dict[str, Any], analysis: dict[str, Any]) -> bool:
+        if analysis["model"] == AGENT:
+            return True
+        return analysis["confident"] and not await self._contacts.has_history(message["contact_id"], message)
 
     async def _triggered(
         self, trigger: CampaignTrigger, message: dict[str, Any], analysis: dict[str, Any], score: int | None
@@ -94,6 +167,11 @@ class Automation:
         if trigger.min_score is not None and (score is None or score < trigger.min_score):
             return False
         if trigger.attributes:
-            attributes = await self._attributes(message["contact_id"])
+            attributes = await self._contacts.attributes(message["contact_id"])
             return all(attributes.get(k) == v for k, v in trigger.attributes.items())
         return True
+
+
+def _label(rule: LabelRule, resolving: bool) -> str:
+    """A resolving rule that may not resolve leaves its label as a question for an agent."""
+    return f"possible-{rule.label}" if rule.resolve and not resolving else rule.label

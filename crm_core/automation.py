@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.errors import Invalid
 from crm_core.records import utcnow
+from nlp.labels import LEAD_INTENTS, TICKET_INTENTS
 
 Priority = Literal["low", "medium", "high", "urgent"]
 Sentiment = Literal["positive", "neutral", "negative"]
@@ -28,7 +29,7 @@ class Sla(_Strict):
 
 
 class TicketRules(_Strict):
-    intents: list[str] = ["support_request", "billing", "complaint", "cancellation"]
+    intents: list[str] = list(TICKET_INTENTS)
     sla: dict[Priority, Sla] = {
         "urgent": Sla(first_response_minutes=30, resolution_minutes=240),
         "high": Sla(first_response_minutes=60, resolution_minutes=480),
@@ -47,7 +48,7 @@ class TicketRules(_Strict):
 
 
 class LeadRules(_Strict):
-    intents: list[str] = ["sales_inquiry"]
+    intents: list[str] = list(LEAD_INTENTS)
     qualified_score: int = Field(default=50, ge=1, le=100)
     # Points per signal; a lead's score is their sum, capped at 100.
     points: dict[str, int] = {

@@ -136,6 +136,25 @@ class Contacts:
     async def get(self, contact_id: str | ObjectId) -> dict[str, Any]:
         return await find_by_id(self._col, contact_id, "contact")
 
+    async def has_history(self, contact_id: ObjectId, before: dict[str, Any]) -> bool:
+        """Has this contact dealt with us before `before` (a message): an earlier classified
+        message that was not spam, or any ticket, lead or deal? Spam from a stranger may be
+        closed unseen; a customer's message never is."""
+        earlier = {
+            "contact_id": contact_id,
+            "direction": "in",
+            "_id": {"$ne": before["_id"]},
+            "created_at": {"$lte": before["created_at"]},
+            "nlp.status": "done",
+            "nlp.intent": {"$ne": "spam"},
+        }
+        if await self._db.messages.find_one(earlier, {"_id": 1}):
+            return True
+        for records in (self._db.tickets, self._db.leads, self._db.deals):
+            if await records.find_one({"contact_id": contact_id}, {"_id": 1}):
+                return True
+        return False
+
     async def attributes(self, contact_id: ObjectId) -> dict[str, Any]:
         contact = await self._col.find_one({"_id": contact_id}, {"attributes": 1})
         return (contact or {}).get("attributes") or {}

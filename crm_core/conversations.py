@@ -498,6 +498,25 @@ class Conversations:
         self._events.publish("conversation.updated", conversation)
         return conversation
 
+    async def add_actions(self, message_id: ObjectId, actions: list[dict[str, Any]]) -> None:
+        """What automation did on a message after its classification (an agent's correction)."""
+        await self._messages.update_one({"_id": message_id}, {"$push": {"nlp.actions": {"$each": actions}}})
+
+    async def reconsidered(self, conversation_id: ObjectId, dropped_labels: Sequence[str]) -> dict[str, Any]:
+        """An agent says automation was wrong: drop its labels and reopen what it resolved."""
+        conversation = await self._col.find_one_and_update(
+            {"_id": conversation_id}, {"$pull": {"labels": {"$in": list(dropped_labels)}}}
+        )
+        if conversation is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        if conversation["status"] == "resolved":
+            await self._col.update_one(
+                {"_id": conversation_id}, {"$set": {"status": "open", "resolved_at": None}}
+            )
+        conversation = await self.get(conversation_id)
+        self._events.publish("conversation.updated", conversation)
+        return conversation
+
     async def add_reply(self, conversation_id: str | ObjectId, text: str, author: dict[str, Any]) -> dict:
         """Store an agent reply and its outbox entry together; the outbox worker delivers it."""
         return await self.add_outbound(conversation_id, text, staff_sender(author), response=True)

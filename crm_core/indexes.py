@@ -80,6 +80,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("created_at", DESC), ("_id", DESC)], name="recent"),
         IndexModel([("assignee_id", ASC), ("open", ASC)], name="assignee_load"),
+        IndexModel([("contact_id", ASC)], name="contact"),
     ],
     "leads": [
         IndexModel(
@@ -90,8 +91,17 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("created_at", DESC), ("_id", DESC)], name="recent"),
         IndexModel([("owner_id", ASC), ("open", ASC)], name="owner_load"),
+        IndexModel([("contact_id", ASC)], name="contact"),
     ],
-    "deals": [IndexModel([("created_at", DESC), ("_id", DESC)], name="recent")],
+    "deals": [
+        IndexModel([("created_at", DESC), ("_id", DESC)], name="recent"),
+        IndexModel([("contact_id", ASC)], name="contact"),
+    ],
+    "intent_reviews": [
+        IndexModel([("message_id", ASC)], name="one_per_message", unique=True),
+        IndexModel([("at", ASC)], name="recent"),
+        IndexModel([("agreed", ASC), ("at", ASC)], name="corrections"),
+    ],
     "campaigns": [IndexModel([("key", ASC)], name="key", unique=True)],
     "enrolments": [
         IndexModel([("campaign_id", ASC), ("contact_id", ASC)], name="once_per_contact", unique=True),

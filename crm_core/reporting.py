@@ -72,7 +72,17 @@ class Reports:
         # $or over four time fields, which no index serves.
         span = {"$gte": period.start, "$lt": period.end}
         conversations = self._db.conversations
-        (new, responded, resolved, messages, tickets, leads, qualified) = await asyncio.gather(
+        (
+            new,
+            responded,
+            resolved,
+            messages,
+            tickets,
+            leads,
+            qualified,
+            reviewed,
+            agreed,
+        ) = await asyncio.gather(
             conversations.count_documents({**where, **STARTED, "created_at": span}),
             conversations.find(
                 {**where, "first_response_at": span}, {"created_at": 1, "first_response_at": 1}
@@ -84,6 +94,8 @@ class Reports:
             self._db.tickets.count_documents({**where, "created_at": span}),
             self._db.leads.count_documents({"created_at": span}),
             self._db.leads.count_documents({"qualified_at": span}),
+            self._db.intent_reviews.count_documents({"at": span}),
+            self._db.intent_reviews.count_documents({"agreed": True, "at": span}),
         )
         first_response = [(c["first_response_at"] - c["created_at"]).total_seconds() for c in responded]
         resolution = [(c["resolved_at"] - c["created_at"]).total_seconds() for c in resolved]
@@ -100,6 +112,9 @@ class Reports:
             "leads_created": leads,
             "leads_qualified": qualified,
             "top_intents": intents,
+            # How often agents who reviewed a message's intent agreed with the model.
+            "intents_reviewed": reviewed,
+            "intent_live_accuracy": round(agreed / reviewed, 3) if reviewed else None,
         }
 
     async def _message_counts(self, span: dict, where: dict) -> tuple[dict[str, int], list[dict[str, Any]]]:

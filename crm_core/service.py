@@ -67,13 +67,15 @@ class Tickets:
         intent: str,
         priority: str,
         rules: TicketRules,
+        classification: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The conversation's open ticket with this message added (priority only ever rises),
         or a new one; an unassigned ticket is assigned round-robin (again at each new message,
-        so a queue waiting for capacity drains). Safe to repeat for the same message."""
+        so a queue waiting for capacity drains). Safe to repeat for the same message.
+        `classification` (confidence, model, low_confidence) says how sure the opener was."""
         existing = await self._col.find_one({"conversation_id": conversation["_id"], "open": True})
         if existing is None:
-            existing = await self._create(conversation, message, intent, priority, rules)
+            existing = await self._create(conversation, message, intent, priority, rules, classification)
         if existing["assignee_id"] is None:
             existing["assignee_id"] = await self._assign(existing, conversation, rules)
         update: dict[str, Any] = {
@@ -99,6 +101,7 @@ class Tickets:
         intent: str,
         priority: str,
         rules: TicketRules,
+        classification: dict[str, Any] | None,
     ) -> dict[str, Any]:
         now = utcnow()
         sla = rules.sla[priority]
@@ -109,6 +112,7 @@ class Tickets:
             "channel": conversation["channel"],
             "subject": conversation.get("subject") or message["text"][:120],
             "intent": intent,
+            "classification": classification,
             "status": "open",
             "open": True,
             "priority": priority,

@@ -26,6 +26,7 @@ from crm_core.automation import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.errors import Conflict
+from crm_core.intent_reviews import IntentReviews
 from crm_core.mailboxes import MailboxState
 from crm_core.marketing import Campaigns
 from crm_core.outbox import Outbox
@@ -168,17 +169,17 @@ def build_services(
     scheduler = CampaignScheduler(campaigns, outbox_worker.wake)
     tickets, leads, rules = Tickets(db, realtime), Leads(db, realtime), RuleStore(db, INTENTS)
     notifier = Notifier(db, realtime)
+    automation = Automation(
+        conversations,
+        tickets,
+        leads,
+        campaigns,
+        contacts,
+        lead_assigned=notifier.lead_assigned,
+        enrolled=scheduler.wake,
+    )
     nlp_worker = None
     if analyzer is not None:
-        automation = Automation(
-            conversations,
-            tickets,
-            leads,
-            campaigns,
-            contacts_attributes=contacts.attributes,
-            lead_assigned=notifier.lead_assigned,
-            enrolled=scheduler.wake,
-        )
         nlp_worker = NlpWorker(
             db, analyzer, automation, rules, metrics, lease_seconds=settings.nlp_lease_seconds
         )
@@ -206,6 +207,8 @@ def build_services(
         deals=Deals(db, realtime),
         campaigns=campaigns,
         rules=rules,
+        automation=automation,
+        intent_reviews=IntentReviews(db, INTENTS),
         campaign_scheduler=scheduler,
         nlp_worker=nlp_worker,
         notifier=notifier,

@@ -48,6 +48,13 @@ class Metrics:
             ["intent", "model"],
             registry=self.registry,
         )
+        self.intent_reviews = Counter(
+            "hub_nlp_reviews",
+            "Agents' reviews of a message's intent: agreed with the model or corrected it "
+            "(live accuracy = agreed / all).",
+            ["verdict"],
+            registry=self.registry,
+        )
         self.nlp_batch_seconds = Histogram(
             "hub_nlp_batch_seconds",
             "Time to classify one batch (inference only, in the worker thread).",

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
+from bots.automation import Automation
 from bots.commands import Commands
 from crm_core.audit import Audit
 from crm_core.automation import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
+from crm_core.intent_reviews import IntentReviews
 from crm_core.marketing import Campaigns
 from crm_core.outbox import Outbox
 from crm_core.reporting import Reports
@@ -54,6 +56,8 @@ class Services:
     rules: RuleStore
     campaign_scheduler: CampaignScheduler
     notifier: Notifier
+    automation: Automation
+    intent_reviews: IntentReviews
     nlp_worker: NlpWorker | None = None
     telegram: TelegramBot | None = None
     slack: SlackBot | None = None
@@ -78,6 +82,25 @@ class Services:
             {"message_id": message["_id"], "via": via},
         )
         return message
+
+    async def review_intent(self, message_id: str, intent: str, actor: dict[str, Any]) -> dict[str, Any]:
+        """An agent's word on a message's intent, audited; a correction routes the message
+        again (un-spamming reopens the conversation and opens the ticket, a sales intent
+        creates the lead)."""
+        message, review = await self.intent_reviews.record(message_id, intent, actor)
+        actions: list[dict[str, Any]] = []
+        if not review["agreed"]:
+            _, actions = await self.automation.corrected(message, intent, await self.rules.get())
+            await self.conversations.add_actions(message["_id"], actions)
+        self.metrics.intent_reviews.labels("agreed" if review["agreed"] else "corrected").inc()
+        await self.audit.record(
+            actor,
+            "message.intent",
+            "conversation",
+            message["conversation_id"],
+            {"message_id": message["_id"], "intent": {"from": review["model_intent"], "to": intent}},
+        )
+        return {**review, "actions": actions}
 
 
 if TYPE_CHECKING:

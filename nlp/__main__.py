@@ -1,34 +1,48 @@
-"""`python -m nlp evaluate` (held-out accuracy, macro-F1, confusion matrix),
-`python -m nlp classify` (one message per line, or JSON lines with "text", on stdin) and
-`python -m nlp train` (train the intent head and cache it)."""
+"""`python -m nlp evaluate` (per language: intent precision/recall, routing accuracy, legitimate
+messages called spam), `python -m nlp classify` (one message per line, or JSON lines with
+"text", on stdin) and `python -m nlp train` (train the models, with this installation's
+corrections, and cache them where the hub loads them)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import time
-from collections import Counter
 
 from nlp import dataset
 from nlp.analyzer import Analyzer
-from nlp.classifier import Classifier, EmbeddingClassifier, RulesClassifier, head_path, train_head
+from nlp.classifier import Classifier, LanguageRouter, RulesClassifier
+from nlp.evaluation import Scores, score
 from nlp.labels import INTENTS
+from nlp.languages import MODEL_LANGUAGES
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nlp")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("classify", help="stdin lines or JSON lines -> JSON lines")
-    commands.add_parser("train", help="train the intent head and cache it (the hub loads it from there)")
-    evaluate = commands.add_parser("evaluate", help="scores on the held-out examples")
+    train = commands.add_parser("train", help="train the models with this installation's corrections")
+    train.add_argument(
+        "--corrections",
+        help="JSON lines of {text, intent} (GET /api/v1/nlp/corrections); default: read them from "
+        "the hub's database (HUB_MONGO_URI, or the embedded server of a running hub in HUB_DATA_DIR)",
+    )
+    train.add_argument(
+        "--min-per-intent",
+        type=int,
+        default=1,
+        help="fold in an intent's corrections only when it has at least this many (default 1)",
+    )
+    evaluate = commands.add_parser("evaluate", help="scores on the held-out families")
     evaluate.add_argument("--rules", action="store_true", help="evaluate the rules fallback instead")
     args = parser.parse_args(argv)
     if args.command == "classify":
         return classify(Analyzer.load())
     if args.command == "train":
-        return train()
-    return report(_evaluated(args.rules))
+        from nlp.training import train_with_corrections
+
+        return train_with_corrections(args.corrections, args.min_per_intent)
+    return report(evaluated(rules=args.rules))
 
 
 def classify(analyzer: Analyzer) -> int:
@@ -43,55 +57,42 @@ def classify(analyzer: Analyzer) -> int:
     return 0
 
 
-def train() -> int:
-    from nlp.encoder import Encoder, model_path
-
-    started = time.perf_counter()
-    path = head_path(model_path())
-    train_head(Encoder(), path)
-    print(f"trained the intent head in {time.perf_counter() - started:.1f} s; cached at {path}")
-    return 0
-
-
-def _evaluated(rules: bool) -> tuple[Classifier, list[dataset.Example]]:
+def evaluated(*, rules: bool = False) -> dict[str, Scores]:
+    """Scores per language of models trained without the held-out families."""
     train, held_out = dataset.split(dataset.load())
+    classifier: Classifier
     if rules:
-        return RulesClassifier(), held_out
-    from nlp.encoder import Encoder
+        classifier = LanguageRouter({lang: RulesClassifier(lang) for lang in MODEL_LANGUAGES})
+    else:
+        from nlp.classifier import router, train_models
+        from nlp.encoder import Encoder
 
-    encoder = Encoder()
-    return EmbeddingClassifier(encoder, EmbeddingClassifier.train_head(encoder, train)), held_out
-
-
-def scores(classifier: Classifier, examples: list[dataset.Example]) -> dict:
-    predicted = [r.intent for r in classifier.predict([e.text for e in examples])]
-    truth = [e.intent for e in examples]
-    confusion = Counter(zip(truth, predicted, strict=True))
-    f1s = []
-    for label in INTENTS:
-        tp = confusion[(label, label)]
-        fp = sum(n for (t, p), n in confusion.items() if p == label and t != label)
-        fn = sum(n for (t, p), n in confusion.items() if t == label and p != label)
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    accuracy = sum(t == p for t, p in zip(truth, predicted, strict=True)) / len(truth)
-    return {
-        "model": classifier.model,
-        "n": len(truth),
-        "accuracy": accuracy,
-        "macro_f1": sum(f1s) / len(f1s),
-        "confusion": confusion,
-    }
+        encoder = Encoder()
+        classifier = router(train_models(encoder, train), encoder)
+    foreign = dataset.load(dataset.CHECK_ONLY_FILES)
+    by_language = {lang: [e for e in held_out if e.lang == lang] for lang in MODEL_LANGUAGES}
+    by_language["other languages"] = [e for e in held_out if e.lang not in MODEL_LANGUAGES] + foreign
+    return {lang: score(classifier, examples) for lang, examples in by_language.items() if examples}
 
 
-def report(evaluated: tuple[Classifier, list[dataset.Example]]) -> int:
-    result = scores(*evaluated)
-    print(f"model {result['model']}: {result['n']} held-out examples")
-    print(f"accuracy {result['accuracy']:.3f}  macro-F1 {result['macro_f1']:.3f}")
+def report(results: dict[str, Scores]) -> int:
     width = max(map(len, INTENTS))
-    print(" " * (width + 1) + " ".join(label[:4].rjust(4) for label in INTENTS) + "   <- predicted")
-    for truth in INTENTS:
-        row = " ".join(str(result["confusion"][(truth, p)]).rjust(4) for p in INTENTS)
-        print(f"{truth.rjust(width)} {row}")
+    for lang, result in results.items():
+        print(
+            f"\n== {lang}: {result.n} held-out examples ({result.families} families); models: {result.models}"
+        )
+        print(
+            f"intent accuracy {result.accuracy:.3f}   routing accuracy {result.routing:.3f}   "
+            f"legitimate called spam {result.legit_as_spam:.2%} (would resolve: "
+            f"{result.legit_resolved:.2%})   spam recall {result.spam_recall:.3f} "
+            f"(confident: {result.spam_confident_recall:.3f})"
+        )
+        print(f"{'intent'.rjust(width)}     n  precision  recall")
+        for intent in INTENTS:
+            n, precision, recall = result.per_intent[intent]
+            if n or precision is not None:
+                shown = "    -    " if precision is None else f"{precision:9.3f}"
+                print(f"{intent.rjust(width)} {n:5d} {shown} {recall:7.3f}")
     return 0
 
 

@@ -31,6 +31,7 @@ class Analyzer:
             {
                 "intent": result.intent,
                 "confidence": round(result.confidence, 4),
+                "confident": result.confident,
                 "ranking": [{"intent": intent, "score": score} for intent, score in result.ranking],
                 "entities": signals.entities(text, sender_email=email, phone_region=self._phone_region),
                 "sentiment": signals.sentiment(text),

@@ -1,4 +1,4 @@
-"""The fixed intent labels; routing depends on them."""
+"""The fixed intent labels, and what the default rules do with each (routing depends on them)."""
 
 INTENTS = (
     "support_request",
@@ -11,3 +11,15 @@ INTENTS = (
     "spam",
     "other",
 )
+TICKET_INTENTS = ("support_request", "billing", "complaint", "cancellation")
+LEAD_INTENTS = ("sales_inquiry",)
+ROUTES = ("ticket", "lead", "spam", "nothing")
+
+
+def default_route(intent: str) -> str:
+    """What the default rules do with a message of this intent."""
+    if intent in TICKET_INTENTS:
+        return "ticket"
+    if intent in LEAD_INTENTS:
+        return "lead"
+    return "spam" if intent == "spam" else "nothing"

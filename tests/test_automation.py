@@ -168,7 +168,8 @@ async def test_vague_inquiry_enrols_in_nurture_reply_pauses_and_unsubscribe_stop
     await hub.chat(chat_message(VAGUE_SALES_INQUIRY, sender=customer))
     [*_, inquiry] = await classified(hub, 2)
     assert inquiry["nlp"]["intent"] == "sales_inquiry"
-    assert any(a.startswith("campaign:nurture:enrolled") for a in inquiry["nlp"]["actions"])
+    [enrolled] = [a for a in inquiry["nlp"]["actions"] if a["do"].startswith("campaign:nurture:enrolled")]
+    assert enrolled["rule"] == "campaign_triggers[nurture]" and enrolled["intent"] == "sales_inquiry"
     await eventually(lambda: asyncio.sleep(0, len(receiver.requests) == 1))
     sent = json.loads(receiver.requests[0][1])
     assert sent["text"] == "Hi Kim, here is our product guide."
@@ -428,7 +429,11 @@ async def test_campaign_triggers_match_intent_channel_and_contact_attributes(mak
             )
         )
     done = await classified(hub, 4)
-    actions = {m["sender"]["name"]: m["nlp"]["actions"] for m in done if m["nlp"]["intent"] == "cancellation"}
+    actions = {
+        m["sender"]["name"]: [a["do"] for a in m["nlp"]["actions"]]
+        for m in done
+        if m["nlp"]["intent"] == "cancellation"
+    }
     assert set(actions) == {"Pro", "Free"}, [(m["text"], m["nlp"]["intent"]) for m in done]
     assert "campaign:win-back:enrolled" in actions["Pro"]
     assert not any(a.startswith("campaign:") for a in actions["Free"])

@@ -12,7 +12,8 @@ from crm_core.audit import diff
 from crm_core.conversations import ConversationFilter
 from hub.api.cursors import decode_cursor
 from hub.api.errors import ApiError
-from hub.api.routing import ALL_STAFF, INBOX_WORKERS, Call, QueryParam, api, json_ok, page
+from hub.api.routing import ALL_STAFF, INBOX_WORKERS, MANAGERS, Call, QueryParam, api, json_ok, page
+from nlp.labels import INTENTS
 
 LIST_PARAMS = (
     QueryParam("status", "open, pending, snoozed or resolved; several separated by commas"),
@@ -118,3 +119,26 @@ async def download_attachment(call: Call) -> web.Response:
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+class IntentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    intent: str = Field(min_length=1, max_length=40, description=f"one of: {', '.join(INTENTS)}")
+
+
+@api.route("PUT", "/api/v1/messages/{id}/intent",
+           summary="Review a classified inbound message's intent: the same as the model's counts as "
+           "agreement (live accuracy); another one corrects it, routes the message again (un-spamming "
+           "reopens the conversation and opens the ticket; a sales intent creates the lead), is audited "
+           "and is used by the next `python -m nlp train`.",
+           tag="conversations", roles=ALL_STAFF, body=IntentBody)  # fmt: skip
+async def review_intent(call: Call) -> web.Response:
+    return json_ok(await call.services.review_intent(call.path("id"), call.body.intent, call.actor))
+
+
+@api.route("GET", "/api/v1/nlp/corrections",
+           summary="Every intent correction agents made (text, their intent, the model's): the input "
+           "of `python -m nlp train --corrections`.",
+           tag="reports", roles=MANAGERS)  # fmt: skip
+async def list_corrections(call: Call) -> web.Response:
+    return json_ok({"items": await call.services.intent_reviews.corrections()})

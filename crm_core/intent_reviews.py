@@ -1,0 +1,54 @@
+"""Agents' word on what a message meant: each review says whether the model's intent was
+right. Corrections teach the next `python -m nlp train`; agreement is the model's live accuracy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_core.errors import Conflict, Invalid
+from crm_core.records import find_by_id, utcnow
+
+
+class IntentReviews:
+    def __init__(self, db: AsyncDatabase, intents: tuple[str, ...]) -> None:
+        self._col = db.intent_reviews
+        self._messages = db.messages
+        self._intents = intents
+
+    async def record(self, message_id: str, intent: str, reviewer: dict[str, Any]) -> tuple[dict, dict]:
+        """(the message, the review); one review per message, the latest agent's word wins."""
+        if intent not in self._intents:
+            raise Invalid(f"intent: unknown {intent!r}; known: {', '.join(self._intents)}")
+        message = await find_by_id(self._messages, message_id, "message")
+        model_intent = (message.get("nlp") or {}).get("intent")
+        if message.get("direction") != "in" or model_intent is None:
+            raise Conflict("only a classified inbound message can have its intent reviewed")
+        review = await self._col.find_one_and_update(
+            {"message_id": message["_id"]},
+            {
+                "$set": {
+                    "intent": intent,
+                    "model_intent": model_intent,
+                    "model": message["nlp"].get("model"),
+                    "agreed": intent == model_intent,
+                    "text": message["text"],
+                    "reviewer_id": reviewer["_id"],
+                    "at": utcnow(),
+                }
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return message, review
+
+    async def for_message(self, message_id: ObjectId) -> dict[str, Any] | None:
+        return await self._col.find_one({"message_id": message_id})
+
+    async def corrections(self, limit: int = 100_000) -> list[dict[str, Any]]:
+        """Every review that disagreed with the model: text, the agent's intent and the model's."""
+        fields = {"_id": 0, "text": 1, "intent": 1, "model_intent": 1, "model": 1, "at": 1}
+        return await self._col.find({"agreed": False}, fields).sort("at", 1).to_list(limit)
