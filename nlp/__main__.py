@@ -87,6 +87,8 @@ def report(results: dict[str, Scores]) -> int:
             f"{result.legit_resolved:.2%})   spam recall {result.spam_recall:.3f} "
             f"(confident: {result.spam_confident_recall:.3f})"
         )
+        sweep = (f"{cut}: {legit:.2%} / {spam:.2f}" for cut, (legit, spam) in result.spam_thresholds.items())
+        print("spam threshold: legitimate over it / spam recall over it   " + "   ".join(sweep))
         print(f"{'intent'.rjust(width)}     n  precision  recall")
         for intent in INTENTS:
             n, precision, recall = result.per_intent[intent]

@@ -11,6 +11,8 @@ from nlp import dataset
 from nlp.classifier import Classifier
 from nlp.labels import INTENTS, default_route
 
+SPAM_CUTS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
 
 @dataclass(frozen=True)
 class Scores:
@@ -24,6 +26,8 @@ class Scores:
     spam_recall: float
     spam_confident_recall: float
     per_intent: dict[str, tuple[int, float | None, float]]  # n, precision, recall
+    # spam threshold -> (share of legitimate messages over it, share of spam over it)
+    spam_thresholds: dict[float, tuple[float, float]]
 
 
 def score(classifier: Classifier, examples: list[dataset.Example]) -> Scores:
@@ -44,6 +48,13 @@ def score(classifier: Classifier, examples: list[dataset.Example]) -> Scores:
         spam_recall=_share(r.intent == "spam" for r in spam),
         spam_confident_recall=_share(r.intent == "spam" and r.confident for r in spam),
         per_intent=_per_intent(pairs),
+        spam_thresholds={
+            cut: (
+                _share(r.intent == "spam" and r.confidence >= cut for r in legit),
+                _share(r.intent == "spam" and r.confidence >= cut for r in spam),
+            )
+            for cut in SPAM_CUTS
+        },
     )
 
 
