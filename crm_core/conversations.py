@@ -306,6 +306,28 @@ class Conversations:
         newest_first = [("last_message_at", -1), ("_id", -1)]
         return await self._col.find({"$and": clauses}).sort(newest_first).to_list(limit)
 
+    async def counts(self, viewer_id: ObjectId) -> dict[str, dict[str, int]]:
+        """Conversations per inbox view (mine, unassigned, all) and status, in one aggregation."""
+        rows = await (
+            await self._col.aggregate(
+                [
+                    {"$match": STARTED},
+                    {"$group": {"_id": {"status": "$status", "assignee": "$assignee_id"}, "n": {"$sum": 1}}},
+                ]
+            )
+        ).to_list(None)
+        views = {view: dict.fromkeys(CONVERSATION_STATUSES, 0) for view in ("mine", "unassigned", "all")}
+        for row in rows:
+            status, assignee = row["_id"].get("status"), row["_id"].get("assignee")
+            if status not in views["all"]:
+                continue
+            views["all"][status] += row["n"]
+            if assignee is None:
+                views["unassigned"][status] += row["n"]
+            elif assignee == viewer_id:
+                views["mine"][status] += row["n"]
+        return views
+
     async def _filter_clauses(self, where: ConversationFilter, viewer_id: ObjectId) -> list[dict[str, Any]]:
         clauses: list[dict[str, Any]] = []
         if where.status:

@@ -66,6 +66,11 @@ class Users:
     async def list(self) -> list[dict[str, Any]]:
         return await self._col.find({}, {"password_hash": 0}).sort("email", 1).to_list(1000)
 
+    async def directory(self) -> list[dict[str, Any]]:
+        """Active staff as every colleague may see them (for assignee pickers and presence)."""
+        fields = {"name": 1, "email": 1, "role": 1}
+        return await self._col.find({"active": {"$ne": False}}, fields).sort("name", 1).to_list(1000)
+
     async def get(self, user_id: Any) -> dict[str, Any]:
         return await find_by_id(self._col, user_id, "user")
 

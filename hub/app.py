@@ -34,6 +34,7 @@ from crm_core.reporting import Reports
 from crm_core.sales import Deals, Leads
 from crm_core.service import Tickets
 from crm_core.users import Users
+from hub import console
 from hub.api.all_routes import api
 from hub.api.errors import error_middleware
 from hub.campaign_scheduler import CampaignScheduler
@@ -44,6 +45,7 @@ from hub.nlp_worker import NlpWorker
 from hub.notifier import Notifier
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
+from hub.presence import Presence
 from hub.ratelimit import LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
 from hub.services import SERVICES, Services
@@ -64,6 +66,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_end_websockets)
     api.install(app)
+    console.install(app)  # last: its catch-all answers the console's own routes
     return app
 
 
@@ -209,6 +212,7 @@ def build_services(
         rules=rules,
         automation=automation,
         intent_reviews=IntentReviews(db, INTENTS),
+        presence=Presence(),
         campaign_scheduler=scheduler,
         nlp_worker=nlp_worker,
         notifier=notifier,

@@ -61,6 +61,10 @@ class Realtime:
         if self.needs_publishing:
             self._fan_out(event_type, record)
 
+    def broadcast(self, event_type: str, data: dict[str, Any]) -> None:
+        """An event that is no database change (presence): always fanned out in-process."""
+        self._fan_out(event_type, data)
+
     def _fan_out(self, event_type: str, record: dict[str, Any]) -> None:
         event = {"type": event_type, "data": jsonable(record)}
         for subscription in list(self._subscriptions):

@@ -26,6 +26,7 @@ from hub.metrics import Metrics
 from hub.notifier import Notifier
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
+from hub.presence import Presence
 from hub.ratelimit import LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
 from hub.settings import Settings
@@ -58,6 +59,7 @@ class Services:
     notifier: Notifier
     automation: Automation
     intent_reviews: IntentReviews
+    presence: Presence
     nlp_worker: NlpWorker | None = None
     telegram: TelegramBot | None = None
     slack: SlackBot | None = None

@@ -48,7 +48,7 @@ async def test_every_route_is_in_the_openapi_document(hub):
     served = {
         (route.method.lower(), route.resource.canonical)
         for route in hub.client.app.router.routes()
-        if route.method != "HEAD"
+        if route.method != "HEAD" and not (route.name or "").startswith("console-")
     }
     documented = {(method, path) for path, operations in spec["paths"].items() for method in operations}
     assert served == documented

@@ -55,6 +55,13 @@ async def list_conversations(call: Call) -> web.Response:
     return await call.listed(call.services.conversations.list, where, "last_message_at")
 
 
+@api.route("GET", "/api/v1/inbox/counts",
+           summary="Conversations per inbox view (mine, unassigned, all) and status.",
+           tag="conversations", roles=ALL_STAFF)  # fmt: skip
+async def inbox_counts(call: Call) -> web.Response:
+    return json_ok(await call.services.conversations.counts(call.actor["_id"]))
+
+
 @api.route("GET", "/api/v1/conversations/{id}", summary="One conversation with its contact.",
            tag="conversations", roles=ALL_STAFF)  # fmt: skip
 async def get_conversation(call: Call) -> web.Response:

@@ -3,6 +3,8 @@ validates JSON bodies, and is the single source the OpenAPI document is built fr
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +20,8 @@ from hub.api.errors import ApiError
 from hub.jsonable import jsonable
 from hub.services import SERVICES, Services
 
+SESSION_COOKIE = "hub_session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 ALL_STAFF = ("admin", "agent", "sales", "manager")
 INBOX_WORKERS = ("admin", "agent", "manager")
 SALES_TEAM = ("admin", "sales", "manager")
@@ -173,10 +177,25 @@ def bearer_token(request: web.Request) -> str | None:
     return None
 
 
+def csrf_token(session: str) -> str:
+    """Derived from the session token, so it needs no storage and no page script of another
+    site can know it (the cookie it comes from is HttpOnly and SameSite=Strict)."""
+    return hmac.new(session.encode(), b"csrf", hashlib.sha256).hexdigest()
+
+
 async def authenticate(call: Call) -> dict[str, Any]:
-    token = bearer_token(call.request)
+    """A bearer token (API clients), or the console's session cookie: then a state-changing
+    request must also carry the session's CSRF token."""
+    request = call.request
+    token = bearer_token(request)
+    if token is None and (token := request.cookies.get(SESSION_COOKIE)):
+        sent = request.headers.get("X-CSRF-Token", "")
+        if request.method not in SAFE_METHODS and not hmac.compare_digest(
+            sent.encode(errors="replace"), csrf_token(token).encode()
+        ):
+            raise ApiError(403, "csrf", "missing or wrong X-CSRF-Token for this session")
     if token is None:
-        raise ApiError(401, "unauthorized", "missing bearer token")
+        raise ApiError(401, "unauthorized", "missing bearer token or session")
     user = await call.services.users.for_token(token)
     if user is None:
         raise ApiError(401, "unauthorized", "invalid or expired token")

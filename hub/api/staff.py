@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm_core.audit import diff
 from crm_core.users import public_user
 from hub.api.errors import ApiError
-from hub.api.routing import ALL_STAFF, Call, api, bearer_token, json_ok
+from hub.api.routing import ALL_STAFF, SESSION_COOKIE, Call, api, bearer_token, csrf_token, json_ok
 
 Role = Literal["admin", "agent", "sales", "manager"]
 
@@ -38,9 +38,8 @@ class UserChangesBody(BaseModel):
     password: str | None = Field(default=None, min_length=8, max_length=1024)
 
 
-@api.route("POST", "/api/v1/auth/login", summary="Exchange email and password for a bearer token.",
-           tag="auth", roles=None, body=LoginBody)  # fmt: skip
-async def login(call: Call) -> web.Response:
+async def _sign_in(call: Call) -> tuple[str, dict]:
+    """(token, user) for the body's email and password, throttled per account and address."""
     services = call.services
     account, address = call.body.email.strip().lower(), call.request.remote or "?"
     if (wait := services.login_throttle.retry_after(account, address)) > 0:
@@ -58,8 +57,54 @@ async def login(call: Call) -> web.Response:
         raise ApiError(401, "bad_credentials", "wrong email or password, or the account is inactive")
     services.login_throttle.succeeded(account, address)
     services.metrics.logins.labels("succeeded").inc()
-    token, user = result
+    return result
+
+
+@api.route("POST", "/api/v1/auth/login", summary="Exchange email and password for a bearer token.",
+           tag="auth", roles=None, body=LoginBody)  # fmt: skip
+async def login(call: Call) -> web.Response:
+    token, user = await _sign_in(call)
     return json_ok({"token": token, "user": public_user(user)})
+
+
+@api.route("POST", "/api/v1/auth/session",
+           summary="Sign a browser in: an HttpOnly, SameSite=Strict session cookie (Secure behind "
+           "HTTPS) and the CSRF token that its state-changing requests must send as X-CSRF-Token.",
+           tag="auth", roles=None, body=LoginBody)  # fmt: skip
+async def open_session(call: Call) -> web.Response:
+    token, user = await _sign_in(call)
+    response = json_ok({"user": public_user(user), "csrf_token": csrf_token(token)})
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=call.services.settings.token_ttl_hours * 3600,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=_over_https(call),
+    )
+    return response
+
+
+@api.route("GET", "/api/v1/auth/session", summary="The signed-in browser's user and CSRF token.",
+           tag="auth", roles=ALL_STAFF)  # fmt: skip
+async def current_session(call: Call) -> web.Response:
+    token = call.request.cookies.get(SESSION_COOKIE) or bearer_token(call.request) or ""
+    return json_ok({"user": public_user(call.actor), "csrf_token": csrf_token(token)})
+
+
+@api.route("DELETE", "/api/v1/auth/session", summary="Sign the browser out: revoke its session.",
+           tag="auth", roles=ALL_STAFF)  # fmt: skip
+async def close_session(call: Call) -> web.Response:
+    await call.services.users.logout(call.request.cookies.get(SESSION_COOKIE) or "")
+    response = json_ok({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _over_https(call: Call) -> bool:
+    forwarded = call.request.headers.get("X-Forwarded-Proto", "")
+    return call.request.secure or forwarded == "https" or call.services.settings.base_url.startswith("https:")
 
 
 @api.route("POST", "/api/v1/auth/logout", summary="Revoke the token used for this request.",
@@ -80,6 +125,12 @@ async def me(call: Call) -> web.Response:
 async def link_code(call: Call) -> web.Response:
     code, expires_at = await call.services.users.issue_link_code(call.actor)
     return json_ok({"code": code, "expires_at": expires_at}, status=201)
+
+
+@api.route("GET", "/api/v1/staff", summary="Active colleagues (id, name, email, role) for assignee "
+           "pickers and presence.", tag="users", roles=ALL_STAFF)  # fmt: skip
+async def staff_directory(call: Call) -> web.Response:
+    return json_ok({"items": await call.services.users.directory()})
 
 
 @api.route("GET", "/api/v1/users", summary="List staff users.", tag="users", roles=("admin",))
