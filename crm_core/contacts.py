@@ -136,6 +136,12 @@ class Contacts:
     async def get(self, contact_id: str | ObjectId) -> dict[str, Any]:
         return await find_by_id(self._col, contact_id, "contact")
 
+    async def briefs(self, contact_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
+        """Name and addresses of each contact, for lists that show who wrote."""
+        fields = {"name": 1, "emails": 1, "phones": 1, "company": 1}
+        found = await self._col.find({"_id": {"$in": list(set(contact_ids))}}, fields).to_list(None)
+        return {contact["_id"]: contact for contact in found}
+
     async def has_history(self, contact_id: ObjectId, before: dict[str, Any]) -> bool:
         """Has this contact dealt with us before `before` (a message): an earlier classified
         message that was not spam, or any ticket, lead or deal? Spam from a stranger may be

@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import Browser, async_playwright
 
 from channels.base import hmac_sha256_signature
 from hub.app import create_app
@@ -29,6 +30,17 @@ from tests.local_server import LocalServer
 from tests.mail_peers import Dovecot, TestCA, make_ca, start_smtp
 
 CHAT_SECRET = "test-chat-secret"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps trying to reach Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PASSWORD = "correct-horse-battery"
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.com", "admin-password-1"
 
@@ -135,6 +147,17 @@ async def post_email(hub: Hub, raw: bytes, *, secret: str = CHAT_SECRET) -> aioh
     """POST a raw message to /webhooks/email, signed as a forwarding provider would."""
     headers = {"X-Hub-Signature-256": hmac_sha256_signature(secret, raw), "Content-Type": "message/rfc822"}
     return await hub.client.post("/webhooks/email", data=raw, headers=headers)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (the widget's and the console's tests)."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        await chromium.close()
 
 
 @pytest.fixture

@@ -4,38 +4,15 @@ demo page, an agent answers from the staff API, reloads and dropped connections 
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from tests.conftest import eventually
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # The README's picture; refreshed only on request (HUB_UPDATE_SCREENSHOTS=1) so tests leave the tree clean.
 DOCS_SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "widget.png"
-# Without the background-networking flags Chromium keeps trying to reach Google's hosts.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture

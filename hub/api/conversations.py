@@ -43,7 +43,8 @@ class ConversationChangesBody(BaseModel):
     labels: list[str] | None = Field(default=None, max_length=50)
 
 
-@api.route("GET", "/api/v1/conversations", summary="The inbox: newest activity first, filtered, paginated.",
+@api.route("GET", "/api/v1/conversations", summary="The inbox: newest activity first, filtered, paginated; "
+           "each with its contact's name, emails, phones and company.",
            tag="conversations", roles=ALL_STAFF, query=LIST_PARAMS)  # fmt: skip
 async def list_conversations(call: Call) -> web.Response:
     where = ConversationFilter(
@@ -52,7 +53,12 @@ async def list_conversations(call: Call) -> web.Response:
             for name in ("status", "channel", "assignee", "intent", "label", "contact_id", "q")
         }
     )
-    return await call.listed(call.services.conversations.list, where, "last_message_at")
+    limit = call.limit()
+    items = await call.services.conversations.list(
+        where, viewer_id=call.actor["_id"], limit=limit, cursor=decode_cursor(call.query("cursor"))
+    )
+    contacts = await call.services.contacts.briefs([c["contact_id"] for c in items])
+    return page([{**c, "contact": contacts.get(c["contact_id"])} for c in items], limit, "last_message_at")
 
 
 @api.route("GET", "/api/v1/inbox/counts",

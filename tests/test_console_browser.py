@@ -1,0 +1,149 @@
+"""The staff console in real headless Chromium (Debian's), driven by Playwright against a real
+hub serving the console's build: sign-in, the live inbox, replies and notes, presence, the
+dashboard, roles, Chinese, untrusted text, and axe-core on every screen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+
+from hub.console import console_dir
+from tests.conftest import PASSWORD, chat_message, eventually
+
+AXE = Path(__file__).resolve().parent.parent / "web" / "node_modules" / "axe-core" / "axe.min.js"
+XSS = "<img src=x onerror=alert(1)> hello"
+
+pytestmark = pytest.mark.skipif(
+    not (console_dir() / "index.html").is_file(), reason="the console is not built (scripts/test builds it)"
+)
+
+
+async def staff(hub, role: str, name: str) -> str:
+    email = f"{name.lower()}@staff.example"
+    await hub.services.users.create(email, PASSWORD, role, name=name)
+    return email
+
+
+async def signed_in(browser, hub, email: str, path: str = "/inbox") -> Page:
+    # bypass_csp: axe-core is injected as an inline script, which the console's CSP refuses.
+    context = await browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)
+    page = await context.new_page()
+    await page.goto(str(hub.client.make_url(path)))
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    return page
+
+
+async def no_serious_violations(page: Page) -> None:
+    await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate("async () => await axe.run(document)")
+    serious = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == [], json.dumps([(v["id"], v["nodes"][0]["html"]) for v in serious])
+
+
+async def test_an_agent_works_a_live_inbox(make_hub, browser, receiver_factory):
+    receiver = await receiver_factory([])
+    hub = await make_hub(chat_outbound_url=receiver.url)
+    agent = await staff(hub, "agent", "Alice")
+    page = await signed_in(browser, hub, agent)
+    await expect(page.get_by_role("link", name="Inbox")).to_be_visible()
+    await expect(page.get_by_role("link", name="Reports")).to_have_count(0)
+    await no_serious_violations(page)
+
+    # A customer writes while the inbox is open: it appears without a reload.
+    await hub.chat(chat_message(XSS, sender={"id": "c-1", "name": "Carla Customer"}))
+    row = page.get_by_role("link", name="Carla Customer")
+    await expect(row).to_be_visible()
+    await row.click()
+    thread = page.get_by_role("list", name="Messages")
+    await expect(thread).to_contain_text("<img src=x onerror=alert(1)> hello")
+    assert await thread.locator("img").count() == 0
+
+    await page.get_by_label("Reply").fill("We are on it!")
+    await page.get_by_label("Reply").press("Control+Enter")
+    await expect(thread).to_contain_text("We are on it!")
+
+    async def delivered(text: bytes) -> list | None:
+        return [body for _, body in receiver.requests if text in body] or None
+
+    await eventually(lambda: delivered(b"We are on it!"), timeout=10)
+
+    await page.get_by_role("button", name="Note", exact=True).click()
+    await page.get_by_label("Note").fill("check the refund policy first")
+    await page.get_by_role("button", name="Send").click()
+    await expect(thread).to_contain_text("check the refund policy first")
+    await no_serious_violations(page)
+    note = await hub.db.messages.find_one({"kind": "note"})
+    assert note["text"] == "check the refund policy first"
+    assert await delivered(b"refund policy") is None
+
+
+async def test_a_colleague_sees_assignment_resolve_and_presence_live(make_hub, browser):
+    hub = await make_hub()
+    alice, bob = await staff(hub, "agent", "Alice"), await staff(hub, "agent", "Bob")
+    ack = await (await hub.chat(chat_message("my parcel is late", sender={"name": "Dora"}))).json()
+    path = f"/inbox/{ack['conversation_id']}"
+    first = await signed_in(browser, hub, alice, path)
+    second = await signed_in(browser, hub, bob, path)
+    await expect(second.get_by_role("status")).to_contain_text("Also viewing: Alice")
+
+    await first.get_by_label("Assignee", exact=True).select_option(label="Alice")
+    await expect(second.get_by_label("Assignee", exact=True)).to_have_value(
+        str((await hub.db.users.find_one({"name": "Alice"}))["_id"])
+    )
+    await first.keyboard.press("Escape")
+    await first.get_by_role("button", name="Resolve").click()
+    await expect(second.get_by_label("Status", exact=True)).to_have_value("resolved")
+
+
+async def test_the_dashboard_shows_the_api_figures_and_the_console_speaks_chinese(make_hub, browser):
+    hub = await make_hub()
+    manager = await staff(hub, "manager", "Mona")
+    for n in range(3):
+        await hub.chat(chat_message(f"hello {n}", sender={"id": f"c{n}"}))
+    page = await signed_in(browser, hub, manager, "/reports")
+    await expect(page).to_have_url(str(hub.client.make_url("/reports")))
+    token = await hub.login("manager")
+    _, summary = await hub.call("GET", "/api/v1/reports/summary", token)
+    card = page.locator('[data-figure="conversations_new"] .value')
+    await expect(card).to_have_text(str(summary["figures"]["conversations_new"]))
+    await expect(page.locator('[data-figure="messages_in"] .value')).to_have_text(
+        str(summary["figures"]["messages_in"])
+    )
+    await no_serious_violations(page)
+
+    await page.get_by_label("Language").select_option("zh-CN")
+    await expect(page.get_by_role("link", name="收件箱")).to_be_visible()
+    await expect(page.get_by_role("heading", name="报表")).to_be_visible()
+    await page.reload()
+    await expect(page.get_by_role("link", name="收件箱")).to_be_visible()
+
+
+async def test_sign_in_errors_and_the_way_back(make_hub, browser):
+    hub = await make_hub()
+    agent = await staff(hub, "agent", "Ann")
+    context = await browser.new_context(bypass_csp=True)
+    page = await context.new_page()
+    await page.goto(str(hub.client.make_url("/reports")))
+    await expect(page.get_by_role("heading", name="Sign in to the hub")).to_be_visible()
+    await no_serious_violations(page)
+    await page.get_by_label("Email").fill(agent)
+    await page.get_by_label("Password").fill("wrong password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Wrong email or password, or the account is inactive."
+    )
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    # An agent may not see reports: the way back ends in the inbox.
+    await expect(page).to_have_url(str(hub.client.make_url("/inbox")))
+    cookies = await context.cookies()
+    [session] = [c for c in cookies if c["name"] == "hub_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert await page.evaluate("document.cookie") == ""
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_label("Email")).to_be_visible()

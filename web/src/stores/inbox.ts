@@ -1,0 +1,162 @@
+import { defineStore } from 'pinia'
+import { computed, reactive, ref } from 'vue'
+import { api, query } from '../api'
+import { applyChange, type InboxFilter } from '../inbox-logic'
+import { openStream, type Stream } from '../stream'
+import type { Conversation, Counts, Message, Page, StreamEvent, User } from '../types'
+
+export interface Viewer {
+  id: string
+  name: string | null
+}
+
+export const useInbox = defineStore('inbox', () => {
+  const filter = reactive<InboxFilter>({ view: 'all', status: 'open', channel: null, q: null })
+  const items = ref<Conversation[]>([])
+  const nextCursor = ref<string | null>(null)
+  const counts = ref<Counts | null>(null)
+  const staff = ref<User[]>([])
+  const selectedId = ref<string | null>(null)
+  const selected = ref<Conversation | null>(null)
+  const messages = ref<Message[]>([])
+  const presence = ref<Record<string, Viewer[]>>({})
+  const loading = ref(false)
+  let userId = ''
+  let stream: Stream | null = null
+  let countsTimer: ReturnType<typeof setTimeout> | null = null
+
+  const listQuery = computed(() =>
+    query({
+      status: filter.status,
+      channel: filter.channel,
+      q: filter.q,
+      assignee: filter.view === 'mine' ? 'me' : filter.view === 'unassigned' ? 'none' : null,
+    }),
+  )
+
+  async function load(): Promise<void> {
+    loading.value = true
+    try {
+      const page = await api<Page<Conversation>>('GET', `/api/v1/conversations${listQuery.value}`)
+      items.value = page.items
+      nextCursor.value = page.next_cursor
+    } finally {
+      loading.value = false
+    }
+    void refreshCounts()
+  }
+
+  async function loadMore(): Promise<void> {
+    if (!nextCursor.value || loading.value) return
+    loading.value = true
+    try {
+      const more = listQuery.value ? `${listQuery.value}&` : '?'
+      const page = await api<Page<Conversation>>(
+        'GET',
+        `/api/v1/conversations${more}cursor=${encodeURIComponent(nextCursor.value)}`,
+      )
+      const known = new Set(items.value.map((c) => c.id))
+      items.value = [...items.value, ...page.items.filter((c) => !known.has(c.id))]
+      nextCursor.value = page.next_cursor
+    } finally {
+      loading.value = false
+    }
+  }
+
+  async function refreshCounts(): Promise<void> {
+    counts.value = await api<Counts>('GET', '/api/v1/inbox/counts')
+  }
+
+  function countsSoon(): void {
+    if (countsTimer) clearTimeout(countsTimer)
+    countsTimer = setTimeout(() => void refreshCounts(), 300)
+  }
+
+  async function select(id: string | null): Promise<void> {
+    selectedId.value = id
+    stream?.send({ type: 'viewing', conversation_id: id })
+    if (!id) {
+      selected.value = null
+      messages.value = []
+      return
+    }
+    const [conversation, page] = await Promise.all([
+      api<Conversation>('GET', `/api/v1/conversations/${id}`),
+      api<Page<Message>>('GET', `/api/v1/conversations/${id}/messages?limit=200`),
+    ])
+    if (selectedId.value !== id) return // another was picked meanwhile
+    selected.value = conversation
+    messages.value = page.items
+  }
+
+  async function send(text: string, isPrivate: boolean): Promise<void> {
+    const id = selectedId.value
+    if (!id) return
+    const message = await api<Message>('POST', `/api/v1/conversations/${id}/messages`, {
+      text,
+      private: isPrivate,
+    })
+    addMessage(message)
+  }
+
+  async function change(changes: Record<string, unknown>): Promise<void> {
+    const id = selectedId.value
+    if (!id) return
+    const updated = await api<Conversation>('PATCH', `/api/v1/conversations/${id}`, changes)
+    conversationChanged(updated)
+  }
+
+  function addMessage(message: Message): void {
+    if (message.conversation_id !== selectedId.value) return
+    const rest = messages.value.filter((m) => m.id !== message.id)
+    messages.value = [...rest, message].sort((a, b) => a.created_at.localeCompare(b.created_at))
+  }
+
+  function conversationChanged(conversation: Conversation): void {
+    items.value = applyChange(items.value, conversation, filter, userId)
+    if (selected.value?.id === conversation.id) {
+      selected.value = { ...conversation, contact: selected.value.contact }
+    }
+    if (!conversation.contact && items.value.some((c) => c.id === conversation.id && !c.contact)) {
+      void withContact(conversation.id)
+    }
+    countsSoon()
+  }
+
+  async function withContact(id: string): Promise<void> {
+    const full = await api<Conversation>('GET', `/api/v1/conversations/${id}`)
+    items.value = items.value.map((c) => (c.id === id ? { ...c, contact: full.contact } : c))
+  }
+
+  function onEvent(event: StreamEvent): void {
+    const data = event.data
+    if (event.type === 'conversation.created' || event.type === 'conversation.updated') {
+      conversationChanged(data as unknown as Conversation)
+    } else if (event.type === 'message.created' || event.type === 'message.updated') {
+      addMessage(data as unknown as Message)
+    } else if (event.type === 'presence') {
+      presence.value = { ...presence.value, [String(data.conversation_id)]: data.viewers as Viewer[] }
+    } else if (event.type === 'ready') {
+      presence.value = (data.presence as Record<string, Viewer[]>) ?? {}
+    }
+  }
+
+  async function start(user: User): Promise<void> {
+    userId = user.id
+    stream?.close()
+    stream = openStream(onEvent, () => void load())
+    if (selectedId.value) stream.send({ type: 'viewing', conversation_id: selectedId.value })
+    staff.value = (await api<Page<User>>('GET', '/api/v1/staff')).items
+    await load()
+  }
+
+  function stop(): void {
+    stream?.close()
+    stream = null
+  }
+
+  return {
+    filter, items, nextCursor, counts, staff, selectedId, selected, messages, presence, loading,
+    load, loadMore, select, send, change, start, stop,
+  }
+})

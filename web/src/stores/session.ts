@@ -1,0 +1,41 @@
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import { api, useCsrf } from '../api'
+import type { User } from '../types'
+
+interface SessionAnswer {
+  user: User
+  csrf_token: string
+}
+
+export const useSession = defineStore('session', () => {
+  const user = ref<User | null>(null)
+  const checked = ref(false)
+
+  function start(answer: SessionAnswer): void {
+    user.value = answer.user
+    useCsrf(answer.csrf_token)
+  }
+
+  async function restore(): Promise<void> {
+    try {
+      start(await api<SessionAnswer>('GET', '/api/v1/auth/session'))
+    } catch {
+      user.value = null
+    } finally {
+      checked.value = true
+    }
+  }
+
+  async function signIn(email: string, password: string): Promise<void> {
+    start(await api<SessionAnswer>('POST', '/api/v1/auth/session', { email, password }))
+  }
+
+  async function signOut(): Promise<void> {
+    await api('DELETE', '/api/v1/auth/session').catch(() => undefined)
+    user.value = null
+    useCsrf('')
+  }
+
+  return { user, checked, restore, signIn, signOut }
+})

@@ -1,0 +1,47 @@
+// The hub's websocket: events as they happen, reconnecting with backoff; the caller refetches
+// after a reconnect, since events missed meanwhile are not replayed.
+import type { StreamEvent } from './types'
+
+export interface Stream {
+  send(frame: Record<string, unknown>): void
+  close(): void
+}
+
+export function openStream(onEvent: (event: StreamEvent) => void, onReconnect: () => void): Stream {
+  let socket: WebSocket | null = null
+  let closed = false
+  let delay = 500
+  let pending: Record<string, unknown> | null = null
+
+  const connect = (): void => {
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
+    socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream`)
+    let opened = false
+    socket.onopen = () => {
+      delay = 500
+      if (opened) return
+      opened = true
+      if (pending) socket?.send(JSON.stringify(pending))
+    }
+    socket.onmessage = (message) => onEvent(JSON.parse(String(message.data)) as StreamEvent)
+    socket.onclose = () => {
+      if (closed) return
+      setTimeout(() => {
+        connect()
+        onReconnect()
+      }, delay)
+      delay = Math.min(delay * 2, 15000)
+    }
+  }
+  connect()
+  return {
+    send(frame) {
+      pending = frame // repeated after a reconnect, so presence survives it
+      if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame))
+    },
+    close() {
+      closed = true
+      socket?.close()
+    },
+  }
+}

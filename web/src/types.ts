@@ -1,0 +1,66 @@
+// The shapes the hub's API returns (see /api/openapi.json); only the fields the console reads.
+export const ROLES = ['admin', 'agent', 'sales', 'manager'] as const
+export type Role = (typeof ROLES)[number]
+export const STATUSES = ['open', 'pending', 'snoozed', 'resolved'] as const
+export type Status = (typeof STATUSES)[number]
+export const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const
+export type Priority = (typeof PRIORITIES)[number]
+export const VIEWS = ['mine', 'unassigned', 'all'] as const
+export type View = (typeof VIEWS)[number]
+
+export interface User {
+  id: string
+  email: string
+  name: string | null
+  role: Role
+}
+
+export interface Contact {
+  id: string
+  name: string | null
+  emails: string[]
+  phones: string[]
+  company?: string | null
+}
+
+export interface Conversation {
+  id: string
+  channel: string
+  status: Status
+  priority: Priority | null
+  assignee_id: string | null
+  labels: string[]
+  last_intent: string | null
+  last_message_at: string
+  waiting_since: string | null
+  subject: string | null
+  last_message: { id: string; direction: 'in' | 'out'; text: string; at: string } | null
+  contact?: Contact | null
+  contact_id: string
+}
+
+export interface Message {
+  id: string
+  conversation_id: string
+  direction: 'in' | 'out'
+  kind: 'message' | 'note' | 'activity'
+  sender: { type: string; name?: string | null; email?: string | null }
+  text: string
+  subject?: string | null
+  created_at: string
+  attachments: { name: string; content_type?: string; size?: number }[]
+  delivery?: { status: 'pending' | 'sent' | 'failed'; error: string | null }
+  nlp?: { status: string; intent?: string; confidence?: number; language?: string; sentiment?: { label: string } }
+}
+
+export type Counts = Record<View, Record<Status, number>>
+
+export interface Page<T> {
+  items: T[]
+  next_cursor: string | null
+}
+
+export interface StreamEvent {
+  type: string
+  data: Record<string, unknown>
+}
