@@ -5,9 +5,11 @@ dashboard, roles, Chinese, untrusted text, and axe-core on every screen."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from bson import ObjectId
 from playwright.async_api import Page, expect
 
 from hub.console import console_dir
@@ -27,13 +29,13 @@ async def staff(hub, role: str, name: str) -> str:
     return email
 
 
-async def signed_in(browser, hub, email: str, path: str = "/inbox") -> Page:
+async def signed_in(browser, hub, email: str, path: str = "/inbox", password: str = PASSWORD) -> Page:
     # bypass_csp: axe-core is injected as an inline script, which the console's CSP refuses.
     context = await browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)
     page = await context.new_page()
     await page.goto(str(hub.client.make_url(path)))
     await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
     return page
 
@@ -147,3 +149,52 @@ async def test_sign_in_errors_and_the_way_back(make_hub, browser):
     assert await page.evaluate("document.cookie") == ""
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_label("Email")).to_be_visible()
+
+
+async def test_a_sales_rep_drags_a_deal_to_won_and_the_api_agrees(make_hub, browser):
+    hub = await make_hub()
+    rep = await staff(hub, "sales", "Sam")
+    now = datetime.now(UTC)
+    deals = [
+        {"_id": ObjectId(), "pipeline": "default", "title": title, "stage": "proposal", "open": True,
+         "value": value, "currency": "EUR", "owner_id": None, "contact_id": ObjectId(), "lead_id": ObjectId(),
+         "source_conversation_ids": [], "created_at": now, "updated_at": now}
+        for title, value in (("Acme rollout", 12000), ("Globex pilot", 3000))
+    ]  # fmt: skip
+    await hub.db.deals.insert_many(deals)
+    page = await signed_in(browser, hub, rep, "/sales")
+    await expect(page.get_by_role("link", name="Inbox")).to_be_visible()
+    await expect(page.get_by_role("link", name="Reports")).to_have_count(0)
+    await expect(page.get_by_role("link", name="Settings")).to_have_count(0)
+    proposal = page.get_by_role("region", name="Proposal")
+    await expect(proposal).to_contain_text("€15,000")
+    await no_serious_violations(page)
+
+    await page.locator(f'[data-deal="{deals[0]["_id"]}"]').drag_to(page.get_by_role("region", name="Won"))
+    await expect(page.get_by_role("region", name="Won")).to_contain_text("Acme rollout")
+    token = await hub.login("sales")
+    _, deal = await hub.call("GET", f"/api/v1/deals/{deals[0]['_id']}", token)
+    assert deal["stage"] == "won"
+
+    # The keyboard way: each card's stage picker.
+    await page.get_by_label("Stage of Globex pilot").select_option("lost")
+    await expect(page.get_by_role("region", name="Lost")).to_contain_text("Globex pilot")
+    assert (await hub.call("GET", f"/api/v1/deals/{deals[1]['_id']}", token))[1]["stage"] == "lost"
+
+
+async def test_admins_manage_users_and_agents_see_no_settings(make_hub, browser):
+    hub = await make_hub()
+    admin = await staff(hub, "admin", "Ada")
+    page = await signed_in(browser, hub, admin, "/settings")
+    await expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    await no_serious_violations(page)
+    form = page.locator("form")
+    await form.get_by_label("Email address").fill("new.agent@staff.example")
+    await form.get_by_label("Name").fill("Nia")
+    await form.get_by_label("Initial password").fill("a-long-password")
+    await page.get_by_role("button", name="Create user").click()
+    await expect(page.get_by_role("cell", name="new.agent@staff.example", exact=True)).to_be_visible()
+
+    agent_page = await signed_in(browser, hub, "new.agent@staff.example", "/settings", "a-long-password")
+    await expect(agent_page).to_have_url(str(hub.client.make_url("/inbox")))
+    await expect(agent_page.get_by_role("link", name="Settings")).to_have_count(0)

@@ -6,9 +6,14 @@ export const ALL_STAFF: readonly Role[] = ['admin', 'agent', 'sales', 'manager']
 export const INBOX_WORKERS: readonly Role[] = ['admin', 'agent', 'manager']
 export const MANAGERS: readonly Role[] = ['admin', 'manager']
 
+export const SALES_TEAM: readonly Role[] = ['admin', 'sales', 'manager']
+export const ADMINS: readonly Role[] = ['admin']
+
 export const SCREENS = {
   inbox: ALL_STAFF,
+  sales: SALES_TEAM,
   reports: MANAGERS,
+  settings: ADMINS,
 } as const
 export type Screen = keyof typeof SCREENS
 

@@ -64,3 +64,26 @@ export interface StreamEvent {
   type: string
   data: Record<string, unknown>
 }
+
+export const DEAL_STAGES = ['new', 'qualified', 'proposal', 'won', 'lost'] as const
+export type DealStage = (typeof DEAL_STAGES)[number]
+
+export interface Deal {
+  id: string
+  title: string
+  stage: DealStage
+  value: number | null
+  currency: string | null
+  owner_id: string | null
+  contact_id: string
+}
+
+export interface Lead {
+  id: string
+  contact_id: string
+  score: number
+  status: 'new' | 'qualified' | 'converted' | 'lost'
+  owner_id: string | null
+  signals: { signal: string; points: number; evidence: string }[]
+  created_at: string
+}

@@ -2,7 +2,7 @@ import type en from './en'
 
 const zh: typeof en = {
   app: { name: '客服中心控制台', skip: '跳到主要内容', language: '语言', signOut: '退出登录', shortcuts: '快捷键', close: '关闭' },
-  nav: { inbox: '收件箱', reports: '报表', main: '主导航' },
+  nav: { inbox: '收件箱', sales: '销售', reports: '报表', settings: '设置', main: '主导航' },
   signIn: {
     title: '登录客服中心',
     email: '邮箱',
@@ -53,6 +53,33 @@ const zh: typeof en = {
     labels: '标签',
     sendFailed: '未发送：{message}',
   },
+  sales: {
+    title: '销售',
+    pipeline: '商机看板',
+    leads: '待跟进线索',
+    score: '评分',
+    status: '状态',
+    evidence: '依据',
+    actions: '操作',
+    convert: '转为商机',
+    moveTo: '{title} 的阶段',
+    stages: { new: '新建', qualified: '已确认', proposal: '已报价', won: '赢单', lost: '输单' },
+    leadStatus: { new: '新线索', qualified: '合格', converted: '已转化', lost: '已流失' },
+  },
+  settings: {
+    title: '设置',
+    users: '用户',
+    name: '姓名',
+    email: '邮箱地址',
+    role: '角色',
+    roleOf: '{email} 的角色',
+    active: '启用',
+    activeOf: '{email} 已启用',
+    newUser: '新建用户',
+    password: '初始密码',
+    create: '创建用户',
+  },
+  roles: { admin: '管理员', agent: '客服', sales: '销售', manager: '主管' },
   reports: {
     title: '报表',
     period: '时间段',
