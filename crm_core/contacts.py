@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bson import ObjectId
@@ -141,6 +142,27 @@ class Contacts:
         fields = {"name": 1, "emails": 1, "phones": 1, "company": 1}
         found = await self._col.find({"_id": {"$in": list(set(contact_ids))}}, fields).to_list(None)
         return {contact["_id"]: contact for contact in found}
+
+    async def relationship(self, contact_id: Any, limit: int = 50) -> dict[str, list[dict[str, Any]]]:
+        """Everything the customer has with us, newest first: conversations on every channel,
+        tickets, leads, deals and campaign enrolments (what a merge would move, too)."""
+        contact = await find_by_id(self._col, contact_id, "contact")
+        owned = {"contact_id": contact["_id"]}
+        newest = [("created_at", -1), ("_id", -1)]
+        conversations, tickets, leads, deals, enrolments = await asyncio.gather(
+            self._db.conversations.find(owned).sort("last_message_at", -1).to_list(limit),
+            self._db.tickets.find(owned).sort(newest).to_list(limit),
+            self._db.leads.find(owned).sort(newest).to_list(limit),
+            self._db.deals.find(owned).sort(newest).to_list(limit),
+            self._db.enrolments.find(owned).sort(newest).to_list(limit),
+        )
+        return {
+            "conversations": conversations,
+            "tickets": tickets,
+            "leads": leads,
+            "deals": deals,
+            "enrolments": enrolments,
+        }
 
     async def has_history(self, contact_id: ObjectId, before: dict[str, Any]) -> bool:
         """Has this contact dealt with us before `before` (a message): an earlier classified

@@ -198,3 +198,47 @@ async def test_admins_manage_users_and_agents_see_no_settings(make_hub, browser)
     agent_page = await signed_in(browser, hub, "new.agent@staff.example", "/settings", "a-long-password")
     await expect(agent_page).to_have_url(str(hub.client.make_url("/inbox")))
     await expect(agent_page.get_by_role("link", name="Settings")).to_have_count(0)
+
+
+async def test_contacts_and_tickets_screens(make_hub, browser):
+    hub = await make_hub()
+    agent = await staff(hub, "agent", "Tia")
+    first = await (
+        await hub.chat(chat_message("the app crashes", sender={"id": "p1", "name": "Pat Doe"}))
+    ).json()
+    await hub.chat(
+        chat_message("me again", sender={"id": "p2", "name": "Pat Duplicate", "email": "pat@x.example"})
+    )
+    message = await hub.db.messages.find_one({"_id": ObjectId(first["id"])})
+    unsure = {
+        "intent": "support_request",
+        "confidence": 0.4,
+        "confident": False,
+        "model": "m",
+        "entities": [],
+        "sentiment": {"label": "neutral", "score": 0},
+        "urgency": {"urgent": False, "cues": []},
+    }
+    await hub.services.automation.act(message, unsure, await hub.services.rules.get())
+
+    page = await signed_in(browser, hub, agent, "/tickets")
+    await expect(page.get_by_role("heading", name="Tickets")).to_be_visible()
+    await expect(page.get_by_role("link", name="the app crashes")).to_be_visible()
+    await expect(page.get_by_text("Unsure classification")).to_be_visible()
+    await expect(page.get_by_role("cell", name="min left").first).to_be_visible()
+    await no_serious_violations(page)
+
+    await page.get_by_role("link", name="Contacts").click()
+    await page.get_by_label("Search contacts").fill("Pat")
+    await page.get_by_role("link", name="Pat Doe").click()
+    profile = page.get_by_role("region", name="Contact profile")
+    await expect(profile).to_contain_text("Conversations (1)")
+    await expect(profile).to_contain_text("Tickets (1)")
+    await no_serious_violations(page)
+    await page.get_by_label("Find the other contact").fill("Duplicate")
+    await page.get_by_role("button", name="Find").click()
+    await page.get_by_role("button", name="Preview merging Pat Duplicate").click()
+    await expect(page.get_by_role("status")).to_contain_text("1 conversations")
+    await page.get_by_role("button", name="Merge", exact=True).click()
+    await expect(profile).to_contain_text("Conversations (2)")
+    await expect(profile).to_contain_text("pat@x.example")

@@ -68,6 +68,13 @@ async def get_contact(call: Call) -> web.Response:
     return json_ok(await call.services.contacts.get(call.path("id")))
 
 
+@api.route("GET", "/api/v1/contacts/{id}/relationship", summary="The customer's whole relationship, "
+           "newest first: conversations on every channel, tickets, leads, deals and campaign enrolments "
+           "(also the preview of what a merge moves).", tag="contacts", roles=ALL_STAFF)  # fmt: skip
+async def contact_relationship(call: Call) -> web.Response:
+    return json_ok(await call.services.contacts.relationship(call.path("id")))
+
+
 @api.route("PATCH", "/api/v1/contacts/{id}", summary="Edit name, emails, phones, company, attributes or "
            "marketing consent.", tag="contacts", roles=ALL_STAFF, body=ContactChanges)  # fmt: skip
 async def update_contact(call: Call) -> web.Response:

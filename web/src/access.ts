@@ -11,6 +11,8 @@ export const ADMINS: readonly Role[] = ['admin']
 
 export const SCREENS = {
   inbox: ALL_STAFF,
+  contacts: ALL_STAFF,
+  tickets: INBOX_WORKERS,
   sales: SALES_TEAM,
   reports: MANAGERS,
   settings: ADMINS,

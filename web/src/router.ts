@@ -14,6 +14,8 @@ export const router = createRouter({
     { path: '/', redirect: '/inbox' },
     { path: '/sign-in', component: () => import('./views/SignIn.vue') },
     { path: '/inbox/:id?', component: () => import('./views/InboxView.vue'), meta: { screen: 'inbox' } },
+    { path: '/contacts/:id?', component: () => import('./views/ContactsView.vue'), meta: { screen: 'contacts' } },
+    { path: '/tickets', component: () => import('./views/TicketsView.vue'), meta: { screen: 'tickets' } },
     { path: '/sales', component: () => import('./views/SalesView.vue'), meta: { screen: 'sales' } },
     { path: '/reports', component: () => import('./views/ReportsView.vue'), meta: { screen: 'reports' } },
     { path: '/settings', component: () => import('./views/SettingsView.vue'), meta: { screen: 'settings' } },

@@ -87,3 +87,19 @@ export interface Lead {
   signals: { signal: string; points: number; evidence: string }[]
   created_at: string
 }
+
+export const TICKET_STATUSES = ['open', 'pending', 'resolved', 'closed'] as const
+
+export interface Ticket {
+  id: string
+  conversation_id: string
+  subject: string
+  intent: string
+  status: (typeof TICKET_STATUSES)[number]
+  priority: Priority
+  assignee_id: string | null
+  sla: { first_response_due: string; resolution_due: string }
+  first_response_at: string | null
+  resolved_at: string | null
+  classification?: { confidence: number; model: string; low_confidence: boolean } | null
+}

@@ -1,0 +1,11 @@
+// An SLA due time as agents read it: how long is left, or how long ago it was missed.
+export interface Countdown {
+  breached: boolean
+  minutes: number // whole minutes left (or over, when breached)
+}
+
+export function countdown(due: string, met: string | null, now: number = Date.now()): Countdown | null {
+  if (met) return null
+  const left = Math.round((Date.parse(due) - now) / 60_000)
+  return { breached: left < 0, minutes: Math.abs(left) }
+}
