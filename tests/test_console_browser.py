@@ -5,6 +5,7 @@ dashboard, roles, Chinese, untrusted text, and axe-core on every screen."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from playwright.async_api import Page, expect
 from hub.console import console_dir
 from tests.conftest import PASSWORD, chat_message, eventually
 
-AXE = Path(__file__).resolve().parent.parent / "web" / "node_modules" / "axe-core" / "axe.min.js"
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 XSS = "<img src=x onerror=alert(1)> hello"
 
 pytestmark = pytest.mark.skipif(
@@ -40,6 +42,12 @@ async def signed_in(browser, hub, email: str, path: str = "/inbox", password: st
     return page
 
 
+async def picture(page: Page, name: str) -> None:
+    """The README's pictures; refreshed only on request (HUB_UPDATE_SCREENSHOTS=1)."""
+    if os.environ.get("HUB_UPDATE_SCREENSHOTS") == "1":
+        await page.screenshot(path=str(ROOT / "docs" / f"console-{name}.png"))
+
+
 async def no_serious_violations(page: Page) -> None:
     await page.add_script_tag(path=str(AXE))
     result = await page.evaluate("async () => await axe.run(document)")
@@ -60,6 +68,7 @@ async def test_an_agent_works_a_live_inbox(make_hub, browser, receiver_factory):
     await hub.chat(chat_message(XSS, sender={"id": "c-1", "name": "Carla Customer"}))
     row = page.get_by_role("link", name="Carla Customer")
     await expect(row).to_be_visible()
+    await expect(page.get_by_role("tab", name="All")).to_have_text("All 1")
     await row.click()
     thread = page.get_by_role("list", name="Messages")
     await expect(thread).to_contain_text("<img src=x onerror=alert(1)> hello")
@@ -78,6 +87,8 @@ async def test_an_agent_works_a_live_inbox(make_hub, browser, receiver_factory):
     await page.get_by_label("Note").fill("check the refund policy first")
     await page.get_by_role("button", name="Send").click()
     await expect(thread).to_contain_text("check the refund policy first")
+    await expect(page.get_by_role("tab", name="All")).to_have_text("All 1")
+    await picture(page, "inbox")
     await no_serious_violations(page)
     note = await hub.db.messages.find_one({"kind": "note"})
     assert note["text"] == "check the refund policy first"
@@ -113,6 +124,7 @@ async def test_the_dashboard_shows_the_api_figures_and_the_console_speaks_chines
     _, summary = await hub.call("GET", "/api/v1/reports/summary", token)
     card = page.locator('[data-figure="conversations_new"] .value')
     await expect(card).to_have_text(str(summary["figures"]["conversations_new"]))
+    await picture(page, "dashboard")
     await expect(page.locator('[data-figure="messages_in"] .value')).to_have_text(
         str(summary["figures"]["messages_in"])
     )
@@ -168,6 +180,7 @@ async def test_a_sales_rep_drags_a_deal_to_won_and_the_api_agrees(make_hub, brow
     await expect(page.get_by_role("link", name="Settings")).to_have_count(0)
     proposal = page.get_by_role("region", name="Proposal")
     await expect(proposal).to_contain_text("€15,000")
+    await picture(page, "pipeline")
     await no_serious_violations(page)
 
     await page.locator(f'[data-deal="{deals[0]["_id"]}"]').drag_to(page.get_by_role("region", name="Won"))
