@@ -194,6 +194,11 @@ async def test_a_sales_rep_drags_a_deal_to_won_and_the_api_agrees(make_hub, brow
     await expect(page.get_by_role("region", name="Lost")).to_contain_text("Globex pilot")
     assert (await hub.call("GET", f"/api/v1/deals/{deals[1]['_id']}", token))[1]["stage"] == "lost"
 
+    # A colleague's move shows on the open board without a reload.
+    status, _ = await hub.call("PATCH", f"/api/v1/deals/{deals[1]['_id']}", token, json={"stage": "new"})
+    assert status == 200
+    await expect(page.get_by_role("region", name="New")).to_contain_text("Globex pilot")
+
 
 async def test_admins_manage_users_and_agents_see_no_settings(make_hub, browser):
     hub = await make_hub()

@@ -2,13 +2,8 @@ import { defineStore } from 'pinia'
 import { computed, reactive, ref } from 'vue'
 import { api, query } from '../api'
 import { applyChange, type InboxFilter } from '../inbox-logic'
-import { openStream, type Stream } from '../stream'
+import { useLive } from './live'
 import type { Conversation, Counts, Message, Page, StreamEvent, User } from '../types'
-
-export interface Viewer {
-  id: string
-  name: string | null
-}
 
 export const useInbox = defineStore('inbox', () => {
   const filter = reactive<InboxFilter>({ view: 'all', status: 'open', channel: null, q: null })
@@ -19,10 +14,9 @@ export const useInbox = defineStore('inbox', () => {
   const selectedId = ref<string | null>(null)
   const selected = ref<Conversation | null>(null)
   const messages = ref<Message[]>([])
-  const presence = ref<Record<string, Viewer[]>>({})
   const loading = ref(false)
   let userId = ''
-  let stream: Stream | null = null
+  let unlisten: (() => void) | null = null
   let countsTimer: ReturnType<typeof setTimeout> | null = null
 
   const listQuery = computed(() =>
@@ -74,7 +68,7 @@ export const useInbox = defineStore('inbox', () => {
 
   async function select(id: string | null): Promise<void> {
     selectedId.value = id
-    stream?.send({ type: 'viewing', conversation_id: id })
+    useLive().send({ type: 'viewing', conversation_id: id })
     if (!id) {
       selected.value = null
       messages.value = []
@@ -134,29 +128,26 @@ export const useInbox = defineStore('inbox', () => {
       conversationChanged(data as unknown as Conversation)
     } else if (event.type === 'message.created' || event.type === 'message.updated') {
       addMessage(data as unknown as Message)
-    } else if (event.type === 'presence') {
-      presence.value = { ...presence.value, [String(data.conversation_id)]: data.viewers as Viewer[] }
-    } else if (event.type === 'ready') {
-      presence.value = (data.presence as Record<string, Viewer[]>) ?? {}
     }
   }
 
   async function start(user: User): Promise<void> {
     userId = user.id
-    stream?.close()
-    stream = openStream(onEvent, () => void load())
-    if (selectedId.value) stream.send({ type: 'viewing', conversation_id: selectedId.value })
+    unlisten?.()
+    unlisten = useLive().listen(onEvent, () => void load())
+    if (selectedId.value) useLive().send({ type: 'viewing', conversation_id: selectedId.value })
     staff.value = (await api<Page<User>>('GET', '/api/v1/staff')).items
     await load()
   }
 
   function stop(): void {
-    stream?.close()
-    stream = null
+    unlisten?.()
+    unlisten = null
+    useLive().send({ type: 'viewing', conversation_id: null })
   }
 
   return {
-    filter, items, nextCursor, counts, staff, selectedId, selected, messages, presence, loading,
+    filter, items, nextCursor, counts, staff, selectedId, selected, messages, loading,
     load, loadMore, select, send, change, start, stop,
   }
 })

@@ -1,0 +1,76 @@
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import { openStream, type Stream } from '../stream'
+import type { StreamEvent } from '../types'
+
+type Listener = (event: StreamEvent) => void
+
+export interface Viewer {
+  id: string
+  name: string | null
+}
+
+/** The one websocket of a signed-in console: every screen listens to the events it shows, and
+ * refetches after a reconnect (events missed meanwhile are not replayed). */
+export const useLive = defineStore('live', () => {
+  const listeners = new Set<Listener>()
+  const reconnected = new Set<() => void>()
+  const connected = ref(false)
+  // Who has which conversation open, kept here since the first frame (`ready`) carries it all.
+  const presence = ref<Record<string, Viewer[]>>({})
+  let stream: Stream | null = null
+
+  function track(event: StreamEvent): void {
+    const data = event.data
+    if (event.type === 'ready') presence.value = (data.presence as Record<string, Viewer[]>) ?? {}
+    if (event.type === 'presence') {
+      presence.value = { ...presence.value, [String(data.conversation_id)]: data.viewers as Viewer[] }
+    }
+  }
+
+  function start(): void {
+    if (stream) return
+    stream = openStream(
+      (event) => {
+        track(event)
+        listeners.forEach((listener) => listener(event))
+      },
+      () => reconnected.forEach((refetch) => refetch()),
+    )
+    connected.value = true
+  }
+
+  function stop(): void {
+    stream?.close()
+    stream = null
+    connected.value = false
+  }
+
+  /** Listen until the returned function is called (a screen's unmount). */
+  function listen(listener: Listener, onReconnect?: () => void): () => void {
+    listeners.add(listener)
+    if (onReconnect) reconnected.add(onReconnect)
+    return () => {
+      listeners.delete(listener)
+      if (onReconnect) reconnected.delete(onReconnect)
+    }
+  }
+
+  function send(frame: Record<string, unknown>): void {
+    stream?.send(frame)
+  }
+
+  return { connected, presence, start, stop, listen, send }
+})
+
+/** Calls `refetch` (at most every 300 ms) when an event of one of `types` arrives. */
+export function refetchOn(types: string[], refetch: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout> | null = null
+  const soon = (): void => {
+    if (timer) clearTimeout(timer)
+    timer = setTimeout(refetch, 300)
+  }
+  return useLive().listen((event) => {
+    if (types.includes(event.type)) soon()
+  }, soon)
+}
