@@ -246,6 +246,18 @@ async def test_contacts_and_tickets_screens(make_hub, browser):
     await expect(page.get_by_role("cell", name="min left").first).to_be_visible()
     await no_serious_violations(page)
 
+    await page.get_by_role("link", name="the app crashes").click()
+    await expect(page.get_by_text("Ticket: Medium, Open")).to_be_visible()
+    await page.get_by_label("Add a label").fill("VIP")
+    await page.get_by_label("Add a label").press("Enter")
+    await expect(page.get_by_role("button", name="Remove label vip")).to_be_visible()
+    conversation = await hub.db.conversations.find_one({"_id": ObjectId(first["conversation_id"])})
+    assert conversation["labels"] == ["vip"]
+    await page.get_by_label("Snooze until").fill("2030-01-02T09:30")
+    await page.get_by_role("button", name="Snooze", exact=True).click()
+    await expect(page.get_by_label("Status", exact=True)).to_have_value("snoozed")
+    await no_serious_violations(page)
+
     await page.get_by_role("link", name="Contacts").click()
     await page.get_by_label("Search contacts").fill("Pat")
     await page.get_by_role("link", name="Pat Doe").click()

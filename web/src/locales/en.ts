@@ -49,6 +49,12 @@ export default {
     sentiment: 'Sentiment',
     language: 'Language',
     labels: 'Labels',
+    snoozeUntil: 'Snooze until',
+    snooze: 'Snooze',
+    addLabel: 'Add a label',
+    removeLabel: 'Remove label {label}',
+    ticket: 'Ticket: {priority}, {status}',
+    quoted: 'Quoted text',
     sendFailed: 'Not sent: {message}',
   },
   contacts: {

@@ -51,6 +51,12 @@ const zh: typeof en = {
     sentiment: '情绪',
     language: '语言',
     labels: '标签',
+    snoozeUntil: '暂停到',
+    snooze: '暂停',
+    addLabel: '添加标签',
+    removeLabel: '移除标签 {label}',
+    ticket: '工单：{priority}，{status}',
+    quoted: '引用的原文',
     sendFailed: '未发送：{message}',
   },
   contacts: {
