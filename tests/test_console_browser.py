@@ -213,6 +213,20 @@ async def test_admins_manage_users_and_agents_see_no_settings(make_hub, browser)
     await page.get_by_role("button", name="Create user").click()
     await expect(page.get_by_role("cell", name="new.agent@staff.example", exact=True)).to_be_visible()
 
+    # Rules: the API's validation message shows at the editor, and a valid change is saved.
+    editor = page.get_by_label("What the hub does with each classified message", exact=False)
+    rules = json.loads(await editor.input_value())
+    rules["tickets"]["sla"]["urgent"]["first_response_minutes"] = 0
+    await editor.fill(json.dumps(rules))
+    await page.get_by_role("button", name="Save rules").click()
+    await expect(page.get_by_role("alert")).to_contain_text("tickets.sla.urgent.first_response_minutes")
+    rules["tickets"]["sla"]["urgent"]["first_response_minutes"] = 15
+    await editor.fill(json.dumps(rules))
+    await page.get_by_role("button", name="Save rules").click()
+    await expect(page.get_by_text("Saved.")).to_be_visible()
+    assert (await hub.services.rules.get()).tickets.sla["urgent"].first_response_minutes == 15
+    await no_serious_violations(page)
+
     agent_page = await signed_in(browser, hub, "new.agent@staff.example", "/settings", "a-long-password")
     await expect(agent_page).to_have_url(str(hub.client.make_url("/inbox")))
     await expect(agent_page.get_by_role("link", name="Settings")).to_have_count(0)
@@ -272,3 +286,30 @@ async def test_contacts_and_tickets_screens(make_hub, browser):
     await page.get_by_role("button", name="Merge", exact=True).click()
     await expect(profile).to_contain_text("Conversations (2)")
     await expect(profile).to_contain_text("pat@x.example")
+
+
+async def test_managers_create_campaigns_and_sales_reps_see_their_results(make_hub, browser):
+    hub = await make_hub()
+    manager, rep = await staff(hub, "manager", "Max"), await staff(hub, "sales", "Sue")
+    page = await signed_in(browser, hub, manager, "/campaigns")
+    await page.get_by_label("Key (used by automation rules)").fill("welcome")
+    await page.get_by_label("Campaign name").fill("Welcome series")
+    await page.get_by_label("Email subject").fill("Welcome aboard")
+    await page.get_by_label("Message").fill("Hi {first_name}, welcome!")
+    await page.get_by_role("button", name="Add a step").click()
+    await page.locator("#step-channel-1").select_option("chat")
+    await page.get_by_label("Message").nth(1).fill("Anything we can help with?")
+    await page.get_by_label("Delay in minutes").nth(1).fill("1440")
+    await page.get_by_role("button", name="Create campaign").click()
+    card = page.get_by_role("article", name="Welcome series")
+    await expect(card).to_contain_text("email after 0 min")
+    await expect(card).to_contain_text("chat after 1440 min")
+    await no_serious_violations(page)
+    await page.get_by_label("Campaign status").select_option("paused")
+    campaign = await eventually(lambda: hub.db.campaigns.find_one({"key": "welcome", "status": "paused"}))
+    assert len(campaign["steps"]) == 2
+
+    rep_page = await signed_in(browser, hub, rep, "/campaigns")
+    await expect(rep_page.get_by_role("article", name="Welcome series")).to_contain_text("Enrolled")
+    await expect(rep_page.get_by_role("button", name="Create campaign")).to_have_count(0)
+    await expect(rep_page.get_by_label("Campaign status")).to_have_count(0)

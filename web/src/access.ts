@@ -14,6 +14,7 @@ export const SCREENS = {
   contacts: ALL_STAFF,
   tickets: INBOX_WORKERS,
   sales: SALES_TEAM,
+  campaigns: SALES_TEAM,
   reports: MANAGERS,
   settings: ADMINS,
 } as const

@@ -17,6 +17,7 @@ export const router = createRouter({
     { path: '/contacts/:id?', component: () => import('./views/ContactsView.vue'), meta: { screen: 'contacts' } },
     { path: '/tickets', component: () => import('./views/TicketsView.vue'), meta: { screen: 'tickets' } },
     { path: '/sales', component: () => import('./views/SalesView.vue'), meta: { screen: 'sales' } },
+    { path: '/campaigns', component: () => import('./views/CampaignsView.vue'), meta: { screen: 'campaigns' } },
     { path: '/reports', component: () => import('./views/ReportsView.vue'), meta: { screen: 'reports' } },
     { path: '/settings', component: () => import('./views/SettingsView.vue'), meta: { screen: 'settings' } },
     { path: '/:rest(.*)*', redirect: '/inbox' },
