@@ -124,6 +124,9 @@ async def test_the_dashboard_shows_the_api_figures_and_the_console_speaks_chines
     _, summary = await hub.call("GET", "/api/v1/reports/summary", token)
     card = page.locator('[data-figure="conversations_new"] .value')
     await expect(card).to_have_text(str(summary["figures"]["conversations_new"]))
+    # The volume chart's data (a table for screen readers) holds the day's three chat messages.
+    volume = page.get_by_role("table", name="Inbound messages per day, by channel")
+    await expect(volume.get_by_role("row").nth(1)).to_contain_text("3")
     await picture(page, "dashboard")
     await expect(page.locator('[data-figure="messages_in"] .value')).to_have_text(
         str(summary["figures"]["messages_in"])

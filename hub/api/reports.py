@@ -73,6 +73,15 @@ async def report_summary(call: Call) -> web.Response:
     return json_ok(await call.services.reports.summary(period, channel))
 
 
+@api.route("GET", "/api/v1/reports/daily", summary="Inbound messages per day and channel in a period "
+           "({channel: {YYYY-MM-DD: count}}), days counted in HUB_TIMEZONE: the console's volume chart.",
+           tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
+async def report_daily(call: Call) -> web.Response:
+    period, _ = _period(call)
+    timezone = call.services.settings.timezone
+    return json_ok({"messages_per_day": await call.services.reports.messages_per_day(period, timezone)})
+
+
 @api.route("GET", "/api/v1/reports/export.csv", summary="Conversations created in a period, as CSV.",
            tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
 async def report_export(call: Call) -> web.Response:

@@ -168,6 +168,13 @@ export default {
     intent_live_accuracy: 'Model agreed with agents',
     change: '{value}% vs previous period',
     export: 'Export CSV',
+    custom: 'Custom',
+    from: 'From',
+    to: 'To',
+    channel: 'Report channel',
+    volume: 'Inbound messages per day, by channel',
+    intents: 'Top intents',
+    times: 'Median first response and resolution by channel (minutes)',
   },
   shortcuts: {
     next: 'Next conversation',

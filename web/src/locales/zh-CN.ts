@@ -170,6 +170,13 @@ const zh: typeof en = {
     intent_live_accuracy: '模型与客服一致率',
     change: '较上期 {value}%',
     export: '导出 CSV',
+    custom: '自定义',
+    from: '开始日期',
+    to: '结束日期',
+    channel: '报表渠道',
+    volume: '每日收到的消息（按渠道）',
+    intents: '主要意图',
+    times: '各渠道首次响应与解决时长中位数（分钟）',
   },
   shortcuts: {
     next: '下一个会话',
