@@ -75,15 +75,18 @@ class Contacts:
         then E.164 phone; a new contact when none matches. Safe under concurrent calls."""
         identity = {"channel": channel, "external_id": external_id}
         email, phone = normalize_email(email), normalize_phone(phone, self._region)
-        alternatives: list[dict[str, Any]] = [{"identities": {"$elemMatch": identity}}]
-        if email:
-            alternatives.append({"emails": email})
-        if phone:
-            alternatives.append({"phones": phone})
-        found = await self._col.find({"$or": alternatives, "merged_into": None}).to_list(20)
+        known = await self._by_identity(identity)
+        if known is not None:
+            return known["_id"]
+        # One indexed query per address: the embedded server serves neither $or nor $elemMatch
+        # from an index, and a scan per new sender grew with every contact.
+        found = [
+            contact
+            for field, value in (("emails", email), ("phones", phone))
+            if value
+            for contact in await self._col.find({field: value, "merged_into": None}).to_list(20)
+        ]
         match = _best_match(found, identity, email, phone)
-        if match is not None and identity in match.get("identities", []):
-            return match["_id"]
         try:
             if match is not None:
                 await self._link_identity(match, identity, name, email, phone)
@@ -91,11 +94,19 @@ class Contacts:
             return await self._create_from_identity(identity, name, email, phone)
         except DuplicateKeyError:
             # Another request linked this identity first; it is ours to reuse.
-            winner = await find_after_duplicate(
-                lambda: self._col.find_one({"identities": {"$elemMatch": identity}}, {"_id": 1}),
-                "contact identity",
-            )
+            winner = await find_after_duplicate(lambda: self._by_identity(identity), "contact identity")
             return winner["_id"]
+
+    async def _by_identity(self, identity: dict[str, str]) -> dict[str, Any] | None:
+        """The live contact with this channel identity. Queried by the identity index's dotted
+        fields (index-served everywhere), then checked to be one identity, not two halves."""
+        candidates = await self._col.find(
+            {"identities.channel": identity["channel"], "identities.external_id": identity["external_id"]}
+        ).to_list(20)
+        return next(
+            (c for c in candidates if c.get("merged_into") is None and identity in c.get("identities", [])),
+            None,
+        )
 
     async def _link_identity(
         self, match: dict[str, Any], identity: dict, name: str | None, email: str | None, phone: str | None
@@ -235,14 +246,11 @@ class Contacts:
         """Two live contacts sharing an email or phone would make resolution ambiguous."""
         if not emails and not phones:
             return
-        clash = await self._col.find_one(
-            {
-                "$or": [{"emails": {"$in": emails}}, {"phones": {"$in": phones}}],
-                "merged_into": None,
-                "_id": {"$ne": exclude},
-            },
-            {"_id": 1},
-        )
+        clash = None
+        for field, values in (("emails", emails), ("phones", phones)):
+            if values and clash is None:
+                live = {field: {"$in": values}, "merged_into": None, "_id": {"$ne": exclude}}
+                clash = await self._col.find_one(live, {"_id": 1})
         if clash:
             raise Conflict(
                 f"another contact ({clash['_id']}) already has that email or phone; merge them instead"
