@@ -69,6 +69,7 @@ class ConversationFilter:
     assignee: str | None = None  # a user id, "me" or "none"
     intent: str | None = None
     label: str | None = None
+    priority: str | None = None
     contact_id: str | None = None
     q: str | None = None
 
@@ -344,6 +345,8 @@ class Conversations:
             clauses.append({"last_intent": where.intent})
         if where.label:
             clauses.append({"labels": where.label})
+        if where.priority:
+            clauses.append(one_of("priority", where.priority, PRIORITIES))
         if where.contact_id:
             clauses.append({"contact_id": object_id(where.contact_id, "contact")})
         if where.q:

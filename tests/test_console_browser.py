@@ -88,7 +88,12 @@ async def test_an_agent_works_a_live_inbox(make_hub, browser, receiver_factory):
     await page.get_by_role("button", name="Send").click()
     await expect(thread).to_contain_text("check the refund policy first")
     await expect(page.get_by_role("tab", name="All")).to_have_text("All 1")
+    await expect(page.get_by_role("complementary", name="Contact")).to_contain_text("Carla Customer")
     await picture(page, "inbox")
+    await page.get_by_label("Filter by priority").select_option("urgent")
+    await expect(page.get_by_text("No conversations here.")).to_be_visible()
+    await page.get_by_label("Filter by priority").select_option(label="All priorities")
+    await expect(row).to_be_visible()
     await no_serious_violations(page)
     note = await hub.db.messages.find_one({"kind": "note"})
     assert note["text"] == "check the refund policy first"

@@ -21,6 +21,7 @@ LIST_PARAMS = (
     QueryParam("assignee", "a user id, `me` or `none`"),
     QueryParam("intent", "the last NLP intent"),
     QueryParam("label", "one label"),
+    QueryParam("priority", "low, medium, high or urgent; several separated by commas"),
     QueryParam("contact_id", "one contact's conversations"),
     QueryParam("q", "words found (by prefix) in messages or the contact's name, email or phone"),
     QueryParam("limit", "1-100, default 25", "integer"),
@@ -50,7 +51,7 @@ async def list_conversations(call: Call) -> web.Response:
     where = ConversationFilter(
         **{
             name: call.query(name)
-            for name in ("status", "channel", "assignee", "intent", "label", "contact_id", "q")
+            for name in ("status", "channel", "assignee", "intent", "label", "priority", "contact_id", "q")
         }
     )
     limit = call.limit()

@@ -1,17 +1,23 @@
 // The inbox list's rules, apart from Vue so they can be tested alone: which conversations a
 // view shows, and where a live update puts one.
-import type { Conversation, Status, View } from './types'
+import type { Conversation, Priority, Status, View } from './types'
 
 export interface InboxFilter {
   view: View
   status: Status
   channel: string | null
+  label: string | null
+  intent: string | null
+  priority: Priority | null
   q: string | null
 }
 
 export function shows(filter: InboxFilter, conversation: Conversation, userId: string): boolean {
   if (conversation.status !== filter.status) return false
   if (filter.channel && conversation.channel !== filter.channel) return false
+  if (filter.label && !conversation.labels.includes(filter.label)) return false
+  if (filter.intent && conversation.last_intent !== filter.intent) return false
+  if (filter.priority && conversation.priority !== filter.priority) return false
   if (filter.view === 'mine' && conversation.assignee_id !== userId) return false
   if (filter.view === 'unassigned' && conversation.assignee_id !== null) return false
   return true

@@ -6,6 +6,9 @@ export type Status = (typeof STATUSES)[number]
 export const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const
 export type Priority = (typeof PRIORITIES)[number]
 export const VIEWS = ['mine', 'unassigned', 'all'] as const
+export const INTENTS = [
+  'support_request', 'billing', 'sales_inquiry', 'complaint', 'cancellation', 'feedback', 'greeting', 'spam', 'other',
+] as const
 export type View = (typeof VIEWS)[number]
 
 export interface User {

@@ -3,7 +3,7 @@ import { applyChange, neighbour, shows, type InboxFilter } from '../inbox-logic'
 import type { Conversation } from '../types'
 
 const me = 'u1'
-const all: InboxFilter = { view: 'all', status: 'open', channel: null, q: null }
+const all: InboxFilter = { view: 'all', status: 'open', channel: null, label: null, intent: null, priority: null, q: null }
 
 function conversation(id: string, at: string, fields: Partial<Conversation> = {}): Conversation {
   return {
@@ -19,6 +19,10 @@ describe('which conversations a view shows', () => {
     expect(shows({ ...all, view: 'unassigned' }, mine, me)).toBe(false)
     expect(shows({ ...all, status: 'resolved' }, mine, me)).toBe(false)
     expect(shows({ ...all, channel: 'email' }, mine, me)).toBe(false)
+    expect(shows({ ...all, label: 'vip' }, { ...mine, labels: ['vip'] }, me)).toBe(true)
+    expect(shows({ ...all, label: 'vip' }, mine, me)).toBe(false)
+    expect(shows({ ...all, intent: 'billing' }, { ...mine, last_intent: 'billing' }, me)).toBe(true)
+    expect(shows({ ...all, priority: 'high' }, mine, me)).toBe(false)
   })
 })
 

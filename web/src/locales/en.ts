@@ -11,6 +11,10 @@ export default {
     error: 'Could not sign in: {message}',
   },
   views: { mine: 'Mine', unassigned: 'Unassigned', all: 'All' },
+  intents: {
+    support_request: 'Support request', billing: 'Billing', sales_inquiry: 'Sales inquiry', complaint: 'Complaint',
+    cancellation: 'Cancellation', feedback: 'Feedback', greeting: 'Greeting', spam: 'Spam', other: 'Other',
+  },
   status: { open: 'Open', pending: 'Pending', snoozed: 'Snoozed', resolved: 'Resolved' },
   priority: { none: 'No priority', low: 'Low', medium: 'Medium', high: 'High', urgent: 'Urgent' },
   inbox: {
@@ -18,6 +22,11 @@ export default {
     search: 'Search conversations',
     channel: 'Filter by channel',
     anyChannel: 'All channels',
+    intent: 'Filter by intent',
+    anyIntent: 'All intents',
+    priority: 'Filter by priority',
+    anyPriority: 'All priorities',
+    label: 'Filter by label',
     statusFilter: 'Filter by status',
     list: 'Conversations',
     empty: 'No conversations here.',
@@ -55,6 +64,7 @@ export default {
     removeLabel: 'Remove label {label}',
     ticket: 'Ticket: {priority}, {status}',
     quoted: 'Quoted text',
+    openProfile: 'Open the contact profile',
     sendFailed: 'Not sent: {message}',
   },
   contacts: {

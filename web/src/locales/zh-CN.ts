@@ -13,6 +13,10 @@ const zh: typeof en = {
     error: '无法登录：{message}',
   },
   views: { mine: '我的', unassigned: '未分配', all: '全部' },
+  intents: {
+    support_request: '求助', billing: '账单', sales_inquiry: '售前咨询', complaint: '投诉',
+    cancellation: '取消', feedback: '反馈', greeting: '问候', spam: '垃圾信息', other: '其他',
+  },
   status: { open: '待处理', pending: '等待中', snoozed: '已暂停', resolved: '已解决' },
   priority: { none: '无优先级', low: '低', medium: '中', high: '高', urgent: '紧急' },
   inbox: {
@@ -20,6 +24,11 @@ const zh: typeof en = {
     search: '搜索会话',
     channel: '按渠道筛选',
     anyChannel: '全部渠道',
+    intent: '按意图筛选',
+    anyIntent: '全部意图',
+    priority: '按优先级筛选',
+    anyPriority: '全部优先级',
+    label: '按标签筛选',
     statusFilter: '按状态筛选',
     list: '会话列表',
     empty: '这里没有会话。',
@@ -57,6 +66,7 @@ const zh: typeof en = {
     removeLabel: '移除标签 {label}',
     ticket: '工单：{priority}，{status}',
     quoted: '引用的原文',
+    openProfile: '查看联系人详情',
     sendFailed: '未发送：{message}',
   },
   contacts: {

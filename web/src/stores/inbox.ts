@@ -6,7 +6,9 @@ import { useLive } from './live'
 import type { Conversation, Counts, Message, Page, StreamEvent, User } from '../types'
 
 export const useInbox = defineStore('inbox', () => {
-  const filter = reactive<InboxFilter>({ view: 'all', status: 'open', channel: null, q: null })
+  const filter = reactive<InboxFilter>({
+    view: 'all', status: 'open', channel: null, label: null, intent: null, priority: null, q: null,
+  })
   const items = ref<Conversation[]>([])
   const nextCursor = ref<string | null>(null)
   const counts = ref<Counts | null>(null)
@@ -23,6 +25,9 @@ export const useInbox = defineStore('inbox', () => {
     query({
       status: filter.status,
       channel: filter.channel,
+      label: filter.label,
+      intent: filter.intent,
+      priority: filter.priority,
       q: filter.q,
       assignee: filter.view === 'mine' ? 'me' : filter.view === 'unassigned' ? 'none' : null,
     }),
