@@ -167,6 +167,12 @@ class Tickets:
             {"$set": {"first_response_at": utcnow()}},
         )
 
+    async def due_times(self, ticket_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
+        """Each ticket's SLA due times and whether they were met, for lists that show them."""
+        fields = {"status": 1, "sla": 1, "first_response_at": 1, "resolved_at": 1}
+        found = await self._col.find({"_id": {"$in": list(set(ticket_ids))}}, fields).to_list(None)
+        return {ticket["_id"]: ticket for ticket in found}
+
     async def get(self, ticket_id: str | ObjectId) -> dict[str, Any]:
         return await find_by_id(self._col, ticket_id, "ticket")
 

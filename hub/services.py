@@ -13,7 +13,7 @@ from bots.commands import Commands
 from crm_core.audit import Audit
 from crm_core.automation import RuleStore
 from crm_core.contacts import Contacts
-from crm_core.conversations import Conversations
+from crm_core.conversations import ConversationFilter, Conversations
 from crm_core.intent_reviews import IntentReviews
 from crm_core.marketing import Campaigns
 from crm_core.outbox import Outbox
@@ -84,6 +84,19 @@ class Services:
             {"message_id": message["_id"], "via": via},
         )
         return message
+
+    async def inbox_page(
+        self, where: ConversationFilter, viewer: dict[str, Any], *, limit: int, cursor: tuple | None
+    ) -> list[dict[str, Any]]:
+        """A page of the inbox, each conversation with its contact and its ticket's SLA times
+        (two more queries per page, not per row)."""
+        items = await self.conversations.list(where, viewer_id=viewer["_id"], limit=limit, cursor=cursor)
+        contacts = await self.contacts.briefs([c["contact_id"] for c in items])
+        tickets = await self.tickets.due_times([c["ticket_id"] for c in items if c.get("ticket_id")])
+        return [
+            {**c, "contact": contacts.get(c["contact_id"]), "ticket": tickets.get(c.get("ticket_id"))}
+            for c in items
+        ]
 
     async def review_intent(self, message_id: str, intent: str, actor: dict[str, Any]) -> dict[str, Any]:
         """An agent's word on a message's intent, audited; a correction routes the message

@@ -268,7 +268,16 @@ async def test_contacts_and_tickets_screens(make_hub, browser):
     await expect(page.get_by_role("cell", name="min left").first).to_be_visible()
     await no_serious_violations(page)
 
+    await page.get_by_role("link", name="Inbox").click()
+    await expect(page.get_by_role("link", name="Pat Doe")).to_contain_text("SLA:")
+    await page.get_by_role("link", name="Tickets").click()
     await page.get_by_role("link", name="the app crashes").click()
+    # The ticket went to Tia, the only agent; handed back, she takes it again in one click.
+    await page.get_by_label("Assignee", exact=True).select_option(label="Unassigned")
+    await page.get_by_role("button", name="Assign to me").click()
+    await expect(page.get_by_label("Assignee", exact=True)).to_have_value(
+        str((await hub.db.users.find_one({"name": "Tia"}))["_id"])
+    )
     await expect(page.get_by_text("Ticket: Medium, Open")).to_be_visible()
     await page.get_by_label("Add a label").fill("VIP")
     await page.get_by_label("Add a label").press("Enter")
@@ -317,7 +326,13 @@ async def test_managers_create_campaigns_and_sales_reps_see_their_results(make_h
     campaign = await eventually(lambda: hub.db.campaigns.find_one({"key": "welcome", "status": "paused"}))
     assert len(campaign["steps"]) == 2
 
+    await page.get_by_role("button", name="Edit Welcome series").click()
+    await page.get_by_label("Campaign name").fill("Welcome, renamed")
+    await page.get_by_role("button", name="Save campaign").click()
+    await expect(page.get_by_role("article", name="Welcome, renamed")).to_be_visible()
+    assert (await hub.db.campaigns.find_one({"key": "welcome"}))["name"] == "Welcome, renamed"
+
     rep_page = await signed_in(browser, hub, rep, "/campaigns")
-    await expect(rep_page.get_by_role("article", name="Welcome series")).to_contain_text("Enrolled")
+    await expect(rep_page.get_by_role("article", name="Welcome, renamed")).to_contain_text("Enrolled")
     await expect(rep_page.get_by_role("button", name="Create campaign")).to_have_count(0)
     await expect(rep_page.get_by_label("Campaign status")).to_have_count(0)

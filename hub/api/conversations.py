@@ -45,7 +45,7 @@ class ConversationChangesBody(BaseModel):
 
 
 @api.route("GET", "/api/v1/conversations", summary="The inbox: newest activity first, filtered, paginated; "
-           "each with its contact's name, emails, phones and company.",
+           "each with its contact's name, emails, phones and company, and its ticket's SLA times.",
            tag="conversations", roles=ALL_STAFF, query=LIST_PARAMS)  # fmt: skip
 async def list_conversations(call: Call) -> web.Response:
     where = ConversationFilter(
@@ -55,11 +55,10 @@ async def list_conversations(call: Call) -> web.Response:
         }
     )
     limit = call.limit()
-    items = await call.services.conversations.list(
-        where, viewer_id=call.actor["_id"], limit=limit, cursor=decode_cursor(call.query("cursor"))
+    items = await call.services.inbox_page(
+        where, call.actor, limit=limit, cursor=decode_cursor(call.query("cursor"))
     )
-    contacts = await call.services.contacts.briefs([c["contact_id"] for c in items])
-    return page([{**c, "contact": contacts.get(c["contact_id"])} for c in items], limit, "last_message_at")
+    return page(items, limit, "last_message_at")
 
 
 @api.route("GET", "/api/v1/inbox/counts",

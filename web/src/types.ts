@@ -40,6 +40,8 @@ export interface Conversation {
   last_message: { id: string; direction: 'in' | 'out'; text: string; at: string } | null
   contact?: Contact | null
   contact_id: string
+  ticket_id?: string | null
+  ticket?: Pick<Ticket, 'status' | 'sla' | 'first_response_at' | 'resolved_at'> | null
 }
 
 export interface Message {
