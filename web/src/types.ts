@@ -1,4 +1,7 @@
 // The shapes the hub's API returns (see /api/openapi.json); only the fields the console reads.
+// The hub's channels (crm_core/bots: the same list on the server).
+export const CHANNELS = ['chat', 'email', 'webchat', 'telegram', 'slack'] as const
+export type Channel = (typeof CHANNELS)[number]
 export const ROLES = ['admin', 'agent', 'sales', 'manager'] as const
 export type Role = (typeof ROLES)[number]
 export const STATUSES = ['open', 'pending', 'snoozed', 'resolved'] as const
