@@ -221,18 +221,19 @@ async def test_admins_manage_users_and_agents_see_no_settings(make_hub, browser)
     await page.get_by_role("button", name="Create user").click()
     await expect(page.get_by_role("cell", name="new.agent@staff.example", exact=True)).to_be_visible()
 
-    # Rules: the API's validation message shows at the editor, and a valid change is saved.
-    editor = page.get_by_label("What the hub does with each classified message", exact=False)
-    rules = json.loads(await editor.input_value())
-    rules["tickets"]["sla"]["urgent"]["first_response_minutes"] = 0
-    await editor.fill(json.dumps(rules))
+    # Rules: the API's validation message shows at the field it names; a valid change is saved.
+    urgent = page.get_by_label("First response minutes (Urgent)")
+    await urgent.fill("0")
     await page.get_by_role("button", name="Save rules").click()
-    await expect(page.get_by_role("alert")).to_contain_text("tickets.sla.urgent.first_response_minutes")
-    rules["tickets"]["sla"]["urgent"]["first_response_minutes"] = 15
-    await editor.fill(json.dumps(rules))
+    await expect(urgent).to_have_attribute("aria-invalid", "true")
+    await expect(urgent).to_be_focused()
+    await expect(page.locator("#rules-field-error")).to_contain_text("greater than or equal to 1")
+    await urgent.fill("15")
+    await page.get_by_label("Label", exact=True).first.fill("junk")
     await page.get_by_role("button", name="Save rules").click()
     await expect(page.get_by_text("Saved.")).to_be_visible()
-    assert (await hub.services.rules.get()).tickets.sla["urgent"].first_response_minutes == 15
+    rules = await hub.services.rules.get()
+    assert rules.tickets.sla["urgent"].first_response_minutes == 15 and rules.labels[0].label == "junk"
     await no_serious_violations(page)
 
     agent_page = await signed_in(browser, hub, "new.agent@staff.example", "/settings", "a-long-password")
@@ -336,3 +337,22 @@ async def test_managers_create_campaigns_and_sales_reps_see_their_results(make_h
     await expect(rep_page.get_by_role("article", name="Welcome, renamed")).to_contain_text("Enrolled")
     await expect(rep_page.get_by_role("button", name="Create campaign")).to_have_count(0)
     await expect(rep_page.get_by_label("Campaign status")).to_have_count(0)
+
+
+async def test_on_a_phone_list_thread_and_contact_stack(make_hub, browser):
+    hub = await make_hub()
+    agent = await staff(hub, "agent", "Pia")
+    await hub.chat(chat_message("is my order on its way?", sender={"id": "m1", "name": "Mo Bile"}))
+    context = await browser.new_context(viewport={"width": 390, "height": 800}, bypass_csp=True)
+    page = await context.new_page()
+    await page.goto(str(hub.client.make_url("/inbox")))
+    await page.get_by_label("Email").fill(agent)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("link", name="Mo Bile").click()
+    await expect(page.get_by_role("region", name="Conversations")).to_be_hidden()
+    await expect(page.get_by_role("list", name="Messages")).to_contain_text("is my order on its way?")
+    await expect(page.get_by_role("complementary", name="Contact")).to_be_visible()
+    await no_serious_violations(page)
+    await page.get_by_role("button", name="Back to the list").click()
+    await expect(page.get_by_role("link", name="Mo Bile")).to_be_visible()

@@ -9,3 +9,15 @@ describe('SLA countdowns', () => {
     expect(countdown('2026-11-29T11:15:00Z', '2026-11-29T11:00:00Z', now)).toBeNull()
   })
 })
+
+describe('where a rules error belongs', () => {
+  it('names the field of the path', async () => {
+    const { fieldId, splitMessage } = await import('../rules')
+    expect(splitMessage('tickets.sla.urgent.first_response_minutes: Input should be greater than or equal to 1')).toEqual([
+      'tickets.sla.urgent.first_response_minutes',
+      'Input should be greater than or equal to 1',
+    ])
+    expect(fieldId('labels.0.label')).toBe('rule-labels-0-label')
+    expect(splitMessage('something broke')).toEqual(['', 'something broke'])
+  })
+})
