@@ -117,6 +117,34 @@ class Reports:
             "intent_live_accuracy": round(agreed / reviewed, 3) if reviewed else None,
         }
 
+    async def times(self, period: Period) -> dict[str, dict[str, dict[str, float | None]]]:
+        """Median first response and resolution in the period, by channel and by the
+        conversation's latest intent ("none" when unclassified): the console's chart."""
+        span = {"$gte": period.start, "$lt": period.end}
+        fields = {"channel": 1, "last_intent": 1, "created_at": 1, "first_response_at": 1, "resolved_at": 1}
+        responded, resolved = await asyncio.gather(
+            self._db.conversations.find({"first_response_at": span}, fields).to_list(None),
+            self._db.conversations.find({"resolved_at": span, "status": "resolved"}, fields).to_list(None),
+        )
+        out: dict[str, dict[str, dict[str, list[float]]]] = {"by_channel": {}, "by_intent": {}}
+        for rows, moment, figure in (
+            (responded, "first_response_at", "first_response_median_s"),
+            (resolved, "resolved_at", "resolution_median_s"),
+        ):
+            for row in rows:
+                seconds = (row[moment] - row["created_at"]).total_seconds()
+                for group, key in (
+                    ("by_channel", row["channel"]),
+                    ("by_intent", row.get("last_intent") or "none"),
+                ):
+                    out[group].setdefault(key, {}).setdefault(figure, []).append(seconds)
+        return {
+            group: {
+                key: {figure: median(v) for figure, v in figures.items()} for key, figures in keys.items()
+            }
+            for group, keys in out.items()
+        }
+
     async def _message_counts(self, span: dict, where: dict) -> tuple[dict[str, int], list[dict[str, Any]]]:
         """Messages in and out (replies only: no notes or activity lines) and the top intents."""
         rows = await (

@@ -136,3 +136,18 @@ async def test_csv_export_of_a_period(hub):
     assert status == 400 and body["error"]["code"] == "bad_query"
     status, _ = await hub.call("GET", "/api/v1/reports/summary?from=yesterday", manager)
     assert status == 400
+
+
+async def test_response_and_resolution_times_by_channel_and_intent(hub):
+    agent, manager = await hub.login("agent"), await hub.login("manager")
+    ack = await (await hub.chat(chat_message("my invoice is wrong"))).json()
+    conversation = ack["conversation_id"]
+    await hub.db.conversations.update_one({"_id": ObjectId(conversation)}, {"$set": {"last_intent": "billing"}})
+    await hub.call("POST", f"/api/v1/conversations/{conversation}/messages", agent, json={"text": "On it"})
+    await hub.call("PATCH", f"/api/v1/conversations/{conversation}", agent, json={"status": "resolved"})
+    status, times = await hub.call("GET", "/api/v1/reports/times", manager)
+    assert status == 200
+    chat, billing = times["by_channel"]["chat"], times["by_intent"]["billing"]
+    assert chat == billing
+    assert 0 <= chat["first_response_median_s"] <= chat["resolution_median_s"] < 60
+    assert (await hub.call("GET", "/api/v1/reports/times", agent))[0] == 403

@@ -82,6 +82,14 @@ async def report_daily(call: Call) -> web.Response:
     return json_ok({"messages_per_day": await call.services.reports.messages_per_day(period, timezone)})
 
 
+@api.route("GET", "/api/v1/reports/times", summary="Median first response and resolution in a period, "
+           "by channel and by the conversation's latest intent: the console's chart.",
+           tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
+async def report_times(call: Call) -> web.Response:
+    period, _ = _period(call)
+    return json_ok(await call.services.reports.times(period))
+
+
 @api.route("GET", "/api/v1/reports/export.csv", summary="Conversations created in a period, as CSV.",
            tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
 async def report_export(call: Call) -> web.Response:

@@ -218,6 +218,8 @@ export default {
     channel: 'Report channel',
     volume: 'Inbound messages per day, by channel',
     intents: 'Top intents',
+    timesByIntent: 'Median first response and resolution by intent (minutes)',
+    unclassified: 'Not classified',
     times: 'Median first response and resolution by channel (minutes)',
   },
   shortcuts: {

@@ -220,6 +220,8 @@ const zh: typeof en = {
     channel: '报表渠道',
     volume: '每日收到的消息（按渠道）',
     intents: '主要意图',
+    timesByIntent: '各意图首次响应与解决时长中位数（分钟）',
+    unclassified: '未分类',
     times: '各渠道首次响应与解决时长中位数（分钟）',
   },
   shortcuts: {
