@@ -142,7 +142,9 @@ async def test_response_and_resolution_times_by_channel_and_intent(hub):
     agent, manager = await hub.login("agent"), await hub.login("manager")
     ack = await (await hub.chat(chat_message("my invoice is wrong"))).json()
     conversation = ack["conversation_id"]
-    await hub.db.conversations.update_one({"_id": ObjectId(conversation)}, {"$set": {"last_intent": "billing"}})
+    await hub.db.conversations.update_one(
+        {"_id": ObjectId(conversation)}, {"$set": {"last_intent": "billing"}}
+    )
     await hub.call("POST", f"/api/v1/conversations/{conversation}/messages", agent, json={"text": "On it"})
     await hub.call("PATCH", f"/api/v1/conversations/{conversation}", agent, json={"status": "resolved"})
     status, times = await hub.call("GET", "/api/v1/reports/times", manager)
