@@ -9,6 +9,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.records import utcnow
 
+# The kinds of record whose changes are audited, and can be read back by GET /api/v1/audit.
+AUDITED = ("conversation", "contact", "user", "ticket", "lead", "deal", "campaign")
+
 
 class Audit:
     def __init__(self, db: AsyncDatabase) -> None:

@@ -269,8 +269,9 @@ class Contacts:
         return clean
 
     async def merge(self, target_id: str | ObjectId, other_id: str | ObjectId) -> dict[str, Any]:
-        """Fold `other` into `target`: identities, emails, phones, missing fields, conversations
-        and messages move over; `other` stays as a record with `merged_into` set."""
+        """Fold `other` into `target`: identities, emails, phones, missing fields, and everything
+        the customer has with us (conversations, messages, tickets, leads, deals, campaign
+        enrolments) move over; `other` stays as a record with `merged_into` set."""
         target, other = await self.get(target_id), await self.get(other_id)
         if target["_id"] == other["_id"]:
             raise Invalid("cannot merge a contact into itself")
@@ -298,15 +299,46 @@ class Contacts:
                 {"$set": {**combined, "terms": contact_terms(combined), "updated_at": now}},
                 session=session,
             )
-            moved = await self._db.conversations.update_many(
-                {"contact_id": other["_id"]}, {"$set": {"contact_id": target["_id"]}}, session=session
-            )
-            await self._db.messages.update_many(
-                {"contact_id": other["_id"]}, {"$set": {"contact_id": target["_id"]}}, session=session
-            )
+            moved = await self._move_relationship(other["_id"], target["_id"], session)
         result = await self.get(target["_id"])
-        result["moved_conversations"] = moved.modified_count
+        result["moved"] = moved
+        result["moved_conversations"] = moved["conversations"]
         return result
+
+    async def _move_relationship(self, source: ObjectId, target: ObjectId, session: Any) -> dict[str, int]:
+        """Everything `source` has moves to `target`, within the merge's transaction. Where the
+        target may hold only one (an open lead, one enrolment per campaign) the target's stays:
+        the source's open lead is closed into it, a duplicate enrolment is stopped."""
+        db, owned = self._db, {"contact_id": source}
+        kept_lead = await db.leads.find_one({"contact_id": target, "open": True}, session=session)
+        their_lead = await db.leads.find_one({**owned, "open": True}, session=session)
+        if kept_lead and their_lead:
+            await db.leads.update_one(
+                {"_id": their_lead["_id"]},
+                {"$set": {"open": False, "merged_into": kept_lead["_id"], "updated_at": utcnow()}},
+                session=session,
+            )
+            sources = their_lead.get("source_conversation_ids", [])
+            await db.leads.update_one(
+                {"_id": kept_lead["_id"]},
+                {"$addToSet": {"source_conversation_ids": {"$each": sources}}},
+                session=session,
+            )
+        enrolled = await db.enrolments.find(
+            {"contact_id": target}, {"campaign_id": 1}, session=session
+        ).to_list(None)
+        campaigns = [e["campaign_id"] for e in enrolled]
+        await db.enrolments.update_many(
+            {**owned, "campaign_id": {"$in": campaigns}},
+            {"$set": {"status": "stopped", "merged_into": target}},
+            session=session,
+        )
+        moved = {}
+        for name in ("conversations", "messages", "tickets", "leads", "deals", "enrolments"):
+            where = {**owned, "campaign_id": {"$nin": campaigns}} if name == "enrolments" else owned
+            result = await db[name].update_many(where, {"$set": {"contact_id": target}}, session=session)
+            moved[name] = result.modified_count
+        return moved
 
 
 def _best_match(found: list[dict], identity: dict, email: str | None, phone: str | None) -> dict | None:

@@ -137,7 +137,7 @@ async def test_unknown_ids_are_404(hub, method, path, body):
         ("GET", "/api/v1/conversations?cursor=WyJ4Il0", None, 400, "bad_cursor"),
         ("GET", "/api/v1/conversations?status=closed", None, 422, "invalid"),
         ("GET", "/api/v1/conversations?q=!", None, 422, "invalid"),
-        ("GET", "/api/v1/audit?target_type=ticket&target_id=x", None, 400, "bad_query"),
+        ("GET", "/api/v1/audit?target_type=settings&target_id=x", None, 400, "bad_query"),
         ("DELETE", "/api/v1/conversations/{id}", None, 405, "method_not_allowed"),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bson import ObjectId
 
 from tests.conftest import chat_message
@@ -39,6 +41,72 @@ async def test_create_edit_and_search_contacts(hub):
     status, clash = await hub.call("POST", "/api/v1/contacts", agent, json={"emails": ["grace@navy.example"]})
     assert status == 409 and "merge" in clash["error"]["message"]
     assert await hub.db.audit.count_documents({"action": {"$in": ["contact.create", "contact.update"]}}) == 2
+
+
+async def test_merge_moves_tickets_leads_deals_and_enrolments_too(hub):
+    """The whole relationship follows the customer; where only one may stay (an open lead, one
+    enrolment per campaign) the surviving contact's stays and the other's is folded in."""
+    manager = await hub.login("manager")
+    keep = await (await hub.chat(chat_message("hi", sender={"id": "keep", "email": "keep@x.example"}))).json()
+    gone = await (
+        await hub.chat(chat_message("hello", sender={"id": "gone", "email": "gone@x.example"}))
+    ).json()
+    kept_id, gone_id = ObjectId(keep["contact_id"]), ObjectId(gone["contact_id"])
+    now = datetime.now(UTC)
+    campaigns = [ObjectId(), ObjectId()]
+    ticket = {"contact_id": gone_id, "conversation_id": ObjectId(gone["conversation_id"]), "open": True}
+    await hub.db.tickets.insert_one({**ticket, "status": "open", "created_at": now})
+    await hub.db.deals.insert_one({"contact_id": gone_id, "title": "Deal", "stage": "new", "created_at": now})
+    pairs = ((kept_id, keep["conversation_id"]), (gone_id, gone["conversation_id"]))
+    leads = [
+        {"contact_id": owner, "open": True, "status": "new", "score": 10,
+         "source_conversation_ids": [ObjectId(conv)], "created_at": now}
+        for owner, conv in pairs
+    ]  # fmt: skip
+    await hub.db.leads.insert_many(leads)
+    await hub.db.enrolments.insert_many(
+        [{"contact_id": kept_id, "campaign_id": campaigns[0], "status": "active", "created_at": now},
+         {"contact_id": gone_id, "campaign_id": campaigns[0], "status": "active", "created_at": now},
+         {"contact_id": gone_id, "campaign_id": campaigns[1], "status": "active", "created_at": now}]
+    )  # fmt: skip
+
+    status, merged = await hub.call(
+        "POST", f"/api/v1/contacts/{kept_id}/merge", manager, json={"other_id": str(gone_id)}
+    )
+    assert status == 200, merged
+    assert merged["moved"] == {"conversations": 1, "messages": 1, "tickets": 1, "leads": 1, "deals": 1,
+                               "enrolments": 1}  # fmt: skip
+    _, everything = await hub.call("GET", f"/api/v1/contacts/{kept_id}/relationship", manager)
+    assert [len(everything[k]) for k in ("conversations", "tickets", "leads", "deals", "enrolments")] == [
+        2, 1, 2, 1, 2
+    ]  # fmt: skip
+    assert [lead["open"] for lead in everything["leads"]].count(True) == 1
+    open_lead = await hub.db.leads.find_one({"contact_id": kept_id, "open": True})
+    assert set(open_lead["source_conversation_ids"]) == {
+        ObjectId(keep["conversation_id"]),
+        ObjectId(gone["conversation_id"]),
+    }
+    stopped = await hub.db.enrolments.find_one({"contact_id": gone_id})
+    assert stopped["status"] == "stopped" and stopped["merged_into"] == kept_id
+    _, left = await hub.call("GET", f"/api/v1/contacts/{gone_id}/relationship", manager)
+    assert all(left[k] == [] for k in ("conversations", "tickets", "leads", "deals"))
+
+
+async def test_audit_trail_reads_every_audited_record(hub):
+    manager = await hub.login("manager")
+    ack = await (await hub.chat(chat_message("x"))).json()
+    contact = ack["contact_id"]
+    await hub.call("PATCH", f"/api/v1/contacts/{contact}", manager, json={"name": "Renamed"})
+    targets = [("contact", contact)] + [
+        (kind, str(ObjectId())) for kind in ("ticket", "deal", "lead", "campaign")
+    ]
+    for target_type, target_id in targets:
+        status, trail = await hub.call(
+            "GET", f"/api/v1/audit?target_type={target_type}&target_id={target_id}", manager
+        )
+        assert status == 200, (target_type, trail)
+    _, trail = await hub.call("GET", f"/api/v1/audit?target_type=contact&target_id={contact}", manager)
+    assert [e["action"] for e in trail["items"]] == ["contact.update"]
 
 
 async def test_merge_moves_conversations_identities_and_history(hub):

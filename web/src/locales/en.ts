@@ -91,7 +91,7 @@ export default {
     mergeSearch: 'Find the other contact',
     find: 'Find',
     previewOf: 'Preview merging {name}',
-    moves: 'Merging {name} moves its identities, emails, phones and {conversations} conversations here.',
+    moves: 'Merging {name} moves its identities, emails, phones, {conversations} conversations, {tickets} tickets, {leads} leads, {deals} deals and {enrolments} campaign enrolments here.',
     confirmMerge: 'Merge',
   },
   tickets: {

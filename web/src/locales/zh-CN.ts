@@ -93,7 +93,7 @@ const zh: typeof en = {
     mergeSearch: '查找另一个联系人',
     find: '查找',
     previewOf: '预览合并 {name}',
-    moves: '合并 {name} 会把其身份、邮箱、电话和 {conversations} 个会话移到这里。',
+    moves: '合并 {name} 会把其身份、邮箱、电话、{conversations} 个会话、{tickets} 个工单、{leads} 条线索、{deals} 个商机和 {enrolments} 个营销活动移到这里。',
     confirmMerge: '合并',
   },
   tickets: {
