@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from crm_core.automation import CampaignTrigger, LabelRule, Rules
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.marketing import Campaigns
+from crm_core.rules import CampaignTrigger, LabelRule, Rules
 from crm_core.sales import Leads, lead_signals
-from crm_core.service import Tickets, ticket_priority
+from crm_core.tickets import Tickets, ticket_priority
 
 # Tells a qualified lead's owner about it, once per lead and owner; True when it did just now.
 LeadAssigned = Callable[[dict[str, Any]], Awaitable[bool]]

@@ -12,7 +12,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.assignment import active_user_id, next_assignee, user_filter
-from crm_core.automation import LeadRules
 from crm_core.errors import Conflict
 from crm_core.records import (
     Events,
@@ -25,6 +24,7 @@ from crm_core.records import (
     save_changes,
     utcnow,
 )
+from crm_core.rules import LeadRules
 
 LEAD_STATUSES = ("new", "qualified", "converted", "lost")
 DEAL_STAGES = ("new", "qualified", "proposal", "won", "lost")

@@ -22,7 +22,6 @@ from channels.chat import ChatSender
 from channels.email import EmailSender, ImapMailbox, unsubscribe_signature
 from channels.webchat import WebchatSender
 from crm_core.audit import Audit
-from crm_core.automation import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.errors import Conflict
@@ -31,13 +30,15 @@ from crm_core.mailboxes import MailboxState
 from crm_core.marketing import Campaigns
 from crm_core.outbox import Outbox
 from crm_core.reporting import Reports
+from crm_core.rules import RuleStore
 from crm_core.sales import Deals, Leads
-from crm_core.service import Tickets
+from crm_core.tickets import Tickets
 from crm_core.users import Users
 from hub import console
 from hub.api.all_routes import api
 from hub.api.errors import error_middleware
 from hub.campaign_scheduler import CampaignScheduler
+from hub.container import SERVICES, Services
 from hub.database import open_database
 from hub.mail_poller import MailPoller
 from hub.metrics import Metrics
@@ -48,7 +49,6 @@ from hub.pipeline import Pipeline
 from hub.presence import Presence
 from hub.ratelimit import LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
-from hub.services import SERVICES, Services
 from hub.settings import Settings
 from hub.slack_bot import SlackBot
 from hub.telegram_bot import TelegramBot

@@ -19,8 +19,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from bots.automation import Automation
-from crm_core.automation import RuleStore
 from crm_core.records import utcnow
+from crm_core.rules import RuleStore
 from hub.background import BackgroundLoop
 from hub.metrics import Metrics
 from nlp.analyzer import Analyzer

@@ -14,8 +14,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from channels import slack
 from channels.base import DeliveryError
 from hub.background import cancel_and_wait
+from hub.container import Services
 from hub.realtime import Subscription
-from hub.services import Services
 
 log = logging.getLogger(__name__)
 NOTE_PREFIX = "note:"

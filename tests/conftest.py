@@ -23,8 +23,8 @@ from playwright.async_api import Browser, async_playwright
 
 from channels.base import hmac_sha256_signature
 from hub.app import create_app
+from hub.container import SERVICES, Services
 from hub.embedded import EmbeddedServer
-from hub.services import SERVICES, Services
 from hub.settings import Settings
 from tests.local_server import LocalServer
 from tests.mail_peers import Dovecot, TestCA, make_ca, start_smtp

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from crm_core.automation import LeadRules
+from crm_core.rules import LeadRules
 from crm_core.sales import lead_signals
-from crm_core.service import ticket_priority
+from crm_core.tickets import ticket_priority
 from nlp import dataset, signals
 from nlp.classifier import LanguageRouter, RulesClassifier, load_classifier
 from nlp.labels import INTENTS

@@ -8,9 +8,9 @@ from hub.api import (
     ops,
     reports,
     sales,
-    service,
     staff,
     stream,
+    tickets,
     webhooks,
     widget,
 )
@@ -24,9 +24,9 @@ ROUTE_MODULES = (
     ops,
     reports,
     sales,
-    service,
     staff,
     stream,
+    tickets,
     webhooks,
     widget,
 )

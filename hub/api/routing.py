@@ -17,8 +17,8 @@ from channels.base import PayloadError, parse_json
 from crm_core.audit import diff
 from hub.api.cursors import decode_cursor, next_cursor
 from hub.api.errors import ApiError
+from hub.container import SERVICES, Services
 from hub.jsonable import jsonable
-from hub.services import SERVICES, Services
 
 SESSION_COOKIE = "hub_session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")

@@ -14,8 +14,8 @@ from channels.base import PayloadError, SignatureError, parse_json
 from crm_core.records import normalize_email
 from hub.api.errors import ApiError
 from hub.api.routing import Call, api
+from hub.container import Services
 from hub.realtime import Subscription
-from hub.services import Services
 from hub.tasks import until_first_done
 
 STATIC = Path(__file__).resolve().parent.parent / "static"

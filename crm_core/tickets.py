@@ -13,7 +13,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.assignment import active_user_id, next_assignee, user_filter
-from crm_core.automation import TicketRules
 from crm_core.conversations import ASSIGNABLE_ROLES
 from crm_core.errors import Invalid
 from crm_core.records import (
@@ -28,6 +27,7 @@ from crm_core.records import (
     save_changes,
     utcnow,
 )
+from crm_core.rules import TicketRules
 
 TICKET_STATUSES = ("open", "pending", "resolved", "closed")
 OPEN_STATUSES = ("open", "pending")

@@ -7,7 +7,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from crm_core.service import TicketFilter
+from crm_core.tickets import TicketFilter
 from hub.api.routing import INBOX_WORKERS, Call, QueryParam, api, json_ok
 
 
