@@ -12,7 +12,7 @@ from tests.conftest import PASSWORD, chat_message
 
 
 async def test_login_gives_a_token_stored_only_as_a_hash(hub):
-    await hub.container.users.create("Agent@Example.com", PASSWORD, "agent")
+    await hub.services.users.create("Agent@Example.com", PASSWORD, "agent")
     status, body = await hub.call(
         "POST", "/api/v1/auth/login", json={"email": "agent@example.com", "password": PASSWORD}
     )
@@ -33,7 +33,7 @@ async def test_login_gives_a_token_stored_only_as_a_hash(hub):
     "email,password", [("agent@example.com", "wrong-password"), ("nobody@example.com", PASSWORD)]
 )
 async def test_bad_credentials_are_refused_alike(hub, email, password):
-    await hub.container.users.create("agent@example.com", PASSWORD, "agent")
+    await hub.services.users.create("agent@example.com", PASSWORD, "agent")
     status, body = await hub.call("POST", "/api/v1/auth/login", json={"email": email, "password": password})
     assert status == 401 and body["error"]["code"] == "bad_credentials"
 

@@ -92,7 +92,7 @@ async def test_spam_is_labelled_and_resolved_without_a_ticket(make_hub):
     ).json()
     [message] = await classified(hub, 1)
     assert message["nlp"]["intent"] == "spam"
-    conversation = await hub.container.conversations.get(ack["conversation_id"])
+    conversation = await hub.services.conversations.get(ack["conversation_id"])
     assert conversation["status"] == "resolved" and "spam" in conversation["labels"]
     assert await hub.db.tickets.count_documents({}) == 0
 
@@ -119,7 +119,7 @@ async def test_rich_sales_inquiry_becomes_a_qualified_lead_assigned_to_a_rep(mak
     await hub.chat(chat_message("Also, do you integrate with Salesforce?", sender={"id": "lead-1"}))
     await classified(hub, 2)
     assert await hub.db.notifications.count_documents({}) == 1
-    contact = await hub.container.contacts.get(lead["contact_id"])
+    contact = await hub.services.contacts.get(lead["contact_id"])
     assert contact["lead"]["score"] == lead["score"]
     _, mine = await hub.call("POST", "/api/v1/commands", rep, json={"text": "/leads mine"})
     assert mine["text"].startswith(f"Your leads (mine):\n- Jo Buyer: score {lead['score']}, qualified - ")
@@ -183,7 +183,7 @@ async def test_vague_inquiry_enrols_in_nurture_reply_pauses_and_unsubscribe_stop
 
     await hub.chat(chat_message("unsubscribe", sender=customer))
     await classified(hub, 4)
-    contact = await hub.container.contacts.get(ack["contact_id"])
+    contact = await hub.services.contacts.get(ack["contact_id"])
     assert contact["consent"]["marketing"] is False
     status, detail = await hub.call("GET", f"/api/v1/campaigns/{campaign['id']}", manager)
     results = detail["results"]
@@ -204,14 +204,14 @@ async def test_vague_inquiry_enrols_in_nurture_reply_pauses_and_unsubscribe_stop
 async def test_email_unsubscribe_link_is_signed(hub):
     ack = await (await hub.chat(chat_message())).json()
     contact_id = ack["contact_id"]
-    await hub.container.contacts.set_consent(contact_id, True, source="test")
+    await hub.services.contacts.set_consent(contact_id, True, source="test")
     status, _ = await hub.call("GET", f"/unsubscribe?c={contact_id}&s=deadbeef")
     assert status == 403
-    assert (await hub.container.contacts.get(contact_id))["consent"]["marketing"] is True
+    assert (await hub.services.contacts.get(contact_id))["consent"]["marketing"] is True
     good = unsubscribe_signature(CHAT_SECRET, contact_id)
     status, page = await hub.call("GET", f"/unsubscribe?c={contact_id}&s={good}")
     assert status == 200 and "no more marketing" in page
-    consent = (await hub.container.contacts.get(contact_id))["consent"]
+    consent = (await hub.services.contacts.get(contact_id))["consent"]
     assert consent["marketing"] is False and consent["source"] == "email unsubscribe link"
 
 
@@ -229,7 +229,7 @@ async def test_rules_are_validated_and_editable_by_managers(hub):
     good = rules | {"leads": rules["leads"] | {"qualified_score": 70}}
     status, saved = await hub.call("PUT", "/api/v1/automation/rules", manager, json=good)
     assert status == 200 and saved["leads"]["qualified_score"] == 70
-    assert (await hub.container.rules.get()).leads.qualified_score == 70
+    assert (await hub.services.rules.get()).leads.qualified_score == 70
     status, _ = await hub.call("PUT", "/api/v1/automation/rules", await hub.login("agent"), json=good)
     assert status == 403
 
@@ -343,15 +343,15 @@ async def test_email_steps_reach_any_contact_with_an_address_and_unsubscribe_in_
     reply += f"In-Reply-To: {mail['Message-ID']}\r\nMessage-ID: <reply-1@example.com>\r\n\r\nTell me more\r\n"
     stored = await (await post_email(hub, reply.encode())).json()
     assert stored["conversation_id"] == str(thread["_id"])
-    assert (await hub.container.conversations.get(thread["_id"]))["status"] == "open"
+    assert (await hub.services.conversations.get(thread["_id"]))["status"] == "open"
 
     status, _ = await hub.call("POST", one_click.group(1))  # what a mail client's button does
     assert status == 200
-    contact = await hub.container.contacts.get(ack["contact_id"])
+    contact = await hub.services.contacts.get(ack["contact_id"])
     assert contact["consent"] == contact["consent"] | {"marketing": False, "source": "email unsubscribe link"}
 
     async def recorded_as_sent():  # just after the SMTP server accepted it
-        return (await hub.container.campaigns.results(ObjectId(campaign["id"])))["sent"] == 1
+        return (await hub.services.campaigns.results(ObjectId(campaign["id"])))["sent"] == 1
 
     await eventually(recorded_as_sent)
 
@@ -364,7 +364,7 @@ async def test_consent_withdrawn_by_staff_stops_the_next_step(make_hub, receiver
         {"channel": "chat", "template": "first", "delay_minutes": 0},
         {"channel": "chat", "template": "second", "delay_minutes": 60},
     ]
-    campaign = await hub.container.campaigns.create({"key": "two", "name": "Two", "steps": steps})
+    campaign = await hub.services.campaigns.create({"key": "two", "name": "Two", "steps": steps})
     ack = await (await hub.chat(chat_message("hi"))).json()
     path = f"/api/v1/contacts/{ack['contact_id']}"
     await hub.call("PATCH", path, manager, json={"marketing_consent": True})
@@ -379,7 +379,7 @@ async def test_consent_withdrawn_by_staff_stops_the_next_step(make_hub, receiver
 
     await hub.call("PATCH", path, manager, json={"marketing_consent": False})
     await hub.db.enrolments.update_one({}, {"$set": {"next_at": datetime.now(UTC)}})  # the hour has passed
-    hub.container.campaign_scheduler.wake()
+    hub.services.campaign_scheduler.wake()
     ended = await eventually(lambda: hub.db.enrolments.find_one({"status": "opted_out"}))
     assert ended["step"] == 1 and len(receiver.requests) == 1
 

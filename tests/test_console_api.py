@@ -10,7 +10,7 @@ from tests.conftest import PASSWORD, chat_message, eventually
 
 async def sign_in(hub, role: str) -> tuple[dict, str]:
     email = f"{role}-console@staff.example"
-    await hub.container.users.create(email, PASSWORD, role, name=f"{role.title()} Console")
+    await hub.services.users.create(email, PASSWORD, role, name=f"{role.title()} Console")
     resp = await hub.client.post("/api/v1/auth/session", json={"email": email, "password": PASSWORD})
     assert resp.status == 200
     cookie = resp.headers["Set-Cookie"]

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 async def staff(hub, role: str, name: str) -> str:
     email = f"{name.lower()}@staff.example"
-    await hub.container.users.create(email, PASSWORD, role, name=name)
+    await hub.services.users.create(email, PASSWORD, role, name=name)
     return email
 
 
@@ -232,7 +232,7 @@ async def test_admins_manage_users_and_agents_see_no_settings(make_hub, browser)
     await page.get_by_label("Label", exact=True).first.fill("junk")
     await page.get_by_role("button", name="Save rules").click()
     await expect(page.get_by_text("Saved.")).to_be_visible()
-    rules = await hub.container.rules.get()
+    rules = await hub.services.rules.get()
     assert rules.tickets.sla["urgent"].first_response_minutes == 15 and rules.labels[0].label == "junk"
     await no_serious_violations(page)
 
@@ -260,7 +260,7 @@ async def test_contacts_and_tickets_screens(make_hub, browser):
         "sentiment": {"label": "neutral", "score": 0},
         "urgency": {"urgent": False, "cues": []},
     }
-    await hub.container.automation.act(message, unsure, await hub.container.rules.get())
+    await hub.services.automation.act(message, unsure, await hub.services.rules.get())
 
     page = await signed_in(browser, hub, agent, "/tickets")
     await expect(page.get_by_role("heading", name="Tickets")).to_be_visible()

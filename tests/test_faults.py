@@ -91,14 +91,14 @@ async def test_a_conversation_left_empty_by_a_failed_first_ingest_stays_out_of_s
     """The contact and conversation are made before the message; if the message never
     commits, the inbox, counts and reports do not show the empty conversation, and the
     channel's retry fills that same conversation."""
-    contact_id = await hub.container.contacts.resolve("chat", "customer-9", name="Nine")
-    await hub.container.conversations.thread_for_inbound(
+    contact_id = await hub.services.contacts.resolve("chat", "customer-9", name="Nine")
+    await hub.services.conversations.thread_for_inbound(
         "chat", "customer-9\x1fdefault", contact_id, route={}, subject=None, at=utcnow()
     )
     token = await hub.login("agent")
     status, page = await hub.call("GET", "/api/v1/conversations?status=open", token)
     assert status == 200 and page["items"] == []
-    assert (await hub.container.reports.summary(_today()))["figures"]["conversations_open"] == 0
+    assert (await hub.services.reports.summary(_today()))["figures"]["conversations_open"] == 0
 
     resp = await hub.chat(chat_message("now it arrives", sender={"id": "customer-9"}))
     assert resp.status == 201

@@ -24,7 +24,7 @@ async def _next_event(ws, wanted: str, timeout: float = 5.0) -> dict:
 async def test_customer_message_to_agent_reply_end_to_end(make_hub, receiver_factory, change_streams):
     receiver = await receiver_factory([])
     hub = await make_hub(chat_outbound_url=receiver.url, change_streams=change_streams)
-    assert hub.container.realtime.uses_change_streams is change_streams
+    assert hub.services.realtime.uses_change_streams is change_streams
     agent = await hub.login("agent")
     ws = await hub.client.ws_connect("/api/v1/stream", headers={"Authorization": f"Bearer {agent}"})
     assert (json.loads((await ws.receive()).data))["type"] == "ready"

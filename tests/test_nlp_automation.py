@@ -23,7 +23,7 @@ CHINESE_COMPLAINT = "你们的快递把我的东西弄丢了，客服也不理�
 
 
 async def conversation(hub, ack: dict) -> dict:
-    return await hub.container.conversations.get(ack["conversation_id"])
+    return await hub.services.conversations.get(ack["conversation_id"])
 
 
 async def test_refund_request_with_swearing_opens_a_billing_ticket_and_stays_open(make_hub):
@@ -78,7 +78,7 @@ async def test_a_chinese_complaint_opens_a_high_priority_ticket(make_hub):
 async def test_unsure_verdicts_open_tickets_and_never_resolve(make_hub):
     """Straight to automation with a made-up unsure analysis: what the model says is not up to us."""
     hub = await make_hub()
-    rules = await hub.container.rules.get()
+    rules = await hub.services.rules.get()
     unsure = {
         "confidence": 0.31,
         "confident": False,
@@ -89,13 +89,13 @@ async def test_unsure_verdicts_open_tickets_and_never_resolve(make_hub):
     }
     support = await (await hub.chat(chat_message("hmm the thing", sender={"id": "a"}))).json()
     message = await hub.db.messages.find_one({"_id": ObjectId(support["id"])})
-    await hub.container.automation.act(message, {**unsure, "intent": "support_request"}, rules)
+    await hub.services.automation.act(message, {**unsure, "intent": "support_request"}, rules)
     ticket = await hub.db.tickets.find_one({})
     assert ticket["classification"] == {"confidence": 0.31, "model": "test-model", "low_confidence": True}
 
     spam = await (await hub.chat(chat_message("win win win", sender={"id": "b"}))).json()
     message = await hub.db.messages.find_one({"_id": ObjectId(spam["id"])})
-    actions = await hub.container.automation.act(message, {**unsure, "intent": "spam"}, rules)
+    actions = await hub.services.automation.act(message, {**unsure, "intent": "spam"}, rules)
     assert [a["do"] for a in actions] == ["label:possible-spam"]
     found = await conversation(hub, spam)
     assert found["status"] == "open" and found["labels"] == ["possible-spam"]
@@ -147,7 +147,7 @@ async def test_an_agent_corrects_spam_to_billing_and_the_next_training_uses_it(m
     assert [(c["text"], c["intent"]) for c in corrections["items"]] == [(SPAM, "billing")]
     assert (await hub.call("GET", "/api/v1/nlp/corrections", agent))[0] == 403
 
-    settings = hub.container.settings
+    settings = hub.services.settings
     env = {**os.environ, "HUB_MONGO_URI": settings.mongo_uri, "HUB_MONGO_DB": settings.mongo_db,
            "HUB_NLP_CACHE_DIR": str(tmp_path)}  # fmt: skip
     process = await asyncio.create_subprocess_exec(

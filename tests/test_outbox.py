@@ -39,7 +39,7 @@ async def test_failed_sends_are_retried_with_one_delivery_id_until_accepted(make
     entry = await hub.db.outbox.find_one({"message_id": message_id})
     assert entry["status"] == "sent"
     # A delivered entry is never claimed again.
-    assert await hub.container.outbox.claim() is None
+    assert await hub.services.outbox.claim() is None
     assert len(receiver.requests) == 3
 
 
@@ -87,7 +87,7 @@ async def test_entry_left_mid_send_by_a_dead_worker_is_taken_again(make_hub, rec
         {"message_id": message_id},
         {"$set": {"status": "sending", "lease_until": datetime.now(UTC) - timedelta(seconds=1)}},
     )
-    hub.container.outbox_worker.wake()
+    hub.services.outbox_worker.wake()
     await eventually(lambda: hub.db.outbox.find_one({"message_id": message_id, "status": "sent"}))
     assert len(receiver.requests) == 2
     assert receiver.requests[0][0]["X-Hub-Delivery"] == receiver.requests[1][0]["X-Hub-Delivery"]
@@ -108,7 +108,7 @@ class _BrokenSender:
 
 async def test_a_sender_bug_is_retried_and_does_not_stop_deliveries(hub):
     broken = _BrokenSender()
-    hub.container.outbox_worker._senders["chat"] = broken
+    hub.services.outbox_worker._senders["chat"] = broken
     message_id = await _reply(hub, "first")
     delivery = await _delivery(hub, message_id, {"sent"})
     assert delivery["attempts"] == 2 and broken.calls == 2

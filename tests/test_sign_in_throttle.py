@@ -8,7 +8,7 @@ from tests.conftest import PASSWORD
 
 
 async def test_repeated_wrong_passwords_get_429_with_retry_after(hub):
-    await hub.container.users.create("boss@example.com", PASSWORD, "admin")
+    await hub.services.users.create("boss@example.com", PASSWORD, "admin")
     statuses = []
     for _ in range(12):
         resp = await hub.client.post(

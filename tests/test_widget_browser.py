@@ -75,7 +75,7 @@ async def test_visitor_and_agent_talk_through_reloads_tabs_and_a_dropped_connect
     await second_tab.close()
 
     # The server drops every widget connection; meanwhile the agent answers and the visitor types.
-    hub.container.realtime.disconnect_all()
+    hub.services.realtime.disconnect_all()
     await expect(page.locator('[data-hub="status"]')).not_to_have_text("online")
     await hub.call("POST", f"/api/v1/conversations/{conversation}/messages", agent,
                    json={"text": "Anything else?"})  # fmt: skip
