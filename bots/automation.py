@@ -129,9 +129,7 @@ class Automation:
                     self._enrolled()
         return actions
 
-    async def corrected(
-        self, message: dict[str, Any], intent: str, rules: Rules
-    ) -> tuple[dict[str, Any], list[Action]]:
+    async def corrected(self, message: dict[str, Any], intent: str, rules: Rules) -> list[Action]:
         """Route a message again on an agent's intent: what automation did on the model's
         wrong verdict is undone first (its labels dropped, a conversation it resolved reopened)."""
         analysis = message.get("nlp") or {}
@@ -146,7 +144,7 @@ class Automation:
         if wrong:
             labels = [rule.label for rule in wrong] + [_label(rule, False) for rule in wrong]
             await self._conversations.reconsidered(message["conversation_id"], labels)
-        return verdict, await self.act(message, verdict, rules)
+        return await self.act(message, verdict, rules)
 
     async def _may_resolve(self, message: dict[str, Any], analysis: dict[str, Any]) -> bool:
         if analysis["model"] == AGENT:

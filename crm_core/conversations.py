@@ -530,15 +530,18 @@ class Conversations:
     async def reconsidered(self, conversation_id: ObjectId, dropped_labels: Sequence[str]) -> dict[str, Any]:
         """An agent says automation was wrong: drop its labels and reopen what it resolved."""
         conversation = await self._col.find_one_and_update(
-            {"_id": conversation_id}, {"$pull": {"labels": {"$in": list(dropped_labels)}}}
+            {"_id": conversation_id},
+            {"$pull": {"labels": {"$in": list(dropped_labels)}}},
+            return_document=ReturnDocument.AFTER,
         )
         if conversation is None:
             raise NotFound(f"conversation {conversation_id} not found")
         if conversation["status"] == "resolved":
-            await self._col.update_one(
-                {"_id": conversation_id}, {"$set": {"status": "open", "resolved_at": None}}
+            conversation = await self._col.find_one_and_update(
+                {"_id": conversation_id},
+                {"$set": {"status": "open", "resolved_at": None}},
+                return_document=ReturnDocument.AFTER,
             )
-        conversation = await self.get(conversation_id)
         self._events.publish("conversation.updated", conversation)
         return conversation
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -44,9 +43,6 @@ class IntentReviews:
             return_document=ReturnDocument.AFTER,
         )
         return message, review
-
-    async def for_message(self, message_id: ObjectId) -> dict[str, Any] | None:
-        return await self._col.find_one({"message_id": message_id})
 
     async def corrections(self, limit: int = 100_000) -> list[dict[str, Any]]:
         """Every review that disagreed with the model: text, the agent's intent and the model's."""

@@ -105,7 +105,7 @@ class Services:
         message, review = await self.intent_reviews.record(message_id, intent, actor)
         actions: list[dict[str, Any]] = []
         if not review["agreed"]:
-            _, actions = await self.automation.corrected(message, intent, await self.rules.get())
+            actions = await self.automation.corrected(message, intent, await self.rules.get())
             await self.conversations.add_actions(message["_id"], actions)
         self.metrics.intent_reviews.labels("agreed" if review["agreed"] else "corrected").inc()
         await self.audit.record(

@@ -5,6 +5,7 @@ would call spam."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from nlp import dataset
@@ -58,8 +59,8 @@ def score(classifier: Classifier, examples: list[dataset.Example]) -> Scores:
     )
 
 
-def _share(flags: object) -> float:
-    values = list(flags)  # type: ignore[call-overload]
+def _share(flags: Iterable[bool]) -> float:
+    values = list(flags)
     return sum(values) / len(values) if values else 0.0
 
 

@@ -12,7 +12,7 @@ from functools import cache
 from nlp import dataset
 
 MODEL_LANGUAGES = ("en", "zh")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
 _WORD = re.compile(r"[^\W\d_]+")
 ENGLISH_WORD_SHARE = 0.5
@@ -26,8 +26,8 @@ def _english_words() -> frozenset[str]:
 
 def model_language(text: str) -> str:
     """ "en", "zh", or the detected code of another language."""
-    han = len(_HAN.findall(text))
-    letters = _WORD.findall(_HAN.sub(" ", text))
+    han = len(HAN.findall(text))
+    letters = _WORD.findall(HAN.sub(" ", text))
     # Chinese characters are words of their own: "hello，在吗" is Chinese, a product name is not.
     if han and not _KANA_HANGUL.search(text) and han >= len(letters):
         return "zh"

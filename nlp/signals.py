@@ -10,7 +10,7 @@ from typing import Any
 
 import phonenumbers
 
-from nlp.languages import model_language
+from nlp.languages import HAN, model_language
 
 Entity = dict[str, Any]
 
@@ -148,7 +148,6 @@ _ORDER = re.compile(
     r"|\bpedido|\bordine|заказ|订单号?|单号|注文番号)\s*[:#]?\s*([A-Z]{0,4}-?\d{3,}[A-Za-z0-9-]*)|#(\d{4,})",
     re.IGNORECASE,
 )
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 URGENT_AT = 1  # one clear cue is enough: agents would rather see a false alarm than miss one
 
 
@@ -177,7 +176,7 @@ _ZH_POSITIVE = re.compile(r"好评|满意|谢谢|感谢|赞|喜欢|不错|很好
 def sentiment(text: str) -> dict[str, Any]:
     """VADER's compound score in [-1, 1] and its label (the usual +-0.05 cut-offs)."""
     score = round(float(_vader().polarity_scores(text[:5000])["compound"]), 4)
-    if score == 0 and _HAN.search(text):
+    if score == 0 and HAN.search(text):
         negative, positive = len(_ZH_NEGATIVE.findall(text)), len(_ZH_POSITIVE.findall(text))
         score = round((positive - negative) / (positive + negative + 1), 4)
     label = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"

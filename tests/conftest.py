@@ -180,6 +180,19 @@ async def hub(make_hub: HubFactory) -> Hub:
     return await make_hub()
 
 
+def unsure_analysis(intent: str, confidence: float = 0.4, model: str = "test-model") -> dict[str, Any]:
+    """What the classifier says when it is not sure: for driving automation directly."""
+    return {
+        "intent": intent,
+        "confidence": confidence,
+        "confident": False,
+        "model": model,
+        "entities": [],
+        "sentiment": {"label": "neutral", "score": 0.0},
+        "urgency": {"urgent": False, "cues": []},
+    }
+
+
 def chat_message(text: str = "Hello, I need help with my order", **fields: Any) -> dict[str, Any]:
     sender = {"id": "customer-1", "name": "Ann Example", "email": "ann@example.com"} | fields.pop(
         "sender", {}

@@ -14,7 +14,7 @@ from bson import ObjectId
 from playwright.async_api import Page, expect
 
 from hub.console import console_dir
-from tests.conftest import PASSWORD, chat_message, eventually
+from tests.conftest import PASSWORD, chat_message, eventually, unsure_analysis
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
@@ -31,9 +31,11 @@ async def staff(hub, role: str, name: str) -> str:
     return email
 
 
-async def signed_in(browser, hub, email: str, path: str = "/inbox", password: str = PASSWORD) -> Page:
+async def signed_in(
+    browser, hub, email: str, path: str = "/inbox", password: str = PASSWORD, width: int = 1200
+) -> Page:
     # bypass_csp: axe-core is injected as an inline script, which the console's CSP refuses.
-    context = await browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)
+    context = await browser.new_context(viewport={"width": width, "height": 800}, bypass_csp=True)
     page = await context.new_page()
     await page.goto(str(hub.client.make_url(path)))
     await page.get_by_label("Email").fill(email)
@@ -251,15 +253,7 @@ async def test_contacts_and_tickets_screens(make_hub, browser):
         chat_message("me again", sender={"id": "p2", "name": "Pat Duplicate", "email": "pat@x.example"})
     )
     message = await hub.db.messages.find_one({"_id": ObjectId(first["id"])})
-    unsure = {
-        "intent": "support_request",
-        "confidence": 0.4,
-        "confident": False,
-        "model": "m",
-        "entities": [],
-        "sentiment": {"label": "neutral", "score": 0},
-        "urgency": {"urgent": False, "cues": []},
-    }
+    unsure = unsure_analysis("support_request")
     await hub.services.automation.act(message, unsure, await hub.services.rules.get())
 
     page = await signed_in(browser, hub, agent, "/tickets")
@@ -343,12 +337,7 @@ async def test_on_a_phone_list_thread_and_contact_stack(make_hub, browser):
     hub = await make_hub()
     agent = await staff(hub, "agent", "Pia")
     await hub.chat(chat_message("is my order on its way?", sender={"id": "m1", "name": "Mo Bile"}))
-    context = await browser.new_context(viewport={"width": 390, "height": 800}, bypass_csp=True)
-    page = await context.new_page()
-    await page.goto(str(hub.client.make_url("/inbox")))
-    await page.get_by_label("Email").fill(agent)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    page = await signed_in(browser, hub, agent, width=390)
     await page.get_by_role("link", name="Mo Bile").click()
     await expect(page.get_by_role("region", name="Conversations")).to_be_hidden()
     await expect(page.get_by_role("list", name="Messages")).to_contain_text("is my order on its way?")

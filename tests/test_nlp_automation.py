@@ -11,7 +11,7 @@ import sys
 import pytest
 from bson import ObjectId
 
-from tests.conftest import chat_message
+from tests.conftest import chat_message, unsure_analysis
 from tests.test_automation import classified
 from tests.test_nlp import needs_model
 
@@ -79,23 +79,15 @@ async def test_unsure_verdicts_open_tickets_and_never_resolve(make_hub):
     """Straight to automation with a made-up unsure analysis: what the model says is not up to us."""
     hub = await make_hub()
     rules = await hub.services.rules.get()
-    unsure = {
-        "confidence": 0.31,
-        "confident": False,
-        "model": "test-model",
-        "entities": [],
-        "sentiment": {"label": "neutral", "score": 0.0},
-        "urgency": {"urgent": False, "cues": []},
-    }
     support = await (await hub.chat(chat_message("hmm the thing", sender={"id": "a"}))).json()
     message = await hub.db.messages.find_one({"_id": ObjectId(support["id"])})
-    await hub.services.automation.act(message, {**unsure, "intent": "support_request"}, rules)
+    await hub.services.automation.act(message, unsure_analysis("support_request", 0.31), rules)
     ticket = await hub.db.tickets.find_one({})
     assert ticket["classification"] == {"confidence": 0.31, "model": "test-model", "low_confidence": True}
 
     spam = await (await hub.chat(chat_message("win win win", sender={"id": "b"}))).json()
     message = await hub.db.messages.find_one({"_id": ObjectId(spam["id"])})
-    actions = await hub.services.automation.act(message, {**unsure, "intent": "spam"}, rules)
+    actions = await hub.services.automation.act(message, unsure_analysis("spam", 0.31), rules)
     assert [a["do"] for a in actions] == ["label:possible-spam"]
     found = await conversation(hub, spam)
     assert found["status"] == "open" and found["labels"] == ["possible-spam"]

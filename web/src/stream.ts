@@ -16,11 +16,8 @@ export function openStream(onEvent: (event: StreamEvent) => void, onReconnect: (
   const connect = (): void => {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
     socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream`)
-    let opened = false
     socket.onopen = () => {
       delay = 500
-      if (opened) return
-      opened = true
       if (pending) socket?.send(JSON.stringify(pending))
     }
     socket.onmessage = (message) => onEvent(JSON.parse(String(message.data)) as StreamEvent)

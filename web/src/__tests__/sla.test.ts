@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { countdown } from '../sla'
+import { countdown, dueState } from '../sla'
 
 describe('SLA countdowns', () => {
   const now = Date.parse('2026-11-29T12:00:00Z')
@@ -7,6 +7,13 @@ describe('SLA countdowns', () => {
     expect(countdown('2026-11-29T12:30:00Z', null, now)).toEqual({ breached: false, minutes: 30 })
     expect(countdown('2026-11-29T11:15:00Z', null, now)).toEqual({ breached: true, minutes: 45 })
     expect(countdown('2026-11-29T11:15:00Z', '2026-11-29T11:00:00Z', now)).toBeNull()
+  })
+
+  it('says it in words and marks a miss as late', () => {
+    const t = (key: string, values: Record<string, unknown>) => `${key}:${values.minutes ?? ''}`
+    expect(dueState(t, '2026-11-29T12:30:00Z', null, now)).toEqual({ text: 'tickets.left:30', late: false })
+    expect(dueState(t, '2026-11-29T11:15:00Z', null, now)).toEqual({ text: 'tickets.overdue:45', late: true })
+    expect(dueState(t, '2026-11-29T11:15:00Z', '2026-11-29T11:00:00Z', now)).toEqual({ text: 'tickets.met:', late: false })
   })
 })
 

@@ -2,7 +2,7 @@ import { defineStore } from 'pinia'
 import { computed, reactive, ref } from 'vue'
 import { api, query } from '../api'
 import { applyChange, type InboxFilter } from '../inbox-logic'
-import { useLive } from './live'
+import { refetchOn, useLive } from './live'
 import type { Conversation, Counts, Message, Page, StreamEvent, User } from '../types'
 
 export const useInbox = defineStore('inbox', () => {
@@ -19,24 +19,21 @@ export const useInbox = defineStore('inbox', () => {
   const loading = ref(false)
   let userId = ''
   let unlisten: (() => void) | null = null
-  let countsTimer: ReturnType<typeof setTimeout> | null = null
 
-  const listQuery = computed(() =>
-    query({
+  const listParams = computed(() => ({
       status: filter.status,
       channel: filter.channel,
       label: filter.label,
       intent: filter.intent,
       priority: filter.priority,
       q: filter.q,
-      assignee: filter.view === 'mine' ? 'me' : filter.view === 'unassigned' ? 'none' : null,
-    }),
-  )
+    assignee: filter.view === 'mine' ? 'me' : filter.view === 'unassigned' ? 'none' : null,
+  }))
 
   async function load(): Promise<void> {
     loading.value = true
     try {
-      const page = await api<Page<Conversation>>('GET', `/api/v1/conversations${listQuery.value}`)
+      const page = await api<Page<Conversation>>('GET', `/api/v1/conversations${query(listParams.value)}`)
       items.value = page.items
       nextCursor.value = page.next_cursor
     } finally {
@@ -49,10 +46,9 @@ export const useInbox = defineStore('inbox', () => {
     if (!nextCursor.value || loading.value) return
     loading.value = true
     try {
-      const more = listQuery.value ? `${listQuery.value}&` : '?'
       const page = await api<Page<Conversation>>(
         'GET',
-        `/api/v1/conversations${more}cursor=${encodeURIComponent(nextCursor.value)}`,
+        `/api/v1/conversations${query({ ...listParams.value, cursor: nextCursor.value })}`,
       )
       const known = new Set(items.value.map((c) => c.id))
       items.value = [...items.value, ...page.items.filter((c) => !known.has(c.id))]
@@ -66,10 +62,6 @@ export const useInbox = defineStore('inbox', () => {
     counts.value = await api<Counts>('GET', '/api/v1/inbox/counts')
   }
 
-  function countsSoon(): void {
-    if (countsTimer) clearTimeout(countsTimer)
-    countsTimer = setTimeout(() => void refreshCounts(), 300)
-  }
 
   async function select(id: string | null): Promise<void> {
     selectedId.value = id
@@ -119,7 +111,6 @@ export const useInbox = defineStore('inbox', () => {
     if (!conversation.contact && items.value.some((c) => c.id === conversation.id && !c.contact)) {
       void withContact(conversation.id)
     }
-    countsSoon()
   }
 
   async function withContact(id: string): Promise<void> {
@@ -139,7 +130,12 @@ export const useInbox = defineStore('inbox', () => {
   async function start(user: User): Promise<void> {
     userId = user.id
     unlisten?.()
-    unlisten = useLive().listen(onEvent, () => void load())
+    const unlistenEvents = useLive().listen(onEvent, () => void load())
+    const unlistenCounts = refetchOn(['conversation.created', 'conversation.updated'], () => void refreshCounts())
+    unlisten = () => {
+      unlistenEvents()
+      unlistenCounts()
+    }
     if (selectedId.value) useLive().send({ type: 'viewing', conversation_id: selectedId.value })
     staff.value = (await api<Page<User>>('GET', '/api/v1/staff')).items
     await load()

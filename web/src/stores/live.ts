@@ -15,7 +15,6 @@ export interface Viewer {
 export const useLive = defineStore('live', () => {
   const listeners = new Set<Listener>()
   const reconnected = new Set<() => void>()
-  const connected = ref(false)
   // Who has which conversation open, kept here since the first frame (`ready`) carries it all.
   const presence = ref<Record<string, Viewer[]>>({})
   let stream: Stream | null = null
@@ -37,13 +36,11 @@ export const useLive = defineStore('live', () => {
       },
       () => reconnected.forEach((refetch) => refetch()),
     )
-    connected.value = true
   }
 
   function stop(): void {
     stream?.close()
     stream = null
-    connected.value = false
   }
 
   /** Listen until the returned function is called (a screen's unmount). */
@@ -60,7 +57,7 @@ export const useLive = defineStore('live', () => {
     stream?.send(frame)
   }
 
-  return { connected, presence, start, stop, listen, send }
+  return { presence, start, stop, listen, send }
 })
 
 /** Calls `refetch` (at most every 300 ms) when an event of one of `types` arrives. */
