@@ -9,18 +9,17 @@ acted on and the rule that fired."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
+from crm_core.domain_events import rule_actor
 from crm_core.marketing import Campaigns
 from crm_core.rules import CampaignTrigger, LabelRule, Rules
 from crm_core.sales import Leads, lead_signals
 from crm_core.tickets import Tickets, ticket_priority
 
-# Tells a qualified lead's owner about it, once per lead and owner; True when it did just now.
-LeadAssigned = Callable[[dict[str, Any]], Awaitable[bool]]
 # The "model" of a verdict an agent gave: trusted as it is, never second-guessed.
 AGENT = "agent"
 Action = dict[str, Any]
@@ -47,7 +46,6 @@ class Automation:
         campaigns: Campaigns,
         contacts: Contacts,
         *,
-        lead_assigned: LeadAssigned,
         enrolled: Callable[[], None],
     ) -> None:
         self._conversations = conversations
@@ -55,7 +53,6 @@ class Automation:
         self._leads = leads
         self._campaigns = campaigns
         self._contacts = contacts
-        self._lead_assigned = lead_assigned
         self._enrolled = enrolled
 
     async def act(self, message: dict[str, Any], analysis: dict[str, Any], rules: Rules) -> list[Action]:
@@ -73,9 +70,7 @@ class Automation:
 
         if analysis.get("opt_out"):
             await self._campaigns.opt_out(contact_id, source=f"{message['channel']} message")
-            await self._conversations.classified(
-                message["conversation_id"], intent, ["opted-out"], resolve=False
-            )
+            await self._conversations.classified(message["conversation_id"], intent, ["opted-out"])
             return [done("opted_out", "opt-out words")]
         actions: list[Action] = []
         if await self._campaigns.pause_for_reply(contact_id, message["created_at"]):
@@ -84,7 +79,10 @@ class Automation:
         resolving = any(rule.resolve for rule in labelling)
         safe = resolving and await self._may_resolve(message, analysis)
         conversation = await self._conversations.classified(
-            message["conversation_id"], intent, [_label(rule, safe) for rule in labelling], resolve=safe
+            message["conversation_id"],
+            intent,
+            [_label(rule, safe) for rule in labelling],
+            resolved_by=rule_actor(f"labels[{intent}].resolve") if safe else None,
         )
         actions += [done(f"label:{_label(rule, safe)}", f"labels[{rule.intent}]") for rule in labelling]
         if safe:
@@ -113,9 +111,6 @@ class Automation:
             )
             score = lead["score"]
             actions.append(done(f"lead:{lead['status']}:{score}", "leads.intents"))
-            # Asked each time the lead is qualified and owned; it tells the rep once.
-            if lead["status"] == "qualified" and lead["owner_id"] and await self._lead_assigned(lead):
-                actions.append(done("lead_assigned", "leads.qualified_score"))
         for trigger in rules.campaign_triggers:
             if await self._triggered(trigger, message, analysis, score):
                 enrolled = await self._campaigns.enrol(trigger.campaign, contact_id, source=f"rule:{intent}")
@@ -129,7 +124,9 @@ class Automation:
                     self._enrolled()
         return actions
 
-    async def corrected(self, message: dict[str, Any], intent: str, rules: Rules) -> list[Action]:
+    async def corrected(
+        self, message: dict[str, Any], intent: str, rules: Rules, reviewer: dict[str, Any]
+    ) -> list[Action]:
         """Route a message again on an agent's intent: what automation did on the model's
         wrong verdict is undone first (its labels dropped, a conversation it resolved reopened)."""
         analysis = message.get("nlp") or {}
@@ -143,7 +140,7 @@ class Automation:
         wrong = [rule for rule in rules.labels if rule.intent == was and was != intent]
         if wrong:
             labels = [rule.label for rule in wrong] + [_label(rule, False) for rule in wrong]
-            await self._conversations.reconsidered(message["conversation_id"], labels)
+            await self._conversations.reconsidered(message["conversation_id"], labels, reviewer)
         return await self.act(message, verdict, rules)
 
     async def _may_resolve(self, message: dict[str, Any], analysis: dict[str, Any]) -> bool:

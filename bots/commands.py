@@ -67,7 +67,7 @@ class Commands:
         summary = await self._reports.summary(period, channel)
         chart = None
         if label == "week":
-            per_day = await self._reports.messages_per_day(period, self._timezone)
+            per_day = await self._reports.messages_per_day(period)
             chart = messages_per_day_chart(per_day, self._days(period))
         return Reply(_format_stats(summary, label, channel, self._timezone), chart)
 

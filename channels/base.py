@@ -79,8 +79,8 @@ class OutboundMessage:
     channel: str
     route: dict[str, Any]
     text: str
-    message_id: str
-    conversation_id: str
+    message_id: str | None  # None for a direct message to staff
+    conversation_id: str | None
 
 
 class ChannelSender(Protocol):

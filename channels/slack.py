@@ -88,5 +88,18 @@ class SlackSender:
         self._client = client
 
     async def send(self, message: OutboundMessage) -> str | None:
-        channel = message.route["channel"]
+        if (staff := message.route.get("staff")) is not None:
+            channel = staff["slack_user"] or await self._user_by_email(staff["email"])
+        else:
+            channel = message.route["channel"]
         return f"{channel}:{await post(self._client, channel, message.text)}"
+
+    async def _user_by_email(self, email: str) -> str:
+        try:
+            found = await self._client.users_lookupByEmail(email=email)
+        except SlackApiError as exc:
+            error = exc.response.get("error", "unknown_error")
+            raise DeliveryError(f"Slack error: {error}", retryable=error != "users_not_found") from exc
+        except OSError as exc:
+            raise DeliveryError(f"Slack unreachable: {exc.__class__.__name__}", retryable=True) from exc
+        return found["user"]["id"]

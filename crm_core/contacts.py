@@ -10,6 +10,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from crm_core.domain_events import EventLog, staff_actor
 from crm_core.errors import Conflict, Invalid
 from crm_core.records import (
     after_cursor,
@@ -56,10 +57,10 @@ def new_contact(**fields: Any) -> dict[str, Any]:
 
 
 class Contacts:
-    def __init__(self, db: AsyncDatabase, *, phone_region: str | None = None) -> None:
+    def __init__(self, db: AsyncDatabase, event_log: EventLog, *, phone_region: str | None = None) -> None:
         self._col = db.contacts
         self._db = db
-        self._client = db.client
+        self._log = event_log
         self._region = phone_region
 
     async def resolve(
@@ -268,7 +269,9 @@ class Contacts:
             clean[key] = value
         return clean
 
-    async def merge(self, target_id: str | ObjectId, other_id: str | ObjectId) -> dict[str, Any]:
+    async def merge(
+        self, target_id: str | ObjectId, other_id: str | ObjectId, actor: dict[str, Any]
+    ) -> dict[str, Any]:
         """Fold `other` into `target`: identities, emails, phones, missing fields, and everything
         the customer has with us (conversations, messages, tickets, leads, deals, campaign
         enrolments) move over; `other` stays as a record with `merged_into` set."""
@@ -280,7 +283,7 @@ class Contacts:
                 raise Conflict(f"contact {doc['_id']} was already merged into {doc['merged_into']}")
         now = utcnow()
         combined = _combine(target, other)
-        async with self._client.start_session() as session, await session.start_transaction():
+        async with self._log.transaction() as session:
             # Identities are unique across contacts: release them before the target takes them.
             await self._col.update_one(
                 {"_id": other["_id"]},
@@ -300,6 +303,14 @@ class Contacts:
                 session=session,
             )
             moved = await self._move_relationship(other["_id"], target["_id"], session)
+            merged = self._log.new(
+                "contact.merged",
+                actor=staff_actor(actor),
+                contact_id=target["_id"],
+                merged_id=other["_id"],
+                moved=moved,
+            )
+            await self._log.record([merged], session)
         result = await self.get(target["_id"])
         result["moved"] = moved
         result["moved_conversations"] = moved["conversations"]

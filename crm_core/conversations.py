@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -14,6 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from crm_core.domain_events import Event, EventLog, staff_actor
 from crm_core.errors import Invalid, NotFound
 from crm_core.outbox import new_outbox_entry
 from crm_core.records import (
@@ -79,11 +80,12 @@ def staff_sender(user: dict[str, Any]) -> dict[str, Any]:
 
 
 class Conversations:
-    def __init__(self, db: AsyncDatabase, events: Events) -> None:
+    def __init__(self, db: AsyncDatabase, events: Events, event_log: EventLog) -> None:
         self._db = db
         self._col = db.conversations
         self._messages = db.messages
         self._events = events
+        self._log = event_log
 
     # Inbound (the ingest hot path: keep round trips few).
 
@@ -202,11 +204,15 @@ class Conversations:
         written: dict[tuple[str, str], Stored] = {}
         if firsts:
             try:
-                await self._commit_inbound(list(firsts.values()))
+                conversations = await self._commit_inbound(list(firsts.values()))
                 written = {key: _fresh(write) for key, write in firsts.items()}
             except (_ContactMoved, OperationFailure):
                 written = {key: await self._commit_one(write) for key, write in firsts.items()}
-            await self._publish_inbound([w for key, w in firsts.items() if not written[key].duplicate])
+                conversations = None
+            self._log.recorded()
+            await self._publish_inbound(
+                [w for key, w in firsts.items() if not written[key].duplicate], conversations
+            )
         return [self._answer(write, stored, firsts, written) for write in writes]
 
     @staticmethod
@@ -228,9 +234,10 @@ class Conversations:
         ).to_list(None)
         return {key: m for m in found if (key := (m["channel"], m["external_id"])) in keys}
 
-    async def _commit_inbound(self, writes: Sequence[InboundWrite]) -> None:
-        """Messages and counters in one transaction; the contact in each counter's filter
-        catches a merge since the contact was resolved (then `_ContactMoved` aborts it)."""
+    async def _commit_inbound(self, writes: Sequence[InboundWrite]) -> dict[ObjectId, dict[str, Any]]:
+        """Messages, counters and their events in one transaction; the contact in each
+        counter's filter catches a merge since the contact was resolved (then `_ContactMoved`
+        aborts it). Returns the conversations as they are after it."""
         async with self._db.client.start_session() as session, await session.start_transaction():
             await self._messages.insert_many([w.message for w in writes], session=session)
             counted = await self._col.bulk_write(
@@ -242,6 +249,21 @@ class Conversations:
             )
             if counted.matched_count != len(writes):
                 raise _ContactMoved
+            ids = list({w.conversation_id for w in writes})
+            fields = None if self._events.needs_publishing else {"message_count": 1}
+            after = await self._col.find({"_id": {"$in": ids}}, fields, session=session).to_list(None)
+            conversations = {c["_id"]: c for c in after}
+            # A conversation opens with its first counted message: its count before the batch was 0.
+            count_before = {i: c["message_count"] for i, c in conversations.items()}
+            for write in writes:
+                count_before[write.conversation_id] -= 1
+            events = []
+            for write in writes:
+                opens = count_before[write.conversation_id] == 0
+                count_before[write.conversation_id] += 1
+                events.append(self._received(write.message, opens=opens))
+            await self._log.record(events, session)
+        return conversations
 
     async def _commit_one(self, write: InboundWrite, attempts: int = 3) -> Stored:
         """One message alone, retried while its transaction meets another's writes."""
@@ -260,12 +282,17 @@ class Conversations:
         try:
             async with self._db.client.start_session() as session, await session.start_transaction():
                 conversation = await self._col.find_one_and_update(
-                    {"_id": write.conversation_id}, _counted(write), {"contact_id": 1}, session=session
+                    {"_id": write.conversation_id},
+                    _counted(write),
+                    {"contact_id": 1, "message_count": 1},
+                    session=session,
                 )
                 if conversation is None:
                     raise NotFound(f"conversation {write.conversation_id} not found")
                 message["contact_id"] = message["sender"]["id"] = conversation["contact_id"]
                 await self._messages.insert_one(message, session=session)
+                opens = conversation["message_count"] == 0
+                await self._log.record([self._received(message, opens=opens)], session)
         except DuplicateKeyError:
             found = await find_after_duplicate(
                 lambda: self._messages.find_one(
@@ -277,12 +304,26 @@ class Conversations:
             return Stored(found["_id"], found["conversation_id"], found["contact_id"], True)
         return _fresh(write)
 
-    async def _publish_inbound(self, writes: Sequence[InboundWrite]) -> None:
+    def _received(self, message: dict[str, Any], *, opens: bool) -> Event:
+        return self._log.new(
+            "message.received",
+            at=message["created_at"],
+            channel=message["channel"],
+            conversation_id=message["conversation_id"],
+            contact_id=message["contact_id"],
+            message_id=message["_id"],
+            opens=opens,
+        )
+
+    async def _publish_inbound(
+        self, writes: Sequence[InboundWrite], conversations: dict[ObjectId, dict[str, Any]] | None
+    ) -> None:
         """Without change streams, tell realtime listeners what the batch changed."""
         if not writes or not self._events.needs_publishing:
             return
-        ids = list({w.conversation_id for w in writes})
-        conversations = {c["_id"]: c for c in await self._col.find({"_id": {"$in": ids}}).to_list(None)}
+        if conversations is None:
+            ids = list({w.conversation_id for w in writes})
+            conversations = {c["_id"]: c for c in await self._col.find({"_id": {"$in": ids}}).to_list(None)}
         added: dict[ObjectId, int] = {}
         for write in writes:
             self._events.publish("message.created", write.message)
@@ -461,17 +502,24 @@ class Conversations:
             update["$set"]["resolved_at"] = now
         if "status" in changed and changed["status"] != "snoozed" and "snoozed_until" not in changed:
             update["$set"]["snoozed_until"] = None
-        conversation = await self._col.find_one_and_update(
-            {"_id": current["_id"]}, update, return_document=ReturnDocument.AFTER
-        )
-        activities = [
-            _message(
-                conversation, kind="activity", direction="out", sender=staff_sender(actor), text=line, at=now
+        async with self._log.transaction() as session:
+            conversation = await self._col.find_one_and_update(
+                {"_id": current["_id"]}, update, return_document=ReturnDocument.AFTER, session=session
             )
-            for line in _describe_changes(changed, actor, assignee_name)
-        ]
-        if activities:
-            await self._messages.insert_many(activities)
+            activities = [
+                _message(
+                    conversation,
+                    kind="activity",
+                    direction="out",
+                    sender=staff_sender(actor),
+                    text=line,
+                    at=now,
+                )
+                for line in _describe_changes(changed, actor, assignee_name)
+            ]
+            if activities:
+                await self._messages.insert_many(activities, session=session)
+            await self._log.record(self._changed(current, conversation, staff_actor(actor)), session)
         for activity in activities:
             self._events.publish("message.created", activity)
         self._events.publish("conversation.updated", conversation)
@@ -507,19 +555,40 @@ class Conversations:
         return note
 
     async def classified(
-        self, conversation_id: ObjectId, intent: str, labels: list[str], *, resolve: bool
+        self,
+        conversation_id: ObjectId,
+        intent: str,
+        labels: list[str],
+        *,
+        resolved_by: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """What automation learnt from a message: its intent, labels, and (spam) resolved."""
+        """What automation learnt from a message: its intent, labels, and (spam) resolved by
+        the rule `resolved_by`."""
         fields: dict[str, Any] = {"last_intent": intent}
-        if resolve:
-            fields |= {"status": "resolved", "resolved_at": utcnow(), "snoozed_until": None}
-        conversation = await self._col.find_one_and_update(
-            {"_id": conversation_id},
-            {"$set": fields, "$addToSet": {"labels": {"$each": labels}}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if conversation is None:
-            raise NotFound(f"conversation {conversation_id} not found")
+        if resolved_by is None:
+            conversation = await self._col.find_one_and_update(
+                {"_id": conversation_id},
+                {"$set": fields, "$addToSet": {"labels": {"$each": labels}}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if conversation is None:
+                raise NotFound(f"conversation {conversation_id} not found")
+            self._events.publish("conversation.updated", conversation)
+            return conversation
+        fields |= {"status": "resolved", "resolved_at": utcnow(), "snoozed_until": None}
+        update = {"$set": fields, "$addToSet": {"labels": {"$each": labels}}}
+        return await self._set_status(conversation_id, update, resolved_by)
+
+    async def _set_status(
+        self, conversation_id: ObjectId, update: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A status change made by the hub itself, with its event."""
+        async with self._log.transaction() as session:
+            before = await self._col.find_one_and_update({"_id": conversation_id}, update, session=session)
+            if before is None:
+                raise NotFound(f"conversation {conversation_id} not found")
+            conversation = await self._col.find_one({"_id": conversation_id}, session=session)
+            await self._log.record(self._changed(before, conversation, actor), session)
         self._events.publish("conversation.updated", conversation)
         return conversation
 
@@ -527,7 +596,9 @@ class Conversations:
         """What automation did on a message after its classification (an agent's correction)."""
         await self._messages.update_one({"_id": message_id}, {"$push": {"nlp.actions": {"$each": actions}}})
 
-    async def reconsidered(self, conversation_id: ObjectId, dropped_labels: Sequence[str]) -> dict[str, Any]:
+    async def reconsidered(
+        self, conversation_id: ObjectId, dropped_labels: Sequence[str], reviewer: dict[str, Any]
+    ) -> dict[str, Any]:
         """An agent says automation was wrong: drop its labels and reopen what it resolved."""
         conversation = await self._col.find_one_and_update(
             {"_id": conversation_id},
@@ -537,13 +608,57 @@ class Conversations:
         if conversation is None:
             raise NotFound(f"conversation {conversation_id} not found")
         if conversation["status"] == "resolved":
-            conversation = await self._col.find_one_and_update(
-                {"_id": conversation_id},
-                {"$set": {"status": "open", "resolved_at": None}},
-                return_document=ReturnDocument.AFTER,
+            return await self._set_status(
+                conversation_id, {"$set": {"status": "open", "resolved_at": None}}, reviewer
             )
         self._events.publish("conversation.updated", conversation)
         return conversation
+
+    def _sent(self, message: dict[str, Any], conversation: dict[str, Any], *, response: bool) -> Event:
+        first_response = None
+        # `$min` set it now unless an earlier reply had (the database keeps milliseconds).
+        if response and conversation["first_response_at"] > message["created_at"] - timedelta(milliseconds=1):
+            first_response = (message["created_at"] - conversation["created_at"]).total_seconds()
+        agent = message["sender"]
+        return self._log.new(
+            "message.sent",
+            at=message["created_at"],
+            channel=message["channel"],
+            conversation_id=conversation["_id"],
+            message_id=message["_id"],
+            agent_id=agent["id"] if agent.get("type") == "agent" else None,
+            opens=conversation["message_count"] == 1,
+            intent=conversation.get("last_intent"),
+            first_response_seconds=first_response,
+        )
+
+    def _changed(self, before: dict[str, Any], after: dict[str, Any], actor: dict[str, Any]) -> list[Event]:
+        """The events of a change to a conversation's status or assignee."""
+        common = {"actor": actor, "channel": after["channel"], "conversation_id": after["_id"]}
+        events = []
+        if before.get("status") != after.get("status"):
+            resolution = None
+            if after["status"] == "resolved":
+                resolution = (after["resolved_at"] - after["created_at"]).total_seconds()
+            events.append(
+                self._log.new(
+                    "conversation.status_changed",
+                    **common,
+                    status={"from": before.get("status"), "to": after["status"]},
+                    intent=after.get("last_intent"),
+                    agent_id=after.get("assignee_id") or (actor["id"] if actor["type"] == "user" else None),
+                    resolution_seconds=resolution,
+                )
+            )
+        if before.get("assignee_id") != after.get("assignee_id"):
+            events.append(
+                self._log.new(
+                    "conversation.assigned",
+                    **common,
+                    assignee={"from": before.get("assignee_id"), "to": after.get("assignee_id")},
+                )
+            )
+        return events
 
     async def add_reply(self, conversation_id: str | ObjectId, text: str, author: dict[str, Any]) -> dict:
         """Store an agent reply and its outbox entry together; the outbox worker delivers it."""
@@ -564,7 +679,7 @@ class Conversations:
         answering) ends the customer's wait and counts for first-response time."""
         conversation = await self.get(conversation_id)
         now = utcnow()
-        message = _message(conversation, kind="message", direction="out", sender=sender, text=text)
+        message = _message(conversation, kind="message", direction="out", sender=sender, text=text, at=now)
         message |= fields or {}
         message["delivery"] = {"status": "pending", "attempts": 0, "error": None}
         counted: dict[str, Any] = {
@@ -574,7 +689,7 @@ class Conversations:
         }
         if response:
             counted |= {"$unset": {"waiting_since": ""}, "$min": {"first_response_at": now}}
-        async with self._db.client.start_session() as session, await session.start_transaction():
+        async with self._log.transaction() as session:
             await self._messages.insert_one(message, session=session)
             await self._db.outbox.insert_one(new_outbox_entry(message, conversation), session=session)
             updated = await self._col.find_one_and_update(
@@ -582,6 +697,7 @@ class Conversations:
             )
             if within is not None:
                 await within(session)
+            await self._log.record([self._sent(message, updated, response=response)], session)
         self._events.publish("message.created", message)
         self._events.publish("conversation.updated", updated)
         return message

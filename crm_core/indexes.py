@@ -27,6 +27,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("created_at", ASC), ("channel", ASC)], name="reports_period"),
         IndexModel([("campaign.id", ASC)], name="campaign_messages", sparse=True),
     ],
+    "events": [
+        # Each listener's backlog, oldest first.
+        IndexModel([("pending", ASC), ("_id", ASC)], name="pending"),
+        IndexModel([("type", ASC), ("_id", ASC)], name="by_type"),
+    ],
+    "rollups": [IndexModel([("kind", ASC), ("start", ASC)], name="period")],
     "conversations": [
         IndexModel([("channel", ASC), ("thread_key", ASC)], name="channel_thread", unique=True),
         IndexModel([("last_message_at", DESC), ("_id", DESC)], name="inbox"),

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_core.domain_events import EventLog, staff_actor
 from crm_core.errors import Conflict, Invalid
 from crm_core.records import find_by_id, utcnow
 
 
 class IntentReviews:
-    def __init__(self, db: AsyncDatabase, intents: tuple[str, ...]) -> None:
+    def __init__(self, db: AsyncDatabase, intents: tuple[str, ...], event_log: EventLog) -> None:
         self._col = db.intent_reviews
+        self._log = event_log
         self._messages = db.messages
         self._intents = intents
 
@@ -26,23 +27,33 @@ class IntentReviews:
         model_intent = (message.get("nlp") or {}).get("intent")
         if message.get("direction") != "in" or model_intent is None:
             raise Conflict("only a classified inbound message can have its intent reviewed")
-        review = await self._col.find_one_and_update(
-            {"message_id": message["_id"]},
-            {
-                "$set": {
-                    "intent": intent,
-                    "model_intent": model_intent,
-                    "model": message["nlp"].get("model"),
-                    "agreed": intent == model_intent,
-                    "text": message["text"],
-                    "reviewer_id": reviewer["_id"],
-                    "at": utcnow(),
-                }
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return message, review
+        review = {
+            "intent": intent,
+            "model_intent": model_intent,
+            "model": message["nlp"].get("model"),
+            "agreed": intent == model_intent,
+            "text": message["text"],
+            "reviewer_id": reviewer["_id"],
+            "at": utcnow(),
+        }
+        async with self._log.transaction() as session:
+            earlier = await self._col.find_one_and_update(
+                {"message_id": message["_id"]}, {"$set": review}, upsert=True, session=session
+            )
+            event = self._log.new(
+                "message.intent_reviewed",
+                at=review["at"],
+                actor=staff_actor(reviewer),
+                channel=message["channel"],
+                conversation_id=message["conversation_id"],
+                message_id=message["_id"],
+                intent={"from": model_intent, "to": intent},
+                agreed=review["agreed"],
+                # The latest review replaces an earlier one (in the reports too).
+                replaces={"at": earlier["at"], "agreed": earlier["agreed"]} if earlier else None,
+            )
+            await self._log.record([event], session)
+        return message, {"message_id": message["_id"], **review}
 
     async def corrections(self, limit: int = 100_000) -> list[dict[str, Any]]:
         """Every review that disagreed with the model: text, the agent's intent and the model's."""

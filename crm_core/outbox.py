@@ -14,14 +14,38 @@ from crm_core.records import Events, utcnow
 
 
 def new_outbox_entry(message: dict[str, Any], conversation: dict[str, Any]) -> dict[str, Any]:
+    return _entry(
+        conversation["channel"],
+        conversation.get("route", {}),
+        message["text"],
+        message_id=message["_id"],
+        conversation_id=conversation["_id"],
+    )
+
+
+def staff_dm_entry(user: dict[str, Any], text: str) -> dict[str, Any]:
+    """A direct message to a staff user on Slack: the account they linked, else the one
+    with their email (the sender looks it up)."""
+    staff = {"slack_user": user.get("links", {}).get("slack"), "email": user.get("email")}
+    return _entry("slack", {"staff": staff}, text)
+
+
+def _entry(
+    channel: str,
+    route: dict[str, Any],
+    text: str,
+    *,
+    message_id: ObjectId | None = None,
+    conversation_id: ObjectId | None = None,
+) -> dict[str, Any]:
     now = utcnow()
     return {
         "_id": ObjectId(),
-        "message_id": message["_id"],
-        "conversation_id": conversation["_id"],
-        "channel": conversation["channel"],
-        "route": conversation.get("route", {}),
-        "text": message["text"],
+        "message_id": message_id,
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "route": route,
+        "text": text,
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,
@@ -105,6 +129,8 @@ class Outbox:
     async def _set_delivery(
         self, entry: dict, delivery: dict[str, Any], external_id: str | None = None
     ) -> None:
+        if entry["message_id"] is None:  # a direct message to staff: no message record
+            return
         fields: dict[str, Any] = {"delivery": delivery}
         if external_id:
             fields["external_id"] = external_id

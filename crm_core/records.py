@@ -12,6 +12,7 @@ import phonenumbers
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ConnectionFailure, PyMongoError
 
@@ -155,7 +156,11 @@ def changed_fields(current: dict[str, Any], fields: dict[str, Any]) -> dict[str,
 
 
 async def save_changes(
-    collection: AsyncCollection, current: dict[str, Any], changed: dict[str, Any], **extra: Any
+    collection: AsyncCollection,
+    current: dict[str, Any],
+    changed: dict[str, Any],
+    session: AsyncClientSession | None = None,
+    **extra: Any,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Write `changed` (and `extra`, and `updated_at`) onto the record; returns the new record
     and the old values of the changed fields (what the audit log shows)."""
@@ -163,6 +168,7 @@ async def save_changes(
         {"_id": current["_id"]},
         {"$set": {**changed, **extra, "updated_at": utcnow()}},
         return_document=ReturnDocument.AFTER,
+        session=session,
     )
     return record, {key: current.get(key) for key in changed}
 

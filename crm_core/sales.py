@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.assignment import active_user_id, next_assignee, user_filter
+from crm_core.domain_events import EventLog, staff_actor
 from crm_core.errors import Conflict
 from crm_core.records import (
     Events,
@@ -78,10 +79,11 @@ class LeadFilter:
 
 
 class Leads:
-    def __init__(self, db: AsyncDatabase, events: Events) -> None:
+    def __init__(self, db: AsyncDatabase, events: Events, event_log: EventLog) -> None:
         self._db = db
         self._col = db.leads
         self._events = events
+        self._log = event_log
 
     async def record(
         self,
@@ -100,17 +102,29 @@ class Leads:
         merged = _merged(current["signals"], signals)
         score = min(100, sum(s["points"] for s in merged))
         qualified = current["status"] == "qualified" or score >= rules.qualified_score
-        fields: dict[str, Any] = {"signals": merged, "score": score, "updated_at": utcnow()}
-        if qualified and current["status"] == "new":
-            fields |= {"status": "qualified", "qualified_at": utcnow()}
-        lead = await self._col.find_one_and_update(
-            {"_id": current["_id"]},
-            {
-                "$set": fields,
-                "$addToSet": {"source_conversation_ids": conversation_id, "message_ids": message_id},
-            },
-            return_document=ReturnDocument.AFTER,
-        )
+        now = utcnow()
+        fields: dict[str, Any] = {"signals": merged, "score": score, "updated_at": now}
+        qualifies = qualified and current["status"] == "new"
+        if qualifies:
+            fields |= {"status": "qualified", "qualified_at": now}
+        async with self._log.transaction() as session:
+            lead = await self._col.find_one_and_update(
+                # The status it was read with: of two workers, one qualifies it (and says so).
+                {"_id": current["_id"], "status": current["status"]},
+                {
+                    "$set": fields,
+                    "$addToSet": {"source_conversation_ids": conversation_id, "message_ids": message_id},
+                },
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+            if lead is not None and qualifies:
+                event = self._log.new(
+                    "lead.qualified", at=now, lead_id=lead["_id"], contact_id=contact_id, score=score
+                )
+                await self._log.record([event], session)
+        if lead is None:  # changed meanwhile: start again from what it is now
+            return await self.record(contact_id, conversation_id, message_id, signals, rules)
         if qualified and lead["owner_id"] is None:
             lead = await self._assign(lead)
         await self._db.contacts.update_one(
@@ -141,7 +155,10 @@ class Leads:
             "updated_at": now,
         }
         try:
-            await self._col.insert_one(lead)
+            async with self._log.transaction() as session:
+                await self._col.insert_one(lead, session=session)
+                created = self._log.new("lead.created", at=now, lead_id=lead["_id"], contact_id=contact_id)
+                await self._log.record([created], session)
         except DuplicateKeyError:
             return await find_after_duplicate(
                 lambda: self._col.find_one({"contact_id": contact_id, "open": True}), "lead"
@@ -152,11 +169,18 @@ class Leads:
         rep = await next_assignee(self._db, role="sales", queue="leads", owner_field="owner_id")
         if rep is None:
             return lead
-        assigned = await self._col.find_one_and_update(
-            {"_id": lead["_id"], "owner_id": None},
-            {"$set": {"owner_id": rep["_id"], "assigned_at": utcnow()}},
-            return_document=ReturnDocument.AFTER,
-        )
+        async with self._log.transaction() as session:
+            assigned = await self._col.find_one_and_update(
+                {"_id": lead["_id"], "owner_id": None},
+                {"$set": {"owner_id": rep["_id"], "assigned_at": utcnow()}},
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+            if assigned is not None:
+                event = self._log.new(
+                    "lead.assigned", lead_id=lead["_id"], contact_id=lead["contact_id"], owner_id=rep["_id"]
+                )
+                await self._log.record([event], session)
         return assigned or await self.get(lead["_id"])
 
     async def get(self, lead_id: str | ObjectId) -> dict[str, Any]:
@@ -236,10 +260,11 @@ class DealFilter:
 
 
 class Deals:
-    def __init__(self, db: AsyncDatabase, events: Events) -> None:
+    def __init__(self, db: AsyncDatabase, events: Events, event_log: EventLog) -> None:
         self._db = db
         self._col = db.deals
         self._events = events
+        self._log = event_log
 
     async def get(self, deal_id: str | ObjectId) -> dict[str, Any]:
         return await find_by_id(self._col, deal_id, "deal")
@@ -254,7 +279,9 @@ class Deals:
             clauses.append({"owner_id": user_filter(where.owner, viewer_id)})
         return await newest_first(self._col, clauses, limit=limit, cursor=cursor)
 
-    async def update(self, deal_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
+    async def update(
+        self, deal_id: str | ObjectId, changes: dict[str, Any], actor: dict[str, Any]
+    ) -> tuple[dict, dict]:
         """Move a deal along the pipeline, set its value or owner; returns (new, old values)."""
         current = await self.get(deal_id)
         fields = dict(changes)
@@ -268,6 +295,18 @@ class Deals:
         if "stage" in changed:
             extra["open"] = changed["stage"] not in ("won", "lost")
             extra["closed_at"] = None if extra["open"] else utcnow()
-        deal, old = await save_changes(self._col, current, changed, **extra)
+        async with self._log.transaction() as session:
+            deal, old = await save_changes(self._col, current, changed, session, **extra)
+            if "stage" in changed:
+                event = self._log.new(
+                    "deal.stage_changed",
+                    actor=staff_actor(actor),
+                    deal_id=deal["_id"],
+                    contact_id=deal["contact_id"],
+                    stage={"from": current["stage"], "to": deal["stage"]},
+                    value=deal.get("value"),
+                    currency=deal.get("currency"),
+                )
+                await self._log.record([event], session)
         self._events.publish("deal.updated", deal)
         return deal, old

@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from crm_core.assignment import active_user_id, next_assignee, user_filter
 from crm_core.conversations import ASSIGNABLE_ROLES
+from crm_core.domain_events import EventLog, staff_actor
 from crm_core.errors import Invalid
 from crm_core.records import (
     PRIORITIES,
@@ -54,8 +55,9 @@ class TicketFilter:
 
 
 class Tickets:
-    def __init__(self, db: AsyncDatabase, events: Events) -> None:
+    def __init__(self, db: AsyncDatabase, events: Events, event_log: EventLog) -> None:
         self._db = db
+        self._log = event_log
         self._col = db.tickets
         self._events = events
 
@@ -127,8 +129,20 @@ class Tickets:
             "created_at": now,
             "updated_at": now,
         }
+        opened = self._log.new(
+            "ticket.opened",
+            at=now,
+            channel=ticket["channel"],
+            ticket_id=ticket["_id"],
+            conversation_id=ticket["conversation_id"],
+            contact_id=ticket["contact_id"],
+            priority=priority,
+            intent=intent,
+        )
         try:
-            await self._col.insert_one(ticket)
+            async with self._log.transaction() as session:
+                await self._col.insert_one(ticket, session=session)
+                await self._log.record([opened], session)
         except DuplicateKeyError:
             # Another worker opened it first: join theirs.
             return await find_after_duplicate(
@@ -199,7 +213,9 @@ class Tickets:
             clauses.append(late if where.breached else {"$nor": [late]})
         return await newest_first(self._col, clauses, limit=limit, cursor=cursor)
 
-    async def update(self, ticket_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
+    async def update(
+        self, ticket_id: str | ObjectId, changes: dict[str, Any], actor: dict[str, Any]
+    ) -> tuple[dict, dict]:
         """Change status, priority or assignee; returns (new record, old values)."""
         current = await self.get(ticket_id)
         fields = dict(changes)
@@ -219,6 +235,17 @@ class Tickets:
             clash = await self._col.find_one({"conversation_id": current["conversation_id"], "open": True})
             if clash is not None:
                 raise Invalid(f"the conversation already has an open ticket ({clash['_id']})")
-        ticket, old = await save_changes(self._col, current, changed, **extra)
+        async with self._log.transaction() as session:
+            ticket, old = await save_changes(self._col, current, changed, session, **extra)
+            if "status" in changed:
+                event = self._log.new(
+                    "ticket.status_changed",
+                    actor=staff_actor(actor),
+                    channel=ticket["channel"],
+                    ticket_id=ticket["_id"],
+                    conversation_id=ticket["conversation_id"],
+                    status={"from": current["status"], "to": ticket["status"]},
+                )
+                await self._log.record([event], session)
         self._events.publish("ticket.updated", ticket)
         return ticket, old

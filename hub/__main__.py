@@ -1,4 +1,4 @@
-"""`python -m hub serve | create-user | demo`."""
+"""`python -m hub serve | create-user | demo | reports rebuild | events replay NAME | telegram`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from aiohttp import web
 
 from crm_core.errors import DomainError
+from crm_core.records import ROLES
 from hub import logs
 from hub.app import create_app
 from hub.database import DatabaseUnavailable, open_database
@@ -29,10 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     user = commands.add_parser("create-user", help="create a staff user")
     user.add_argument("--email", required=True)
     user.add_argument("--password", help="prompted for when omitted")
-    user.add_argument("--role", required=True, choices=["admin", "agent", "sales", "manager"])
+    user.add_argument("--role", required=True, choices=ROLES)
     user.add_argument("--name")
     demo = commands.add_parser("demo", help="fill a fresh hub with realistic conversations")
     demo.add_argument("--force", action="store_true", help="add demo data even if conversations exist")
+    reports = commands.add_parser("reports", help="reporting roll-ups")
+    reports_commands = reports.add_subparsers(dest="reports_command", required=True)
+    reports_commands.add_parser("rebuild", help="recompute the roll-ups from the domain events")
+    events = commands.add_parser("events", help="domain events and their listeners")
+    events_commands = events.add_subparsers(dest="events_command", required=True)
+    replay = events_commands.add_parser("replay", help="hand every stored event to a listener again")
+    replay.add_argument("listener", help="the listener's name (see ARCHITECTURE.md)")
     tg = commands.add_parser("telegram", help="Telegram bot set-up")
     tg_commands = tg.add_subparsers(dest="telegram_command", required=True)
     webhook = tg_commands.add_parser("set-webhook", help="register this hub's webhook (with its secret)")
@@ -49,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_create_user(settings, args.email, password, args.role, args.name))
         if args.command == "telegram":
             return asyncio.run(_set_telegram_webhook(settings, args.url))
+        if args.command == "reports":
+            return asyncio.run(_replay(settings, "rollups", rebuild=True))
+        if args.command == "events":
+            return asyncio.run(_replay(settings, args.listener, rebuild=False))
         from hub.demo import fill
 
         return asyncio.run(fill(settings, force=args.force))
@@ -84,6 +96,27 @@ async def _create_user(settings: Settings, email: str, password: str, role: str,
     async with open_database(settings) as db:
         user = await Users(db).create(email, password, role, name)
     print(f"created {role} {user['email']} ({user['_id']})")
+    return 0
+
+
+async def _replay(settings: Settings, name: str, *, rebuild: bool) -> int:
+    """Replay the stored events to one listener (a rebuild clears its state first)."""
+    from hub.app import build_services
+    from hub.realtime import Realtime
+
+    async with open_database(settings) as db:
+        services = build_services(settings, db, Realtime(), {})
+        loops = {loop.listener.name: loop for loop in services.listeners}
+        if name not in loops:
+            print(f"hub: no listener {name!r}; listeners: {', '.join(loops)}", file=sys.stderr)
+            return 2
+        loop = loops[name]
+        reset = services.reports.rollups.clear if rebuild else None
+        handled = await loop.replay(services.event_log, reset)
+    if handled is None:
+        print(f"{name}: every event is owed to it again; the hub process running it handles them")
+    else:
+        print(f"{name}: {handled} events handled")
     return 0
 
 

@@ -24,12 +24,15 @@ from channels.webchat import WebchatSender
 from crm_core.audit import Audit
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
+from crm_core.domain_events import EventLog
 from crm_core.errors import Conflict
 from crm_core.intent_reviews import IntentReviews
 from crm_core.mailboxes import MailboxState
 from crm_core.marketing import Campaigns
+from crm_core.notifications import Notifications
 from crm_core.outbox import Outbox
 from crm_core.reporting import Reports
+from crm_core.rollups import Rollups
 from crm_core.rules import RuleStore
 from crm_core.sales import Deals, Leads
 from crm_core.tickets import Tickets
@@ -40,10 +43,10 @@ from hub.api.errors import error_middleware
 from hub.campaign_scheduler import CampaignScheduler
 from hub.container import SERVICES, Services
 from hub.database import open_database
+from hub.listeners import Listener, ListenerLoop
 from hub.mail_poller import MailPoller
 from hub.metrics import Metrics
 from hub.nlp_worker import NlpWorker
-from hub.notifier import Notifier
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
 from hub.presence import Presence
@@ -83,7 +86,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         )
         slack_app = (
             slack.build_app(settings.slack_signing_secret, settings.slack_bot_token, settings.slack_api_url)
-            if settings.slack_bot_token and settings.slack_signing_secret
+            if settings.slack_configured
             else None
         )
         senders = _senders(settings, http)
@@ -103,7 +106,6 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             )
         if slack_app is not None:
             services.slack = SlackBot(slack_app, services, settings.slack_inbox_channel)
-            services.notifier.slack_dm = services.slack.direct_message
         async with _background_work(services):
             log.info("hub ready", extra={"realtime_change_streams": realtime.uses_change_streams})
             yield
@@ -122,6 +124,8 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
     if services.slack is not None:
         services.slack.start()
     services.outbox_worker.start()
+    for listener in services.listeners:
+        listener.start()
     services.campaign_scheduler.start()
     if services.nlp_worker is not None:
         services.nlp_worker.start()
@@ -135,6 +139,8 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
         if services.nlp_worker is not None:
             await services.nlp_worker.stop()
         await services.campaign_scheduler.stop()
+        for listener in services.listeners:
+            await listener.stop()
         await services.outbox_worker.stop(timeout=services.settings.shutdown_timeout)
         if services.slack is not None:
             await services.slack.stop()
@@ -157,6 +163,14 @@ def build_services(
     analyzer: Analyzer | None = None,
 ) -> Services:
     metrics = Metrics()
+    rollups = Rollups(db, settings.timezone)
+    reactions: list[Listener] = [rollups, Notifications(db, realtime, slack_dm=settings.slack_configured)]
+    listeners = [ListenerLoop(db, listener, metrics) for listener in reactions]
+    event_log = EventLog(
+        db,
+        {listener.name: listener.types for listener in reactions},
+        recorded=lambda: [loop.wake() for loop in listeners] and None,
+    )
     outbox = Outbox(
         db,
         realtime,
@@ -165,26 +179,18 @@ def build_services(
         backoff_cap=settings.outbox_backoff_cap,
     )
     outbox_worker = OutboxWorker(outbox, senders, metrics)
-    contacts = Contacts(db, phone_region=settings.phone_region)
-    conversations = Conversations(db, realtime)
-    reports = Reports(db)
+    contacts = Contacts(db, event_log, phone_region=settings.phone_region)
+    conversations = Conversations(db, realtime, event_log)
+    reports = Reports(db, rollups)
     campaigns = Campaigns(db, conversations, contacts, unsubscribe_url=_unsubscribe_url(settings))
     scheduler = CampaignScheduler(campaigns, outbox_worker.wake)
-    tickets, leads, rules = Tickets(db, realtime), Leads(db, realtime), RuleStore(db, INTENTS)
-    notifier = Notifier(db, realtime)
-    automation = Automation(
-        conversations,
-        tickets,
-        leads,
-        campaigns,
-        contacts,
-        lead_assigned=notifier.lead_assigned,
-        enrolled=scheduler.wake,
-    )
+    tickets, leads = Tickets(db, realtime, event_log), Leads(db, realtime, event_log)
+    rules = RuleStore(db, INTENTS)
+    automation = Automation(conversations, tickets, leads, campaigns, contacts, enrolled=scheduler.wake)
     nlp_worker = None
     if analyzer is not None:
         nlp_worker = NlpWorker(
-            db, analyzer, automation, rules, metrics, lease_seconds=settings.nlp_lease_seconds
+            db, analyzer, automation, rules, metrics, event_log, lease_seconds=settings.nlp_lease_seconds
         )
     return Services(
         settings=settings,
@@ -207,15 +213,16 @@ def build_services(
         commands=Commands(reports, timezone=settings.timezone, sla_minutes=settings.sla_minutes),
         tickets=tickets,
         leads=leads,
-        deals=Deals(db, realtime),
+        deals=Deals(db, realtime, event_log),
         campaigns=campaigns,
         rules=rules,
         automation=automation,
-        intent_reviews=IntentReviews(db, INTENTS),
+        intent_reviews=IntentReviews(db, INTENTS, event_log),
         presence=Presence(),
         campaign_scheduler=scheduler,
         nlp_worker=nlp_worker,
-        notifier=notifier,
+        event_log=event_log,
+        listeners=listeners,
     )
 
 

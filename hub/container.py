@@ -13,6 +13,7 @@ from bots.commands import Commands
 from crm_core.audit import Audit
 from crm_core.contacts import Contacts
 from crm_core.conversations import ConversationFilter, Conversations
+from crm_core.domain_events import EventLog, staff_actor
 from crm_core.intent_reviews import IntentReviews
 from crm_core.marketing import Campaigns
 from crm_core.outbox import Outbox
@@ -22,8 +23,8 @@ from crm_core.sales import Deals, Leads
 from crm_core.tickets import Tickets
 from crm_core.users import Users
 from hub.campaign_scheduler import CampaignScheduler
+from hub.listeners import ListenerLoop
 from hub.metrics import Metrics
-from hub.notifier import Notifier
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
 from hub.presence import Presence
@@ -56,7 +57,8 @@ class Services:
     campaigns: Campaigns
     rules: RuleStore
     campaign_scheduler: CampaignScheduler
-    notifier: Notifier
+    event_log: EventLog
+    listeners: list[ListenerLoop]
     automation: Automation
     intent_reviews: IntentReviews
     presence: Presence
@@ -105,7 +107,8 @@ class Services:
         message, review = await self.intent_reviews.record(message_id, intent, actor)
         actions: list[dict[str, Any]] = []
         if not review["agreed"]:
-            actions = await self.automation.corrected(message, intent, await self.rules.get())
+            rules = await self.rules.get()
+            actions = await self.automation.corrected(message, intent, rules, staff_actor(actor))
             await self.conversations.add_actions(message["_id"], actions)
         self.metrics.intent_reviews.labels("agreed" if review["agreed"] else "corrected").inc()
         await self.audit.record(

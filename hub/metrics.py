@@ -61,6 +61,12 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
+        self.listener_events = Counter(
+            "hub_listener_events",
+            "Domain events by listener and result (handled, failed attempts, parked).",
+            ["listener", "result"],
+            registry=self.registry,
+        )
         self.stream_clients = Gauge(
             "hub_stream_clients", "Open realtime websocket connections.", registry=self.registry
         )

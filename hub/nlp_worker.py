@@ -19,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from bots.automation import Automation
+from crm_core.domain_events import EventLog
 from crm_core.records import utcnow
 from crm_core.rules import RuleStore
 from hub.background import BackgroundLoop
@@ -41,11 +42,13 @@ class NlpWorker(BackgroundLoop):
         automation: Automation,
         rules: RuleStore,
         metrics: Metrics,
+        event_log: EventLog,
         *,
         lease_seconds: float = 60.0,
     ) -> None:
         super().__init__()
         self._messages = db.messages
+        self._log = event_log
         self._analyzer = analyzer
         self._automation = automation
         self._rules = rules
@@ -112,7 +115,21 @@ class NlpWorker(BackgroundLoop):
                 },
             )
             done.append(UpdateOne({"_id": message["_id"], "nlp.lease": lease}, {"$set": {"nlp": result}}))
-        await self._messages.bulk_write(done, ordered=False)
+        classified = [
+            self._log.new(
+                "message.classified",
+                channel=message["channel"],
+                conversation_id=message["conversation_id"],
+                message_id=message["_id"],
+                intent=analysis["intent"],
+                confidence=analysis["confidence"],
+                model=analysis["model"],
+            )
+            for message, analysis in zip(batch, analyses, strict=True)
+        ]
+        async with self._log.transaction() as session:
+            await self._messages.bulk_write(done, ordered=False, session=session)
+            await self._log.record(classified, session)
         for analysis in analyses:
             self._metrics.classified.labels(analysis["intent"], analysis["model"]).inc()
         return len(batch)

@@ -83,8 +83,8 @@ class OutboxWorker:
             channel=channel,
             route=entry["route"],
             text=entry["text"],
-            message_id=str(entry["message_id"]),
-            conversation_id=str(entry["conversation_id"]),
+            message_id=_text(entry["message_id"]),
+            conversation_id=_text(entry["conversation_id"]),
         )
         try:
             external_id = await sender.send(message)
@@ -109,3 +109,7 @@ class OutboxWorker:
             return
         await self._outbox.mark_sent(entry, external_id)
         self._metrics.deliveries.labels(channel, "sent").inc()
+
+
+def _text(record_id: Any) -> str | None:
+    return None if record_id is None else str(record_id)

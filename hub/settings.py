@@ -88,6 +88,10 @@ class Settings:
         return self.email_webhook_secret or self.chat_secret
 
     @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
     def base_url(self) -> str:
         """Where customers reach this hub (links in campaign emails)."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

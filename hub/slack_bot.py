@@ -8,7 +8,6 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels import slack
@@ -42,20 +41,6 @@ class SlackBot:
 
     async def stop(self) -> None:
         await cancel_and_wait(self._mirror_task, "slack-inbox-mirror")
-
-    async def direct_message(self, staff: dict[str, Any], text: str) -> bool:
-        """DM a staff user: the Slack account they linked, else the one with their email."""
-        slack_user = staff.get("links", {}).get(slack.CHANNEL)
-        if slack_user is None:
-            try:
-                found = await self.client.users_lookupByEmail(email=staff["email"])
-            except SlackApiError as exc:
-                if exc.response.get("error") == "users_not_found":
-                    return False
-                raise
-            slack_user = found["user"]["id"]
-        await self.client.chat_postMessage(channel=slack_user, text=text)
-        return True
 
     # Inbound events.
 

@@ -46,7 +46,33 @@ async def _build_day(hub) -> dict[str, str]:
         await hub.db.messages.update_many(
             {"conversation_id": oid}, {"$set": {"created_at": fields["created_at"]}}
         )
+        await _move_events(hub, oid, **fields)
+    # The reports follow the events: replayed into fresh roll-ups, they say what happened when.
+    await rollups(hub).replay(hub.services.event_log, hub.services.reports.rollups.clear)
     return ids
+
+
+def rollups(hub):
+    [loop] = [loop for loop in hub.services.listeners if loop.listener.name == "rollups"]
+    return loop
+
+
+async def _move_events(hub, conversation_id: ObjectId, created_at, first_response_at=None, resolved_at=None):
+    """Rewrite a conversation's events as if it had happened at these times."""
+    events = hub.db.events
+    where = {"conversation_id": conversation_id}
+    await events.update_many({**where, "type": "message.received"}, {"$set": {"at": created_at}})
+    await events.update_many({**where, "type": "message.sent"}, {"$set": {"at": first_response_at}})
+    if first_response_at:
+        await events.update_many(
+            {**where, "type": "message.sent", "first_response_seconds": {"$ne": None}},
+            {"$set": {"first_response_seconds": (first_response_at - created_at).total_seconds()}},
+        )
+    if resolved_at:
+        await events.update_many(
+            {**where, "type": "conversation.status_changed"},
+            {"$set": {"at": resolved_at, "resolution_seconds": (resolved_at - created_at).total_seconds()}},
+        )
 
 
 async def test_summary_and_stats_command_agree_with_the_data(hub):

@@ -94,7 +94,7 @@ async def update_contact(call: Call) -> web.Response:
            "emails, phones, conversations and messages move over; the other records merged_into.",
            tag="contacts", roles=INBOX_WORKERS, body=MergeBody)  # fmt: skip
 async def merge_contacts(call: Call) -> web.Response:
-    contact = await call.services.contacts.merge(call.path("id"), call.body.other_id)
+    contact = await call.services.contacts.merge(call.path("id"), call.body.other_id, call.actor)
     await call.services.audit.record(
         call.actor, "contact.merge", "contact", contact["_id"], {"merged": call.body.other_id}
     )

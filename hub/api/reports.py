@@ -78,8 +78,7 @@ async def report_summary(call: Call) -> web.Response:
            tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
 async def report_daily(call: Call) -> web.Response:
     period, _ = _period(call)
-    timezone = call.services.settings.timezone
-    return json_ok({"messages_per_day": await call.services.reports.messages_per_day(period, timezone)})
+    return json_ok({"messages_per_day": await call.services.reports.messages_per_day(period)})
 
 
 @api.route("GET", "/api/v1/reports/times", summary="Median first response and resolution in a period, "

@@ -81,6 +81,7 @@ async def get_deal(call: Call) -> web.Response:
 @api.route("PATCH", "/api/v1/deals/{id}", summary="Move along the pipeline, set value or owner.",
            tag="sales", roles=SALES_TEAM, body=DealChanges)  # fmt: skip
 async def update_deal(call: Call) -> web.Response:
-    deal, old = await call.services.deals.update(call.path("id"), call.body.model_dump(exclude_unset=True))
+    changes = call.body.model_dump(exclude_unset=True)
+    deal, old = await call.services.deals.update(call.path("id"), changes, call.actor)
     await call.audit_change("deal.update", "deal", deal, old)
     return json_ok(deal)

@@ -45,7 +45,7 @@ async def get_ticket(call: Call) -> web.Response:
            roles=INBOX_WORKERS, body=TicketChanges)  # fmt: skip
 async def update_ticket(call: Call) -> web.Response:
     ticket, old = await call.services.tickets.update(
-        call.path("id"), call.body.model_dump(exclude_unset=True)
+        call.path("id"), call.body.model_dump(exclude_unset=True), call.actor
     )
     await call.audit_change("ticket.update", "ticket", ticket, old)
     return json_ok(ticket)

@@ -1,0 +1,106 @@
+"""Domain events: what changed, recorded in the `events` collection with the change itself
+(in the same transaction where the change has one), for listeners to react to.
+
+An event names the listeners that still owe it a reaction in `pending`; a listener takes it
+out once its reaction is done (see `hub.listeners`). Replaying an event to a listener is
+putting the listener's name back."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_core.records import utcnow
+
+EVENT_TYPES = (
+    "message.received",  # an inbound message was stored (and counted in its conversation)
+    "message.sent",  # an outbound message was stored: an agent's reply or the hub's own
+    "message.classified",  # NLP gave an inbound message its intent
+    "message.intent_reviewed",  # an agent agreed with or corrected that intent
+    "conversation.status_changed",
+    "conversation.assigned",
+    "ticket.opened",
+    "ticket.status_changed",
+    "lead.created",
+    "lead.qualified",
+    "lead.assigned",  # automation handed a qualified lead to a sales rep
+    "deal.stage_changed",
+    "contact.merged",
+)
+Event = dict[str, Any]
+
+
+class EventLog:
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        subscriptions: Mapping[str, Iterable[str]] | None = None,
+        *,
+        recorded: Callable[[], None] = lambda: None,
+    ) -> None:
+        """`subscriptions`: each listener's name and the event types it reacts to;
+        `recorded` is called after events were written (to wake this process's listeners)."""
+        self._client = db.client
+        self._events = db.events
+        self._listeners_of: dict[str, list[str]] = {kind: [] for kind in EVENT_TYPES}
+        for listener, kinds in (subscriptions or {}).items():
+            for kind in kinds:
+                self._listeners_of[kind].append(listener)
+        self.recorded = recorded
+
+    def new(
+        self, kind: str, *, at: datetime | None = None, actor: dict[str, Any] | None = None, **data: Any
+    ) -> Event:
+        """An event record; `data` holds the ids of what changed and the facts listeners need."""
+        return {
+            "_id": ObjectId(),
+            "type": kind,
+            "at": at or utcnow(),
+            "actor": actor,
+            **data,
+            "pending": list(self._listeners_of[kind]),
+        }
+
+    async def record(self, events: list[Event], session: AsyncClientSession | None = None) -> None:
+        """Write events (in `session`'s transaction when given: the caller wakes the listeners
+        through `recorded` once it has committed)."""
+        if not events:
+            return
+        await self._events.insert_many(events, session=session)
+        if session is None:
+            self.recorded()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncClientSession]:
+        """A transaction for a change and its events; the listeners are woken once it commits."""
+        async with self._client.start_session() as session, await session.start_transaction():
+            yield session
+        self.recorded()
+
+    async def emit(self, kind: str, **fields: Any) -> None:
+        """Record one event on its own (for changes made without a transaction)."""
+        await self.record([self.new(kind, **fields)])
+
+    async def replay(self, listener: str, kinds: Iterable[str]) -> int:
+        """Owe every stored event of these types to `listener` again; returns how many."""
+        result = await self._events.update_many(
+            {"type": {"$in": list(kinds)}}, {"$addToSet": {"pending": listener}}
+        )
+        self.recorded()
+        return result.modified_count
+
+
+def staff_actor(user: dict[str, Any]) -> dict[str, Any]:
+    """A staff user as the author of a change."""
+    return {"type": "user", "id": user["_id"], "email": user.get("email")}
+
+
+def rule_actor(rule: str) -> dict[str, Any]:
+    """An automation rule as the author of a change."""
+    return {"type": "rule", "rule": rule}

@@ -1,0 +1,68 @@
+"""Tells staff about work handed to them, as a listener of domain events: a notification
+record (which the realtime stream carries to their websocket) and, when Slack is set up, a
+Slack DM through the outbox (retried there; a slow Slack delays nothing else)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_core.domain_events import Event
+from crm_core.outbox import staff_dm_entry
+from crm_core.records import Events, utcnow
+
+
+class Notifications:
+    name = "notifications"
+    types = ("lead.assigned",)
+
+    def __init__(self, db: AsyncDatabase, events: Events, *, slack_dm: bool) -> None:
+        self._db = db
+        self._events = events
+        self._slack_dm = slack_dm
+
+    async def handle(self, events: list[Event], session: AsyncClientSession) -> None:
+        for event in events:
+            await self._lead_assigned(event, session)
+
+    async def _lead_assigned(self, event: Event, session: AsyncClientSession) -> None:
+        lead = await self._db.leads.find_one({"_id": event["lead_id"]}, session=session)
+        if lead is None:
+            return
+        contact = await self._db.contacts.find_one(
+            {"_id": lead["contact_id"]}, {"name": 1, "company": 1}, session=session
+        )
+        who = " at ".join(filter(None, [(contact or {}).get("name"), (contact or {}).get("company")]))
+        signals = ", ".join(f"{s['signal']} ({s['evidence']})" for s in lead["signals"])
+        text = (
+            f"New qualified lead for you: {who or 'a new contact'}, score {lead['score']}. "
+            f"Signals: {signals or 'none'}."
+        )
+        key = f"lead.assigned:{lead['_id']}:{event['owner_id']}"
+        await self._notify(key, event["owner_id"], "lead.assigned", text, {"lead_id": lead["_id"]}, session)
+
+    async def _notify(
+        self,
+        key: str,
+        user_id: ObjectId,
+        kind: str,
+        text: str,
+        refs: dict[str, Any],
+        session: AsyncClientSession,
+    ) -> None:
+        """Record and deliver a notification unless the one with this key exists already."""
+        notification = {"user_id": user_id, "kind": kind, "text": text, **refs, "read_at": None}
+        notification["created_at"] = utcnow()
+        written = await self._db.notifications.update_one(
+            {"_id": key}, {"$setOnInsert": notification}, upsert=True, session=session
+        )
+        if written.upserted_id is None:
+            return
+        if self._slack_dm:
+            user = await self._db.users.find_one({"_id": user_id}, {"links": 1, "email": 1}, session=session)
+            if user is not None:
+                await self._db.outbox.insert_one(staff_dm_entry(user, text), session=session)
+        self._events.publish("notification.created", {"_id": key, **notification})

@@ -1,0 +1,195 @@
+"""Runs the listeners of domain events (`crm_core.domain_events`).
+
+Each listener runs in its own loop, so a failing one never holds up the others. Of several
+hub processes one at a time runs a given listener: it holds the listener's lease (a record
+in `listeners`), renewed with every batch. A batch of events is handled and acknowledged
+(the listener's name taken out of the events' `pending`) in one transaction that also checks
+the lease is still ours: a process that lost its lease while stalled cannot acknowledge, its
+writes are rolled back, and the new holder handles the events once. So each event's database
+effect happens exactly once per listener, across crashes and processes; effects outside the
+database (none today) would have to be safe to repeat.
+
+A batch that fails is retried with backoff, one event at a time, and an event that fails
+MAX_ATTEMPTS times is parked (`parked` on the event, with the error) so the listener goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, Protocol
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from crm_core.domain_events import Event, EventLog
+from crm_core.records import is_transient, utcnow
+from hub.background import BackgroundLoop
+from hub.metrics import Metrics
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 200
+IDLE_SECONDS = 2.0  # look for events other processes recorded this often
+MAX_ATTEMPTS = 5
+BACKOFF_CAP = 60.0
+
+
+class Listener(Protocol):
+    name: str
+    types: tuple[str, ...]
+
+    async def handle(self, events: list[Event], session: AsyncClientSession) -> None:
+        """React to events, oldest first. Writes through `session` commit with the events'
+        acknowledgement; raising rolls them back and the events are handed over again."""
+
+
+class LostLease(Exception):
+    """Another process took the listener over: this one's batch must not count."""
+
+
+class ListenerLoop(BackgroundLoop):
+    def __init__(
+        self, db: AsyncDatabase, listener: Listener, metrics: Metrics, *, lease_seconds: float = 30.0
+    ) -> None:
+        super().__init__()
+        self.name = f"listener:{listener.name}"
+        self.listener = listener
+        self._db = db
+        self._metrics = metrics
+        self._lease = timedelta(seconds=lease_seconds)
+        self._holder = ObjectId()
+        self._failures = 0
+
+    async def _run(self) -> None:
+        while self.running:
+            try:
+                if not await self.lead():
+                    await self._sleep(self._lease.total_seconds() / 3)
+                elif await self.run_once() == 0:
+                    await self._sleep(IDLE_SECONDS)
+            except LostLease:
+                log.warning("listener taken over by another process", extra={"listener": self.listener.name})
+            except PyMongoError as exc:
+                if not is_transient(exc):
+                    await self._failed(exc)
+                else:
+                    await self._sleep(1.0)
+            except Exception as exc:
+                await self._failed(exc)
+
+    async def stop(self) -> None:
+        await super().stop()
+        with contextlib.suppress(PyMongoError):
+            await self.release()
+
+    async def release(self) -> None:
+        """Hand the listener to another process at once rather than when the lease runs out."""
+        await self._db.listeners.update_one(
+            {"_id": self.listener.name, "holder": self._holder}, {"$set": {"until": utcnow()}}
+        )
+
+    async def replay(
+        self, event_log: EventLog, reset: Callable[[], Awaitable[None]] | None = None
+    ) -> int | None:
+        """Owe the listener every stored event of its types again and handle them all now;
+        None when another process runs the listener (it handles them). With `reset` (the
+        listener's state cleared first: a rebuild) the lease is taken even from a running hub,
+        whose batch in flight then cannot commit."""
+        if not await self.lead(force=reset is not None):
+            await event_log.replay(self.listener.name, self.listener.types)
+            return None
+        try:
+            if reset is not None:
+                await reset()
+            await event_log.replay(self.listener.name, self.listener.types)
+            return await self.drain()
+        finally:
+            await self.release()
+
+    async def lead(self, *, force: bool = False) -> bool:
+        """Take or renew this listener's lease; False while another process holds it.
+        `force` takes it even then (a rebuild fences off the running hubs' batches)."""
+        now = utcnow()
+        claim: dict[str, Any] = {"_id": self.listener.name}
+        if not force:
+            claim["$or"] = [{"holder": self._holder}, {"until": {"$lt": now}}]
+        try:
+            held = await self._db.listeners.find_one_and_update(
+                claim,
+                {"$set": {"holder": self._holder, "until": now + self._lease}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            return False
+        return held is not None and held["holder"] == self._holder
+
+    async def run_once(self) -> int:
+        """Handle and acknowledge the oldest pending events; returns how many."""
+        size = 1 if self._failures else BATCH_SIZE
+        events = await self._db.events.find({"pending": self.listener.name}).sort("_id", 1).to_list(size)
+        if not events:
+            return 0
+        async with self._db.client.start_session() as session, await session.start_transaction():
+            await self.listener.handle(events, session)
+            await self._acknowledge(events, session)
+        self._failures = 0
+        self._metrics.listener_events.labels(self.listener.name, "handled").inc(len(events))
+        return len(events)
+
+    async def drain(self) -> int:
+        """Handle every pending event now (as the lease holder); returns how many."""
+        total = 0
+        while True:
+            try:
+                handled = await self.run_once()
+            except PyMongoError as exc:
+                if not is_transient(exc):
+                    raise
+                await asyncio.sleep(0.1)  # met another writer's transaction: try again
+                continue
+            if handled == 0:
+                return total
+            total += handled
+
+    async def _acknowledge(self, events: list[Event], session: AsyncClientSession) -> None:
+        renewed = await self._db.listeners.update_one(
+            {"_id": self.listener.name, "holder": self._holder},
+            {"$set": {"until": utcnow() + self._lease, "last_event_id": events[-1]["_id"]}},
+            session=session,
+        )
+        if renewed.matched_count == 0:
+            raise LostLease
+        await self._db.events.update_many(
+            {"_id": {"$in": [e["_id"] for e in events]}},
+            {"$pull": {"pending": self.listener.name}},
+            session=session,
+        )
+
+    async def _failed(self, exc: BaseException) -> None:
+        self._failures += 1
+        name = self.listener.name
+        self._metrics.listener_events.labels(name, "failed").inc()
+        log.exception("listener failed; retrying with backoff", extra={"listener": name}, exc_info=exc)
+        if self._failures >= MAX_ATTEMPTS:
+            await self._park(exc)
+            return
+        await self._sleep(min(BACKOFF_CAP, 0.5 * 2**self._failures))
+
+    async def _park(self, exc: BaseException) -> None:
+        """Set aside the event that keeps failing (the batch is one event by now)."""
+        name = self.listener.name
+        poisoned = await self._db.events.find_one({"pending": name}, sort=[("_id", 1)])
+        if poisoned is not None:
+            error = {"listener": name, "error": f"{exc.__class__.__name__}: {exc}", "at": utcnow()}
+            await self._db.events.update_one(
+                {"_id": poisoned["_id"]}, {"$pull": {"pending": name}, "$push": {"parked": error}}
+            )
+            self._metrics.listener_events.labels(name, "parked").inc()
+            log.error("event parked", extra={"listener": name, "event_id": str(poisoned["_id"])})
+        self._failures = 0
