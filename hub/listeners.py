@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Protocol
@@ -25,7 +26,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from crm_core.domain_events import Event, EventLog
 from crm_core.records import is_transient, utcnow
@@ -54,7 +55,13 @@ class LostLease(Exception):
 
 class ListenerLoop(BackgroundLoop):
     def __init__(
-        self, db: AsyncDatabase, listener: Listener, metrics: Metrics, *, lease_seconds: float = 30.0
+        self,
+        db: AsyncDatabase,
+        listener: Listener,
+        metrics: Metrics,
+        *,
+        lease_seconds: float = 30.0,
+        backoff_base: float = 0.5,
     ) -> None:
         super().__init__()
         self.name = f"listener:{listener.name}"
@@ -63,7 +70,10 @@ class ListenerLoop(BackgroundLoop):
         self._metrics = metrics
         self._lease = timedelta(seconds=lease_seconds)
         self._holder = ObjectId()
-        self._failures = 0
+        self._failures = 0  # in a row, of the event being retried alone
+        self._batch: list[Event] = []
+        self._alone_until: ObjectId | None = None  # retry one at a time up to this failed batch's end
+        self._backoff_base = backoff_base
 
     async def _run(self) -> None:
         while self.running:
@@ -77,8 +87,10 @@ class ListenerLoop(BackgroundLoop):
             except PyMongoError as exc:
                 if not is_transient(exc):
                     await self._failed(exc)
-                else:
+                elif isinstance(exc, ConnectionFailure):
                     await self._sleep(1.0)
+                else:  # met another listener's transaction on the same events: go again soon
+                    await self._sleep(random.uniform(0.01, 0.1))
             except Exception as exc:
                 await self._failed(exc)
 
@@ -131,14 +143,17 @@ class ListenerLoop(BackgroundLoop):
 
     async def run_once(self) -> int:
         """Handle and acknowledge the oldest pending events; returns how many."""
-        size = 1 if self._failures else BATCH_SIZE
+        size = 1 if self._alone_until is not None else BATCH_SIZE
         events = await self._db.events.find({"pending": self.listener.name}).sort("_id", 1).to_list(size)
+        self._batch = events
         if not events:
             return 0
         async with self._db.client.start_session() as session, await session.start_transaction():
             await self.listener.handle(events, session)
             await self._acknowledge(events, session)
         self._failures = 0
+        if self._alone_until is not None and events[-1]["_id"] >= self._alone_until:
+            self._alone_until = None
         self._metrics.listener_events.labels(self.listener.name, "handled").inc(len(events))
         return len(events)
 
@@ -172,24 +187,26 @@ class ListenerLoop(BackgroundLoop):
         )
 
     async def _failed(self, exc: BaseException) -> None:
-        self._failures += 1
+        """A batch failed: its events are retried one at a time, with backoff; one that
+        fails MAX_ATTEMPTS times alone is parked."""
         name = self.listener.name
         self._metrics.listener_events.labels(name, "failed").inc()
         log.exception("listener failed; retrying with backoff", extra={"listener": name}, exc_info=exc)
-        if self._failures >= MAX_ATTEMPTS:
-            await self._park(exc)
-            return
-        await self._sleep(min(BACKOFF_CAP, 0.5 * 2**self._failures))
+        if len(self._batch) > 1:
+            self._alone_until, self._failures = self._batch[-1]["_id"], 0
+        elif self._batch:
+            self._failures += 1
+            if self._failures >= MAX_ATTEMPTS:
+                await self._park(self._batch[0], exc)
+                return
+        await self._sleep(min(BACKOFF_CAP, self._backoff_base * 2**self._failures))
 
-    async def _park(self, exc: BaseException) -> None:
-        """Set aside the event that keeps failing (the batch is one event by now)."""
+    async def _park(self, event: Event, exc: BaseException) -> None:
         name = self.listener.name
-        poisoned = await self._db.events.find_one({"pending": name}, sort=[("_id", 1)])
-        if poisoned is not None:
-            error = {"listener": name, "error": f"{exc.__class__.__name__}: {exc}", "at": utcnow()}
-            await self._db.events.update_one(
-                {"_id": poisoned["_id"]}, {"$pull": {"pending": name}, "$push": {"parked": error}}
-            )
-            self._metrics.listener_events.labels(name, "parked").inc()
-            log.error("event parked", extra={"listener": name, "event_id": str(poisoned["_id"])})
+        error = {"listener": name, "error": f"{exc.__class__.__name__}: {exc}", "at": utcnow()}
+        await self._db.events.update_one(
+            {"_id": event["_id"]}, {"$pull": {"pending": name}, "$push": {"parked": error}}
+        )
+        self._metrics.listener_events.labels(name, "parked").inc()
+        log.error("event parked", extra={"listener": name, "event_id": str(event["_id"])})
         self._failures = 0

@@ -8,6 +8,8 @@ import asyncio
 import json
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -126,6 +128,33 @@ def serve_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     return env | {"HUB_DATA_DIR": str(data_dir), "HUB_PORT": str(port), "HUB_CHAT_SECRET": CHAT_SECRET,
                   "HUB_ADMIN_EMAIL": ADMIN_EMAIL, "HUB_ADMIN_PASSWORD": ADMIN_PASSWORD, **extra}  # fmt: skip
+
+
+async def start_hub_process(
+    data_dir: Path, port: int, log: Path | None = None, **env_extra: str
+) -> asyncio.subprocess.Process:
+    """A real `python -m hub serve`, once it answers /readyz."""
+    env = serve_env(data_dir, port, **env_extra)
+    stderr = log.open("wb") if log else asyncio.subprocess.DEVNULL
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub", "serve", env=env, cwd=data_dir, stderr=stderr
+    )
+
+    async def ready():
+        try:
+            async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                return resp.status == 200
+        except aiohttp.ClientError:
+            assert process.returncode is None, "hub exited during start-up"
+            return False
+
+    await eventually(ready, timeout=60, interval=0.1)
+    return process
+
+
+async def stop_hub_process(process: asyncio.subprocess.Process) -> int:
+    process.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(process.wait(), 60)
 
 
 # Mail that once crashed the hub: raw Latin-1 bytes in headers, and more nested parts than the

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
-from pathlib import Path
 
 import aiohttp
 
@@ -19,8 +17,8 @@ from tests.conftest import (
     CHAT_SECRET,
     Hub,
     chat_message,
-    eventually,
-    serve_env,
+    start_hub_process,
+    stop_hub_process,
 )
 from tests.mail_peers import free_port
 
@@ -82,38 +80,12 @@ async def test_demo_fills_a_fresh_hub_through_the_pipeline(settings, make_hub):
     assert await fill(settings) == 1  # refuses to pile demo data onto a hub that has some
 
 
-async def _start_hub(
-    data_dir: Path, port: int, log: Path | None = None, **env_extra: str
-) -> asyncio.subprocess.Process:
-    env = serve_env(data_dir, port, **env_extra)
-    stderr = log.open("wb") if log else asyncio.subprocess.DEVNULL
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub", "serve", env=env, cwd=data_dir, stderr=stderr
-    )
-
-    async def ready():
-        try:
-            async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/readyz") as resp:
-                return resp.status == 200
-        except aiohttp.ClientError:
-            assert process.returncode is None, "hub exited during start-up"
-            return False
-
-    await eventually(ready, timeout=60, interval=0.1)
-    return process
-
-
-async def _stop(process: asyncio.subprocess.Process) -> int:
-    process.send_signal(signal.SIGTERM)
-    return await asyncio.wait_for(process.wait(), 60)
-
-
 async def test_data_survives_a_stop_and_start_of_the_hub_on_its_embedded_database(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     body = json.dumps(chat_message("remember me", external_id="persist-1")).encode()
     headers = {"X-Hub-Signature-256": hmac_sha256_signature(CHAT_SECRET, body)}
-    process = await _start_hub(tmp_path, port)
+    process = await start_hub_process(tmp_path, port)
     assert (tmp_path / "embedded.port").exists()  # lets `create-user`/`demo` share the running server
     async with (
         aiohttp.ClientSession() as http,
@@ -121,10 +93,10 @@ async def test_data_survives_a_stop_and_start_of_the_hub_on_its_embedded_databas
     ):
         assert resp.status == 201
         first = await resp.json()
-    assert await _stop(process) == 0
+    assert await stop_hub_process(process) == 0
     assert not (tmp_path / "embedded.port").exists()
 
-    process = await _start_hub(tmp_path, port)
+    process = await start_hub_process(tmp_path, port)
     try:
         async with aiohttp.ClientSession() as http:
             login = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
@@ -138,7 +110,7 @@ async def test_data_survives_a_stop_and_start_of_the_hub_on_its_embedded_databas
             async with http.post(f"{base}/webhooks/chat", data=body, headers=headers) as resp:
                 assert resp.status == 200 and (await resp.json())["id"] == first["id"]
     finally:
-        assert await _stop(process) == 0
+        assert await stop_hub_process(process) == 0
 
 
 async def test_unreachable_database_is_one_clear_line_and_a_nonzero_exit(tmp_path):
@@ -160,7 +132,7 @@ async def test_unreachable_database_is_one_clear_line_and_a_nonzero_exit(tmp_pat
 
 async def test_no_token_reaches_the_log_and_half_sent_requests_are_closed(tmp_path):
     port, log = free_port(), tmp_path / "hub.log"
-    process = await _start_hub(tmp_path, port, log, HUB_HTTP_IDLE_SECONDS="1")
+    process = await start_hub_process(tmp_path, port, log, HUB_HTTP_IDLE_SECONDS="1")
     try:
         # An over-long request line and header make aiohttp log the request's first bytes.
         for request in (
@@ -179,7 +151,7 @@ async def test_no_token_reaches_the_log_and_half_sent_requests_are_closed(tmp_pa
         assert await asyncio.wait_for(reader.read(), 10) == b""
         writer.close()
     finally:
-        assert await _stop(process) == 0
+        assert await stop_hub_process(process) == 0
     text = log.read_text()
     assert "Error handling request" in text or "BadHttpMessage" in text or "LineTooLong" in text
     assert "SECRET-TOKEN" not in text

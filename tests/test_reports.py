@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
+from hub.listeners import ListenerLoop
+from hub.metrics import Metrics
 from tests.conftest import chat_message
 
 DAY = datetime(2026, 1, 5, tzinfo=UTC)
@@ -48,13 +50,15 @@ async def _build_day(hub) -> dict[str, str]:
         )
         await _move_events(hub, oid, **fields)
     # The reports follow the events: replayed into fresh roll-ups, they say what happened when.
-    await rollups(hub).replay(hub.services.event_log, hub.services.reports.rollups.clear)
+    await rebuild_rollups(hub)
     return ids
 
 
-def rollups(hub):
-    [loop] = [loop for loop in hub.services.listeners if loop.listener.name == "rollups"]
-    return loop
+async def rebuild_rollups(hub) -> int:
+    """What `python -m hub reports rebuild` does, from another holder than the hub's own
+    listener (which it fences off)."""
+    rollups = hub.services.reports.rollups
+    return await ListenerLoop(hub.db, rollups, Metrics()).replay(hub.services.event_log, rollups.clear)
 
 
 async def _move_events(hub, conversation_id: ObjectId, created_at, first_response_at=None, resolved_at=None):

@@ -1,0 +1,254 @@
+"""Domain events and their listeners: recorded with the change, handled once per listener
+across processes and crashes, retried and parked when failing, replayable; the roll-ups
+built from them agree with the records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from bson import ObjectId
+from pymongo import AsyncMongoClient
+
+from channels.base import hmac_sha256_signature
+from crm_core.domain_events import EventLog
+from hub.listeners import MAX_ATTEMPTS, ListenerLoop
+from hub.metrics import Metrics
+from tests.conftest import (
+    CHAT_SECRET,
+    chat_message,
+    eventually,
+    start_hub_process,
+    stop_hub_process,
+)
+from tests.mail_peers import free_port
+from tests.test_reports import rebuild_rollups
+
+
+async def caught_up(hub) -> None:
+    """Wait until every listener has handled every event."""
+    await eventually(lambda: _none_pending(hub.db), timeout=30)
+
+
+async def _none_pending(db) -> bool:
+    return await db.events.count_documents({"pending": {"$ne": []}}) == 0
+
+
+async def _stored_rollups(db) -> list[dict]:
+    docs = await db.rollups.find({}).sort("_id", 1).to_list(None)
+    # A replay may leave a zero where nothing was counted; zeros are no figure.
+    return [_without_zeros(doc) for doc in docs]
+
+
+def _without_zeros(value):
+    if isinstance(value, dict):
+        return {k: _without_zeros(v) for k, v in value.items() if v != 0}
+    return value
+
+
+async def test_changes_record_their_events_with_the_change(hub):
+    agent = await hub.login("agent")
+    ack = await (await hub.chat(chat_message("where is my order?"))).json()
+    conversation = ack["conversation_id"]
+    await hub.call(
+        "POST", f"/api/v1/conversations/{conversation}/messages", agent, json={"text": "On its way"}
+    )
+    await hub.call("PATCH", f"/api/v1/conversations/{conversation}", agent, json={"status": "resolved"})
+    events = (
+        await hub.db.events.find({"conversation_id": ObjectId(conversation)}).sort("_id", 1).to_list(None)
+    )
+    assert [e["type"] for e in events] == ["message.received", "message.sent", "conversation.status_changed"]
+    received, sent, resolved = events
+    assert received["opens"] is True and received["message_id"] == ObjectId(ack["id"])
+    assert sent["first_response_seconds"] >= 0 and sent["opens"] is False
+    assert resolved["status"] == {"from": "open", "to": "resolved"}
+    assert resolved["actor"]["type"] == "user" and resolved["resolution_seconds"] >= 0
+    await caught_up(hub)
+
+
+async def test_a_resolution_counts_on_its_day_even_when_the_conversation_reopens(hub):
+    agent, manager = await hub.login("agent"), await hub.login("manager")
+    ack = await (await hub.chat(chat_message("please close my account"))).json()
+    conversation = ack["conversation_id"]
+    await hub.call("PATCH", f"/api/v1/conversations/{conversation}", agent, json={"status": "resolved"})
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    # It happened yesterday: the events say so, and the roll-ups are replayed from them.
+    await hub.db.events.update_many({"conversation_id": ObjectId(conversation)}, {"$set": {"at": yesterday}})
+    await rebuild_rollups(hub)
+    day = yesterday.date().isoformat()
+
+    async def resolved_on(day: str) -> int:
+        _, summary = await hub.call("GET", f"/api/v1/reports/summary?from={day}", manager)
+        return summary["figures"]["conversations_resolved"]
+
+    assert await resolved_on(day) == 1
+    # Today the customer is back: the agent reopens it, then resolves it again.
+    await hub.call("PATCH", f"/api/v1/conversations/{conversation}", agent, json={"status": "open"})
+    assert await resolved_on(day) == 1
+    await hub.call("PATCH", f"/api/v1/conversations/{conversation}", agent, json={"status": "resolved"})
+    today = datetime.now(UTC).date().isoformat()
+    assert (await resolved_on(day), await resolved_on(today)) == (1, 1)
+    _, summary = await hub.call("GET", f"/api/v1/reports/summary?from={today}", manager)
+    assert summary["figures"]["conversations_reopened"] == 1
+    agent_id = (await hub.call("GET", "/api/v1/auth/me", agent))[1]["id"]
+    assert summary["figures"]["agents"][agent_id]["resolved"] == 1
+
+
+async def test_rollups_equal_a_from_scratch_computation(hub):
+    agent, manager = await hub.login("agent"), await hub.login("manager")
+    conversations = []
+    for n in range(12):
+        ack = await (await hub.chat(chat_message(f"question {n}", sender={"id": f"c{n % 7}"}))).json()
+        conversations.append(ack["conversation_id"])
+    for n, conversation in enumerate(sorted(set(conversations))):
+        path = f"/api/v1/conversations/{conversation}"
+        await hub.call("POST", f"{path}/messages", agent, json={"text": "hello", "private": n % 3 == 0})
+        if n % 2:
+            await hub.call("PATCH", path, agent, json={"status": "resolved"})
+    await caught_up(hub)
+    kept = await _stored_rollups(hub.db)
+
+    # Replayed from the events into empty roll-ups: the same figures.
+    await rebuild_rollups(hub)
+    assert await _stored_rollups(hub.db) == kept
+
+    # And the same as counting the records themselves.
+    today = datetime.now(UTC).date().isoformat()
+    _, summary = await hub.call("GET", f"/api/v1/reports/summary?from={today}", manager)
+    figures, db = summary["figures"], hub.db
+    replies = {"kind": "message", "direction": "out"}
+    assert figures["messages_in"] == await db.messages.count_documents({"direction": "in"}) == 12
+    assert figures["messages_out"] == await db.messages.count_documents(replies)
+    assert figures["conversations_new"] == await db.conversations.count_documents(
+        {"message_count": {"$gt": 0}}
+    )
+    assert figures["conversations_resolved"] == await db.conversations.count_documents({"status": "resolved"})
+
+
+async def test_two_hub_processes_and_a_kill_mid_burst_count_each_message_once(tmp_path, mongo_uri):
+    """Two real hubs on one database; one is killed with SIGKILL halfway through a burst and
+    started again. Every listener ends with every event handled once."""
+    database = f"test_{uuid.uuid4().hex[:12]}"
+    env = {"HUB_MONGO_URI": mongo_uri, "HUB_MONGO_DB": database, "HUB_NLP_WORKER": "off"}
+    ports = [free_port(), free_port()]
+    folders = [tmp_path / "a", tmp_path / "b"]
+    for folder in folders:
+        folder.mkdir()
+    processes = [await start_hub_process(f, p, **env) for f, p in zip(folders, ports, strict=True)]
+    total = 120
+
+    async def send(http: aiohttp.ClientSession, n: int) -> None:
+        body = json.dumps(chat_message(f"burst {n}", external_id=f"burst-{n}", sender={"id": f"s{n % 30}"}))
+        headers = {"X-Hub-Signature-256": hmac_sha256_signature(CHAT_SECRET, body.encode())}
+        # Like a channel: redeliver to either hub until one acknowledges.
+        for attempt in range(200):
+            port = ports[(n + attempt) % 2]
+            try:
+                async with http.post(
+                    f"http://127.0.0.1:{port}/webhooks/chat", data=body, headers=headers
+                ) as resp:
+                    if resp.status in (200, 201):
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"message {n} was never acknowledged")
+
+    client = AsyncMongoClient(mongo_uri, tz_aware=True)
+    db = client[database]
+    try:
+        async with aiohttp.ClientSession() as http:
+            burst = asyncio.gather(*(send(http, n) for n in range(total)))
+            await eventually(lambda: _stored_at_least(db, total // 3), timeout=60)
+            processes[0].send_signal(signal.SIGKILL)
+            await processes[0].wait()
+            processes[0] = await start_hub_process(folders[0], ports[0], **env)
+            await burst
+        await eventually(lambda: _none_pending(db), timeout=60)
+        days = await db.rollups.find({"kind": "day"}).to_list(None)
+        assert sum(d.get("messages_in", 0) for d in days) == total
+        assert await db.messages.count_documents({}) == total
+        assert (
+            sum(d.get("conversations_new", 0) for d in days)
+            == await db.conversations.count_documents({})
+            == 30
+        )
+        hours = await db.rollups.find({"kind": "hour"}).to_list(None)
+        assert sum(d.get("messages_in", 0) for d in hours) == total
+    finally:
+        await client.close()
+        for process in processes:
+            if process.returncode is None:
+                await stop_hub_process(process)
+
+
+async def _stored_at_least(db, count: int) -> bool:
+    return await db.messages.count_documents({}) >= count
+
+
+class Recorder:
+    """A listener for tests: remembers what it saw, fails on command."""
+
+    types = ("message.received",)
+
+    def __init__(self, name: str, fail_on: str | None = None) -> None:
+        self.name = name
+        self.fail_on = fail_on
+        self.seen: list[str] = []
+        self.attempts = 0
+
+    async def handle(self, events, session) -> None:
+        for event in events:
+            if event.get("external") == self.fail_on:
+                self.attempts += 1
+                raise RuntimeError("poisoned")
+        self.seen += [e.get("external") for e in events]
+
+    def handled(self) -> list[str]:
+        """What it handled, in order. A batch whose transaction met another listener's (both
+        acknowledge the same events) is rolled back and handled again: a listener's database
+        writes happen once, this in-memory list may repeat."""
+        return list(dict.fromkeys(self.seen))
+
+
+async def test_a_failing_listener_retries_then_parks_the_event_and_others_go_on(hub):
+    good, bad = Recorder("good"), Recorder("bad", fail_on="e2")
+    log = EventLog(hub.db, {"good": good.types, "bad": bad.types})
+    loops = [ListenerLoop(hub.db, r, Metrics(), backoff_base=0.01) for r in (good, bad)]
+    log.recorded = lambda: [loop.wake() for loop in loops] and None
+    for loop in loops:
+        loop.start()
+    try:
+        await log.record([log.new("message.received", external=f"e{n}", test=True) for n in range(5)])
+        await eventually(lambda: asyncio.sleep(0, good.handled() == ["e0", "e1", "e2", "e3", "e4"]))
+        await eventually(lambda: asyncio.sleep(0, bad.handled() == ["e0", "e1", "e3", "e4"]), timeout=10)
+        # Once in its batch (maybe), then MAX_ATTEMPTS times alone.
+        assert MAX_ATTEMPTS <= bad.attempts <= MAX_ATTEMPTS + 1
+        parked = await hub.db.events.find_one({"external": "e2"})
+        assert parked["parked"][0]["listener"] == "bad" and "poisoned" in parked["parked"][0]["error"]
+        assert "bad" not in parked["pending"]
+        # A listener added later replays the events from the start.
+        late = Recorder("late")
+        loop = ListenerLoop(hub.db, late, Metrics())
+        assert await loop.replay(log) >= 5
+        assert late.handled()[-5:] == ["e0", "e1", "e2", "e3", "e4"]
+    finally:
+        for loop in loops:
+            await loop.stop()
+
+
+async def test_a_listener_runs_in_one_process_at_a_time(hub):
+    first, second = Recorder("solo"), Recorder("solo")
+    log = EventLog(hub.db, {"solo": first.types})
+    await log.record([log.new("message.received", external=f"s{n}") for n in range(3)])
+    a, b = ListenerLoop(hub.db, first, Metrics()), ListenerLoop(hub.db, second, Metrics())
+    assert await a.lead() and not await b.lead()
+    assert await a.drain() >= 3
+    # A rebuild takes the lease over: the old holder's next batch cannot commit.
+    assert await b.lead(force=True) and not await a.lead()
+    await log.record([log.new("message.received", external="s3")])
+    assert await b.run_once() == 1 and second.handled() == ["s3"]
