@@ -22,6 +22,7 @@ from pymongo import AsyncMongoClient
 
 from crm_core.indexes import ensure_indexes
 from crm_core.reporting import Period, Reports
+from crm_core.rollups import Rollups
 from hub.embedded import EmbeddedServer
 
 CHANNELS = ("chat", "email", "webchat", "telegram", "slack")
@@ -29,56 +30,74 @@ INTENTS = ("support_request", "billing", "sales_inquiry", "complaint", "greeting
 BATCH = 10_000
 
 
-async def fill(db, conversations: int, messages: int, days: int) -> None:
+def events(conversations: int, messages: int, days: int):
+    """The domain events of that much traffic, in batches: each conversation opens with an
+    inbound message, gets a first response, 60% are resolved; messages spread over them."""
     rng = random.Random(7)
     end = datetime.now(UTC)
-    ids = []
-    batch = []
+    threads = []
+    batch: list[dict] = []
     for _ in range(conversations):
         created = end - timedelta(seconds=rng.uniform(0, days * 86400))
-        resolved = rng.random() < 0.6
-        doc = {
-            "_id": ObjectId(),
-            "channel": rng.choice(CHANNELS),
-            "contact_id": ObjectId(),
-            "thread_key": str(ObjectId()),
-            "status": "resolved" if resolved else rng.choice(("open", "pending")),
-            "created_at": created,
-            "last_message_at": created + timedelta(hours=rng.uniform(0, 48)),
-            "first_response_at": created + timedelta(minutes=rng.expovariate(1 / 30)),
-            "message_count": 0,
-        }
-        if resolved:
-            doc["resolved_at"] = created + timedelta(hours=rng.expovariate(1 / 8))
-        ids.append((doc["_id"], doc["channel"], created))
-        batch.append(doc)
-        if len(batch) == BATCH:
-            await db.conversations.insert_many(batch)
+        conversation = {"conversation_id": ObjectId(), "channel": rng.choice(CHANNELS)}
+        threads.append((conversation, created))
+        first_response = rng.expovariate(1 / 1800)
+        batch += [
+            _event("message.received", created, conversation, opens=True),
+            _event(
+                "message.sent",
+                created + timedelta(seconds=first_response),
+                conversation,
+                agent_id="agent-1",
+                first_response_seconds=first_response,
+                intent=rng.choice(INTENTS),
+            ),
+        ]
+        if rng.random() < 0.6:
+            resolution = rng.expovariate(1 / (8 * 3600))
+            batch.append(
+                _event(
+                    "conversation.status_changed",
+                    created + timedelta(seconds=resolution),
+                    conversation,
+                    status={"from": "open", "to": "resolved"},
+                    resolution_seconds=resolution,
+                    intent=rng.choice(INTENTS),
+                    agent_id="agent-1",
+                )
+            )
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    for n in range(max(0, messages - 2 * conversations)):
+        conversation, created = threads[n % len(threads)]
+        at = created + timedelta(minutes=rng.uniform(0, 600))
+        if rng.random() < 0.55:
+            batch += [
+                _event("message.received", at, conversation),
+                _event("message.classified", at, conversation, intent=rng.choice(INTENTS)),
+            ]
+        else:
+            batch.append(_event("message.sent", at, conversation, agent_id="agent-1"))
+        if len(batch) >= BATCH:
+            yield batch
             batch = []
     if batch:
-        await db.conversations.insert_many(batch)
-    batch = []
-    for n in range(messages):
-        conversation_id, channel, created = ids[n % len(ids)]
-        inbound = rng.random() < 0.55
-        batch.append(
-            {
-                "conversation_id": conversation_id,
-                "channel": channel,
-                "direction": "in" if inbound else "out",
-                "kind": "message",
-                "text": "bench",
-                "nlp": {"status": "done", "intent": rng.choice(INTENTS)}
-                if inbound
-                else {"status": "skipped"},
-                "created_at": created + timedelta(minutes=rng.uniform(0, 600)),
-            }
-        )
-        if len(batch) == BATCH:
-            await db.messages.insert_many(batch)
-            batch = []
-    if batch:
-        await db.messages.insert_many(batch)
+        yield batch
+
+
+def _event(kind: str, at: datetime, conversation: dict, **data) -> dict:
+    return {"_id": ObjectId(), "type": kind, "at": at, **conversation, **data, "pending": []}
+
+
+async def fill(db, rollups: Rollups, conversations: int, messages: int, days: int) -> int:
+    """Store the events and roll them up with the listener's own code; returns how many."""
+    count = 0
+    for batch in events(conversations, messages, days):
+        await db.events.insert_many(batch)
+        await rollups.handle(batch, None)
+        count += len(batch)
+    return count
 
 
 async def main() -> None:
@@ -103,12 +122,14 @@ async def main() -> None:
         await client.drop_database("bench_reports")
         await ensure_indexes(db)
         started = time.perf_counter()
-        await fill(db, args.conversations, args.messages, args.days)
+        rollups = Rollups(db, "UTC")
+        stored = await fill(db, rollups, args.conversations, args.messages, args.days)
         print(
-            f"filled {args.conversations} conversations, {args.messages} messages in "
+            f"filled {args.conversations} conversations, {args.messages} messages "
+            f"({stored} events, {await db.rollups.count_documents({})} roll-ups) in "
             f"{time.perf_counter() - started:.0f} s"
         )
-        reports = Reports(db)
+        reports = Reports(db, rollups)
         end = datetime.now(UTC)
         for label, span in (
             ("today", timedelta(days=1)),

@@ -10,11 +10,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bots.charts import messages_per_day_chart
+from crm_core.records import CHANNELS
 from crm_core.reporting import FIRST_DAY, LAST_DAY, MAX_PERIOD, Period, Reports
 
 NUMBER_ROLES = ("manager", "admin")
 LEAD_ROLES = ("sales", "manager", "admin")
-CHANNELS = ("chat", "email", "webchat", "telegram", "slack")
 HELP = """Commands:
 /stats [today|yesterday|week|month|YYYY-MM-DD..YYYY-MM-DD] [channel] - conversations, messages,
   response and resolution times, tickets, leads and top intents, with the change against the

@@ -24,7 +24,6 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("contact_id", ASC), ("created_at", DESC)], name="contact_history"),
         IndexModel([("terms", ASC)], name="terms"),
         IndexModel([("nlp.status", ASC), ("created_at", ASC)], name="nlp_pending"),
-        IndexModel([("created_at", ASC), ("channel", ASC)], name="reports_period"),
         IndexModel([("campaign.id", ASC)], name="campaign_messages", sparse=True),
     ],
     "events": [
@@ -40,9 +39,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("assignee_id", ASC), ("last_message_at", DESC), ("_id", DESC)], name="inbox_assignee"),
         IndexModel([("labels", ASC), ("last_message_at", DESC)], name="inbox_label"),
         IndexModel([("contact_id", ASC), ("last_message_at", DESC)], name="contact_conversations"),
-        IndexModel([("created_at", ASC)], name="reports_created"),
-        IndexModel([("resolved_at", ASC)], name="reports_resolved", sparse=True),
-        IndexModel([("first_response_at", ASC)], name="reports_first_response", sparse=True),
+        IndexModel([("created_at", ASC)], name="reports_created"),  # the CSV export
         IndexModel([("waiting_since", ASC)], name="sla_waiting", sparse=True),
         IndexModel([("mirrors.slack", ASC)], name="slack_mirror", sparse=True),
         IndexModel(

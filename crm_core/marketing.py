@@ -21,10 +21,9 @@ from pymongo.errors import DuplicateKeyError
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.errors import Conflict, Invalid
-from crm_core.records import changed_fields, check_one_of, find_by_id, save_changes, utcnow
+from crm_core.records import CHANNELS, changed_fields, check_one_of, find_by_id, save_changes, utcnow
 
 CAMPAIGN_STATUSES = ("active", "paused", "archived")
-CHANNELS = ("chat", "email", "telegram", "slack", "webchat")
 TEMPLATE_FIELDS = ("name", "first_name", "company", "email")
 ENDED = ("completed", "opted_out", "failed", "stopped")
 PAUSED_RECHECK = timedelta(minutes=15)

@@ -28,6 +28,7 @@ from crm_core.records import (
 from crm_core.rules import LeadRules
 
 LEAD_STATUSES = ("new", "qualified", "converted", "lost")
+SETTABLE_LEAD_STATUSES = ("new", "qualified", "lost")  # converted: by convert()
 DEAL_STAGES = ("new", "qualified", "proposal", "won", "lost")
 SALES_ROLES = ("sales", "manager", "admin")
 BIG_BUDGET = 10_000  # below this a budget earns half its points
@@ -202,7 +203,7 @@ class Leads:
         """Change status (not to converted: use convert) or owner; returns (new, old values)."""
         current = await self.get(lead_id)
         fields = dict(changes)
-        check_one_of(fields, "status", ("new", "qualified", "lost"))  # converted: by convert()
+        check_one_of(fields, "status", SETTABLE_LEAD_STATUSES)
         if current["status"] == "converted":
             raise Conflict("the lead was converted; work its deal instead")
         if fields.get("owner_id") is not None:

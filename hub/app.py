@@ -165,7 +165,8 @@ def build_services(
     metrics = Metrics()
     rollups = Rollups(db, settings.timezone)
     reactions: list[Listener] = [rollups, Notifications(db, realtime, slack_dm=settings.slack_configured)]
-    listeners = [ListenerLoop(db, listener, metrics) for listener in reactions]
+    lease = settings.listener_lease_seconds
+    listeners = [ListenerLoop(db, listener, metrics, lease_seconds=lease) for listener in reactions]
     event_log = EventLog(
         db,
         {listener.name: listener.types for listener in reactions},

@@ -76,6 +76,7 @@ class Settings:
     embedded_sync: bool = True
     nlp_worker: bool = True
     nlp_lease_seconds: float = 60.0
+    listener_lease_seconds: float = 30.0
     public_url: str | None = None
     unsubscribe_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
@@ -157,6 +158,7 @@ class Settings:
             embedded_sync=_on("HUB_EMBEDDED_SYNC", True),
             nlp_worker=_on("HUB_NLP_WORKER", True),
             nlp_lease_seconds=_float("HUB_NLP_LEASE_SECONDS", 60.0),
+            listener_lease_seconds=_float("HUB_LISTENER_LEASE_SECONDS", 30.0),
             public_url=_str("HUB_PUBLIC_URL"),
             unsubscribe_secret=_str("HUB_UNSUBSCRIBE_SECRET"),
             log_level=(_str("HUB_LOG_LEVEL") or "INFO").upper(),

@@ -61,6 +61,11 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+async def all_events_handled(db) -> bool:
+    """Every domain event handled by every listener (poll it with `eventually`)."""
+    return await db.events.count_documents({"pending": {"$ne": []}}) == 0
+
+
 @pytest.fixture(scope="session")
 async def mongo_uri() -> AsyncIterator[str]:
     if uri := os.environ.get("HUB_TEST_MONGO_URI"):

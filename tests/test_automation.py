@@ -14,7 +14,7 @@ import pytest
 from bson import ObjectId
 
 from channels.email import unsubscribe_signature
-from tests.conftest import CHAT_SECRET, chat_message, eventually, post_email
+from tests.conftest import CHAT_SECRET, all_events_handled, chat_message, eventually, post_email
 from tests.mail_peers import SMTP_PASSWORD, SMTP_USER
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -113,11 +113,15 @@ async def test_rich_sales_inquiry_becomes_a_qualified_lead_assigned_to_a_rep(mak
     assert {"budget", "team_size", "timeline", "request", "title", "company"} <= set(signals)
     assert signals["budget"]["evidence"] == "EUR 60k" and signals["team_size"]["value"] == 40
     assert lead["score"] == sum(s["points"] for s in lead["signals"]) >= 50
-    note = await hub.db.notifications.find_one({"user_id": ObjectId(rep_id), "kind": "lead.assigned"})
+    # The notifications listener tells the rep, once the lead's assignment event is handled.
+    note = await eventually(
+        lambda: hub.db.notifications.find_one({"user_id": ObjectId(rep_id), "kind": "lead.assigned"})
+    )
     assert "score" in note["text"] and "EUR 60k" in note["text"]
     # More from the same buyer adds to the lead; the rep is not told twice.
     await hub.chat(chat_message("Also, do you integrate with Salesforce?", sender={"id": "lead-1"}))
     await classified(hub, 2)
+    await eventually(lambda: all_events_handled(hub.db))
     assert await hub.db.notifications.count_documents({}) == 1
     contact = await hub.services.contacts.get(lead["contact_id"])
     assert contact["lead"]["score"] == lead["score"]

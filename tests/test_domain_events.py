@@ -20,6 +20,7 @@ from hub.listeners import MAX_ATTEMPTS, ListenerLoop
 from hub.metrics import Metrics
 from tests.conftest import (
     CHAT_SECRET,
+    all_events_handled,
     chat_message,
     eventually,
     start_hub_process,
@@ -30,12 +31,7 @@ from tests.test_reports import rebuild_rollups
 
 
 async def caught_up(hub) -> None:
-    """Wait until every listener has handled every event."""
-    await eventually(lambda: _none_pending(hub.db), timeout=30)
-
-
-async def _none_pending(db) -> bool:
-    return await db.events.count_documents({"pending": {"$ne": []}}) == 0
+    await eventually(lambda: all_events_handled(hub.db), timeout=30)
 
 
 async def _stored_rollups(db) -> list[dict]:
@@ -133,7 +129,8 @@ async def test_two_hub_processes_and_a_kill_mid_burst_count_each_message_once(tm
     """Two real hubs on one database; one is killed with SIGKILL halfway through a burst and
     started again. Every listener ends with every event handled once."""
     database = f"test_{uuid.uuid4().hex[:12]}"
-    env = {"HUB_MONGO_URI": mongo_uri, "HUB_MONGO_DB": database, "HUB_NLP_WORKER": "off"}
+    env = {"HUB_MONGO_URI": mongo_uri, "HUB_MONGO_DB": database, "HUB_NLP_WORKER": "off",
+           "HUB_LISTENER_LEASE_SECONDS": "3"}  # fmt: skip
     ports = [free_port(), free_port()]
     folders = [tmp_path / "a", tmp_path / "b"]
     for folder in folders:
@@ -168,7 +165,7 @@ async def test_two_hub_processes_and_a_kill_mid_burst_count_each_message_once(tm
             await processes[0].wait()
             processes[0] = await start_hub_process(folders[0], ports[0], **env)
             await burst
-        await eventually(lambda: _none_pending(db), timeout=60)
+        await eventually(lambda: all_events_handled(db), timeout=60)
         days = await db.rollups.find({"kind": "day"}).to_list(None)
         assert sum(d.get("messages_in", 0) for d in days) == total
         assert await db.messages.count_documents({}) == total

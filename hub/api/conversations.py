@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.audit import diff
 from crm_core.conversations import ConversationFilter
+from crm_core.records import CONVERSATION_STATUSES, PRIORITIES
 from hub.api.cursors import decode_cursor
 from hub.api.errors import ApiError
 from hub.api.routing import ALL_STAFF, INBOX_WORKERS, MANAGERS, Call, QueryParam, api, json_ok, page
@@ -37,10 +38,10 @@ class ReplyBody(BaseModel):
 
 class ConversationChangesBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal["open", "pending", "snoozed", "resolved"] | None = None
+    status: Literal[CONVERSATION_STATUSES] | None = None
     snoozed_until: datetime | None = None
     assignee_id: str | None = None
-    priority: Literal["low", "medium", "high", "urgent"] | None = None
+    priority: Literal[PRIORITIES] | None = None
     labels: list[str] | None = Field(default=None, max_length=50)
 
 

@@ -9,14 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.base import SignatureError
 from channels.email import verify_unsubscribe
-from crm_core.records import object_id
+from crm_core.marketing import CAMPAIGN_STATUSES
+from crm_core.records import CHANNELS, object_id
 from hub.api.errors import ApiError
 from hub.api.routing import MANAGERS, SALES_TEAM, Call, QueryParam, api, json_ok
 
 
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    channel: Literal["chat", "email", "telegram", "slack", "webchat"]
+    channel: Literal[CHANNELS]
     template: str = Field(
         min_length=1, max_length=4000, description="{name}, {first_name}, {company}, {email}"
     )
@@ -38,7 +39,7 @@ class NewCampaign(BaseModel):
 class CampaignChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    status: Literal["active", "paused", "archived"] | None = None
+    status: Literal[CAMPAIGN_STATUSES] | None = None
     steps: list[Step] | None = Field(default=None, min_length=1, max_length=20)
 
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bots.commands import CHANNELS
 from channels.base import utc_moment
+from crm_core.records import CHANNELS
 from crm_core.reporting import MAX_PERIOD, Period
 from hub.api.errors import ApiError
 from hub.api.routing import ALL_STAFF, Call, QueryParam, api, json_ok

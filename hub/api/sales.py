@@ -7,7 +7,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_core.sales import DealFilter, LeadFilter
+from crm_core.sales import DEAL_STAGES, SETTABLE_LEAD_STATUSES, DealFilter, LeadFilter
 from hub.api.routing import SALES_TEAM, Call, QueryParam, api, json_ok
 
 PAGING = (
@@ -18,13 +18,13 @@ PAGING = (
 
 class LeadChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal["new", "qualified", "lost"] | None = None
+    status: Literal[SETTABLE_LEAD_STATUSES] | None = None
     owner_id: str | None = None
 
 
 class DealChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    stage: Literal["new", "qualified", "proposal", "won", "lost"] | None = None
+    stage: Literal[DEAL_STAGES] | None = None
     value: float | None = Field(default=None, ge=0)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     owner_id: str | None = None

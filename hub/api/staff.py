@@ -9,11 +9,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.audit import diff
+from crm_core.records import ROLES
 from crm_core.users import public_user
 from hub.api.errors import ApiError
 from hub.api.routing import ALL_STAFF, SESSION_COOKIE, Call, api, bearer_token, csrf_token, json_ok
 
-Role = Literal["admin", "agent", "sales", "manager"]
+Role = Literal[ROLES]
 
 
 class LoginBody(BaseModel):

@@ -7,14 +7,15 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from crm_core.tickets import TicketFilter
+from crm_core.records import PRIORITIES
+from crm_core.tickets import TICKET_STATUSES, TicketFilter
 from hub.api.routing import INBOX_WORKERS, Call, QueryParam, api, json_ok
 
 
 class TicketChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal["open", "pending", "resolved", "closed"] | None = None
-    priority: Literal["low", "medium", "high", "urgent"] | None = None
+    status: Literal[TICKET_STATUSES] | None = None
+    priority: Literal[PRIORITIES] | None = None
     assignee_id: str | None = None
 
 
