@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_core.domain_events import Event
 from crm_core.records import utcnow
 
 # The kinds of record whose changes are audited, and can be read back by GET /api/v1/audit.
@@ -45,6 +47,38 @@ class Audit:
             .sort("at", -1)
             .to_list(limit)
         )
+
+
+class AutomationAudit:
+    """Audits what automation changed, naming the rule as the actor: a listener of the
+    domain events whose actor is a rule (staff changes are audited by their routes)."""
+
+    name = "audit"
+    types = ("conversation.status_changed", "ticket.opened", "lead.qualified", "lead.assigned")
+    _TARGETS = {"conversation": "conversation_id", "ticket": "ticket_id", "lead": "lead_id"}
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._col = db.audit
+
+    async def handle(self, events: list[Event], session: AsyncClientSession) -> None:
+        entries = [self._entry(event) for event in events if (event.get("actor") or {}).get("type") == "rule"]
+        if entries:
+            await self._col.insert_many(entries, session=session)
+
+    def _entry(self, event: Event) -> dict[str, Any]:
+        target_type = event["type"].split(".")[0]
+        changes = {k: event[k] for k in ("status", "priority", "owner_id", "score") if k in event}
+        return {
+            "_id": event["_id"],  # one entry per event
+            "actor_id": None,
+            "actor_email": None,
+            "actor_rule": event["actor"]["rule"],
+            "action": event["type"],
+            "target_type": target_type,
+            "target_id": event[self._TARGETS[target_type]],
+            "changes": changes,
+            "at": event["at"],
+        }
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.assignment import active_user_id, next_assignee, user_filter
-from crm_core.domain_events import EventLog, staff_actor
+from crm_core.domain_events import EventLog, rule_actor, staff_actor
 from crm_core.errors import Conflict
 from crm_core.records import (
     Events,
@@ -121,7 +121,12 @@ class Leads:
             )
             if lead is not None and qualifies:
                 event = self._log.new(
-                    "lead.qualified", at=now, lead_id=lead["_id"], contact_id=contact_id, score=score
+                    "lead.qualified",
+                    at=now,
+                    actor=rule_actor("leads.qualified_score"),
+                    lead_id=lead["_id"],
+                    contact_id=contact_id,
+                    score=score,
                 )
                 await self._log.record([event], session)
         if lead is None:  # changed meanwhile: start again from what it is now
@@ -179,7 +184,11 @@ class Leads:
             )
             if assigned is not None:
                 event = self._log.new(
-                    "lead.assigned", lead_id=lead["_id"], contact_id=lead["contact_id"], owner_id=rep["_id"]
+                    "lead.assigned",
+                    actor=rule_actor("leads.qualified_score"),
+                    lead_id=lead["_id"],
+                    contact_id=lead["contact_id"],
+                    owner_id=rep["_id"],
                 )
                 await self._log.record([event], session)
         return assigned or await self.get(lead["_id"])

@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from crm_core.assignment import active_user_id, next_assignee, user_filter
 from crm_core.conversations import ASSIGNABLE_ROLES
-from crm_core.domain_events import EventLog, staff_actor
+from crm_core.domain_events import EventLog, rule_actor, staff_actor
 from crm_core.errors import Invalid
 from crm_core.records import (
     PRIORITIES,
@@ -132,6 +132,7 @@ class Tickets:
         opened = self._log.new(
             "ticket.opened",
             at=now,
+            actor=rule_actor("tickets.intents"),
             channel=ticket["channel"],
             ticket_id=ticket["_id"],
             conversation_id=ticket["conversation_id"],

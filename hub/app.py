@@ -21,7 +21,7 @@ from channels.base import ChannelSender
 from channels.chat import ChatSender
 from channels.email import EmailSender, ImapMailbox, unsubscribe_signature
 from channels.webchat import WebchatSender
-from crm_core.audit import Audit
+from crm_core.audit import Audit, AutomationAudit
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.domain_events import EventLog
@@ -164,7 +164,11 @@ def build_services(
 ) -> Services:
     metrics = Metrics()
     rollups = Rollups(db, settings.timezone)
-    reactions: list[Listener] = [rollups, Notifications(db, realtime, slack_dm=settings.slack_configured)]
+    reactions: list[Listener] = [
+        rollups,
+        Notifications(db, realtime, slack_dm=settings.slack_configured),
+        AutomationAudit(db),
+    ]
     lease = settings.listener_lease_seconds
     listeners = [ListenerLoop(db, listener, metrics, lease_seconds=lease) for listener in reactions]
     event_log = EventLog(

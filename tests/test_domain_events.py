@@ -25,6 +25,7 @@ from tests.conftest import (
     eventually,
     start_hub_process,
     stop_hub_process,
+    unsure_analysis,
 )
 from tests.mail_peers import free_port
 from tests.test_reports import rebuild_rollups
@@ -249,3 +250,27 @@ async def test_a_listener_runs_in_one_process_at_a_time(hub):
     assert await b.lead(force=True) and not await a.lead()
     await log.record([log.new("message.received", external="s3")])
     assert await b.run_once() == 1 and second.handled() == ["s3"]
+
+
+async def test_changes_made_by_automation_are_audited_with_the_rule_as_actor(hub):
+    manager = await hub.login("manager")
+    rules = await hub.services.rules.get()
+    ack = await (
+        await hub.chat(chat_message("WIN A FREE PHONE, click here", sender={"id": "stranger"}))
+    ).json()
+    spam = await hub.db.messages.find_one({"_id": ObjectId(ack["id"])})
+    confident = unsure_analysis("spam", 0.97) | {"confident": True}
+    await hub.services.automation.act(spam, confident, rules)
+    ack = await (await hub.chat(chat_message("this is the third broken order!"))).json()
+    complaint = await hub.db.messages.find_one({"_id": ObjectId(ack["id"])})
+    await hub.services.automation.act(complaint, unsure_analysis("complaint"), rules)
+    await caught_up(hub)
+
+    query = f"/api/v1/audit?target_type=conversation&target_id={spam['conversation_id']}"
+    _, trail = await hub.call("GET", query, manager)
+    [resolved] = trail["items"]
+    assert resolved["actor_rule"] == "labels[spam].resolve" and resolved["actor_id"] is None
+    assert resolved["changes"]["status"] == {"from": "open", "to": "resolved"}
+    ticket = await hub.db.tickets.find_one({"conversation_id": complaint["conversation_id"]})
+    _, trail = await hub.call("GET", f"/api/v1/audit?target_type=ticket&target_id={ticket['_id']}", manager)
+    assert [(e["action"], e["actor_rule"]) for e in trail["items"]] == [("ticket.opened", "tickets.intents")]
