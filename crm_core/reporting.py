@@ -28,6 +28,12 @@ EXPORT_FIELDS = (
 )  # fmt: skip
 
 
+DAILY_FIELDS = (
+    "conversations_new", "conversations_resolved", "conversations_reopened", "messages_in", "messages_out",
+    "tickets_opened", "leads_created", "leads_qualified", "first_response_median_s", "resolution_median_s",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Period:
     start: datetime
@@ -88,6 +94,22 @@ class Reports:
                 per_day = days.setdefault(doc["channel"], {})
                 per_day[day] = per_day.get(day, 0) + doc["messages_in"]
         return days
+
+    async def daily_csv(self, period: Period, channel: str | None = None) -> str:
+        """The roll-ups as a spreadsheet: one row per day (in the reports' time zone) and
+        channel ("-" for what belongs to no channel: leads)."""
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for doc in await self.rollups.covering(period.start, period.end):
+            if channel is None or doc["channel"] in (channel, NO_CHANNEL):
+                day = doc["start"].astimezone(self.rollups.zone).date().isoformat()
+                groups.setdefault((day, doc["channel"]), []).append(doc)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=("day", "channel", *DAILY_FIELDS))
+        writer.writeheader()
+        for (day, group_channel), docs in sorted(groups.items()):
+            figures = _figures(totals(docs))
+            writer.writerow({"day": day, "channel": group_channel, **{f: figures[f] for f in DAILY_FIELDS}})
+        return out.getvalue()
 
     async def waiting(self, older_than: datetime, limit: int = 10) -> list[dict[str, Any]]:
         """Open conversations whose customer has waited since before `older_than`, longest first."""

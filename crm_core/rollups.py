@@ -170,7 +170,7 @@ class Rollups:
             )
         for (kind, start, channel), figures in self._increments(pending).items():
             if any(kind == k and a <= start < b for k, a, b in ranges):
-                docs.append({"channel": channel, **_nested(figures)})
+                docs.append({"kind": kind, "start": start, "channel": channel, **_nested(figures)})
         return docs
 
 

@@ -62,7 +62,11 @@ async def email_hub(make_hub, dovecot, smtp_server, test_ca):
 
 async def _messages(hub, minimum: int) -> list[dict]:
     async def enough():
-        found = await hub.db.messages.find({"direction": "in"}).sort("created_at", 1).to_list(None)
+        found = (
+            await hub.db.messages.find({"direction": "in"})
+            .sort([("created_at", 1), ("_id", 1)])
+            .to_list(None)
+        )
         return found if len(found) >= minimum else None
 
     return await eventually(enough, timeout=15)

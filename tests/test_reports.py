@@ -183,3 +183,18 @@ async def test_response_and_resolution_times_by_channel_and_intent(hub):
     assert chat == billing
     assert 0 <= chat["first_response_median_s"] <= chat["resolution_median_s"] < 60
     assert (await hub.call("GET", "/api/v1/reports/times", agent))[0] == 403
+
+
+async def test_daily_csv_reads_the_rollups(hub):
+    await _build_day(hub)
+    manager = await hub.login("manager")
+    async with hub.client.get("/api/v1/reports/daily.csv?from=2026-01-04&to=2026-01-05",
+                              headers={"Authorization": f"Bearer {manager}"}) as resp:  # fmt: skip
+        assert resp.status == 200 and resp.content_type == "text/csv"
+        rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    by_day = {(r["day"], r["channel"]): r for r in rows}
+    assert set(by_day) == {("2026-01-04", "chat"), ("2026-01-05", "chat")}
+    day = by_day[("2026-01-05", "chat")]
+    assert (day["conversations_new"], day["conversations_resolved"], day["messages_in"]) == ("3", "1", "4")
+    assert float(day["first_response_median_s"]) == 1200 and float(day["resolution_median_s"]) == 3600
+    assert by_day[("2026-01-04", "chat")]["conversations_new"] == "1"

@@ -93,8 +93,19 @@ async def report_times(call: Call) -> web.Response:
            tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
 async def report_export(call: Call) -> web.Response:
     period, channel = _period(call)
-    body = await call.services.reports.export_csv(period, channel)
-    name = f"conversations-{period.start.date()}-{(period.end - timedelta(seconds=1)).date()}.csv"
+    return _csv_download("conversations", period, await call.services.reports.export_csv(period, channel))
+
+
+@api.route("GET", "/api/v1/reports/daily.csv", summary="The period's figures per day and channel, "
+           "as CSV (from the reporting roll-ups).", tag="reports", roles=REPORT_ROLES,
+           query=PERIOD_PARAMS)  # fmt: skip
+async def report_daily_csv(call: Call) -> web.Response:
+    period, channel = _period(call)
+    return _csv_download("daily", period, await call.services.reports.daily_csv(period, channel))
+
+
+def _csv_download(what: str, period: Period, body: str) -> web.Response:
+    name = f"{what}-{period.start.date()}-{(period.end - timedelta(seconds=1)).date()}.csv"
     return web.Response(
         text=body, content_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
