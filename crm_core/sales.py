@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.assignment import active_user_id, next_assignee, user_filter
+from crm_core.automation.rules import LeadRules
 from crm_core.domain_events import EventLog, rule_actor, staff_actor
 from crm_core.errors import Conflict
 from crm_core.records import (
@@ -25,7 +26,6 @@ from crm_core.records import (
     save_changes,
     utcnow,
 )
-from crm_core.rules import LeadRules
 
 LEAD_STATUSES = ("new", "qualified", "converted", "lost")
 SETTABLE_LEAD_STATUSES = ("new", "qualified", "lost")  # converted: by convert()

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.assignment import active_user_id, next_assignee, user_filter
+from crm_core.automation.rules import TicketRules
 from crm_core.conversations import ASSIGNABLE_ROLES
 from crm_core.domain_events import EventLog, rule_actor, staff_actor
 from crm_core.errors import Invalid
@@ -28,7 +29,6 @@ from crm_core.records import (
     save_changes,
     utcnow,
 )
-from crm_core.rules import TicketRules
 
 TICKET_STATUSES = ("open", "pending", "resolved", "closed")
 OPEN_STATUSES = ("open", "pending")

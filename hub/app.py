@@ -14,7 +14,6 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 from telegram.error import TelegramError
 
-from bots.automation import Automation
 from bots.commands import Commands
 from channels import slack, telegram
 from channels.base import ChannelSender
@@ -22,6 +21,8 @@ from channels.chat import ChatSender
 from channels.email import EmailSender, ImapMailbox, unsubscribe_signature
 from channels.webchat import WebchatSender
 from crm_core.audit import Audit, AutomationAudit
+from crm_core.automation.actions import Automation
+from crm_core.automation.rules import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.domain_events import EventLog
@@ -33,7 +34,6 @@ from crm_core.notifications import Notifications
 from crm_core.outbox import Outbox
 from crm_core.reporting import Reports
 from crm_core.rollups import Rollups
-from crm_core.rules import RuleStore
 from crm_core.sales import Deals, Leads
 from crm_core.tickets import Tickets
 from crm_core.users import Users

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
-from bots.automation import Automation
 from bots.commands import Commands
 from crm_core.audit import Audit
+from crm_core.automation.actions import Automation
+from crm_core.automation.rules import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import ConversationFilter, Conversations
 from crm_core.domain_events import EventLog, staff_actor
@@ -18,7 +19,6 @@ from crm_core.intent_reviews import IntentReviews
 from crm_core.marketing import Campaigns
 from crm_core.outbox import Outbox
 from crm_core.reporting import Reports
-from crm_core.rules import RuleStore
 from crm_core.sales import Deals, Leads
 from crm_core.tickets import Tickets
 from crm_core.users import Users

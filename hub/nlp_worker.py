@@ -18,10 +18,10 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from bots.automation import Automation
+from crm_core.automation.actions import Automation
+from crm_core.automation.rules import RuleStore
 from crm_core.domain_events import EventLog
 from crm_core.records import utcnow
-from crm_core.rules import RuleStore
 from hub.background import BackgroundLoop
 from hub.metrics import Metrics
 from nlp.analyzer import Analyzer

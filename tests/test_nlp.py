@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_core.rules import LeadRules
+from crm_core.automation.rules import LeadRules
 from crm_core.sales import lead_signals
 from crm_core.tickets import ticket_priority
 from nlp import dataset, signals

@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.errors import Invalid
-from crm_core.records import utcnow
+from crm_core.records import PRIORITIES, utcnow
 from nlp.labels import LEAD_INTENTS, TICKET_INTENTS
 
-Priority = Literal["low", "medium", "high", "urgent"]
+Priority = Literal[PRIORITIES]
 Sentiment = Literal["positive", "neutral", "negative"]
 LEAD_SIGNALS = ("budget", "team_size", "company", "timeline", "request", "title")
 _RULES_ID = "automation_rules"

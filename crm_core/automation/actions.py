@@ -10,13 +10,14 @@ acted on and the rule that fired."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from crm_core.automation.rules import CampaignTrigger, LabelRule, Rules
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.domain_events import rule_actor
 from crm_core.marketing import Campaigns
-from crm_core.rules import CampaignTrigger, LabelRule, Rules
 from crm_core.sales import Leads, lead_signals
 from crm_core.tickets import Tickets, ticket_priority
 
@@ -35,6 +36,30 @@ def agent_verdict(intent: str) -> dict[str, Any]:
         "model": AGENT,
         "opt_out": False,
     }
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One message on its way through the rules."""
+
+    message: dict[str, Any]
+    analysis: dict[str, Any]
+    rules: Rules
+
+    @property
+    def intent(self) -> str:
+        return self.analysis["intent"]
+
+    def done(self, what: str, rule: str) -> Action:
+        """An action, with the verdict it acted on and the rule that fired."""
+        analysis = self.analysis
+        return {
+            "do": what,
+            "rule": rule,
+            "intent": analysis["intent"],
+            "confidence": analysis["confidence"],
+            "model": analysis["model"],
+        }
 
 
 class Automation:
@@ -57,69 +82,87 @@ class Automation:
 
     async def act(self, message: dict[str, Any], analysis: dict[str, Any], rules: Rules) -> list[Action]:
         """Apply the rules to one message; returns what was done and why."""
-        contact_id, intent = message["contact_id"], analysis["intent"]
-
-        def done(what: str, rule: str) -> Action:
-            return {
-                "do": what,
-                "rule": rule,
-                "intent": intent,
-                "confidence": analysis["confidence"],
-                "model": analysis["model"],
-            }
-
+        step = _Step(message, analysis, rules)
         if analysis.get("opt_out"):
-            await self._campaigns.opt_out(contact_id, source=f"{message['channel']} message")
-            await self._conversations.classified(message["conversation_id"], intent, ["opted-out"])
-            return [done("opted_out", "opt-out words")]
-        actions: list[Action] = []
-        if await self._campaigns.pause_for_reply(contact_id, message["created_at"]):
-            actions.append(done("enrolment_paused", "campaigns pause on a reply"))
-        labelling = [rule for rule in rules.labels if rule.intent == intent]
-        resolving = any(rule.resolve for rule in labelling)
-        safe = resolving and await self._may_resolve(message, analysis)
+            return await self._opt_out(step)
+        actions = await self._pause_enrolments(step)
+        conversation, labelled = await self._label(step)
+        actions += labelled
+        actions += await self._open_ticket(step, conversation)
+        score, scored = await self._score_lead(step, conversation)
+        actions += scored
+        return actions + await self._enrol(step, score)
+
+    async def _opt_out(self, step: _Step) -> list[Action]:
+        message = step.message
+        await self._campaigns.opt_out(message["contact_id"], source=f"{message['channel']} message")
+        await self._conversations.classified(message["conversation_id"], step.intent, ["opted-out"])
+        return [step.done("opted_out", "opt-out words")]
+
+    async def _pause_enrolments(self, step: _Step) -> list[Action]:
+        if await self._campaigns.pause_for_reply(step.message["contact_id"], step.message["created_at"]):
+            return [step.done("enrolment_paused", "campaigns pause on a reply")]
+        return []
+
+    async def _label(self, step: _Step) -> tuple[dict[str, Any], list[Action]]:
+        """The label rules of the intent; a resolving one resolves only when it is safe."""
+        intent = step.intent
+        labelling = [rule for rule in step.rules.labels if rule.intent == intent]
+        safe = any(rule.resolve for rule in labelling) and await self._may_resolve(
+            step.message, step.analysis
+        )
         conversation = await self._conversations.classified(
-            message["conversation_id"],
+            step.message["conversation_id"],
             intent,
             [_label(rule, safe) for rule in labelling],
             resolved_by=rule_actor(f"labels[{intent}].resolve") if safe else None,
         )
-        actions += [done(f"label:{_label(rule, safe)}", f"labels[{rule.intent}]") for rule in labelling]
+        actions = [step.done(f"label:{_label(rule, safe)}", f"labels[{rule.intent}]") for rule in labelling]
         if safe:
-            actions.append(done("resolved", f"labels[{intent}].resolve"))
-        if intent in rules.tickets.intents:
-            priority = ticket_priority(intent, analysis["sentiment"]["label"], analysis["urgency"]["urgent"])
-            how_sure = {
-                "confidence": analysis["confidence"],
-                "model": analysis["model"],
-                "low_confidence": not analysis["confident"],
-            }
-            ticket = await self._tickets.open_for(
-                conversation,
-                message,
-                intent=intent,
-                priority=priority,
-                rules=rules.tickets,
-                classification=how_sure,
-            )
-            actions.append(done(f"ticket:{ticket['priority']}", "tickets.intents"))
-        score = None
-        if intent in rules.leads.intents:
-            signals = lead_signals(analysis["entities"], rules.leads.points)
-            lead = await self._leads.record(
-                contact_id, conversation["_id"], message["_id"], signals, rules.leads
-            )
-            score = lead["score"]
-            actions.append(done(f"lead:{lead['status']}:{score}", "leads.intents"))
-        for trigger in rules.campaign_triggers:
-            if await self._triggered(trigger, message, analysis, score):
-                enrolled = await self._campaigns.enrol(trigger.campaign, contact_id, source=f"rule:{intent}")
-                actions.append(
-                    done(
-                        f"campaign:{trigger.campaign}:{enrolled.reason}",
-                        f"campaign_triggers[{trigger.campaign}]",
-                    )
+            actions.append(step.done("resolved", f"labels[{intent}].resolve"))
+        return conversation, actions
+
+    async def _open_ticket(self, step: _Step, conversation: dict[str, Any]) -> list[Action]:
+        intent, analysis, rules = step.intent, step.analysis, step.rules
+        if intent not in rules.tickets.intents:
+            return []
+        priority = ticket_priority(intent, analysis["sentiment"]["label"], analysis["urgency"]["urgent"])
+        how_sure = {
+            "confidence": analysis["confidence"],
+            "model": analysis["model"],
+            "low_confidence": not analysis["confident"],
+        }
+        ticket = await self._tickets.open_for(
+            conversation,
+            step.message,
+            intent=intent,
+            priority=priority,
+            rules=rules.tickets,
+            classification=how_sure,
+        )
+        return [step.done(f"ticket:{ticket['priority']}", "tickets.intents")]
+
+    async def _score_lead(self, step: _Step, conversation: dict[str, Any]) -> tuple[int | None, list[Action]]:
+        rules = step.rules.leads
+        if step.intent not in rules.intents:
+            return None, []
+        signals = lead_signals(step.analysis["entities"], rules.points)
+        message = step.message
+        lead = await self._leads.record(
+            message["contact_id"], conversation["_id"], message["_id"], signals, rules
+        )
+        return lead["score"], [step.done(f"lead:{lead['status']}:{lead['score']}", "leads.intents")]
+
+    async def _enrol(self, step: _Step, score: int | None) -> list[Action]:
+        actions = []
+        for trigger in step.rules.campaign_triggers:
+            if await self._triggered(trigger, step.message, step.analysis, score):
+                source = f"rule:{step.intent}"
+                enrolled = await self._campaigns.enrol(
+                    trigger.campaign, step.message["contact_id"], source=source
                 )
+                rule = f"campaign_triggers[{trigger.campaign}]"
+                actions.append(step.done(f"campaign:{trigger.campaign}:{enrolled.reason}", rule))
                 if enrolled.enrolment is not None:
                     self._enrolled()
         return actions
