@@ -305,15 +305,7 @@ class Conversations:
         return _fresh(write)
 
     def _received(self, message: dict[str, Any], *, opens: bool) -> Event:
-        return self._log.new(
-            "message.received",
-            at=message["created_at"],
-            channel=message["channel"],
-            conversation_id=message["conversation_id"],
-            contact_id=message["contact_id"],
-            message_id=message["_id"],
-            opens=opens,
-        )
+        return self._log.about_message("message.received", message, at=message["created_at"], opens=opens)
 
     async def _publish_inbound(
         self, writes: Sequence[InboundWrite], conversations: dict[ObjectId, dict[str, Any]] | None

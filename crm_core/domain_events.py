@@ -67,6 +67,17 @@ class EventLog:
             "pending": list(self._listeners_of[kind]),
         }
 
+    def about_message(self, kind: str, message: dict[str, Any], **data: Any) -> Event:
+        """An event about a message: its channel, conversation, contact and id, and `data`."""
+        return self.new(
+            kind,
+            channel=message["channel"],
+            conversation_id=message["conversation_id"],
+            contact_id=message["contact_id"],
+            message_id=message["_id"],
+            **data,
+        )
+
     async def record(self, events: list[Event], session: AsyncClientSession | None = None) -> None:
         """Write events (in `session`'s transaction when given: the caller wakes the listeners
         through `recorded` once it has committed)."""

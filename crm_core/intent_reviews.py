@@ -40,13 +40,11 @@ class IntentReviews:
             earlier = await self._col.find_one_and_update(
                 {"message_id": message["_id"]}, {"$set": review}, upsert=True, session=session
             )
-            event = self._log.new(
+            event = self._log.about_message(
                 "message.intent_reviewed",
+                message,
                 at=review["at"],
                 actor=staff_actor(reviewer),
-                channel=message["channel"],
-                conversation_id=message["conversation_id"],
-                message_id=message["_id"],
                 intent={"from": model_intent, "to": intent},
                 agreed=review["agreed"],
                 # The latest review replaces an earlier one (in the reports too).

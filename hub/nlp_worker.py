@@ -116,11 +116,9 @@ class NlpWorker(BackgroundLoop):
             )
             done.append(UpdateOne({"_id": message["_id"], "nlp.lease": lease}, {"$set": {"nlp": result}}))
         classified = [
-            self._log.new(
+            self._log.about_message(
                 "message.classified",
-                channel=message["channel"],
-                conversation_id=message["conversation_id"],
-                message_id=message["_id"],
+                message,
                 intent=analysis["intent"],
                 confidence=analysis["confidence"],
                 model=analysis["model"],
