@@ -87,14 +87,17 @@ def events(conversations: int, messages: int, days: int):
 
 
 def _event(kind: str, at: datetime, conversation: dict, **data) -> dict:
-    return {"_id": ObjectId(), "type": kind, "at": at, **conversation, **data, "pending": []}
+    return {"_id": ObjectId(), "type": kind, "at": at, **conversation, **data}
 
 
 async def fill(db, rollups: Rollups, conversations: int, messages: int, days: int) -> int:
     """Store the events and roll them up with the listener's own code; returns how many."""
     count = 0
     for batch in events(conversations, messages, days):
-        await db.events.insert_many(batch)
+        # Stored as the hub stores them: commit records of several events (here 30 each).
+        commits = [{"_id": ObjectId(), "at": batch[i]["at"], "events": batch[i : i + 30], "pending": []}
+                   for i in range(0, len(batch), 30)]  # fmt: skip
+        await db.events.insert_many(commits)
         await rollups.handle(batch, None)
         count += len(batch)
     return count

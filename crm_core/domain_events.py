@@ -1,9 +1,11 @@
 """Domain events: what changed, recorded in the `events` collection with the change itself
 (in the same transaction where the change has one), for listeners to react to.
 
-An event names the listeners that still owe it a reaction in `pending`; a listener takes it
-out once its reaction is done (see `hub.listeners`). Replaying an event to a listener is
-putting the listener's name back."""
+The events one write records are stored together, as one commit record (`{_id, at, events,
+pending}`): a group commit of 30 inbound messages writes one record, and a listener
+acknowledges it with one update. A commit names in `pending` the listeners that still owe its
+events a reaction; a listener takes its name out once it has reacted (see `hub.listeners`).
+Replaying events to a listener is putting its name back."""
 
 from __future__ import annotations
 
@@ -36,6 +38,12 @@ EVENT_TYPES = (
 Event = dict[str, Any]
 
 
+def events_of(commits: Iterable[dict[str, Any]], kinds: Iterable[str]) -> list[Event]:
+    """The events of these types in commit records, in order."""
+    wanted = set(kinds)
+    return [event for commit in commits for event in commit["events"] if event["type"] in wanted]
+
+
 class EventLog:
     def __init__(
         self,
@@ -57,15 +65,8 @@ class EventLog:
     def new(
         self, kind: str, *, at: datetime | None = None, actor: dict[str, Any] | None = None, **data: Any
     ) -> Event:
-        """An event record; `data` holds the ids of what changed and the facts listeners need."""
-        return {
-            "_id": ObjectId(),
-            "type": kind,
-            "at": at or utcnow(),
-            "actor": actor,
-            **data,
-            "pending": list(self._listeners_of[kind]),
-        }
+        """An event; `data` holds the ids of what changed and the facts listeners need."""
+        return {"_id": ObjectId(), "type": kind, "at": at or utcnow(), "actor": actor, **data}
 
     def about_message(self, kind: str, message: dict[str, Any], **data: Any) -> Event:
         """An event about a message: its channel, conversation, contact and id, and `data`."""
@@ -83,7 +84,9 @@ class EventLog:
         through `recorded` once it has committed)."""
         if not events:
             return
-        await self._events.insert_many(events, session=session)
+        listeners = sorted({name for event in events for name in self._listeners_of[event["type"]]})
+        commit = {"_id": ObjectId(), "at": utcnow(), "events": events, "pending": listeners}
+        await self._events.insert_one(commit, session=session)
         if session is None:
             self.recorded()
 
@@ -99,9 +102,9 @@ class EventLog:
         await self.record([self.new(kind, **fields)])
 
     async def replay(self, listener: str, kinds: Iterable[str]) -> int:
-        """Owe every stored event of these types to `listener` again; returns how many."""
+        """Owe every stored event of these types to `listener` again; returns how many commits."""
         result = await self._events.update_many(
-            {"type": {"$in": list(kinds)}}, {"$addToSet": {"pending": listener}}
+            {"events.type": {"$in": list(kinds)}}, {"$addToSet": {"pending": listener}}
         )
         self.recorded()
         return result.modified_count

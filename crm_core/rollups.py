@@ -18,11 +18,11 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_core.domain_events import Event
+from crm_core.domain_events import Event, events_of
 
 # A backlog larger than this (the listener stopped for a while) is left out of reports until
 # the listener catches up.
-MAX_PENDING_READ = 5_000
+MAX_PENDING_READ = 2_000  # commit records
 NO_CHANNEL = "-"  # leads belong to a contact, not to a channel
 HOUR, DAY = "hour", "day"
 
@@ -165,9 +165,10 @@ class Rollups:
             for kind, a, b in ranges:
                 where = {"kind": kind, "start": {"$gte": a, "$lt": b}}
                 docs += await self._col.find(where, session=session).to_list(None)
-            pending = await self._events.find({"pending": self.name}, session=session).to_list(
+            commits = await self._events.find({"pending": self.name}, session=session).to_list(
                 MAX_PENDING_READ
             )
+        pending = events_of(commits, self.types)
         for (kind, start, channel), figures in self._increments(pending).items():
             if any(kind == k and a <= start < b for k, a, b in ranges):
                 docs.append({"kind": kind, "start": start, "channel": channel, **_nested(figures)})

@@ -28,7 +28,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
-from crm_core.domain_events import Event, EventLog
+from crm_core.domain_events import Event, EventLog, events_of
 from crm_core.records import is_transient, utcnow
 from hub.background import BackgroundLoop
 from hub.metrics import Metrics
@@ -71,7 +71,7 @@ class ListenerLoop(BackgroundLoop):
         self._lease = timedelta(seconds=lease_seconds)
         self._holder = ObjectId()
         self._failures = 0  # in a row, of the event being retried alone
-        self._batch: list[Event] = []
+        self._batch: list[dict[str, Any]] = []  # the commit records being handled
         self._alone_until: ObjectId | None = None  # retry one at a time up to this failed batch's end
         self._backoff_base = backoff_base
 
@@ -144,18 +144,19 @@ class ListenerLoop(BackgroundLoop):
     async def run_once(self) -> int:
         """Handle and acknowledge the oldest pending events; returns how many."""
         size = 1 if self._alone_until is not None else BATCH_SIZE
-        events = await self._db.events.find({"pending": self.listener.name}).sort("_id", 1).to_list(size)
-        self._batch = events
-        if not events:
+        commits = await self._db.events.find({"pending": self.listener.name}).sort("_id", 1).to_list(size)
+        self._batch = commits
+        if not commits:
             return 0
+        events = events_of(commits, self.listener.types)
         async with self._db.client.start_session() as session, await session.start_transaction():
             await self.listener.handle(events, session)
-            await self._acknowledge(events, session)
+            await self._acknowledge(commits, session)
         self._failures = 0
-        if self._alone_until is not None and events[-1]["_id"] >= self._alone_until:
+        if self._alone_until is not None and commits[-1]["_id"] >= self._alone_until:
             self._alone_until = None
         self._metrics.listener_events.labels(self.listener.name, "handled").inc(len(events))
-        return len(events)
+        return len(commits)
 
     async def drain(self) -> int:
         """Handle every pending event now (as the lease holder); returns how many."""
@@ -172,22 +173,22 @@ class ListenerLoop(BackgroundLoop):
                 return total
             total += handled
 
-    async def _acknowledge(self, events: list[Event], session: AsyncClientSession) -> None:
+    async def _acknowledge(self, commits: list[dict[str, Any]], session: AsyncClientSession) -> None:
         renewed = await self._db.listeners.update_one(
             {"_id": self.listener.name, "holder": self._holder},
-            {"$set": {"until": utcnow() + self._lease, "last_event_id": events[-1]["_id"]}},
+            {"$set": {"until": utcnow() + self._lease, "last_commit_id": commits[-1]["_id"]}},
             session=session,
         )
         if renewed.matched_count == 0:
             raise LostLease
         await self._db.events.update_many(
-            {"_id": {"$in": [e["_id"] for e in events]}},
+            {"_id": {"$in": [c["_id"] for c in commits]}},
             {"$pull": {"pending": self.listener.name}},
             session=session,
         )
 
     async def _failed(self, exc: BaseException) -> None:
-        """A batch failed: its events are retried one at a time, with backoff; one that
+        """A batch failed: its commits are retried one at a time, with backoff; one that
         fails MAX_ATTEMPTS times alone is parked."""
         name = self.listener.name
         self._metrics.listener_events.labels(name, "failed").inc()
@@ -201,12 +202,12 @@ class ListenerLoop(BackgroundLoop):
                 return
         await self._sleep(min(BACKOFF_CAP, self._backoff_base * 2**self._failures))
 
-    async def _park(self, event: Event, exc: BaseException) -> None:
+    async def _park(self, commit: dict[str, Any], exc: BaseException) -> None:
         name = self.listener.name
         error = {"listener": name, "error": f"{exc.__class__.__name__}: {exc}", "at": utcnow()}
         await self._db.events.update_one(
-            {"_id": event["_id"]}, {"$pull": {"pending": name}, "$push": {"parked": error}}
+            {"_id": commit["_id"]}, {"$pull": {"pending": name}, "$push": {"parked": error}}
         )
         self._metrics.listener_events.labels(name, "parked").inc()
-        log.error("event parked", extra={"listener": name, "event_id": str(event["_id"])})
+        log.error("events parked", extra={"listener": name, "commit_id": str(commit["_id"])})
         self._failures = 0

@@ -61,22 +61,30 @@ async def rebuild_rollups(hub) -> int:
     return await ListenerLoop(hub.db, rollups, Metrics()).replay(hub.services.event_log, rollups.clear)
 
 
+async def rewrite_events(db, conversation_id: ObjectId, change) -> None:
+    """Apply `change(event)` to each stored event of a conversation (history rewritten for a test)."""
+    async for commit in db.events.find({"events.conversation_id": conversation_id}):
+        for event in commit["events"]:
+            if event.get("conversation_id") == conversation_id:
+                change(event)
+        await db.events.replace_one({"_id": commit["_id"]}, commit)
+
+
 async def _move_events(hub, conversation_id: ObjectId, created_at, first_response_at=None, resolved_at=None):
     """Rewrite a conversation's events as if it had happened at these times."""
-    events = hub.db.events
-    where = {"conversation_id": conversation_id}
-    await events.update_many({**where, "type": "message.received"}, {"$set": {"at": created_at}})
-    await events.update_many({**where, "type": "message.sent"}, {"$set": {"at": first_response_at}})
-    if first_response_at:
-        await events.update_many(
-            {**where, "type": "message.sent", "first_response_seconds": {"$ne": None}},
-            {"$set": {"first_response_seconds": (first_response_at - created_at).total_seconds()}},
-        )
-    if resolved_at:
-        await events.update_many(
-            {**where, "type": "conversation.status_changed"},
-            {"$set": {"at": resolved_at, "resolution_seconds": (resolved_at - created_at).total_seconds()}},
-        )
+
+    def move(event) -> None:
+        if event["type"] == "message.received":
+            event["at"] = created_at
+        elif event["type"] == "message.sent":
+            event["at"] = first_response_at
+            if event["first_response_seconds"] is not None:
+                event["first_response_seconds"] = (first_response_at - created_at).total_seconds()
+        elif event["type"] == "conversation.status_changed" and resolved_at:
+            event["at"] = resolved_at
+            event["resolution_seconds"] = (resolved_at - created_at).total_seconds()
+
+    await rewrite_events(hub.db, conversation_id, move)
 
 
 async def test_summary_and_stats_command_agree_with_the_data(hub):
