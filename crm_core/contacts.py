@@ -185,7 +185,7 @@ class Contacts:
             "direction": "in",
             "_id": {"$ne": before["_id"]},
             "created_at": {"$lte": before["created_at"]},
-            "nlp.status": "done",
+            "nlp.status": {"$in": ["classified", "done"]},
             "nlp.intent": {"$ne": "spam"},
         }
         if await self._db.messages.find_one(earlier, {"_id": 1}):

@@ -58,9 +58,13 @@ class EventLog:
         self._events = db.events
         self._listeners_of: dict[str, list[str]] = {kind: [] for kind in EVENT_TYPES}
         for listener, kinds in (subscriptions or {}).items():
-            for kind in kinds:
-                self._listeners_of[kind].append(listener)
+            self.subscribe(listener, kinds)
         self.recorded = recorded
+
+    def subscribe(self, listener: str, kinds: Iterable[str]) -> None:
+        """From now on, events of these types are owed to `listener`."""
+        for kind in kinds:
+            self._listeners_of[kind].append(listener)
 
     def new(
         self, kind: str, *, at: datetime | None = None, actor: dict[str, Any] | None = None, **data: Any

@@ -163,19 +163,8 @@ def build_services(
     analyzer: Analyzer | None = None,
 ) -> Services:
     metrics = Metrics()
-    rollups = Rollups(db, settings.timezone)
-    reactions: list[Listener] = [
-        rollups,
-        Notifications(db, realtime, slack_dm=settings.slack_configured),
-        AutomationAudit(db),
-    ]
-    lease = settings.listener_lease_seconds
-    listeners = [ListenerLoop(db, listener, metrics, lease_seconds=lease) for listener in reactions]
-    event_log = EventLog(
-        db,
-        {listener.name: listener.types for listener in reactions},
-        recorded=lambda: [loop.wake() for loop in listeners] and None,
-    )
+    listeners: list[ListenerLoop] = []
+    event_log = EventLog(db, recorded=lambda: [loop.wake() for loop in listeners] and None)
     outbox = Outbox(
         db,
         realtime,
@@ -186,17 +175,27 @@ def build_services(
     outbox_worker = OutboxWorker(outbox, senders, metrics)
     contacts = Contacts(db, event_log, phone_region=settings.phone_region)
     conversations = Conversations(db, realtime, event_log)
+    rollups = Rollups(db, settings.timezone)
     reports = Reports(db, rollups)
     campaigns = Campaigns(db, conversations, contacts, unsubscribe_url=_unsubscribe_url(settings))
     scheduler = CampaignScheduler(campaigns, outbox_worker.wake)
     tickets, leads = Tickets(db, realtime, event_log), Leads(db, realtime, event_log)
     rules = RuleStore(db, INTENTS)
-    automation = Automation(conversations, tickets, leads, campaigns, contacts, enrolled=scheduler.wake)
+    automation = Automation(
+        db, rules, conversations, tickets, leads, campaigns, contacts, enrolled=scheduler.wake
+    )
+    reactions: list[Listener] = [
+        automation,
+        rollups,
+        Notifications(db, realtime, slack_dm=settings.slack_configured),
+        AutomationAudit(db),
+    ]
+    for reaction in reactions:
+        event_log.subscribe(reaction.name, reaction.types)
+        listeners.append(ListenerLoop(db, reaction, metrics, lease_seconds=settings.listener_lease_seconds))
     nlp_worker = None
     if analyzer is not None:
-        nlp_worker = NlpWorker(
-            db, analyzer, automation, rules, metrics, event_log, lease_seconds=settings.nlp_lease_seconds
-        )
+        nlp_worker = NlpWorker(db, analyzer, metrics, event_log, lease_seconds=settings.nlp_lease_seconds)
     return Services(
         settings=settings,
         db=db,

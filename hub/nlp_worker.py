@@ -1,9 +1,11 @@
-"""Classifies inbound messages in micro-batches and hands each result to automation.
+"""Classifies inbound messages in micro-batches; automation reacts to the `message.classified`
+events they record (a listener: `crm_core.automation.actions`).
 
 Messages are claimed with leases on the message records (`nlp.status: working` with
 `nlp.lease` and `nlp.lease_until`), so several hub processes never classify the same message
 at once, and one that died mid-batch leaves its messages to be claimed again when the lease
-expires. A message is marked done only after its actions ran; the actions are idempotent."""
+expires. A classified message is `nlp.status: classified` until automation has acted on it
+(then `done`, or `failed` with the error)."""
 
 from __future__ import annotations
 
@@ -18,8 +20,6 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from crm_core.automation.actions import Automation
-from crm_core.automation.rules import RuleStore
 from crm_core.domain_events import EventLog
 from crm_core.records import utcnow
 from hub.background import BackgroundLoop
@@ -39,8 +39,6 @@ class NlpWorker(BackgroundLoop):
         self,
         db: AsyncDatabase,
         analyzer: Analyzer,
-        automation: Automation,
-        rules: RuleStore,
         metrics: Metrics,
         event_log: EventLog,
         *,
@@ -50,8 +48,6 @@ class NlpWorker(BackgroundLoop):
         self._messages = db.messages
         self._log = event_log
         self._analyzer = analyzer
-        self._automation = automation
-        self._rules = rules
         self._metrics = metrics
         self._lease = timedelta(seconds=lease_seconds)
         self._arrived = 0
@@ -94,37 +90,24 @@ class NlpWorker(BackgroundLoop):
         started = time.perf_counter()
         analyses = await asyncio.to_thread(self._analyzer.analyze, texts, emails)
         self._metrics.nlp_batch_seconds.observe(time.perf_counter() - started)
-        rules = await self._rules.get()
-        done = []
+        done, classified = [], []
         for message, analysis in zip(batch, analyses, strict=True):
-            result = {**analysis, "status": "done", "classified_at": utcnow()}
-            try:
-                result["actions"] = await self._automation.act(message, analysis, rules)
-            except PyMongoError:
-                raise  # the database is away: the whole batch is retried when its lease expires
-            except Exception as exc:
-                # One message that automation cannot handle must not block the queue forever.
-                log.exception("automation failed for a message", extra={"message_id": str(message["_id"])})
-                result |= {"status": "failed", "actions": [], "error": f"{exc.__class__.__name__}: {exc}"}
-            log.info(
-                "message classified",
-                extra={
-                    "message_id": str(message["_id"]),
-                    "intent": analysis["intent"],
-                    "actions": result["actions"],
-                },
-            )
+            # Automation acts on the event (a listener) and then marks the message done.
+            result = {**analysis, "status": "classified", "classified_at": utcnow()}
             done.append(UpdateOne({"_id": message["_id"], "nlp.lease": lease}, {"$set": {"nlp": result}}))
-        classified = [
-            self._log.about_message(
-                "message.classified",
-                message,
-                intent=analysis["intent"],
-                confidence=analysis["confidence"],
-                model=analysis["model"],
+            classified.append(
+                self._log.about_message(
+                    "message.classified",
+                    message,
+                    intent=analysis["intent"],
+                    confidence=analysis["confidence"],
+                    model=analysis["model"],
+                    analysis=analysis,
+                )
             )
-            for message, analysis in zip(batch, analyses, strict=True)
-        ]
+            log.info(
+                "message classified", extra={"message_id": str(message["_id"]), "intent": analysis["intent"]}
+            )
         async with self._log.transaction() as session:
             await self._messages.bulk_write(done, ordered=False, session=session)
             await self._log.record(classified, session)

@@ -9,20 +9,26 @@ acted on and the rule that fired."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crm_core.automation.rules import CampaignTrigger, LabelRule, Rules
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from crm_core.automation.rules import CampaignTrigger, LabelRule, Rules, RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
-from crm_core.domain_events import rule_actor
+from crm_core.domain_events import Event, rule_actor
 from crm_core.marketing import Campaigns
 from crm_core.sales import Leads, lead_signals
 from crm_core.tickets import Tickets, ticket_priority
 
 # The "model" of a verdict an agent gave: trusted as it is, never second-guessed.
 AGENT = "agent"
+log = logging.getLogger(__name__)
 Action = dict[str, Any]
 
 
@@ -63,8 +69,15 @@ class _Step:
 
 
 class Automation:
+    """Applies the rules to each classified message: a listener of `message.classified`."""
+
+    name = "automation"
+    types = ("message.classified",)
+
     def __init__(
         self,
+        db: AsyncDatabase,
+        rules: RuleStore,
         conversations: Conversations,
         tickets: Tickets,
         leads: Leads,
@@ -73,12 +86,38 @@ class Automation:
         *,
         enrolled: Callable[[], None],
     ) -> None:
+        self._messages = db.messages
+        self._rules = rules
         self._conversations = conversations
         self._tickets = tickets
         self._leads = leads
         self._campaigns = campaigns
         self._contacts = contacts
         self._enrolled = enrolled
+
+    async def handle(self, events: list[Event], session: AsyncClientSession) -> None:
+        """Act on each message and mark it done with its actions. The actions are safe to
+        repeat, so a batch handed over again after a crash is simply redone."""
+        rules = await self._rules.get()
+        for event in events:
+            message = await self._messages.find_one({"_id": event["message_id"]})
+            if message is None:
+                continue
+            try:
+                actions = await self.act(message, event["analysis"], rules)
+                outcome: dict[str, Any] = {"nlp.status": "done", "nlp.actions": actions}
+            except PyMongoError:
+                raise  # the database is away: the batch is handed over again
+            except Exception as exc:
+                # One message that automation cannot handle must not block the others.
+                log.exception("automation failed for a message", extra={"message_id": str(message["_id"])})
+                error = f"{exc.__class__.__name__}: {exc}"
+                outcome = {"nlp.status": "failed", "nlp.actions": [], "nlp.error": error}
+            await self._messages.update_one({"_id": message["_id"]}, {"$set": outcome}, session=session)
+            log.info(
+                "message acted on",
+                extra={"message_id": str(message["_id"]), "actions": outcome["nlp.actions"]},
+            )
 
     async def act(self, message: dict[str, Any], analysis: dict[str, Any], rules: Rules) -> list[Action]:
         """Apply the rules to one message; returns what was done and why."""
