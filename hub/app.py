@@ -106,6 +106,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             )
         if slack_app is not None:
             services.slack = SlackBot(slack_app, services, settings.slack_inbox_channel)
+            if (mirror := services.slack.mirror()) is not None:
+                services.event_log.subscribe(mirror.name, mirror.types)
+                lease = settings.listener_lease_seconds
+                services.listeners.append(ListenerLoop(db, mirror, services.metrics, lease_seconds=lease))
         async with _background_work(services):
             log.info("hub ready", extra={"realtime_change_streams": realtime.uses_change_streams})
             yield
@@ -121,8 +125,6 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
         except TelegramError as exc:
             # One channel's outage must not keep the hub down; its updates and replies retry.
             log.error("Telegram bot could not start", extra={"error": f"{exc.__class__.__name__}: {exc}"})
-    if services.slack is not None:
-        services.slack.start()
     services.outbox_worker.start()
     for listener in services.listeners:
         listener.start()
@@ -142,8 +144,6 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
         for listener in services.listeners:
             await listener.stop()
         await services.outbox_worker.stop(timeout=services.settings.shutdown_timeout)
-        if services.slack is not None:
-            await services.slack.stop()
         if services.telegram is not None:
             await services.telegram.stop()
         await services.realtime.stop()

@@ -3,18 +3,17 @@ the staff slash command `/hub` (stats, leads, sla, link)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels import slack
 from channels.base import DeliveryError
-from hub.background import cancel_and_wait
+from crm_core.domain_events import Event
 from hub.container import Services
-from hub.realtime import Subscription
 
 log = logging.getLogger(__name__)
 NOTE_PREFIX = "note:"
@@ -26,21 +25,12 @@ class SlackBot:
         self.app = app
         self._services = services
         self._inbox = inbox_channel
-        self._mirror_task: asyncio.Task | None = None
         app.event("message")(self._on_message)
         app.command("/hub")(self._on_command)
 
     @property
     def client(self) -> AsyncWebClient:
         return self.app.client
-
-    def start(self) -> None:
-        if self._inbox:
-            subscription = self._services.realtime.subscribe()
-            self._mirror_task = asyncio.create_task(self._mirror(subscription), name="slack-inbox-mirror")
-
-    async def stop(self) -> None:
-        await cancel_and_wait(self._mirror_task, "slack-inbox-mirror")
 
     # Inbound events.
 
@@ -103,33 +93,51 @@ class SlackBot:
 
     # The inbox channel: every customer message, from any channel, in one thread per conversation.
 
-    async def _mirror(self, subscription: Subscription) -> None:
-        try:
-            while (event := await subscription.queue.get()) is not None:
-                message = event["data"]
-                if (
-                    event["type"] == "message.created"
-                    and message.get("kind") == "message"
-                    and message["direction"] == "in"
-                ):
-                    try:
-                        await self._mirror_message(message)
-                    except DeliveryError as exc:
-                        log.warning("could not mirror a message to Slack", extra={"error": str(exc)})
-                    except Exception:
-                        # Mirroring is a convenience for staff: it must not stop on one bad message.
-                        log.exception("mirroring to Slack failed", extra={"message_id": message.get("id")})
-        finally:
-            self._services.realtime.unsubscribe(subscription)
+    def mirror(self) -> SlackMirror | None:
+        """The listener that mirrors customer messages to the inbox channel, when there is one."""
+        return SlackMirror(self.client, self._services, self._inbox) if self._inbox else None
 
-    async def _mirror_message(self, message: dict[str, Any]) -> None:
+
+class SlackMirror:
+    """Mirrors each stored customer message into the Slack inbox channel: a listener of
+    `message.received`, so a message is posted once whichever hub process stored it, and
+    messages stored while Slack or the hub was down are posted when they are back. Slack has
+    no idempotency key: a message is marked mirrored right after its post, so only a crash
+    between the two can post it twice."""
+
+    name = "slack-mirror"
+    types = ("message.received",)
+
+    def __init__(self, client: AsyncWebClient, services: Services, inbox: str) -> None:
+        self._client = client
+        self._services = services
+        self._inbox = inbox
+
+    async def handle(self, events: list[Event], session: AsyncClientSession) -> None:
+        messages = self._services.db.messages
+        for event in events:
+            message = await messages.find_one(
+                {"_id": event["message_id"], "mirrored.slack": {"$exists": False}}
+            )
+            if message is None:
+                continue
+            try:
+                ts = await self._post(message)
+            except DeliveryError as exc:
+                if exc.retryable:
+                    raise  # the listener retries with backoff
+                log.warning("could not mirror a message to Slack", extra={"error": str(exc)})
+                ts = None
+            await messages.update_one({"_id": message["_id"]}, {"$set": {"mirrored.slack": ts}})
+
+    async def _post(self, message: dict[str, Any]) -> str:
         conversations = self._services.conversations
         conversation = await conversations.get(message["conversation_id"])
         who = (message.get("sender") or {}).get("name") or "A customer"
         thread = (conversation.get("mirrors") or {}).get("slack")
         if thread is None:
             opening = f"New conversation on {message['channel']} from {who}:\n{message['text']}"
-            ts = await slack.post(self.client, self._inbox, opening)
+            ts = await slack.post(self._client, self._inbox, opening)
             await conversations.set_mirror(conversation["_id"], "slack", ts)
-        else:
-            await slack.post(self.client, self._inbox, f"{who}: {message['text']}", thread_ts=thread)
+            return ts
+        return await slack.post(self._client, self._inbox, f"{who}: {message['text']}", thread_ts=thread)
