@@ -101,10 +101,6 @@ class EventLog:
             yield session
         self.recorded()
 
-    async def emit(self, kind: str, **fields: Any) -> None:
-        """Record one event on its own (for changes made without a transaction)."""
-        await self.record([self.new(kind, **fields)])
-
     async def replay(self, listener: str, kinds: Iterable[str]) -> int:
         """Owe every stored event of these types to `listener` again; returns how many commits."""
         result = await self._events.update_many(

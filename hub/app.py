@@ -164,7 +164,12 @@ def build_services(
 ) -> Services:
     metrics = Metrics()
     listeners: list[ListenerLoop] = []
-    event_log = EventLog(db, recorded=lambda: [loop.wake() for loop in listeners] and None)
+
+    def wake_listeners() -> None:
+        for loop in listeners:
+            loop.wake()
+
+    event_log = EventLog(db, recorded=wake_listeners)
     outbox = Outbox(
         db,
         realtime,

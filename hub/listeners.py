@@ -70,7 +70,7 @@ class ListenerLoop(BackgroundLoop):
         self._metrics = metrics
         self._lease = timedelta(seconds=lease_seconds)
         self._holder = ObjectId()
-        self._failures = 0  # in a row, of the event being retried alone
+        self._failures = 0  # in a row, of the commit record being retried alone
         self._batch: list[dict[str, Any]] = []  # the commit records being handled
         self._alone_until: ObjectId | None = None  # retry one at a time up to this failed batch's end
         self._backoff_base = backoff_base
@@ -142,7 +142,7 @@ class ListenerLoop(BackgroundLoop):
         return held is not None and held["holder"] == self._holder
 
     async def run_once(self) -> int:
-        """Handle and acknowledge the oldest pending events; returns how many."""
+        """Handle and acknowledge the oldest pending commit records; returns how many."""
         size = 1 if self._alone_until is not None else BATCH_SIZE
         commits = await self._db.events.find({"pending": self.listener.name}).sort("_id", 1).to_list(size)
         self._batch = commits
@@ -159,7 +159,7 @@ class ListenerLoop(BackgroundLoop):
         return len(commits)
 
     async def drain(self) -> int:
-        """Handle every pending event now (as the lease holder); returns how many."""
+        """Handle every pending commit record now (as the lease holder); returns how many."""
         total = 0
         while True:
             try:
@@ -174,9 +174,11 @@ class ListenerLoop(BackgroundLoop):
             total += handled
 
     async def _acknowledge(self, commits: list[dict[str, Any]], session: AsyncClientSession) -> None:
+        """Take the listener's name out of the commits, renewing its lease (fenced: another
+        holder aborts the transaction)."""
         renewed = await self._db.listeners.update_one(
             {"_id": self.listener.name, "holder": self._holder},
-            {"$set": {"until": utcnow() + self._lease, "last_commit_id": commits[-1]["_id"]}},
+            {"$set": {"until": utcnow() + self._lease}},
             session=session,
         )
         if renewed.matched_count == 0:

@@ -115,11 +115,11 @@ class SlackMirror:
 
     async def handle(self, events: list[Event], session: AsyncClientSession) -> None:
         messages = self._services.db.messages
+        ids = [event["message_id"] for event in events]
+        unposted = {"_id": {"$in": ids}, "mirrored.slack": {"$exists": False}}
+        found = {m["_id"]: m for m in await messages.find(unposted).to_list(None)}
         for event in events:
-            message = await messages.find_one(
-                {"_id": event["message_id"], "mirrored.slack": {"$exists": False}}
-            )
-            if message is None:
+            if (message := found.get(event["message_id"])) is None:
                 continue
             try:
                 ts = await self._post(message)

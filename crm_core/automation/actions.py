@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -99,9 +100,11 @@ class Automation:
         """Act on each message and mark it done with its actions. The actions are safe to
         repeat, so a batch handed over again after a crash is simply redone."""
         rules = await self._rules.get()
+        ids = [event["message_id"] for event in events]
+        found = {m["_id"]: m for m in await self._messages.find({"_id": {"$in": ids}}).to_list(None)}
+        outcomes = []
         for event in events:
-            message = await self._messages.find_one({"_id": event["message_id"]})
-            if message is None:
+            if (message := found.get(event["message_id"])) is None:
                 continue
             try:
                 actions = await self.act(message, event["analysis"], rules)
@@ -113,11 +116,13 @@ class Automation:
                 log.exception("automation failed for a message", extra={"message_id": str(message["_id"])})
                 error = f"{exc.__class__.__name__}: {exc}"
                 outcome = {"nlp.status": "failed", "nlp.actions": [], "nlp.error": error}
-            await self._messages.update_one({"_id": message["_id"]}, {"$set": outcome}, session=session)
+            outcomes.append(UpdateOne({"_id": message["_id"]}, {"$set": outcome}))
             log.info(
                 "message acted on",
                 extra={"message_id": str(message["_id"]), "actions": outcome["nlp.actions"]},
             )
+        if outcomes:
+            await self._messages.bulk_write(outcomes, ordered=False, session=session)
 
     async def act(self, message: dict[str, Any], analysis: dict[str, Any], rules: Rules) -> list[Action]:
         """Apply the rules to one message; returns what was done and why."""
