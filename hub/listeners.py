@@ -200,8 +200,12 @@ class ListenerLoop(BackgroundLoop):
         elif self._batch:
             self._failures += 1
             if self._failures >= MAX_ATTEMPTS:
-                await self._park(self._batch[0], exc)
-                return
+                try:
+                    await self._park(self._batch[0], exc)
+                    return
+                except PyMongoError:
+                    # The loop must outlive a database that fails while parking: try again later.
+                    log.warning("could not park events", extra={"listener": name})
         await self._sleep(min(BACKOFF_CAP, self._backoff_base * 2**self._failures))
 
     async def _park(self, commit: dict[str, Any], exc: BaseException) -> None:
