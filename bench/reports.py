@@ -23,9 +23,9 @@ from pymongo import AsyncMongoClient
 from crm_core.indexes import ensure_indexes
 from crm_core.reporting import Period, Reports
 from crm_core.rollups import Rollups
+from hub.channel_plugins import CHANNELS
 from hub.embedded import EmbeddedServer
 
-CHANNELS = ("chat", "email", "webchat", "telegram", "slack")
 INTENTS = ("support_request", "billing", "sales_inquiry", "complaint", "greeting", "feedback")
 BATCH = 10_000
 

@@ -4,13 +4,13 @@ commands, Telegram commands from linked staff and `POST /api/v1/commands`."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bots.charts import messages_per_day_chart
-from crm_core.records import CHANNELS
 from crm_core.reporting import FIRST_DAY, LAST_DAY, MAX_PERIOD, Period, Reports
 
 NUMBER_ROLES = ("manager", "admin")
@@ -32,8 +32,11 @@ class Reply:
 
 
 class Commands:
-    def __init__(self, reports: Reports, *, timezone: str = "UTC", sla_minutes: int = 60) -> None:
+    def __init__(
+        self, reports: Reports, channels: Sequence[str], *, timezone: str = "UTC", sla_minutes: int = 60
+    ) -> None:
         self._reports = reports
+        self._channels = channels
         self._timezone = timezone
         self._zone = ZoneInfo(timezone)
         self._sla = timedelta(minutes=sla_minutes)
@@ -56,7 +59,7 @@ class Commands:
         return await self._sla_report()
 
     async def _stats(self, args: list[str]) -> Reply:
-        channel = next((a for a in args if a in CHANNELS), None)
+        channel = next((a for a in args if a in self._channels), None)
         rest = [a for a in args if a != channel]
         if len(rest) > 1:
             return Reply(f"Give one period and at most one channel, e.g. /stats week email.\n{HELP}")
@@ -161,7 +164,8 @@ def _format_stats(summary: dict[str, Any], label: str, channel: str | None, time
             f"First response: median {_duration(f['first_response_median_s'])}, "
             f"p90 {_duration(f['first_response_p90_s'])}",
             f"Resolution: median {_duration(f['resolution_median_s'])}",
-            f"Tickets opened: {f['tickets_opened']}; leads: {f['leads_created']} created, "
+            f"Tickets opened: {f['tickets_opened']}, SLA breaches: {f['tickets_breached']}; "
+            f"leads: {f['leads_created']} created, "
             f"{f['leads_qualified']} qualified",
             f"Top intents: {intents}",
         ]

@@ -29,6 +29,7 @@ EVENT_TYPES = (
     "conversation.assigned",
     "ticket.opened",
     "ticket.status_changed",
+    "ticket.breached",  # an open ticket's SLA due time (first response or resolution) passed unmet
     "lead.created",
     "lead.qualified",
     "lead.assigned",  # automation handed a qualified lead to a sales rep

@@ -84,6 +84,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("created_at", DESC), ("_id", DESC)], name="recent"),
         IndexModel([("assignee_id", ASC), ("open", ASC)], name="assignee_load"),
         IndexModel([("contact_id", ASC)], name="contact"),
+        # The SLA watch: open tickets by due time.
+        IndexModel([("open", ASC), ("sla.first_response_due", ASC)], name="first_response_due"),
+        IndexModel([("open", ASC), ("sla.resolution_due", ASC)], name="resolution_due"),
     ],
     "leads": [
         IndexModel(

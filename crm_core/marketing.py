@@ -7,7 +7,7 @@ step is never sent twice, and a crash before it commits leaves the step to be se
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +21,7 @@ from pymongo.errors import DuplicateKeyError
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.errors import Conflict, Invalid
-from crm_core.records import CHANNELS, changed_fields, check_one_of, find_by_id, save_changes, utcnow
+from crm_core.records import changed_fields, check_one_of, find_by_id, save_changes, utcnow
 
 CAMPAIGN_STATUSES = ("active", "paused", "archived")
 TEMPLATE_FIELDS = ("name", "first_name", "company", "email")
@@ -39,12 +39,12 @@ class Enrolled:
     reason: str  # "enrolled", or why not: "no_consent", "already_enrolled", "no_campaign", "inactive"
 
 
-def check_steps(steps: list[dict[str, Any]]) -> None:
+def check_steps(steps: list[dict[str, Any]], channels: Sequence[str]) -> None:
     if not steps:
         raise Invalid("steps: a campaign needs at least one step")
     for index, step in enumerate(steps):
-        if step["channel"] not in CHANNELS:
-            raise Invalid(f"steps.{index}.channel: must be one of {', '.join(CHANNELS)}")
+        if step["channel"] not in channels:
+            raise Invalid(f"steps.{index}.channel: must be one of {', '.join(channels)}")
         for field in ("template", "subject"):
             _check_template(step.get(field) or "", f"steps.{index}.{field}")
 
@@ -79,6 +79,7 @@ class Campaigns:
         conversations: Conversations,
         contacts: Contacts,
         *,
+        channels: Sequence[str],
         unsubscribe_url: Callable[[ObjectId], str] | None = None,
         lease_seconds: float = 60.0,
     ) -> None:
@@ -87,13 +88,14 @@ class Campaigns:
         self._enrolments = db.enrolments
         self._conversations = conversations
         self._contacts = contacts
+        self._channels = channels  # the hub's channel registry
         self._unsubscribe_url = unsubscribe_url
         self._lease = timedelta(seconds=lease_seconds)
 
     # Campaigns.
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
-        check_steps(fields["steps"])
+        check_steps(fields["steps"], self._channels)
         now = utcnow()
         campaign = {"_id": ObjectId(), "status": "active", **fields, "created_at": now, "updated_at": now}
         try:
@@ -111,7 +113,7 @@ class Campaigns:
     async def update(self, campaign_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
         current = await self.get(campaign_id)
         if "steps" in changes:
-            check_steps(changes["steps"])
+            check_steps(changes["steps"], self._channels)
         check_one_of(changes, "status", CAMPAIGN_STATUSES)
         changed = changed_fields(current, changes)
         if not changed:

@@ -1,6 +1,7 @@
-"""Tells staff about work handed to them, as a listener of domain events: a notification
-record (which the realtime stream carries to their websocket) and, when Slack is set up, a
-Slack DM through the outbox (retried there; a slow Slack delays nothing else)."""
+"""Tells staff about work handed to them and tickets past their SLA, as a listener of domain
+events: a notification record (which the realtime stream carries to their websocket) and,
+when Slack is set up, a Slack DM through the outbox (retried there; a slow Slack delays
+nothing else)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from crm_core.records import Events, utcnow
 
 class Notifications:
     name = "notifications"
-    types = ("lead.assigned",)
+    types = ("lead.assigned", "ticket.breached")
 
     def __init__(self, db: AsyncDatabase, events: Events, *, slack_dm: bool) -> None:
         self._db = db
@@ -26,7 +27,10 @@ class Notifications:
 
     async def handle(self, events: list[Event], session: AsyncClientSession) -> None:
         for event in events:
-            await self._lead_assigned(event, session)
+            if event["type"] == "lead.assigned":
+                await self._lead_assigned(event, session)
+            elif event.get("assignee_id") is not None:
+                await self._ticket_breached(event, session)
 
     async def _lead_assigned(self, event: Event, session: AsyncClientSession) -> None:
         lead = await self._db.leads.find_one({"_id": event["lead_id"]}, session=session)
@@ -43,6 +47,16 @@ class Notifications:
         )
         key = f"lead.assigned:{lead['_id']}:{event['owner_id']}"
         await self._notify(key, event["owner_id"], "lead.assigned", text, {"lead_id": lead["_id"]}, session)
+
+    async def _ticket_breached(self, event: Event, session: AsyncClientSession) -> None:
+        ticket = await self._db.tickets.find_one({"_id": event["ticket_id"]}, {"subject": 1}, session=session)
+        what = "first response" if event["sla"] == "first_response" else "resolution"
+        subject = (ticket or {}).get("subject") or "a ticket"
+        due = f"{event['at']:%Y-%m-%d %H:%M} UTC"
+        text = f'SLA breached: the {what} of "{subject}" ({event["priority"]}) was due at {due}.'
+        key = f"ticket.breached:{event['ticket_id']}:{event['sla']}"
+        refs = {"ticket_id": event["ticket_id"], "conversation_id": event["conversation_id"]}
+        await self._notify(key, event["assignee_id"], "ticket.breached", text, refs, session)
 
     async def _notify(
         self,

@@ -18,8 +18,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 
 from crm_core.errors import Invalid, NotFound
 
-# The vocabularies every layer shares, defined here once.
-CHANNELS = ("chat", "email", "webchat", "telegram", "slack")
+# The vocabularies every layer shares, defined here once (the channels: hub.channel_plugins).
 ROLES = ("admin", "agent", "sales", "manager")
 CONVERSATION_STATUSES = ("open", "pending", "snoozed", "resolved")
 PRIORITIES = ("low", "medium", "high", "urgent")

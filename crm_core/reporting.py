@@ -30,7 +30,8 @@ EXPORT_FIELDS = (
 
 DAILY_FIELDS = (
     "conversations_new", "conversations_resolved", "conversations_reopened", "messages_in", "messages_out",
-    "tickets_opened", "leads_created", "leads_qualified", "first_response_median_s", "resolution_median_s",
+    "tickets_opened", "tickets_breached", "leads_created", "leads_qualified", "first_response_median_s",
+    "resolution_median_s",
 )  # fmt: skip
 
 
@@ -216,6 +217,7 @@ def _figures(total: dict[str, Any]) -> dict[str, Any]:
         "first_response_p90_s": percentile(total.get("first_response"), 90),
         "resolution_median_s": median(total.get("resolution")),
         "tickets_opened": total.get("tickets_opened", 0),
+        "tickets_breached": total.get("tickets_breached", 0),  # SLA due times passed unmet
         "leads_created": total.get("leads_created", 0),
         "leads_qualified": total.get("leads_qualified", 0),
         "top_intents": [{"intent": i, "count": n} for i, n in intents if n > 0][:TOP_INTENTS],

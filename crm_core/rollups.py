@@ -70,6 +70,8 @@ def _contributions(event: Event) -> Iterator[tuple[str, datetime, dict[str, int]
             yield channel, at, {"conversations_reopened": 1}
     elif kind == "ticket.opened":
         yield channel, at, {"tickets_opened": 1}
+    elif kind == "ticket.breached":
+        yield channel, at, {"tickets_breached": 1}
     elif kind == "lead.created":
         yield NO_CHANNEL, at, {"leads_created": 1}
     elif kind == "lead.qualified":
@@ -92,6 +94,7 @@ class Rollups:
         "message.intent_reviewed",
         "conversation.status_changed",
         "ticket.opened",
+        "ticket.breached",
         "lead.created",
         "lead.qualified",
     )

@@ -4,7 +4,7 @@ A conversation has at most one open ticket; later support messages join it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -33,6 +33,8 @@ from crm_core.records import (
 TICKET_STATUSES = ("open", "pending", "resolved", "closed")
 OPEN_STATUSES = ("open", "pending")
 AT_LEAST_HIGH = ("complaint", "cancellation")
+SLA_TARGETS = ("first_response", "resolution")
+BREACH_BATCH = 100
 
 
 def ticket_priority(intent: str, sentiment: str, urgent: bool) -> str:
@@ -182,6 +184,56 @@ class Tickets:
             {"$set": {"first_response_at": utcnow()}},
         )
 
+    async def record_breaches(self) -> int:
+        """Record `ticket.breached` once per open ticket and SLA target whose due time passed
+        unmet, marking the ticket (`breached.<target>`) in the same transaction, so several
+        processes record each breach once. The event is dated at the due time: a breach counts
+        on the day it happened however late it is noticed. Returns how many it recorded."""
+        now = utcnow()
+        late = [
+            (target, ticket)
+            for target in SLA_TARGETS
+            for ticket in await self._col.find(_unbreached(target, now)).limit(BREACH_BATCH).to_list(None)
+        ]
+        if not late:
+            return 0
+        breaches = []
+        async with self._log.transaction() as session:
+            for target, ticket in late:
+                marked = await self._col.update_one(
+                    {"_id": ticket["_id"], **_unbreached(target, now)},
+                    {"$set": {f"breached.{target}": now}},
+                    session=session,
+                )
+                if marked.modified_count:
+                    breaches.append(self._breach(ticket, target))
+            await self._log.record(breaches, session)
+        return len(breaches)
+
+    def _breach(self, ticket: dict[str, Any], target: str) -> dict[str, Any]:
+        return self._log.new(
+            "ticket.breached",
+            at=ticket["sla"][f"{target}_due"],
+            actor=rule_actor("tickets.sla"),
+            channel=ticket["channel"],
+            ticket_id=ticket["_id"],
+            conversation_id=ticket["conversation_id"],
+            contact_id=ticket["contact_id"],
+            assignee_id=ticket.get("assignee_id"),
+            priority=ticket["priority"],
+            sla=target,
+        )
+
+    async def next_due_at(self) -> datetime | None:
+        """The earliest SLA due time not yet met nor recorded as breached, if any."""
+        far = utcnow() + timedelta(days=36500)
+        dues = [
+            ticket["sla"][f"{target}_due"]
+            for target in SLA_TARGETS
+            if (ticket := await self._col.find_one(_unbreached(target, far), sort=[(f"sla.{target}_due", 1)]))
+        ]
+        return min(dues, default=None)
+
     async def due_times(self, ticket_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
         """Each ticket's SLA due times and whether they were met, for lists that show them."""
         fields = {"status": 1, "sla": 1, "first_response_at": 1, "resolved_at": 1}
@@ -250,3 +302,9 @@ class Tickets:
                 await self._log.record([event], session)
         self._events.publish("ticket.updated", ticket)
         return ticket, old
+
+
+def _unbreached(target: str, before: datetime) -> dict[str, Any]:
+    """Open tickets whose `target` was due before `before`, unmet and not yet recorded as breached."""
+    unmet = {"first_response_at": None} if target == "first_response" else {}
+    return {"open": True, f"sla.{target}_due": {"$lt": before}, f"breached.{target}": None, **unmet}

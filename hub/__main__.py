@@ -1,4 +1,5 @@
-"""`python -m hub serve | create-user | demo | reports rebuild | events replay NAME | telegram`."""
+"""`python -m hub serve | create-user | demo | reports rebuild | events replay NAME`, and the
+channels' set-up commands (`telegram set-webhook`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from crm_core.errors import DomainError
 from crm_core.records import ROLES
 from hub import logs
 from hub.app import create_app
+from hub.channel_plugins import REGISTRY
 from hub.database import DatabaseUnavailable, open_database
 from hub.embedded import EmbeddedServerError
 from hub.settings import Settings
@@ -41,10 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     events_commands = events.add_subparsers(dest="events_command", required=True)
     replay = events_commands.add_parser("replay", help="hand every stored event to a listener again")
     replay.add_argument("listener", help="the listener's name (see ARCHITECTURE.md)")
-    tg = commands.add_parser("telegram", help="Telegram bot set-up")
-    tg_commands = tg.add_subparsers(dest="telegram_command", required=True)
-    webhook = tg_commands.add_parser("set-webhook", help="register this hub's webhook (with its secret)")
-    webhook.add_argument("--url", required=True, help="public https URL of POST /webhooks/telegram")
+    channels = {plugin.name: plugin for plugin in REGISTRY}
+    for plugin in REGISTRY:
+        plugin.add_commands(commands)
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -55,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "create-user":
             password = args.password or getpass.getpass("password: ")
             return asyncio.run(_create_user(settings, args.email, password, args.role, args.name))
-        if args.command == "telegram":
-            return asyncio.run(_set_telegram_webhook(settings, args.url))
+        if args.command in channels:
+            return asyncio.run(channels[args.command].run_command(settings, args))
         if args.command == "reports":
             return asyncio.run(_replay(settings, "rollups", rebuild=True))
         if args.command == "events":
@@ -117,21 +118,6 @@ async def _replay(settings: Settings, name: str, *, rebuild: bool) -> int:
         print(f"{name}: every event is owed to it again; the hub process running it handles them")
     else:
         print(f"{name}: {handled} events handled")
-    return 0
-
-
-async def _set_telegram_webhook(settings: Settings, url: str) -> int:
-    from channels import telegram
-
-    if not (settings.telegram_token and settings.telegram_secret):
-        print("hub: set HUB_TELEGRAM_TOKEN and HUB_TELEGRAM_SECRET first", file=sys.stderr)
-        return 2
-    application = telegram.build_application(settings.telegram_token, settings.telegram_api_url)
-    async with application:
-        await application.bot.set_webhook(
-            url=url, secret_token=settings.telegram_secret, allowed_updates=["message", "edited_message"]
-        )
-    print(f"Telegram will deliver updates to {url}")
     return 0
 
 

@@ -12,14 +12,10 @@ import aiohttp
 from aiohttp import web
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
-from telegram.error import TelegramError
 
 from bots.commands import Commands
-from channels import slack, telegram
 from channels.base import ChannelSender
-from channels.chat import ChatSender
-from channels.email import EmailSender, ImapMailbox, unsubscribe_signature
-from channels.webchat import WebchatSender
+from channels.email import unsubscribe_signature
 from crm_core.audit import Audit, AutomationAudit
 from crm_core.automation.actions import Automation
 from crm_core.automation.rules import RuleStore
@@ -28,7 +24,6 @@ from crm_core.conversations import Conversations
 from crm_core.domain_events import EventLog
 from crm_core.errors import Conflict
 from crm_core.intent_reviews import IntentReviews
-from crm_core.mailboxes import MailboxState
 from crm_core.marketing import Campaigns
 from crm_core.notifications import Notifications
 from crm_core.outbox import Outbox
@@ -41,10 +36,10 @@ from hub import console
 from hub.api.all_routes import api
 from hub.api.errors import error_middleware
 from hub.campaign_scheduler import CampaignScheduler
+from hub.channel_plugins import CHANNELS, REGISTRY
 from hub.container import SERVICES, Services
 from hub.database import open_database
 from hub.listeners import Listener, ListenerLoop
-from hub.mail_poller import MailPoller
 from hub.metrics import Metrics
 from hub.nlp_worker import NlpWorker
 from hub.outbox_worker import OutboxWorker
@@ -53,8 +48,7 @@ from hub.presence import Presence
 from hub.ratelimit import LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
 from hub.settings import Settings
-from hub.slack_bot import SlackBot
-from hub.telegram_bot import TelegramBot
+from hub.sla_watch import SlaWatch
 from nlp.analyzer import Analyzer, shared_analyzer
 from nlp.labels import INTENTS
 
@@ -79,73 +73,70 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         realtime = Realtime()
         if settings.change_streams:
             await realtime.start(db)
-        telegram_app = (
-            telegram.build_application(settings.telegram_token, settings.telegram_api_url)
-            if settings.telegram_token
-            else None
-        )
-        slack_app = (
-            slack.build_app(settings.slack_signing_secret, settings.slack_bot_token, settings.slack_api_url)
-            if settings.slack_configured
-            else None
-        )
-        senders = _senders(settings, http)
-        if telegram_app is not None:
-            senders["telegram"] = telegram.TelegramSender(telegram_app.bot)
-        if slack_app is not None:
-            senders["slack"] = slack.SlackSender(slack_app.client)
         analyzer = (
             await asyncio.to_thread(shared_analyzer, settings.phone_region) if settings.nlp_worker else None
         )
+        senders: dict[str, ChannelSender] = {}
         services = build_services(settings, db, realtime, senders, analyzer)
         app[SERVICES] = services
         await _bootstrap_admin(services)
-        if telegram_app is not None:
-            services.telegram = TelegramBot(
-                telegram_app, services.pipeline, services.conversations, services.users, services.commands
-            )
-        if slack_app is not None:
-            services.slack = SlackBot(slack_app, services, settings.slack_inbox_channel)
-            if (mirror := services.slack.mirror()) is not None:
-                services.event_log.subscribe(mirror.name, mirror.types)
-                lease = settings.listener_lease_seconds
-                services.listeners.append(ListenerLoop(db, mirror, services.metrics, lease_seconds=lease))
+        _open_channels(services, http, senders)
         async with _background_work(services):
-            log.info("hub ready", extra={"realtime_change_streams": realtime.uses_change_streams})
+            log.info(
+                "hub ready",
+                extra={
+                    "realtime_change_streams": realtime.uses_change_streams,
+                    "channels": list(services.channels),
+                },
+            )
             yield
+
+
+def _open_channels(
+    services: Services, http: aiohttp.ClientSession, senders: dict[str, ChannelSender]
+) -> None:
+    """The configured channels of the registry, their senders handed to the outbox worker and
+    their listeners to the listener loops."""
+    settings = services.settings
+    for plugin in REGISTRY:
+        if not plugin.configured(settings):
+            continue
+        channel = services.channels[plugin.name] = plugin(services, http)
+        if channel.sender is not None:
+            senders[plugin.name] = channel.sender
+        for listener in channel.listeners():
+            services.event_log.subscribe(listener.name, listener.types)
+            lease = settings.listener_lease_seconds
+            services.listeners.append(
+                ListenerLoop(services.db, listener, services.metrics, lease_seconds=lease)
+            )
 
 
 @contextlib.asynccontextmanager
 async def _background_work(services: Services) -> AsyncIterator[None]:
-    """Start the workers and bots; stop them in reverse order, letting deliveries finish."""
-    poller = _mail_poller(services.settings, services)
-    if services.telegram is not None:
-        try:
-            await services.telegram.start()
-        except TelegramError as exc:
-            # One channel's outage must not keep the hub down; its updates and replies retry.
-            log.error("Telegram bot could not start", extra={"error": f"{exc.__class__.__name__}: {exc}"})
+    """Start the channels and workers; stop them in reverse order, letting deliveries finish."""
+    channels = list(services.channels.values())
+    for channel in channels:
+        await channel.start()
     services.outbox_worker.start()
     for listener in services.listeners:
         listener.start()
     services.campaign_scheduler.start()
+    services.sla_watch.start()
     if services.nlp_worker is not None:
         services.nlp_worker.start()
-    if poller is not None:
-        poller.start()
     try:
         yield
     finally:
-        if poller is not None:
-            await poller.stop()
         if services.nlp_worker is not None:
             await services.nlp_worker.stop()
+        await services.sla_watch.stop()
         await services.campaign_scheduler.stop()
         for listener in services.listeners:
             await listener.stop()
         await services.outbox_worker.stop(timeout=services.settings.shutdown_timeout)
-        if services.telegram is not None:
-            await services.telegram.stop()
+        for channel in reversed(channels):
+            await channel.stop()
         await services.realtime.stop()
 
 
@@ -182,7 +173,9 @@ def build_services(
     conversations = Conversations(db, realtime, event_log)
     rollups = Rollups(db, settings.timezone)
     reports = Reports(db, rollups)
-    campaigns = Campaigns(db, conversations, contacts, unsubscribe_url=_unsubscribe_url(settings))
+    campaigns = Campaigns(
+        db, conversations, contacts, channels=CHANNELS, unsubscribe_url=_unsubscribe_url(settings)
+    )
     scheduler = CampaignScheduler(campaigns, outbox_worker.wake)
     tickets, leads = Tickets(db, realtime, event_log), Leads(db, realtime, event_log)
     rules = RuleStore(db, INTENTS)
@@ -219,7 +212,7 @@ def build_services(
         widget_messages=PerMinuteLimit(settings.widget_messages_per_minute),
         login_throttle=LoginThrottle(),
         reports=reports,
-        commands=Commands(reports, timezone=settings.timezone, sla_minutes=settings.sla_minutes),
+        commands=Commands(reports, CHANNELS, timezone=settings.timezone, sla_minutes=settings.sla_minutes),
         tickets=tickets,
         leads=leads,
         deals=Deals(db, realtime, event_log),
@@ -229,6 +222,7 @@ def build_services(
         intent_reviews=IntentReviews(db, INTENTS, event_log),
         presence=Presence(),
         campaign_scheduler=scheduler,
+        sla_watch=SlaWatch(tickets),
         nlp_worker=nlp_worker,
         event_log=event_log,
         listeners=listeners,
@@ -251,45 +245,6 @@ async def count_requests(request: web.Request, handler) -> web.StreamResponse:
     route = resource.canonical if resource is not None else "unmatched"
     request.app[SERVICES].metrics.http_requests.labels(route, f"{response.status // 100}xx").inc()
     return response
-
-
-def _senders(settings: Settings, http: aiohttp.ClientSession) -> dict[str, ChannelSender]:
-    senders: dict[str, ChannelSender] = {}
-    if settings.chat_secret:
-        senders["chat"] = ChatSender(settings.chat_outbound_url, settings.chat_secret, http)
-    if settings.widget_secret:
-        senders["webchat"] = WebchatSender()
-    if settings.smtp_host and settings.smtp_from:
-        senders["email"] = EmailSender(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            from_address=settings.smtp_from,
-            username=settings.smtp_user,
-            password=settings.smtp_password,
-            security=settings.smtp_security,
-            tls_context=settings.tls_context(),
-        )
-    return senders
-
-
-def _mail_poller(settings: Settings, services: Services) -> MailPoller | None:
-    if not (settings.imap_host and settings.imap_user and settings.imap_password):
-        return None
-    return MailPoller(
-        lambda: ImapMailbox(
-            host=settings.imap_host,
-            port=settings.imap_port,
-            user=settings.imap_user,
-            password=settings.imap_password,
-            mailbox=settings.imap_mailbox,
-            security=settings.imap_security,
-            tls_context=settings.tls_context(),
-        ),
-        services.pipeline,
-        MailboxState(services.db),
-        poll_seconds=settings.imap_poll_seconds,
-        max_attachment_bytes=settings.email_max_attachment_bytes,
-    )
 
 
 async def _bootstrap_admin(services: Services) -> None:

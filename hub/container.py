@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -31,6 +31,7 @@ from hub.presence import Presence
 from hub.ratelimit import LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
 from hub.settings import Settings
+from hub.sla_watch import SlaWatch
 
 
 @dataclass
@@ -57,14 +58,14 @@ class Services:
     campaigns: Campaigns
     rules: RuleStore
     campaign_scheduler: CampaignScheduler
+    sla_watch: SlaWatch
     event_log: EventLog
     listeners: list[ListenerLoop]
     automation: Automation
     intent_reviews: IntentReviews
     presence: Presence
     nlp_worker: NlpWorker | None = None
-    telegram: TelegramBot | None = None
-    slack: SlackBot | None = None
+    channels: dict[str, ChannelPlugin] = field(default_factory=dict)  # the configured ones, by name
 
     async def staff_message(
         self, conversation_id: Any, text: str, actor: dict[str, Any], *, private: bool, via: str = "api"
@@ -122,8 +123,7 @@ class Services:
 
 
 if TYPE_CHECKING:
+    from hub.channel_plugins import ChannelPlugin
     from hub.nlp_worker import NlpWorker
-    from hub.slack_bot import SlackBot
-    from hub.telegram_bot import TelegramBot
 
 SERVICES = web.AppKey("services", Services)

@@ -20,6 +20,7 @@ class FakeTelegram(LocalServer):
         self.times: dict[int, list[float]] = {}  # chat id -> when each send for it arrived
         self.blocked: set[int] = set()
         self.rate_limited: dict[int, int] = {}  # chat id -> how many 429s to answer first
+        self.outage = False  # answer every call 502 Bad Gateway, as an unreachable Telegram would
         self._next_id = 1000
 
     def sent(self, method: str) -> list[dict[str, Any]]:
@@ -33,6 +34,8 @@ class FakeTelegram(LocalServer):
         form = await request.post()
         params = {key: _value(value) for key, value in form.items()}
         self.calls.append((method, params))
+        if self.outage:
+            return web.Response(status=502, text="Bad Gateway")
         chat_id = int(params["chat_id"]) if "chat_id" in params else None
         if chat_id is not None:
             self.times.setdefault(chat_id, []).append(time.monotonic())

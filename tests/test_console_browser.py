@@ -215,6 +215,11 @@ async def test_admins_manage_users_and_agents_see_no_settings(make_hub, browser)
     admin = await staff(hub, "admin", "Ada")
     page = await signed_in(browser, hub, admin, "/settings")
     await expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    # Each channel of the hub's registry, with its health here.
+    channels = page.get_by_role("table", name="Channels")
+    for name, state in (("chat", "Working"), ("telegram", "Not set up")):
+        row = channels.get_by_role("row").filter(has=page.get_by_role("cell", name=name, exact=True))
+        await expect(row).to_contain_text(state)
     await no_serious_violations(page)
     form = page.locator("form")
     await form.get_by_label("Email address").fill("new.agent@staff.example")

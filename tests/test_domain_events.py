@@ -277,3 +277,34 @@ async def test_changes_made_by_automation_are_audited_with_the_rule_as_actor(hub
     ticket = await hub.db.tickets.find_one({"conversation_id": complaint["conversation_id"]})
     _, trail = await hub.call("GET", f"/api/v1/audit?target_type=ticket&target_id={ticket['_id']}", manager)
     assert [(e["action"], e["actor_rule"]) for e in trail["items"]] == [("ticket.opened", "tickets.intents")]
+
+
+async def test_a_ticket_past_its_sla_is_recorded_breached_once_and_its_agent_told(hub):
+    agent = await hub.login("agent")
+    manager = await hub.login("manager")
+    ack = await (await hub.chat(chat_message("my third order arrived broken again"))).json()
+    complaint = await hub.db.messages.find_one({"_id": ObjectId(ack["id"])})
+    await hub.services.automation.act(complaint, unsure_analysis("complaint"), await hub.services.rules.get())
+    ticket = await hub.db.tickets.find_one({"conversation_id": complaint["conversation_id"]})
+    assert ticket["assignee_id"] is not None and await hub.services.tickets.record_breaches() == 0
+
+    # Time passes: the first response was due a moment ago, and nobody answered.
+    due = datetime.now(UTC) - timedelta(seconds=5)
+    await hub.db.tickets.update_one({"_id": ticket["_id"]}, {"$set": {"sla.first_response_due": due}})
+    hub.services.sla_watch.wake()
+
+    async def breached():
+        commits = await hub.db.events.find({"events.type": "ticket.breached"}).to_list(None)
+        return events_of(commits, ["ticket.breached"])
+
+    [event] = await eventually(breached, timeout=20)
+    assert event["sla"] == "first_response" and event["ticket_id"] == ticket["_id"]
+    assert abs(event["at"].replace(tzinfo=UTC) - due) < timedelta(milliseconds=1)  # dated when it happened
+    assert await hub.services.tickets.record_breaches() == 0  # once, however often it is looked at
+    await caught_up(hub)
+    [note] = await hub.db.notifications.find({"kind": "ticket.breached"}).to_list(None)
+    assert note["user_id"] == ticket["assignee_id"] and "first response" in note["text"]
+    _, summary = await hub.call("GET", "/api/v1/reports/summary", manager)
+    assert summary["figures"]["tickets_breached"] == 1
+    _, listed = await hub.call("GET", "/api/v1/tickets?breached=true", agent)
+    assert [t["id"] for t in listed["items"]] == [str(ticket["_id"])]

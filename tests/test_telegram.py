@@ -171,3 +171,25 @@ async def test_set_webhook_command_registers_url_and_secret(fake_telegram, tmp_p
     assert (
         registered["url"] == "https://hub.example/webhooks/telegram" and registered["secret_token"] == SECRET
     )
+
+
+async def test_telegram_unreachable_at_start_is_down_then_the_next_update_brings_it_back(
+    make_hub, fake_telegram
+):
+    fake_telegram.outage = True
+    hub = await make_hub(
+        telegram_token=TOKEN, telegram_secret=SECRET, telegram_api_url=fake_telegram.base_url
+    )
+    status, ready = await hub.call("GET", "/readyz")
+    assert status == 200 and ready["channels"]["telegram"]["status"] == "down"
+    assert "Bad Gateway" in ready["channels"]["telegram"]["problem"]
+    first = update(text="Are you there?")
+    response = await post(hub, first)
+    assert response.status == 503  # Telegram delivers the update again
+    assert await hub.db.messages.count_documents({"channel": "telegram"}) == 0
+
+    fake_telegram.outage = False
+    assert (await post(hub, first)).status == 200
+    assert await hub.db.messages.count_documents({"channel": "telegram", "text": "Are you there?"}) == 1
+    status, ready = await hub.call("GET", "/readyz")
+    assert ready["channels"]["telegram"] == {"status": "ok", "sends": True}

@@ -1,4 +1,5 @@
-"""Importing this module registers every route module's routes on `api`."""
+"""Importing this module registers every route module's routes on `api` (the channels' own
+routes come with the channel registry)."""
 
 from hub.api import (
     audit,
@@ -11,10 +12,9 @@ from hub.api import (
     staff,
     stream,
     tickets,
-    webhooks,
-    widget,
 )
 from hub.api.routing import api
+from hub.channel_plugins import REGISTRY
 
 ROUTE_MODULES = (
     audit,
@@ -27,8 +27,6 @@ ROUTE_MODULES = (
     staff,
     stream,
     tickets,
-    webhooks,
-    widget,
 )
 
-__all__ = ["ROUTE_MODULES", "api"]
+__all__ = ["REGISTRY", "ROUTE_MODULES", "api"]

@@ -14,11 +14,12 @@ from crm_core.records import CONVERSATION_STATUSES, PRIORITIES
 from hub.api.cursors import decode_cursor
 from hub.api.errors import ApiError
 from hub.api.routing import ALL_STAFF, INBOX_WORKERS, MANAGERS, Call, QueryParam, api, json_ok, page
+from hub.channel_plugins import CHANNELS
 from nlp.labels import INTENTS
 
 LIST_PARAMS = (
     QueryParam("status", "open, pending, snoozed or resolved; several separated by commas"),
-    QueryParam("channel", "chat, email, telegram, slack, webchat"),
+    QueryParam("channel", ", ".join(CHANNELS)),
     QueryParam("assignee", "a user id, `me` or `none`"),
     QueryParam("intent", "the last NLP intent"),
     QueryParam("label", "one label"),

@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from channels.base import SignatureError
 from channels.email import verify_unsubscribe
 from crm_core.marketing import CAMPAIGN_STATUSES
-from crm_core.records import CHANNELS, object_id
+from crm_core.records import object_id
 from hub.api.errors import ApiError
 from hub.api.routing import MANAGERS, SALES_TEAM, Call, QueryParam, api, json_ok
+from hub.channel_plugins import CHANNELS
 
 
 class Step(BaseModel):

@@ -1,15 +1,17 @@
-"""Health, readiness, metrics and the OpenAPI document."""
+"""Health, readiness (with each channel's), metrics and the OpenAPI document."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from hub.api.errors import error_response
 from hub.api.openapi import openapi_document
-from hub.api.routing import Call, api
+from hub.api.routing import ALL_STAFF, Call, api, json_ok
+from hub.channel_plugins import REGISTRY
 from hub.metrics import CONTENT_TYPE
 
 READY_TIMEOUT = 2.0
@@ -23,7 +25,9 @@ async def healthz(call: Call) -> web.Response:
 @api.route(
     "GET",
     "/readyz",
-    summary="The hub can serve: its database answers (503 otherwise).",
+    summary="The hub can serve: its database answers (503 otherwise). Also each channel's health in "
+    "this process: off (not configured), ok, or down with the problem (a channel that is down does not "
+    "make the hub unready: the others serve on).",
     tag="operations",
     roles=None,
 )
@@ -32,7 +36,26 @@ async def readyz(call: Call) -> web.Response:
         await asyncio.wait_for(call.services.db.command("ping"), READY_TIMEOUT)
     except (PyMongoError, TimeoutError):
         return error_response(503, "database_unavailable", "the database does not answer")
-    return web.json_response({"status": "ready", "realtime": _realtime_mode(call)})
+    return json_ok({"status": "ready", "realtime": _realtime_mode(call), "channels": channel_health(call)})
+
+
+@api.route(
+    "GET",
+    "/api/v1/channels",
+    summary="The channels the hub speaks, in order, each with its health here (as in /readyz).",
+    tag="operations",
+    roles=ALL_STAFF,
+)
+async def channels(call: Call) -> web.Response:
+    return json_ok({"items": [{"name": name} | health for name, health in channel_health(call).items()]})
+
+
+def channel_health(call: Call) -> dict[str, dict[str, Any]]:
+    running = call.services.channels
+    return {
+        plugin.name: running[plugin.name].health() if plugin.name in running else {"status": "off"}
+        for plugin in REGISTRY
+    }
 
 
 def _realtime_mode(call: Call) -> str:

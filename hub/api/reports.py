@@ -10,10 +10,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from channels.base import utc_moment
-from crm_core.records import CHANNELS
 from crm_core.reporting import MAX_PERIOD, Period
 from hub.api.errors import ApiError
 from hub.api.routing import ALL_STAFF, Call, QueryParam, api, json_ok
+from hub.channel_plugins import CHANNELS
 
 REPORT_ROLES = ("manager", "admin")
 PERIOD_PARAMS = (

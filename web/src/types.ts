@@ -1,7 +1,13 @@
 // The shapes the hub's API returns (see /api/openapi.json); only the fields the console reads.
-// The hub's channels (crm_core/bots: the same list on the server).
-export const CHANNELS = ['chat', 'email', 'webchat', 'telegram', 'slack'] as const
-export type Channel = (typeof CHANNELS)[number]
+// A channel's name, from the hub's channel registry (stores/channels.ts reads the list).
+export type Channel = string
+export interface ChannelState {
+  name: Channel
+  status: 'ok' | 'down' | 'off'
+  problem?: string
+}
+// The server's vocabularies (crm_core, nlp.labels), copied for types and translations;
+// tests/test_vocabularies.py fails when a copy drifts from the server's.
 export const ROLES = ['admin', 'agent', 'sales', 'manager'] as const
 export type Role = (typeof ROLES)[number]
 export const STATUSES = ['open', 'pending', 'snoozed', 'resolved'] as const

@@ -1,4 +1,5 @@
-"""The web widget: its script, a demo host page, and the visitor's websocket."""
+"""The web widget channel: its script, a demo host page, and the visitor's websocket (replies
+reach the visitor through it, pushed from the realtime stream)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,18 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import WSMsgType, web
 from bson import ObjectId
 
 from channels import webchat
 from channels.base import PayloadError, SignatureError, parse_json
 from crm_core.records import normalize_email
-from hub.api.errors import ApiError
 from hub.api.routing import Call, api
+from hub.channel_plugins.plugin import ChannelPlugin, running
 from hub.container import Services
 from hub.realtime import Subscription
+from hub.settings import Settings
 from hub.tasks import until_first_done
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -24,11 +27,22 @@ MAX_FRAME_BYTES = 16 * 1024
 HISTORY_LIMIT = 200
 
 
+class WebchatChannel(ChannelPlugin):
+    name = webchat.CHANNEL
+    settings_hint = "HUB_WIDGET_SECRET is not set"
+
+    def __init__(self, services: Services, http: aiohttp.ClientSession) -> None:
+        super().__init__(services, http)
+        self.secret = services.settings.widget_secret or ""
+        self.sender = webchat.WebchatSender()
+
+    @classmethod
+    def configured(cls, settings: Settings) -> bool:
+        return bool(settings.widget_secret)
+
+
 def _secret(call: Call) -> str:
-    secret = call.services.settings.widget_secret
-    if not secret:
-        raise ApiError(404, "channel_disabled", "the web widget is off (HUB_WIDGET_SECRET is not set)")
-    return secret
+    return running(call, WebchatChannel).secret
 
 
 @api.route("GET", "/widget.js", summary="The embeddable chat widget script.", tag="widget", roles=None)

@@ -1,19 +1,28 @@
-"""Slack inside the hub: customer DMs, agents answering from an inbox channel's threads, and
-the staff slash command `/hub` (stats, leads, sla, link)."""
+"""Slack inside the hub: customer DMs, agents answering from an inbox channel's threads (every
+customer message, from any channel, is mirrored there), and the staff slash command `/hub`
+(stats, leads, sla, link). Events and commands arrive on signed webhooks (slack-bolt)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import aiohttp
+from aiohttp import web
 from pymongo.asynchronous.client_session import AsyncClientSession
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels import slack
 from channels.base import DeliveryError
 from crm_core.domain_events import Event
+from hub.api.errors import ApiError
+from hub.api.routing import Call, api
+from hub.channel_plugins.plugin import ChannelPlugin, running
 from hub.container import Services
+from hub.listeners import Listener
+from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 NOTE_PREFIX = "note:"
@@ -141,3 +150,58 @@ class SlackMirror:
             await conversations.set_mirror(conversation["_id"], "slack", ts)
             return ts
         return await slack.post(self._client, self._inbox, f"{who}: {message['text']}", thread_ts=thread)
+
+
+class SlackChannel(ChannelPlugin):
+    name = slack.CHANNEL
+    settings_hint = "HUB_SLACK_BOT_TOKEN/HUB_SLACK_SIGNING_SECRET unset"
+
+    def __init__(self, services: Services, http: aiohttp.ClientSession) -> None:
+        super().__init__(services, http)
+        settings = services.settings
+        app = slack.build_app(
+            settings.slack_signing_secret or "", settings.slack_bot_token or "", settings.slack_api_url
+        )
+        self.bot = SlackBot(app, services, settings.slack_inbox_channel)
+        self.sender = slack.SlackSender(app.client)
+
+    @classmethod
+    def configured(cls, settings: Settings) -> bool:
+        return settings.slack_configured
+
+    def listeners(self) -> list[Listener]:
+        mirror = self.bot.mirror()
+        return [] if mirror is None else [mirror]
+
+
+@api.route(
+    "POST",
+    "/webhooks/slack/events",
+    summary="Slack Events API, signed with HUB_SLACK_SIGNING_SECRET (401 on a bad or stale signature; "
+    "url_verification answered).",
+    tag="webhooks",
+    roles=None,
+    raw_body="application/json",
+)
+async def slack_events(call: Call) -> web.StreamResponse:
+    return await _dispatch(call)
+
+
+@api.route(
+    "POST",
+    "/webhooks/slack/commands",
+    summary="Slack slash commands (`/hub stats today`, `/hub link CODE`), signed like events.",
+    tag="webhooks",
+    roles=None,
+    raw_body="application/x-www-form-urlencoded",
+)
+async def slack_commands(call: Call) -> web.StreamResponse:
+    return await _dispatch(call)
+
+
+async def _dispatch(call: Call) -> web.StreamResponse:
+    bolt = running(call, SlackChannel).bot.app
+    response = await bolt.async_dispatch(await to_bolt_request(call.request))
+    if response.status == 401:
+        raise ApiError(401, "bad_signature", "missing, wrong or stale Slack signature")
+    return await to_aiohttp_response(response)
