@@ -209,7 +209,6 @@ class Conversations:
             except (_ContactMoved, OperationFailure):
                 written = {key: await self._commit_one(write) for key, write in firsts.items()}
                 conversations = None
-            self._log.recorded()
             await self._publish_inbound(
                 [w for key, w in firsts.items() if not written[key].duplicate], conversations
             )
@@ -238,7 +237,7 @@ class Conversations:
         """Messages, counters and their events in one transaction; the contact in each
         counter's filter catches a merge since the contact was resolved (then `_ContactMoved`
         aborts it). Returns the conversations as they are after it."""
-        async with self._db.client.start_session() as session, await session.start_transaction():
+        async with self._log.transaction() as session:
             await self._messages.insert_many([w.message for w in writes], session=session)
             counted = await self._col.bulk_write(
                 [
@@ -280,7 +279,7 @@ class Conversations:
         stored message answers the stored one."""
         message = write.message
         try:
-            async with self._db.client.start_session() as session, await session.start_transaction():
+            async with self._log.transaction() as session:
                 conversation = await self._col.find_one_and_update(
                     {"_id": write.conversation_id},
                     _counted(write),

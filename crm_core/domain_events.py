@@ -10,7 +10,7 @@ Replaying events to a listener is putting its name back."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -51,16 +51,18 @@ class EventLog:
         db: AsyncDatabase,
         subscriptions: Mapping[str, Iterable[str]] | None = None,
         *,
-        recorded: Callable[[], None] = lambda: None,
+        recorded: Callable[[Collection[str]], None] = lambda names: None,
     ) -> None:
         """`subscriptions`: each listener's name and the event types it reacts to;
-        `recorded` is called after events were written (to wake this process's listeners)."""
+        `recorded` is called with the names of the listeners that were owed events, once they
+        are written (to wake those of this process's listeners, and only those)."""
         self._client = db.client
         self._events = db.events
         self._listeners_of: dict[str, list[str]] = {kind: [] for kind in EVENT_TYPES}
         for listener, kinds in (subscriptions or {}).items():
             self.subscribe(listener, kinds)
         self.recorded = recorded
+        self._owed_in: dict[AsyncClientSession, set[str]] = {}  # per open transaction()
 
     def subscribe(self, listener: str, kinds: Iterable[str]) -> None:
         """From now on, events of these types are owed to `listener`."""
@@ -85,29 +87,38 @@ class EventLog:
         )
 
     async def record(self, events: list[Event], session: AsyncClientSession | None = None) -> None:
-        """Write events (in `session`'s transaction when given: the caller wakes the listeners
-        through `recorded` once it has committed)."""
+        """Write events, in `session`'s transaction when given (one of `transaction()`, which
+        wakes their listeners once it commits)."""
         if not events:
             return
         listeners = sorted({name for event in events for name in self._listeners_of[event["type"]]})
         commit = {"_id": ObjectId(), "at": utcnow(), "events": events, "pending": listeners}
         await self._events.insert_one(commit, session=session)
         if session is None:
-            self.recorded()
+            self.recorded(listeners)
+        else:
+            self._owed_in[session].update(listeners)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncClientSession]:
-        """A transaction for a change and its events; the listeners are woken once it commits."""
-        async with self._client.start_session() as session, await session.start_transaction():
-            yield session
-        self.recorded()
+        """A transaction for a change and its events; their listeners are woken once it commits."""
+        async with self._client.start_session() as session:
+            self._owed_in[session] = set()
+            try:
+                async with await session.start_transaction():
+                    yield session
+                owed = self._owed_in[session]
+            finally:
+                del self._owed_in[session]
+        if owed:
+            self.recorded(owed)
 
     async def replay(self, listener: str, kinds: Iterable[str]) -> int:
         """Owe every stored event of these types to `listener` again; returns how many commits."""
         result = await self._events.update_many(
             {"events.type": {"$in": list(kinds)}}, {"$addToSet": {"pending": listener}}
         )
-        self.recorded()
+        self.recorded([listener])
         return result.modified_count
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from datetime import timedelta
 
 import aiohttp
@@ -156,9 +156,10 @@ def build_services(
     metrics = Metrics()
     listeners: list[ListenerLoop] = []
 
-    def wake_listeners() -> None:
+    def wake_listeners(names: Collection[str]) -> None:
         for loop in listeners:
-            loop.wake()
+            if loop.listener.name in names:
+                loop.wake()
 
     event_log = EventLog(db, recorded=wake_listeners)
     outbox = Outbox(

@@ -218,7 +218,7 @@ async def test_a_failing_listener_retries_then_parks_the_event_and_others_go_on(
     good, bad = Recorder("good"), Recorder("bad", fail_on="e2")
     log = EventLog(hub.db, {"good": good.types, "bad": bad.types})
     loops = [ListenerLoop(hub.db, r, Metrics(), backoff_base=0.01) for r in (good, bad)]
-    log.recorded = lambda: [loop.wake() for loop in loops] and None
+    log.recorded = lambda names: [loop.wake() for loop in loops if loop.listener.name in names] and None
     for loop in loops:
         loop.start()
     try:
@@ -239,6 +239,24 @@ async def test_a_failing_listener_retries_then_parks_the_event_and_others_go_on(
     finally:
         for loop in loops:
             await loop.stop()
+
+
+async def test_a_commit_wakes_only_the_listeners_it_owes_events_and_only_once_committed(hub):
+    woken: list[set[str]] = []
+    log = EventLog(
+        hub.db, {"counts": ["message.received"], "alerts": ["ticket.opened"]}, recorded=woken.append
+    )
+    async with log.transaction() as session:
+        await log.record([log.new("message.received", external="w1")], session)
+        assert woken == []  # not before the commit: the listener would find nothing yet
+    assert woken == [{"counts"}]
+    try:
+        async with log.transaction() as session:
+            await log.record([log.new("ticket.opened", external="w2")], session)
+            raise RuntimeError("the change failed")
+    except RuntimeError:
+        pass
+    assert woken == [{"counts"}] and await hub.db.events.count_documents({"events.external": "w2"}) == 0
 
 
 async def test_a_listener_runs_in_one_process_at_a_time(hub):
