@@ -77,10 +77,15 @@ class ListenerLoop(BackgroundLoop):
 
     async def _run(self) -> None:
         while self.running:
+            # Cleared before looking, so only events committed after this look wake it again:
+            # otherwise one wake-up would keep it polling the database without a pause.
+            self._wake.clear()
             try:
                 if not await self.lead():
                     await self._sleep(self._lease.total_seconds() / 3)
-                elif await self.run_once() == 0:
+                elif (handled := await self.run_once()) == 0 or (
+                    handled < BATCH_SIZE and self._alone_until is None
+                ):  # caught up: wait to be woken (at once if events came meanwhile)
                     await self._sleep(IDLE_SECONDS)
             except LostLease:
                 log.warning("listener taken over by another process", extra={"listener": self.listener.name})
