@@ -39,7 +39,7 @@ from hub.campaign_scheduler import CampaignScheduler
 from hub.channel_plugins import CHANNELS, REGISTRY
 from hub.container import SERVICES, Services
 from hub.database import open_database
-from hub.listeners import Listener, ListenerLoop
+from hub.listeners import ListenerLoop
 from hub.metrics import Metrics
 from hub.nlp_worker import NlpWorker
 from hub.outbox_worker import OutboxWorker
@@ -105,11 +105,7 @@ def _open_channels(
         if channel.sender is not None:
             senders[plugin.name] = channel.sender
         for listener in channel.listeners():
-            services.event_log.subscribe(listener.name, listener.types)
-            lease = settings.listener_lease_seconds
-            services.listeners.append(
-                ListenerLoop(services.db, listener, services.metrics, lease_seconds=lease)
-            )
+            services.add_listener(listener)
 
 
 @contextlib.asynccontextmanager
@@ -183,19 +179,10 @@ def build_services(
     automation = Automation(
         db, rules, conversations, tickets, leads, campaigns, contacts, enrolled=scheduler.wake
     )
-    reactions: list[Listener] = [
-        automation,
-        rollups,
-        Notifications(db, realtime, slack_dm=settings.slack_configured),
-        AutomationAudit(db),
-    ]
-    for reaction in reactions:
-        event_log.subscribe(reaction.name, reaction.types)
-        listeners.append(ListenerLoop(db, reaction, metrics, lease_seconds=settings.listener_lease_seconds))
     nlp_worker = None
     if analyzer is not None:
         nlp_worker = NlpWorker(db, analyzer, metrics, event_log, lease_seconds=settings.nlp_lease_seconds)
-    return Services(
+    services = Services(
         settings=settings,
         db=db,
         metrics=metrics,
@@ -228,6 +215,10 @@ def build_services(
         event_log=event_log,
         listeners=listeners,
     )
+    notifications = Notifications(db, realtime, slack_dm=settings.slack_configured)
+    for reaction in (automation, rollups, notifications, AutomationAudit(db)):
+        services.add_listener(reaction)
+    return services
 
 
 def _unsubscribe_url(settings: Settings) -> Callable[[ObjectId], str] | None:

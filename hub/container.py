@@ -23,7 +23,7 @@ from crm_core.sales import Deals, Leads
 from crm_core.tickets import Tickets
 from crm_core.users import Users
 from hub.campaign_scheduler import CampaignScheduler
-from hub.listeners import ListenerLoop
+from hub.listeners import Listener, ListenerLoop
 from hub.metrics import Metrics
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
@@ -66,6 +66,12 @@ class Services:
     presence: Presence
     nlp_worker: NlpWorker | None = None
     channels: dict[str, ChannelPlugin] = field(default_factory=dict)  # the configured ones, by name
+
+    def add_listener(self, listener: Listener) -> None:
+        """Events recorded from now on are owed to `listener`; a loop of its own runs it."""
+        self.event_log.subscribe(listener.name, listener.types)
+        lease = self.settings.listener_lease_seconds
+        self.listeners.append(ListenerLoop(self.db, listener, self.metrics, lease_seconds=lease))
 
     async def staff_message(
         self, conversation_id: Any, text: str, actor: dict[str, Any], *, private: bool, via: str = "api"
