@@ -106,6 +106,9 @@ async def test_attachments_are_recorded_stored_and_downloadable(make_hub):
         assert await resp.read() == small
     status, body = await hub.call("GET", f"/api/v1/messages/{message['_id']}/attachments/1", agent)
     assert status == 404
+    for index in ("%C2%B2", "-1", "x"):  # "²" passes str.isdigit() but not int()
+        status, body = await hub.call("GET", f"/api/v1/messages/{message['_id']}/attachments/{index}", agent)
+        assert (status, body["error"]["code"]) == (404, "not_found"), index
 
 
 async def test_mail_without_from_is_kept_and_flagged(hub):

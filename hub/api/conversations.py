@@ -13,7 +13,17 @@ from crm_core.conversations import ConversationFilter
 from crm_core.records import CONVERSATION_STATUSES, PRIORITIES
 from hub.api.cursors import decode_cursor
 from hub.api.errors import ApiError
-from hub.api.routing import ALL_STAFF, INBOX_WORKERS, MANAGERS, Call, QueryParam, api, json_ok, page
+from hub.api.routing import (
+    ALL_STAFF,
+    INBOX_WORKERS,
+    MANAGERS,
+    Call,
+    QueryParam,
+    api,
+    json_ok,
+    page,
+    whole_number,
+)
 from hub.channel_plugins import CHANNELS
 from nlp.labels import INTENTS
 
@@ -121,10 +131,10 @@ async def update_conversation(call: Call) -> web.Response:
     roles=ALL_STAFF,
 )
 async def download_attachment(call: Call) -> web.Response:
-    index = call.path("index")
-    if not index.isdigit():
-        raise ApiError(404, "not_found", f"no attachment {index!r}")
-    attachment = await call.services.conversations.attachment(call.path("id"), int(index))
+    index = whole_number(call.path("index"))
+    if index is None:
+        raise ApiError(404, "not_found", f"no attachment {call.path('index')!r}")
+    attachment = await call.services.conversations.attachment(call.path("id"), index)
     filename = "".join(c for c in attachment["name"] if c.isalnum() or c in "._- ") or "attachment"
     return web.Response(
         body=attachment["content"],

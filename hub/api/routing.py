@@ -46,7 +46,7 @@ class Call:
         raw = self.request.query.get("limit")
         if raw is None:
             return default
-        value = _whole_number(raw)
+        value = whole_number(raw)
         if value is None or not 1 <= value <= maximum:
             raise ApiError(400, "bad_query", f"limit: a whole number from 1 to {maximum}")
         return value
@@ -63,7 +63,7 @@ class Call:
         raw = self.query(name)
         if raw is None:
             return None
-        value = _whole_number(raw)
+        value = whole_number(raw)
         if value is None or value > maximum:
             raise ApiError(400, "bad_query", f"{name}: a whole number from 0 to {maximum}")
         return value
@@ -90,7 +90,7 @@ class Call:
             )
 
 
-def _whole_number(raw: str) -> int | None:
+def whole_number(raw: str) -> int | None:
     """ASCII digits only: str.isdigit() also accepts "²", which int() refuses."""
     return int(raw) if _DIGITS.fullmatch(raw) else None
 
