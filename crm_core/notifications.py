@@ -29,7 +29,7 @@ class Notifications:
         for event in events:
             if event["type"] == "lead.assigned":
                 await self._lead_assigned(event, session)
-            elif event.get("assignee_id") is not None:
+            elif event["type"] == "ticket.breached" and event["assignee_id"] is not None:
                 await self._ticket_breached(event, session)
 
     async def _lead_assigned(self, event: Event, session: AsyncClientSession) -> None:

@@ -226,11 +226,10 @@ class Tickets:
 
     async def next_due_at(self) -> datetime | None:
         """The earliest SLA due time not yet met nor recorded as breached, if any."""
-        far = utcnow() + timedelta(days=36500)
         dues = [
             ticket["sla"][f"{target}_due"]
             for target in SLA_TARGETS
-            if (ticket := await self._col.find_one(_unbreached(target, far), sort=[(f"sla.{target}_due", 1)]))
+            if (ticket := await self._col.find_one(_unbreached(target), sort=[(f"sla.{target}_due", 1)]))
         ]
         return min(dues, default=None)
 
@@ -256,13 +255,7 @@ class Tickets:
             clauses.append({"assignee_id": user_filter(where.assignee, viewer_id)})
         if where.breached is not None:
             now = utcnow()
-            late = {
-                "open": True,
-                "$or": [
-                    {"first_response_at": None, "sla.first_response_due": {"$lt": now}},
-                    {"sla.resolution_due": {"$lt": now}},
-                ],
-            }
+            late = {"$or": [_late(target, now) for target in SLA_TARGETS]}
             clauses.append(late if where.breached else {"$nor": [late]})
         return await newest_first(self._col, clauses, limit=limit, cursor=cursor)
 
@@ -304,7 +297,14 @@ class Tickets:
         return ticket, old
 
 
-def _unbreached(target: str, before: datetime) -> dict[str, Any]:
-    """Open tickets whose `target` was due before `before`, unmet and not yet recorded as breached."""
+def _late(target: str, before: datetime | None = None) -> dict[str, Any]:
+    """Open tickets whose `target` (first response or resolution) is unmet and was due before
+    `before` (whenever it is due, without one)."""
+    due = {"$lt": before} if before is not None else {"$ne": None}
     unmet = {"first_response_at": None} if target == "first_response" else {}
-    return {"open": True, f"sla.{target}_due": {"$lt": before}, f"breached.{target}": None, **unmet}
+    return {"open": True, f"sla.{target}_due": due, **unmet}
+
+
+def _unbreached(target: str, before: datetime | None = None) -> dict[str, Any]:
+    """Late (see `_late`) and not yet recorded as breached."""
+    return _late(target, before) | {f"breached.{target}": None}

@@ -97,9 +97,8 @@ def _open_channels(
 ) -> None:
     """The configured channels of the registry, their senders handed to the outbox worker and
     their listeners to the listener loops."""
-    settings = services.settings
     for plugin in REGISTRY:
-        if not plugin.configured(settings):
+        if not plugin.configured(services.settings):
             continue
         channel = services.channels[plugin.name] = plugin(services, http)
         if channel.sender is not None:

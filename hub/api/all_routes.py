@@ -1,6 +1,7 @@
 """Importing this module registers every route module's routes on `api` (the channels' own
 routes come with the channel registry)."""
 
+from hub import channel_plugins
 from hub.api import (
     audit,
     contacts,
@@ -14,7 +15,6 @@ from hub.api import (
     tickets,
 )
 from hub.api.routing import api
-from hub.channel_plugins import REGISTRY
 
 ROUTE_MODULES = (
     audit,
@@ -27,6 +27,7 @@ ROUTE_MODULES = (
     staff,
     stream,
     tickets,
+    channel_plugins,
 )
 
-__all__ = ["REGISTRY", "ROUTE_MODULES", "api"]
+__all__ = ["ROUTE_MODULES", "api"]

@@ -30,8 +30,7 @@ class ChannelPlugin:
     settings_hint: ClassVar[str]  # the settings that turn the channel on, for its routes' 404
 
     def __init__(self, services: Services, http: aiohttp.ClientSession) -> None:
-        self.services = services
-        self.http = http
+        """Built from the running hub's services and its shared HTTP client session."""
         self.problem: str | None = None  # why the channel cannot work now, for its health
         self.sender: ChannelSender | None = None  # what delivers replies, when it can send
 
