@@ -234,24 +234,25 @@ class Conversations:
         return {key: m for m in found if (key := (m["channel"], m["external_id"])) in keys}
 
     async def _commit_inbound(self, writes: Sequence[InboundWrite]) -> dict[ObjectId, dict[str, Any]]:
-        """Messages, counters and their events in one transaction; the contact in each
-        counter's filter catches a merge since the contact was resolved (then `_ContactMoved`
-        aborts it). Returns the conversations as they are after it."""
+        """Messages, counters and their events in one transaction; a conversation whose
+        contact is no longer the one resolved (a merge meanwhile) or that is gone aborts it
+        (`_ContactMoved`). Returns the conversations as they are after it. The counters are
+        updated by `_id` alone, the embedded server's cheapest write; the re-read checks the
+        contact inside the same transaction."""
         async with self._log.transaction() as session:
             await self._messages.insert_many([w.message for w in writes], session=session)
-            counted = await self._col.bulk_write(
-                [
-                    UpdateOne({"_id": w.conversation_id, "contact_id": w.message["contact_id"]}, _counted(w))
-                    for w in writes
-                ],
-                session=session,
+            await self._col.bulk_write(
+                [UpdateOne({"_id": w.conversation_id}, _counted(w)) for w in writes], session=session
             )
-            if counted.matched_count != len(writes):
-                raise _ContactMoved
             ids = list({w.conversation_id for w in writes})
-            fields = None if self._events.needs_publishing else {"message_count": 1}
+            fields = None if self._events.needs_publishing else {"message_count": 1, "contact_id": 1}
             after = await self._col.find({"_id": {"$in": ids}}, fields, session=session).to_list(None)
             conversations = {c["_id"]: c for c in after}
+            if any(
+                conversations.get(w.conversation_id, {}).get("contact_id") != w.message["contact_id"]
+                for w in writes
+            ):
+                raise _ContactMoved
             # A conversation opens with its first counted message: its count before the batch was 0.
             count_before = {i: c["message_count"] for i, c in conversations.items()}
             for write in writes:

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bson import ObjectId
@@ -70,6 +70,7 @@ class ListenerLoop(BackgroundLoop):
         self._metrics = metrics
         self._lease = timedelta(seconds=lease_seconds)
         self._holder = ObjectId()
+        self._held_until: datetime | None = None  # our lease's end, as last written by us
         self._failures = 0  # in a row, of the commit record being retried alone
         self._batch: list[dict[str, Any]] = []  # the commit records being handled
         self._alone_until: ObjectId | None = None  # retry one at a time up to this failed batch's end
@@ -81,13 +82,14 @@ class ListenerLoop(BackgroundLoop):
             # otherwise one wake-up would keep it polling the database without a pause.
             self._wake.clear()
             try:
-                if not await self.lead():
+                if not await self._keep_lead():
                     await self._sleep(self._lease.total_seconds() / 3)
                 elif (handled := await self.run_once()) == 0 or (
                     handled < BATCH_SIZE and self._alone_until is None
                 ):  # caught up: wait to be woken (at once if events came meanwhile)
                     await self._sleep(IDLE_SECONDS)
             except LostLease:
+                self._held_until = None
                 log.warning("listener taken over by another process", extra={"listener": self.listener.name})
             except PyMongoError as exc:
                 if not is_transient(exc):
@@ -106,6 +108,7 @@ class ListenerLoop(BackgroundLoop):
 
     async def release(self) -> None:
         """Hand the listener to another process at once rather than when the lease runs out."""
+        self._held_until = None
         await self._db.listeners.update_one(
             {"_id": self.listener.name, "holder": self._holder}, {"$set": {"until": utcnow()}}
         )
@@ -128,6 +131,13 @@ class ListenerLoop(BackgroundLoop):
         finally:
             await self.release()
 
+    async def _keep_lead(self) -> bool:
+        """Our lease, renewed only when half of it has passed: each acknowledgement renews it
+        too (fenced), so a busy listener spends no round trip on it."""
+        if self._held_until is not None and utcnow() < self._held_until - self._lease / 2:
+            return True
+        return await self.lead()
+
     async def lead(self, *, force: bool = False) -> bool:
         """Take or renew this listener's lease; False while another process holds it.
         `force` takes it even then (a rebuild fences off the running hubs' batches)."""
@@ -144,7 +154,9 @@ class ListenerLoop(BackgroundLoop):
             )
         except DuplicateKeyError:
             return False
-        return held is not None and held["holder"] == self._holder
+        ours = held is not None and held["holder"] == self._holder
+        self._held_until = now + self._lease if ours else None
+        return ours
 
     async def run_once(self) -> int:
         """Handle and acknowledge the oldest pending commit records; returns how many."""
@@ -156,7 +168,8 @@ class ListenerLoop(BackgroundLoop):
         events = events_of(commits, self.listener.types)
         async with self._db.client.start_session() as session, await session.start_transaction():
             await self.listener.handle(events, session)
-            await self._acknowledge(commits, session)
+            renewed_until = await self._acknowledge(commits, session)
+        self._held_until = renewed_until
         self._failures = 0
         if self._alone_until is not None and commits[-1]["_id"] >= self._alone_until:
             self._alone_until = None
@@ -178,13 +191,12 @@ class ListenerLoop(BackgroundLoop):
                 return total
             total += handled
 
-    async def _acknowledge(self, commits: list[dict[str, Any]], session: AsyncClientSession) -> None:
+    async def _acknowledge(self, commits: list[dict[str, Any]], session: AsyncClientSession) -> datetime:
         """Take the listener's name out of the commits, renewing its lease (fenced: another
-        holder aborts the transaction)."""
+        holder aborts the transaction); returns the lease's new end."""
+        until = utcnow() + self._lease
         renewed = await self._db.listeners.update_one(
-            {"_id": self.listener.name, "holder": self._holder},
-            {"$set": {"until": utcnow() + self._lease}},
-            session=session,
+            {"_id": self.listener.name, "holder": self._holder}, {"$set": {"until": until}}, session=session
         )
         if renewed.matched_count == 0:
             raise LostLease
@@ -193,6 +205,7 @@ class ListenerLoop(BackgroundLoop):
             {"$pull": {"pending": self.listener.name}},
             session=session,
         )
+        return until
 
     async def _failed(self, exc: BaseException) -> None:
         """A batch failed: its commits are retried one at a time, with backoff; one that

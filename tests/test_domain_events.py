@@ -11,12 +11,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import pytest
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 
 from channels.base import hmac_sha256_signature
 from crm_core.domain_events import EVENT_TYPES, EventLog, events_of
-from hub.listeners import MAX_ATTEMPTS, ListenerLoop
+from hub.listeners import MAX_ATTEMPTS, ListenerLoop, LostLease
 from hub.metrics import Metrics
 from tests.conftest import (
     CHAT_SECRET,
@@ -300,10 +301,14 @@ async def test_a_listener_runs_in_one_process_at_a_time(hub):
     a, b = ListenerLoop(hub.db, first, Metrics()), ListenerLoop(hub.db, second, Metrics())
     assert await a.lead() and not await b.lead()
     assert await a.drain() >= 3
-    # A rebuild takes the lease over: the old holder's next batch cannot commit.
-    assert await b.lead(force=True) and not await a.lead()
+    # A rebuild takes the lease over: the old holder's next batch, handled while its lease
+    # looked fresh to it, cannot commit (acknowledging is fenced), and the new holder has it.
+    assert await b.lead(force=True)
     await log.record([log.new("message.received", external="s3")])
+    with pytest.raises(LostLease):
+        await a.run_once()
     assert await b.run_once() == 1 and second.handled() == ["s3"]
+    assert not await a.lead()
 
 
 async def test_changes_made_by_automation_are_audited_with_the_rule_as_actor(hub):
