@@ -174,18 +174,15 @@ class Conversations:
                     if conversation is not None:
                         return conversation["_id"], conversation["contact_id"]
         if subject_key:
-            conversation = await self._col.find_one(
-                {
-                    "channel": channel,
-                    "contact_id": contact_id,
-                    "subject_key": subject_key,
-                    "last_message_at": {"$gte": since},
-                },
-                {"contact_id": 1},
+            # Equalities only, the date checked here: every server answers that from the
+            # contact's conversations index (the embedded one scans for the added range).
+            latest = await self._col.find_one(
+                {"contact_id": contact_id, "channel": channel, "subject_key": subject_key},
+                {"contact_id": 1, "last_message_at": 1},
                 sort=[("last_message_at", -1)],
             )
-            if conversation is not None:
-                return conversation["_id"], conversation["contact_id"]
+            if latest is not None and latest["last_message_at"] >= since:
+                return latest["_id"], latest["contact_id"]
         return None
 
     async def add_inbound(self, writes: Sequence[InboundWrite]) -> list[Stored]:

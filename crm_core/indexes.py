@@ -40,13 +40,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("labels", ASC), ("last_message_at", DESC)], name="inbox_label"),
         IndexModel([("contact_id", ASC), ("last_message_at", DESC)], name="contact_conversations"),
         IndexModel([("created_at", ASC)], name="reports_created"),  # the CSV export
-        IndexModel([("waiting_since", ASC)], name="sla_waiting", sparse=True),
         IndexModel([("mirrors.slack", ASC)], name="slack_mirror", sparse=True),
-        IndexModel(
-            [("contact_id", ASC), ("channel", ASC), ("subject_key", ASC), ("last_message_at", DESC)],
-            name="subject_thread",
-            partialFilterExpression={"subject_key": {"$type": "string"}},
-        ),
     ],
     "contacts": [
         IndexModel(
@@ -119,6 +113,19 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
+# Indexes earlier versions created that nothing reads any more (the reports read roll-ups;
+# `contact_conversations` serves the subject threading and `inbox_status` the waiting list):
+# each still cost every write of its collection, so start-up drops them.
+RETIRED: dict[str, tuple[str, ...]] = {
+    "messages": ("reports_period",),
+    "conversations": ("reports_resolved", "reports_first_response", "sla_waiting", "subject_thread"),
+}
+
+
 async def ensure_indexes(db: AsyncDatabase) -> None:
     for collection, models in INDEXES.items():
         await db[collection].create_indexes(models)
+    for collection, names in RETIRED.items():
+        existing = await db[collection].index_information()
+        for name in set(names) & set(existing):
+            await db[collection].drop_index(name)

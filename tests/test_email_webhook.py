@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import quopri
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from bson import ObjectId
@@ -13,9 +14,10 @@ from tests.conftest import post_email
 
 
 def raw_mail(body: bytes, *, headers: str = "", content_type: str = "text/plain; charset=utf-8",
-             encoding: str = "8bit", sender: str = "Jan <jan@example.cz>") -> bytes:  # fmt: skip
+             encoding: str = "8bit", sender: str = "Jan <jan@example.cz>",
+             subject: str = "Test") -> bytes:  # fmt: skip
     head = (
-        f"From: {sender}\r\nTo: support@hub.example\r\nSubject: Test\r\n"
+        f"From: {sender}\r\nTo: support@hub.example\r\nSubject: {subject}\r\n"
         f"Message-ID: <{ObjectId()}@example.cz>\r\nMIME-Version: 1.0\r\n{headers}"
         f"Content-Type: {content_type}\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"
     )
@@ -153,3 +155,19 @@ async def test_email_webhook_checks_its_signature_and_body(make_hub):
     unsigned = await hub.client.post("/webhooks/email", data=raw)
     assert unsigned.status == 401
     assert await hub.db.messages.count_documents({}) == 1
+
+
+async def test_a_reply_by_subject_alone_joins_the_conversation_only_while_it_is_recent(hub):
+    first = await _stored(hub, await post_email(hub, raw_mail(b"Where is it?", subject="Order 5521")))
+    reply = await _stored(hub, await post_email(hub, raw_mail(b"Any news?", subject="Re: Order 5521")))
+    assert reply["conversation_id"] == first["conversation_id"]
+    other = await _stored(hub, await post_email(hub, raw_mail(b"Hi", subject="Re: Order 5521",
+                                                              sender="Eva <eva@example.cz>")))  # fmt: skip
+    assert other["conversation_id"] != first["conversation_id"]
+
+    two_weeks_ago = datetime.now(UTC) - timedelta(days=15)
+    await hub.db.conversations.update_one(
+        {"_id": first["conversation_id"]}, {"$set": {"last_message_at": two_weeks_ago}}
+    )
+    late = await _stored(hub, await post_email(hub, raw_mail(b"Still nothing", subject="RE: Order 5521")))
+    assert late["conversation_id"] not in (first["conversation_id"], other["conversation_id"])

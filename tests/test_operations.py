@@ -80,6 +80,17 @@ async def test_demo_fills_a_fresh_hub_through_the_pipeline(settings, make_hub):
     assert await fill(settings) == 1  # refuses to pile demo data onto a hub that has some
 
 
+async def test_start_up_drops_the_indexes_earlier_versions_made_and_nothing_reads(make_hub):
+    first = await make_hub()
+    await first.db.conversations.create_index("waiting_since", name="sla_waiting", sparse=True)
+    await first.db.messages.create_index([("created_at", 1), ("channel", 1)], name="reports_period")
+    upgraded = await make_hub()
+    conversations = await upgraded.db.conversations.index_information()
+    assert "sla_waiting" not in conversations and "inbox_status" in conversations
+    messages = await upgraded.db.messages.index_information()
+    assert "reports_period" not in messages and "thread" in messages
+
+
 async def test_data_survives_a_stop_and_start_of_the_hub_on_its_embedded_database(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
