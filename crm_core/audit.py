@@ -54,6 +54,7 @@ class AutomationAudit:
     domain events whose actor is a rule (staff changes are audited by their routes)."""
 
     name = "audit"
+    gather_seconds = 0.5
     types = ("conversation.status_changed", "ticket.opened", "lead.qualified", "lead.assigned")
     _TARGETS = {"conversation": "conversation_id", "ticket": "ticket_id", "lead": "lead_id"}
 

@@ -18,6 +18,7 @@ from crm_core.records import Events, utcnow
 
 class Notifications:
     name = "notifications"
+    gather_seconds = 0.0
     types = ("lead.assigned", "ticket.breached")
 
     def __init__(self, db: AsyncDatabase, events: Events, *, slack_dm: bool) -> None:

@@ -87,6 +87,7 @@ class Rollups:
     """The listener that keeps the roll-ups, and their reader."""
 
     name = "rollups"
+    gather_seconds = 0.5  # reports may trail by half a second
     types = (
         "message.received",
         "message.sent",

@@ -199,6 +199,7 @@ class Recorder:
     """A listener for tests: remembers what it saw, fails on command."""
 
     types = ("message.received",)
+    gather_seconds = 0.0
 
     def __init__(self, name: str, fail_on: str | None = None) -> None:
         self.name = name

@@ -73,6 +73,7 @@ class Automation:
     """Applies the rules to each classified message: a listener of `message.classified`."""
 
     name = "automation"
+    gather_seconds = 0.0
     types = ("message.classified",)
 
     def __init__(

@@ -115,6 +115,7 @@ class SlackMirror:
     between the two can post it twice."""
 
     name = "slack-mirror"
+    gather_seconds = 0.0
     types = ("message.received",)
 
     def __init__(self, client: AsyncWebClient, services: Services, inbox: str) -> None:
