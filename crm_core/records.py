@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -37,6 +37,9 @@ class Events(Protocol):
 
 
 _WORD = re.compile(r"[\w@.+-]+", re.UNICODE)
+# Scripts written without spaces between words (Chinese, Japanese kana): a run of them is one
+# "word" to _WORD, so each neighbouring pair of characters becomes a term instead.
+_UNSPACED = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 _MAX_TERMS = 200
 
 
@@ -63,16 +66,24 @@ def object_id(value: Any, what: str) -> ObjectId:
 
 
 def search_terms(*texts: str | None) -> list[str]:
-    """Lower-cased words for prefix search; works on servers without text indexes."""
+    """Lower-cased words for prefix search (and character pairs of Chinese or Japanese, so a
+    word is found inside a sentence); works on servers without text indexes."""
     seen: dict[str, None] = {}
     for text in texts:
         for word in _WORD.findall((text or "").lower()):
-            word = word.strip(".-+")
-            if len(word) >= 2:
-                seen.setdefault(word[:64], None)
-            if len(seen) >= _MAX_TERMS:
-                return list(seen)
+            for term in _word_terms(word):
+                seen.setdefault(term, None)
+                if len(seen) >= _MAX_TERMS:
+                    return list(seen)
     return list(seen)
+
+
+def _word_terms(word: str) -> Iterator[str]:
+    for part in _UNSPACED.split(word):
+        if _UNSPACED.fullmatch(part):
+            yield from (part[i : i + 2] for i in range(len(part) - 1))
+        elif len(part := part.strip(".-+")) >= 2:
+            yield part[:64]
 
 
 def terms_query(q: str) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from urllib.parse import quote
 
 import pytest
 
@@ -120,6 +121,21 @@ async def test_customer_message_to_agent_reply_end_to_end(make_hub, receiver_fac
     actions = {a["action"] async for a in hub.db.audit.find({"target_id": conversation["_id"]})}
     assert actions == {"conversation.reply", "conversation.note", "conversation.update"}
     await ws.close()
+
+
+async def test_chinese_words_are_found_inside_a_sentence(hub):
+    agent = await hub.login("agent")
+    sentence = chat_message(
+        "你好，我的订单还没有到，请帮我查一下物流",
+        sender={"id": "zh-1", "name": "王小明", "email": "wang@example.cn"},
+    )
+    ack = await (await hub.chat(sentence)).json()
+    await hub.chat(chat_message("我想退款", sender={"id": "zh-2", "name": "李华", "email": "li@example.cn"}))
+    for words in ("订单", "物流", "还没有", "小明"):
+        _, found = await hub.call("GET", f"/api/v1/conversations?q={quote(words)}", agent)
+        assert [c["id"] for c in found["items"]] == [ack["conversation_id"]], words
+    _, none = await hub.call("GET", f"/api/v1/conversations?q={quote('发票')}", agent)
+    assert none["items"] == []
 
 
 async def test_resolved_conversation_reopens_on_customer_reply(hub):
