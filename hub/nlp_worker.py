@@ -116,25 +116,31 @@ class NlpWorker(BackgroundLoop):
         return len(batch)
 
     async def _claim(self) -> tuple[list[dict[str, Any]], ObjectId]:
-        """Up to BATCH_SIZE pending messages (or ones whose worker's lease ran out), oldest first."""
+        """Up to BATCH_SIZE pending messages (or ones whose worker's lease ran out), oldest first.
+        Each state is asked for on its own and every filter leads with `nlp.status`: the
+        embedded server serves neither an `$or` nor `nlp.lease` alone from an index, and read
+        every message ever stored, three times per batch (2.6 s at 30,000 messages)."""
         now = utcnow()
-        claimable = {
-            "$or": [
-                {"nlp.status": "pending"},
-                {"nlp.status": "working", "nlp.lease_until": {"$lt": now}},
-            ]
-        }
-        candidates = (
-            await self._messages.find(claimable, {"_id": 1}).sort("created_at", 1).to_list(BATCH_SIZE)
+        states = (
+            {"nlp.status": "pending"},
+            {"nlp.status": "working", "nlp.lease_until": {"$lt": now}},
         )
+        found = [
+            (message["created_at"], n, message["_id"])
+            for n, state in enumerate(states)
+            for message in await self._messages.find(state, {"created_at": 1})
+            .sort("created_at", 1)
+            .to_list(BATCH_SIZE)
+        ]
+        oldest = sorted(found)[:BATCH_SIZE]
         lease = ObjectId()
-        if not candidates:
+        if not oldest:
             return [], lease
-        # The claim filter repeats the claimable condition per message, so of two processes
-        # racing for a message exactly one gets it.
-        await self._messages.update_many(
-            {"_id": {"$in": [c["_id"] for c in candidates]}, **claimable},
-            {"$set": {"nlp": {"status": "working", "lease": lease, "lease_until": now + self._lease}}},
-        )
-        batch = await self._messages.find({"nlp.lease": lease}).sort("created_at", 1).to_list(BATCH_SIZE)
-        return batch, lease
+        claim = {"$set": {"nlp": {"status": "working", "lease": lease, "lease_until": now + self._lease}}}
+        for n, state in enumerate(states):
+            if ids := [message_id for _, state_of, message_id in oldest if state_of == n]:
+                # The filter repeats the state, so of two processes racing for a message
+                # exactly one gets it.
+                await self._messages.update_many({"_id": {"$in": ids}, **state}, claim)
+        mine = {"nlp.status": "working", "nlp.lease": lease}
+        return await self._messages.find(mine).sort("created_at", 1).to_list(BATCH_SIZE), lease

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from bson import ObjectId
@@ -39,6 +40,21 @@ async def test_refund_request_with_swearing_opens_a_billing_ticket_and_stays_ope
     [action] = [a for a in message["nlp"]["actions"] if a["do"].startswith("ticket:")]
     assert action["rule"] == "tickets.intents" and action["intent"] == "billing"
     assert action["model"] == message["nlp"]["model"] and action["confidence"] == message["nlp"]["confidence"]
+
+
+async def test_a_dead_workers_messages_are_classified_and_a_live_ones_are_left_to_it(make_hub):
+    quiet = await make_hub()  # no worker: the messages stay pending
+    acks = [await (await quiet.chat(chat_message(SWEARING_REFUND))).json() for _ in range(3)]
+    expired, live, _pending = (ObjectId(ack["id"]) for ack in acks)
+    now = datetime.now(UTC)
+    for message_id, lease_until in ((expired, now - timedelta(minutes=1)), (live, now + timedelta(hours=1))):
+        working = {"status": "working", "lease": ObjectId(), "lease_until": lease_until}
+        await quiet.db.messages.update_one({"_id": message_id}, {"$set": {"nlp": working}})
+
+    hub = await make_hub(nlp_worker=True)
+    done = await classified(hub, 2)
+    assert {m["_id"] for m in done} == {expired, ObjectId(acks[2]["id"])}
+    assert (await hub.db.messages.find_one({"_id": live}))["nlp"]["status"] == "working"
 
 
 async def test_obvious_spam_from_a_stranger_is_resolved(make_hub):
