@@ -14,6 +14,7 @@ from crm_core.domain_events import EventLog, staff_actor
 from crm_core.errors import Conflict, Invalid
 from crm_core.records import (
     after_cursor,
+    all_of,
     find_after_duplicate,
     find_by_id,
     normalize_email,
@@ -205,7 +206,7 @@ class Contacts:
             clauses.append(match)
         if cursor:
             clauses.append(after_cursor("updated_at", cursor, descending=True))
-        return await self._col.find({"$and": clauses}).sort([("updated_at", -1), ("_id", -1)]).to_list(limit)
+        return await self._col.find(all_of(clauses)).sort([("updated_at", -1), ("_id", -1)]).to_list(limit)
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
         doc = new_contact(**self._clean(fields))

@@ -22,6 +22,7 @@ from crm_core.records import (
     PRIORITIES,
     Events,
     after_cursor,
+    all_of,
     check_one_of,
     find_after_duplicate,
     find_by_id,
@@ -335,7 +336,7 @@ class Conversations:
         if cursor:
             clauses.append(after_cursor("last_message_at", cursor, descending=True))
         newest_first = [("last_message_at", -1), ("_id", -1)]
-        return await self._col.find({"$and": clauses}).sort(newest_first).to_list(limit)
+        return await self._col.find(all_of(clauses)).sort(newest_first).to_list(limit)
 
     async def counts(self, viewer_id: ObjectId) -> dict[str, dict[str, int]]:
         """Conversations per inbox view (mine, unassigned, all) and status, in one aggregation."""

@@ -159,8 +159,19 @@ async def newest_first(
     """A page of records matching every clause, newest `created_at` first, after the cursor."""
     if cursor:
         clauses = [*clauses, after_cursor("created_at", cursor, descending=True)]
-    query = {"$and": clauses} if clauses else {}
-    return await collection.find(query).sort([("created_at", -1), ("_id", -1)]).to_list(limit)
+    return await collection.find(all_of(clauses)).sort([("created_at", -1), ("_id", -1)]).to_list(limit)
+
+
+def all_of(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    """A filter matching every clause: the clauses side by side when no two name the same
+    field, else `$and`. The same query to MongoDB; the embedded server uses an index only for
+    the plain form (an inbox page at 20,000 conversations: 195 ms instead of 557 ms)."""
+    merged: dict[str, Any] = {}
+    for clause in clauses:
+        if merged.keys() & clause.keys():
+            return {"$and": clauses}
+        merged |= clause
+    return merged
 
 
 def changed_fields(current: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
