@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 from pymongo.errors import ConnectionFailure
 
 log = logging.getLogger(__name__)
+RECENT_SECONDS = 0.1  # a batch written this lately means its callers are still coming back
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -60,7 +61,8 @@ class GroupCommit(Generic[Item, Result]):
     def _under_load(self) -> bool:
         """The last batch was shared and written moments ago: its callers are coming back."""
         size, written = self._last_batch
-        return size > 1 and len(self._queue) < self._max_batch and time.monotonic() - written < 0.1
+        recent = time.monotonic() - written < RECENT_SECONDS
+        return size > 1 and recent and len(self._queue) < self._max_batch
 
     async def _write_batch(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:

@@ -126,19 +126,17 @@ class NlpWorker(BackgroundLoop):
             {"nlp.status": "working", "nlp.lease_until": {"$lt": now}},
         )
         found = [
-            (message["created_at"], n, message["_id"])
-            for n, state in enumerate(states)
-            for message in await self._messages.find(state, {"created_at": 1})
-            .sort("created_at", 1)
-            .to_list(BATCH_SIZE)
+            await self._messages.find(state, {"created_at": 1}).sort("created_at", 1).to_list(BATCH_SIZE)
+            for state in states
         ]
-        oldest = sorted(found)[:BATCH_SIZE]
+        oldest = sorted((m for messages in found for m in messages), key=lambda m: m["created_at"])
+        chosen = {m["_id"] for m in oldest[:BATCH_SIZE]}
         lease = ObjectId()
-        if not oldest:
+        if not chosen:
             return [], lease
         claim = {"$set": {"nlp": {"status": "working", "lease": lease, "lease_until": now + self._lease}}}
-        for n, state in enumerate(states):
-            if ids := [message_id for _, state_of, message_id in oldest if state_of == n]:
+        for state, messages in zip(states, found, strict=True):
+            if ids := [m["_id"] for m in messages if m["_id"] in chosen]:
                 # The filter repeats the state, so of two processes racing for a message
                 # exactly one gets it.
                 await self._messages.update_many({"_id": {"$in": ids}, **state}, claim)
