@@ -24,11 +24,9 @@ import aiohttp
 from playwright.async_api import Page, Response, async_playwright
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, for bench.harness
-from bench.harness import SECRET, running_hub  # noqa: E402
+from bench.harness import ADMIN, PASSWORD, SECRET, running_hub  # noqa: E402
 from channels.base import hmac_sha256_signature  # noqa: E402
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-
-ADMIN, PASSWORD = "bench-admin@hub.local", "bench-password-1"
 
 
 async def post(http: aiohttp.ClientSession, url: str, sender: str, text: str) -> None:

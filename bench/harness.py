@@ -18,6 +18,7 @@ import aiohttp
 from hub.embedded import EmbeddedServer
 
 SECRET = "bench-secret"
+ADMIN, PASSWORD = "bench-admin@hub.local", "bench-password-1"  # HUB_ADMIN_* when a bench signs in
 
 
 @dataclass

@@ -1,28 +1,32 @@
 """Ingest benchmark: signed chat webhooks against a real hub on loopback, compared with raw
 `insert_one` throughput of the same driver against the same database server.
 
-    .venv/bin/python bench/ingest.py [--messages 5000] [--concurrency 32] [--senders 500]
+    .venv/bin/python bench/ingest.py [--messages 5000] [--concurrency 32] [--senders 500] [--watchers 0]
 
 Starts an embedded database on disk and a hub process (`python -m hub serve`) pointed at it,
-or uses --url/--mongo-uri/--hub-pid for a hub you started yourself. Prints figures; asserts nothing.
+or uses --url/--mongo-uri/--hub-pid for a hub you started yourself. With --watchers N, N agents
+have the realtime stream open during the run (the hub then watches the database's changes and
+pushes each message and conversation update to them). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 from pymongo import AsyncMongoClient
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, for bench.harness
-from bench.harness import SECRET, peak_rss_mb, running_hub  # noqa: E402
+from bench.harness import ADMIN, PASSWORD, SECRET, peak_rss_mb, running_hub  # noqa: E402
 from channels.base import hmac_sha256_signature  # noqa: E402
 
 
@@ -64,6 +68,33 @@ async def _drive_hub(url: str, messages: int, concurrency: int, senders: int) ->
     return messages / elapsed, latencies
 
 
+@contextlib.asynccontextmanager
+async def _watching(url: str, watchers: int) -> AsyncIterator[list[int]]:
+    """`watchers` agents with the realtime stream open, each reading it; yields their event counts."""
+    counts = [0] * watchers
+    if not watchers:
+        yield counts
+        return
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/api/v1/auth/login", json={"email": ADMIN, "password": PASSWORD}) as resp:
+            token = (await resp.json())["token"]
+        sockets = [
+            await http.ws_connect(f"{url}/api/v1/stream?access_token={token}") for _ in range(watchers)
+        ]
+
+        async def read(n: int) -> None:
+            async for _ in sockets[n]:
+                counts[n] += 1
+
+        readers = [asyncio.create_task(read(n)) for n in range(watchers)]
+        try:
+            yield counts
+        finally:
+            for ws in sockets:
+                await ws.close()
+            await asyncio.gather(*readers)
+
+
 async def _raw_inserts(mongo_uri: str, messages: int, concurrency: int) -> float:
     client = AsyncMongoClient(mongo_uri)
     collection = client["bench_raw"][f"messages_{uuid.uuid4().hex[:6]}"]
@@ -90,6 +121,7 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--senders", type=int, default=500)
+    parser.add_argument("--watchers", type=int, default=0, help="agents with the realtime stream open")
     parser.add_argument("--url", help="a running hub (needs --mongo-uri and HUB_CHAT_SECRET=bench-secret)")
     parser.add_argument("--mongo-uri")
     parser.add_argument("--hub-pid", type=int)
@@ -102,7 +134,10 @@ async def main() -> None:
         await _measure(args, args.url, args.mongo_uri, args.hub_pid)
         return
     # The NLP worker is off: this measures ingest alone (bench/nlp.py measures classification).
-    async with running_hub(args.hub_uri_options, HUB_NLP_WORKER="off") as hub:
+    env = {"HUB_NLP_WORKER": "off"}
+    if args.watchers:
+        env |= {"HUB_ADMIN_EMAIL": ADMIN, "HUB_ADMIN_PASSWORD": PASSWORD}
+    async with running_hub(args.hub_uri_options, **env) as hub:
         await _measure(args, hub.url, hub.mongo_uri, hub.pid)
 
 
@@ -110,15 +145,19 @@ async def _measure(args: argparse.Namespace, url: str, mongo_uri: str, hub_pid: 
     # Raw first, while the server is as fresh as it was for the hub's warm-up.
     raw = await _raw_inserts(mongo_uri, args.messages, args.concurrency)
     await _drive_hub(url, min(500, args.messages), args.concurrency, args.senders)  # warm-up
-    rate, latencies = await _drive_hub(url, args.messages, args.concurrency, args.senders)
+    async with _watching(url, args.watchers) as events:
+        rate, latencies = await _drive_hub(url, args.messages, args.concurrency, args.senders)
     peak_rss = peak_rss_mb(hub_pid) if hub_pid else None
     ms = [x * 1000 for x in latencies]
-    print(f"messages: {args.messages}  concurrency: {args.concurrency}  senders: {args.senders}")
+    print(f"messages: {args.messages}  concurrency: {args.concurrency}  senders: {args.senders}  "
+          f"watchers: {args.watchers}")  # fmt: skip
     print(f"hub ingest: {rate:8.0f} msg/s")
     p50, p95, p99 = statistics.median(ms), _percentile(ms, 95), _percentile(ms, 99)
     print(f"ack latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}")
     print(f"raw insert_one: {raw:8.0f} docs/s")
     print(f"ratio hub/raw: {rate / raw:.2f}")
+    if events:
+        print(f"events pushed to each watcher: {min(events)}-{max(events)}")
     if peak_rss is not None:
         print(f"hub peak RSS: {peak_rss:.0f} MB")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
@@ -237,12 +237,10 @@ class Conversations:
         (`_ContactMoved`). Returns the conversations as they are after it. The counters are
         updated by `_id` alone, the embedded server's cheapest write; the re-read checks the
         contact inside the same transaction."""
+        ids, counted = _counted(writes)
         async with self._log.transaction() as session:
             await self._messages.insert_many([w.message for w in writes], session=session)
-            await self._col.bulk_write(
-                [UpdateOne({"_id": w.conversation_id}, _counted(w)) for w in writes], session=session
-            )
-            ids = list({w.conversation_id for w in writes})
+            await self._col.update_many({"_id": {"$in": ids}}, counted, session=session)
             fields = None if self._events.needs_publishing else {"message_count": 1, "contact_id": 1}
             after = await self._col.find({"_id": {"$in": ids}}, fields, session=session).to_list(None)
             conversations = {c["_id"]: c for c in after}
@@ -281,7 +279,7 @@ class Conversations:
             async with self._log.transaction() as session:
                 conversation = await self._col.find_one_and_update(
                     {"_id": write.conversation_id},
-                    _counted(write),
+                    _counted([write])[1],
                     {"contact_id": 1, "message_count": 1},
                     session=session,
                 )
@@ -757,20 +755,37 @@ def _message(
     }
 
 
-def _counted(write: InboundWrite) -> dict[str, Any]:
-    """The conversation update for one inbound message. Machine-sent mail does not reopen the
-    conversation or make it wait for an agent."""
-    message = write.message
-    at = message["created_at"]
-    update: dict[str, Any] = {
-        "$set": {"route": write.route, "last_message": _preview(message), "updated_at": at},
-        "$max": {"last_message_at": at},
-        "$inc": {"message_count": 1},
+def _counted(writes: Sequence[InboundWrite]) -> tuple[list[ObjectId], list[dict[str, Any]]]:
+    """The ids of the conversations the inbound messages join, and one update counting the
+    messages in each: one statement for the batch (the embedded server pays its per-statement
+    work, reading the index catalogue among it, once, not once per message). Each conversation
+    finds its own figures by its id in the lists the update carries. Machine-sent mail does not
+    reopen the conversation or make it wait for an agent."""
+    figures: dict[ObjectId, dict[str, Any]] = {}
+    for write in writes:
+        message, at = write.message, write.message["created_at"]
+        counted = figures.setdefault(write.conversation_id, {"count": 0, "at": at, "reopens": False})
+        counted |= {"count": counted["count"] + 1, "route": write.route, "last_message": _preview(message)}
+        counted["at"] = max(counted["at"], at)
+        if "auto" not in message["flags"]:
+            counted["waiting_since"] = min(counted.get("waiting_since", at), at)
+            counted["reopens"] = True
+    ids = list(figures)
+    mine = {"$arrayElemAt": [{"$literal": list(figures.values())}, {"$indexOfArray": [ids, "$_id"]}]}
+    reopens = "$_counted.reopens"
+    counts = {
+        "route": "$_counted.route",
+        "last_message": "$_counted.last_message",
+        "updated_at": "$_counted.at",
+        "last_message_at": {"$max": ["$last_message_at", "$_counted.at"]},
+        "message_count": {"$add": ["$message_count", "$_counted.count"]},
+        "status": {"$cond": [reopens, "open", "$status"]},
+        "snoozed_until": {"$cond": [reopens, None, "$snoozed_until"]},
+        "waiting_since": {
+            "$cond": [reopens, {"$min": ["$waiting_since", "$_counted.waiting_since"]}, "$waiting_since"]
+        },
     }
-    if "auto" not in message["flags"]:
-        update["$set"] |= {"status": "open", "snoozed_until": None}
-        update["$min"] = {"waiting_since": at}
-    return update
+    return ids, [{"$set": {"_counted": mine}}, {"$set": counts}, {"$unset": "_counted"}]
 
 
 def _key(write: InboundWrite) -> tuple[str, str]:

@@ -1,14 +1,18 @@
 """Realtime fan-out of conversation and message events to staff websockets.
 
-With change streams (a replica set, or the embedded server) every hub process watches the
-database, so an event written by any process reaches every connected agent. Without them,
-events are fanned out in-process by the code that made the change."""
+With change streams (a replica set, or the embedded server) a hub process watches the database
+while anyone is subscribed to it, so an event written by any process reaches every connected
+agent and visitor. The stream is opened for the first subscriber and closed a while after the
+last one leaves: watching costs the database work on every write (a look-up of each updated
+document, and shipping it), which a hub with nobody online need not pay. Without change
+streams, events are fanned out in-process by the code that made the change."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -19,6 +23,8 @@ from hub.jsonable import jsonable
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000
+# The stream outlives its last subscriber this long, so a console reload does not reopen it.
+IDLE_SECONDS = 60.0
 # Collection -> event prefix; inserts are "<prefix>.created", updates "<prefix>.updated".
 _WATCHED = {
     "conversations": "conversation",
@@ -41,16 +47,61 @@ class Realtime:
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
         self.uses_change_streams = False
-        self._task: asyncio.Task | None = None
+        self._db: AsyncDatabase | None = None
+        self._task: asyncio.Task | None = None  # the follower of the open stream, if any
+        self._opening = asyncio.Lock()
+        self._idle: asyncio.TimerHandle | None = None
         self._stopping = False
 
-    def subscribe(self) -> Subscription:
+    @contextlib.asynccontextmanager
+    async def subscription(self) -> AsyncIterator[Subscription]:
+        """Events from the moment this is entered: read state after entering it, and nothing
+        falls between the read and the first event."""
         subscription = Subscription()
         self._subscriptions.add(subscription)
-        return subscription
+        try:
+            await self._follow_changes()
+            yield subscription
+        finally:
+            self._forget(subscription)
 
-    def unsubscribe(self, subscription: Subscription) -> None:
+    @property
+    def following(self) -> bool:
+        """Whether a change stream is open (or being reopened after an interruption)."""
+        return self._task is not None
+
+    def _forget(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
+        if not self._subscriptions and self._task is not None and self._idle is None:
+            self._idle = asyncio.get_running_loop().call_later(IDLE_SECONDS, self._stop_following)
+
+    async def _follow_changes(self) -> None:
+        """Open the stream unless it is open. If the database cannot be reached, the follower
+        keeps trying: nothing is written meanwhile, so nothing is missed."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        if not self.uses_change_streams or self._stopping:
+            return
+        async with self._opening:
+            if self._task is not None:
+                return
+            try:
+                stream = await self._open(self._db, resume_after=None)
+            except PyMongoError as exc:
+                log.warning("change stream not opened; retrying", extra={"error": exc.__class__.__name__})
+                stream = None
+            self._task = asyncio.create_task(self._follow(self._db, stream), name="realtime-change-stream")
+
+    def _stop_following(self) -> None:
+        self._idle = None
+        if not self._subscriptions and self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+
+    def _retired(self) -> bool:
+        """Whether the calling follower should end: the hub is stopping, or the stream idled out."""
+        return self._stopping or self._task is not asyncio.current_task()
 
     @property
     def needs_publishing(self) -> bool:
@@ -73,12 +124,13 @@ class Realtime:
             except asyncio.QueueFull:
                 # A client that cannot keep up is cut off and refetches on reconnect.
                 subscription.overflowed = True
-                self._subscriptions.discard(subscription)
+                self._forget(subscription)
                 with contextlib.suppress(asyncio.QueueFull):
                     subscription.queue.put_nowait(None)
 
     async def start(self, db: AsyncDatabase) -> None:
-        """Open a change stream if the server has them; otherwise stay in-process."""
+        """Learn whether the server has change streams (else events stay in-process); the stream
+        itself waits for its first subscriber."""
         try:
             stream = await self._open(db, resume_after=None)
         except OperationFailure as exc:
@@ -86,12 +138,16 @@ class Realtime:
                 "change streams unavailable; realtime events stay in-process", extra={"reason": str(exc)}
             )
             return
+        await stream.close()
+        self._db = db
         self.uses_change_streams = True
-        self._task = asyncio.create_task(self._follow(db, stream), name="realtime-change-stream")
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._idle is not None:
+            self._idle.cancel()
         await cancel_and_wait(self._task, "realtime-change-stream")
+        self._task = None
         self.disconnect_all()
 
     def disconnect_all(self) -> None:
@@ -114,14 +170,16 @@ class Realtime:
         return await db.watch(pipeline, full_document="updateLookup", resume_after=resume_after)
 
     async def _follow(self, db: AsyncDatabase, stream) -> None:
-        """Fan out changes until stopped; resume after interruptions. Every turn checks the
-        stopping flag: the driver may report our own cancel as a network error and go on."""
+        """Fan out changes until retired; resume after interruptions. Every turn checks: the
+        driver may report our own cancel as a network error and go on."""
         resume_token = None
-        while not self._stopping:
+        if stream is None:
+            stream = await self._reopen(db, resume_token)
+        while stream is not None and not self._retired():
             try:
                 async with stream:
                     async for change in stream:
-                        if self._stopping:
+                        if self._retired():
                             return
                         resume_token = change["_id"]
                         prefix = _WATCHED.get(change["ns"]["coll"])
@@ -130,15 +188,14 @@ class Realtime:
                                 f"{prefix}.{_VERBS[change['operationType']]}", change["fullDocument"]
                             )
             except PyMongoError as exc:
-                if self._stopping:
+                if self._retired():
                     return
                 log.warning("change stream interrupted; resuming", extra={"error": exc.__class__.__name__})
-            if (stream := await self._reopen(db, resume_token)) is None:
-                return
+            stream = await self._reopen(db, resume_token)
 
     async def _reopen(self, db: AsyncDatabase, resume_token: Any):
-        """A new stream after an interruption, or None once stopping."""
-        while not self._stopping:
+        """A new stream after an interruption, or None once retired."""
+        while not self._retired():
             await asyncio.sleep(1)
             try:
                 return await self._open(db, resume_token)

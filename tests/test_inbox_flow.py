@@ -172,6 +172,28 @@ async def test_events_reach_a_second_hub_process_on_the_same_database(make_hub):
     await ws.close()
 
 
+async def test_change_stream_is_open_only_while_someone_listens(make_hub, monkeypatch):
+    """Nobody online: the database is not watched. The first agent to connect gets every change
+    from then on; a while after the last one leaves the watch ends, and the next agent gets
+    events again."""
+    monkeypatch.setattr("hub.realtime.IDLE_SECONDS", 0.2)
+    hub = await make_hub()
+    realtime = hub.services.realtime
+    assert realtime.uses_change_streams and not realtime.following
+    await hub.chat(chat_message("Before anyone signed in"))
+    token = await hub.login("agent")
+
+    for text in ("First agent online", "Back after a break"):
+        ws = await hub.client.ws_connect(f"/api/v1/stream?access_token={token}")
+        assert json.loads((await ws.receive()).data)["type"] == "ready"
+        assert realtime.following
+        ack = await (await hub.chat(chat_message(text))).json()
+        event = await _next_event(ws, "message.created")
+        assert event["data"]["id"] == ack["id"] and event["data"]["text"] == text
+        await ws.close()
+        await eventually(lambda: asyncio.sleep(0, not realtime.following))
+
+
 async def test_stream_requires_a_valid_token(hub):
     status, body = await hub.call("GET", "/api/v1/stream")
     assert status == 401 and body["error"]["code"] == "unauthorized"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from crm_core.conversations import InboundWrite, inbound_message
+from crm_core.records import utcnow
 from tests.conftest import chat_message
 
 
@@ -92,3 +94,40 @@ async def test_a_burst_of_new_customers_with_redeliveries_stores_each_once(hub):
     assert sorted(r.status for r in responses) == [200] * 20 + [201] * 10
     for name in ("messages", "conversations", "contacts"):
         assert await hub.db[name].count_documents({}) == 10, name
+
+
+async def test_one_batch_counts_each_message_in_its_own_conversation(hub):
+    """A group commit holding several conversations' messages: each conversation counts its
+    own and shows its newest; only a customer's message (not a machine's) reopens it and makes
+    it wait for an agent."""
+    services = hub.services
+    contact_id = await services.contacts.resolve("chat", "batch-customer", name="Ann")
+    route = {"recipient": "batch-customer"}
+    one, two = [
+        (await services.conversations.thread_for_inbound("chat", key, contact_id, route=route, subject=None,
+                                                        at=utcnow()))[0]
+        for key in ("one", "two")
+    ]  # fmt: skip
+    await hub.db.conversations.update_many({}, {"$set": {"status": "resolved"}})
+
+    def write(conversation_id, text: str, **flags: str) -> InboundWrite:
+        message = inbound_message(conversation_id=conversation_id, contact_id=contact_id, channel="chat",
+                                  external_id=text, sender={"external_id": "batch-customer"}, text=text,
+                                  attachments=[], sent_at=utcnow(), flags=flags)  # fmt: skip
+        return InboundWrite(conversation_id, message, route)
+
+    batch = [write(one, "where is it?"), write(one, "auto 1", auto="bulk"), write(two, "auto 2", auto="bulk")]
+    stored = await services.conversations.add_inbound(batch)
+    assert [s.duplicate for s in stored] == [False, False, False]
+    at = {m["text"]: m["created_at"] for m in await hub.db.messages.find().to_list(None)}
+
+    first = await hub.db.conversations.find_one({"_id": one})
+    assert first["message_count"] == 2 and first["status"] == "open"
+    assert first["waiting_since"] == at["where is it?"]
+    assert first["last_message"]["text"] == "auto 1" and first["last_message_at"] == at["auto 1"]
+    second = await hub.db.conversations.find_one({"_id": two})
+    assert second["message_count"] == 1 and second["status"] == "resolved" and "waiting_since" not in second
+    assert second["last_message"]["text"] == "auto 2"
+    # The first counted message of each conversation opens it (for the reports).
+    events = [e for commit in await hub.db.events.find().to_list(None) for e in commit["events"]]
+    assert [e["opens"] for e in events if e["type"] == "message.received"] == [True, False, True]

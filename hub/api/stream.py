@@ -24,15 +24,14 @@ async def stream(call: Call) -> web.WebSocketResponse:
     services = call.services
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(call.request)
-    subscription = services.realtime.subscribe()
     services.metrics.stream_clients.inc()
     try:
-        ready = {"user_id": str(call.actor["_id"]), "presence": services.presence.all()}
-        await ws.send_json({"type": "ready", "data": ready})
-        await until_first_done(_push(ws, subscription), _listen(ws, call))
+        async with services.realtime.subscription() as subscription:
+            ready = {"user_id": str(call.actor["_id"]), "presence": services.presence.all()}
+            await ws.send_json({"type": "ready", "data": ready})
+            await until_first_done(_push(ws, subscription), _listen(ws, call))
     finally:
         _viewing(call, ws, None)
-        services.realtime.unsubscribe(subscription)
         services.metrics.stream_clients.dec()
         await ws.close()
     return ws

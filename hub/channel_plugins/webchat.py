@@ -92,10 +92,20 @@ async def widget_socket(call: Call) -> web.WebSocketResponse:
 
 
 class _WidgetSession:
-    def __init__(self, services: Services, ws: web.WebSocketResponse, visitor: webchat.Visitor) -> None:
+    def __init__(
+        self,
+        services: Services,
+        ws: web.WebSocketResponse,
+        visitor: webchat.Visitor,
+        *,
+        token: str,
+        since: str | None,
+    ) -> None:
         self.services = services
         self.ws = ws
         self.visitor = visitor
+        self.token = token  # the visitor's, sent back in the welcome
+        self.since = since  # the last message id the widget has shown, if any
         self.conversation_id: ObjectId | None = None
         self.contact_id: ObjectId | None = None
         self.claimed: str | None = None  # the email last kept as this visitor's claim
@@ -125,35 +135,35 @@ class _WidgetSession:
         visitor = webchat.Visitor(
             key=f"user:{hello.user_id}" if verified else f"visitor:{visitor_id}", verified=verified
         )
-        session = cls(call.services, ws, visitor)
-        await session._welcome(token, hello.since)
-        return session
+        return cls(call.services, ws, visitor, token=token, since=hello.since)
 
-    async def _welcome(self, token: str, since: str | None) -> None:
+    async def run(self) -> None:
+        """Subscribed before the history is read, so no message falls between the two (one in
+        both is shown once: the widget knows message ids)."""
+        async with self.services.realtime.subscription() as subscription:
+            await self._welcome()
+            await until_first_done(self._push(subscription), self._read())
+
+    async def _welcome(self) -> None:
         conversations = self.services.conversations
         conversation = await conversations.by_thread(webchat.CHANNEL, self.visitor.thread_key)
         history: list[dict[str, Any]] = []
         if conversation is not None:
             self.conversation_id, self.contact_id = conversation["_id"], conversation["contact_id"]
-            cursor = await conversations.message_cursor(conversation["_id"], since) if since else None
+            cursor = (
+                await conversations.message_cursor(conversation["_id"], self.since) if self.since else None
+            )
             history = await conversations.messages(
                 conversation["_id"], limit=HISTORY_LIMIT, cursor=cursor, customer_visible=True
             )
         await self.ws.send_json(
             {
                 "type": "welcome",
-                "token": token,
+                "token": self.token,
                 "verified": self.visitor.verified,
                 "messages": [webchat.public_message(m) for m in history],
             }
         )
-
-    async def run(self) -> None:
-        subscription = self.services.realtime.subscribe()
-        try:
-            await until_first_done(self._push(subscription), self._read())
-        finally:
-            self.services.realtime.unsubscribe(subscription)
 
     async def _push(self, subscription: Subscription) -> None:
         while (event := await subscription.queue.get()) is not None:
