@@ -84,7 +84,7 @@ class Realtime:
         if not self.uses_change_streams or self._stopping:
             return
         async with self._opening:
-            if self._task is not None:
+            if self._task is not None and not self._task.done():
                 return
             try:
                 stream = await self._open(self._db, resume_after=None)
