@@ -1,4 +1,4 @@
-"""Realtime fan-out of conversation and message events to staff websockets.
+"""Realtime fan-out of conversation and message events to staff and widget websockets.
 
 With change streams (a replica set, or the embedded server) a hub process watches the database
 while anyone is subscribed to it, so an event written by any process reaches every connected
