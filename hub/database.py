@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from crm_core.indexes import ensure_indexes
-from hub.embedded import EmbeddedServer
+from hub.embedded import EmbeddedServer, embedded_uri
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ async def _running_embedded(data_dir: Path) -> str | None:
         port = int(_port_file(data_dir).read_text().strip())
     except (OSError, ValueError):
         return None
-    uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    uri = embedded_uri(port)
     client = AsyncMongoClient(uri, serverSelectionTimeoutMS=500)
     try:
         await client.admin.command("ping")
