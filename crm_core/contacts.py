@@ -101,9 +101,10 @@ class Contacts:
 
     async def _by_identity(self, identity: dict[str, str]) -> dict[str, Any] | None:
         """The live contact with this channel identity. Queried by the identity index's dotted
-        fields (index-served everywhere), then checked to be one identity, not two halves."""
+        fields (index-served everywhere, bounded by the external id), then checked to be one
+        identity, not two halves."""
         candidates = await self._col.find(
-            {"identities.channel": identity["channel"], "identities.external_id": identity["external_id"]}
+            {"identities.external_id": identity["external_id"], "identities.channel": identity["channel"]}
         ).to_list(20)
         return next(
             (c for c in candidates if c.get("merged_into") is None and identity in c.get("identities", [])),

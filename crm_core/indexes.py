@@ -43,9 +43,13 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("mirrors.slack", ASC)], name="slack_mirror", sparse=True),
     ],
     "contacts": [
+        # One contact per channel identity. The external id leads: MongoDB bounds a query on two
+        # fields of one array's elements by the leading field alone (both only under $elemMatch,
+        # which the embedded server never serves from an index), and the external id is the
+        # selective one: led by the channel, finding a sender scanned every identity on it.
         IndexModel(
-            [("identities.channel", ASC), ("identities.external_id", ASC)],
-            name="identity",
+            [("identities.external_id", ASC), ("identities.channel", ASC)],
+            name="identity_by_external_id",
             unique=True,
             sparse=True,
         ),
@@ -114,9 +118,11 @@ INDEXES: dict[str, list[IndexModel]] = {
 
 
 # Indexes earlier versions created that nothing reads any more (the reports read roll-ups;
-# `contact_conversations` serves the subject threading and `inbox_status` the waiting list):
-# each still cost every write of its collection, so start-up drops them.
+# `contact_conversations` serves the subject threading and `inbox_status` the waiting list;
+# `identity_by_external_id` replaced `identity`): each still cost every write of its collection,
+# so start-up drops them.
 RETIRED: dict[str, tuple[str, ...]] = {
+    "contacts": ("identity",),
     "messages": ("reports_period",),
     "conversations": ("reports_resolved", "reports_first_response", "sla_waiting", "subject_thread"),
 }

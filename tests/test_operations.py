@@ -85,7 +85,11 @@ async def test_start_up_drops_the_indexes_earlier_versions_made_and_nothing_read
     first = await make_hub()
     await first.db.conversations.create_index("waiting_since", name="sla_waiting", sparse=True)
     await first.db.messages.create_index([("created_at", 1), ("channel", 1)], name="reports_period")
+    old_identity = [("identities.channel", 1), ("identities.external_id", 1)]
+    await first.db.contacts.create_index(old_identity, name="identity", unique=True, sparse=True)
     upgraded = await make_hub()
+    contacts = await upgraded.db.contacts.index_information()
+    assert "identity" not in contacts and contacts["identity_by_external_id"]["unique"]
     conversations = await upgraded.db.conversations.index_information()
     assert "sla_waiting" not in conversations and "inbox_status" in conversations
     messages = await upgraded.db.messages.index_information()
