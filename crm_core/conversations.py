@@ -237,10 +237,10 @@ class Conversations:
         (`_ContactMoved`). Returns the conversations as they are after it. The counters are
         updated by `_id` alone, the embedded server's cheapest write; the re-read checks the
         contact inside the same transaction."""
-        ids, counted = _counted(writes)
+        ids = list({w.conversation_id for w in writes})
         async with self._log.transaction() as session:
             await self._messages.insert_many([w.message for w in writes], session=session)
-            await self._col.update_many({"_id": {"$in": ids}}, counted, session=session)
+            await self._col.update_many({"_id": {"$in": ids}}, _counted(writes), session=session)
             fields = None if self._events.needs_publishing else {"message_count": 1, "contact_id": 1}
             after = await self._col.find({"_id": {"$in": ids}}, fields, session=session).to_list(None)
             conversations = {c["_id"]: c for c in after}
@@ -279,7 +279,7 @@ class Conversations:
             async with self._log.transaction() as session:
                 conversation = await self._col.find_one_and_update(
                     {"_id": write.conversation_id},
-                    _counted([write])[1],
+                    _counted([write]),
                     {"contact_id": 1, "message_count": 1},
                     session=session,
                 )
@@ -755,21 +755,20 @@ def _message(
     }
 
 
-def _counted(writes: Sequence[InboundWrite]) -> tuple[list[ObjectId], list[dict[str, Any]]]:
-    """The ids of the conversations the inbound messages join, and one update counting the
-    messages in each: one statement for the batch (the embedded server pays its per-statement
-    work, reading the index catalogue among it, once, not once per message). Each conversation
-    finds its own figures by its id in the lists the update carries. Machine-sent mail does not
-    reopen the conversation or make it wait for an agent."""
+def _counted(writes: Sequence[InboundWrite]) -> list[dict[str, Any]]:
+    """One update counting the inbound messages in the conversations they join: one statement
+    for the batch (the embedded server pays its per-statement work, reading the index catalogue
+    among it, once, not once per message). Each conversation finds its own figures by its id in
+    the lists the update carries. Machine-sent mail does not reopen the conversation or make it
+    wait for an agent."""
     figures: dict[ObjectId, dict[str, Any]] = {}
     for write in writes:
         message, at = write.message, write.message["created_at"]
         counted = figures.setdefault(write.conversation_id, {"count": 0, "at": at, "reopens": False})
-        counted |= {"count": counted["count"] + 1, "route": write.route, "last_message": _preview(message)}
-        counted["at"] = max(counted["at"], at)
+        counted.update(count=counted["count"] + 1, at=max(counted["at"], at), route=write.route,
+                       last_message=_preview(message))  # fmt: skip
         if "auto" not in message["flags"]:
-            counted["waiting_since"] = min(counted.get("waiting_since", at), at)
-            counted["reopens"] = True
+            counted.update(reopens=True, waiting_since=min(counted.get("waiting_since", at), at))
     ids = list(figures)
     mine = {"$arrayElemAt": [{"$literal": list(figures.values())}, {"$indexOfArray": [ids, "$_id"]}]}
     reopens = "$_counted.reopens"
@@ -785,7 +784,7 @@ def _counted(writes: Sequence[InboundWrite]) -> tuple[list[ObjectId], list[dict[
             "$cond": [reopens, {"$min": ["$waiting_since", "$_counted.waiting_since"]}, "$waiting_since"]
         },
     }
-    return ids, [{"$set": {"_counted": mine}}, {"$set": counts}, {"$unset": "_counted"}]
+    return [{"$set": {"_counted": mine}}, {"$set": counts}, {"$unset": "_counted"}]
 
 
 def _key(write: InboundWrite) -> tuple[str, str]:
