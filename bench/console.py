@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
@@ -24,35 +23,8 @@ import aiohttp
 from playwright.async_api import Page, Response, async_playwright
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, for bench.harness
-from bench.harness import ADMIN, PASSWORD, SECRET, running_hub  # noqa: E402
-from channels.base import hmac_sha256_signature  # noqa: E402
+from bench.harness import ADMIN, PASSWORD, SIGNED_IN_HUB_ENV, fill, post, running_hub  # noqa: E402
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-
-
-async def post(http: aiohttp.ClientSession, url: str, sender: str, text: str) -> None:
-    body = json.dumps(
-        {"external_id": uuid.uuid4().hex, "sender": {"id": sender, "name": sender}, "text": text}
-    )
-    headers = {"X-Hub-Signature-256": hmac_sha256_signature(SECRET, body.encode())}
-    async with http.post(f"{url}/webhooks/chat", data=body, headers=headers) as resp:
-        if resp.status not in (200, 201):
-            raise RuntimeError(f"hub answered {resp.status}")
-
-
-async def fill(url: str, conversations: int, concurrency: int = 32) -> float:
-    started = time.perf_counter()
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(conversations):
-        queue.put_nowait(n)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
-
-        async def worker() -> None:
-            while not queue.empty():
-                n = queue.get_nowait()
-                await post(http, url, f"customer-{n}", f"Hello, question {n} about order #{n}")
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started
 
 
 async def sign_in(page: Page, url: str) -> float:
@@ -95,8 +67,7 @@ async def main() -> None:
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=50)
     args = parser.parse_args()
-    env = {"HUB_NLP_WORKER": "off", "HUB_ADMIN_EMAIL": ADMIN, "HUB_ADMIN_PASSWORD": PASSWORD}
-    async with running_hub(**env) as hub, async_playwright() as playwright:
+    async with running_hub(**SIGNED_IN_HUB_ENV) as hub, async_playwright() as playwright:
         seconds = await fill(hub.url, args.conversations)
         print(f"filled {args.conversations} conversations in {seconds:.1f} s")
         browser = await playwright.chromium.launch(

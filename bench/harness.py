@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import sys
 import tempfile
+import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
+from channels.base import hmac_sha256_signature
 from hub.embedded import EmbeddedServer
 
 SECRET = "bench-secret"
 ADMIN, PASSWORD = "bench-admin@hub.local", "bench-password-1"  # HUB_ADMIN_* when a bench signs in
+# A hub a bench signs in to, with the NLP worker off (bench/nlp.py measures classification).
+SIGNED_IN_HUB_ENV = {"HUB_NLP_WORKER": "off", "HUB_ADMIN_EMAIL": ADMIN, "HUB_ADMIN_PASSWORD": PASSWORD}
 
 
 @dataclass
@@ -73,3 +79,29 @@ async def running_hub(uri_options: str = "", **env: str) -> AsyncIterator[Runnin
         hub.terminate()
         await asyncio.wait_for(hub.wait(), 30)
         await server.stop()
+
+
+async def post(http: aiohttp.ClientSession, url: str, sender: str, text: str) -> None:
+    body = json.dumps(
+        {"external_id": uuid.uuid4().hex, "sender": {"id": sender, "name": sender}, "text": text}
+    )
+    headers = {"X-Hub-Signature-256": hmac_sha256_signature(SECRET, body.encode())}
+    async with http.post(f"{url}/webhooks/chat", data=body, headers=headers) as resp:
+        if resp.status not in (200, 201):
+            raise RuntimeError(f"hub answered {resp.status}")
+
+
+async def fill(url: str, conversations: int, concurrency: int = 32) -> float:
+    started = time.perf_counter()
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(conversations):
+        queue.put_nowait(n)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+
+        async def worker() -> None:
+            while not queue.empty():
+                n = queue.get_nowait()
+                await post(http, url, f"customer-{n}", f"Hello, question {n} about order #{n}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started

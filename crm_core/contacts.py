@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -17,6 +16,7 @@ from crm_core.records import (
     all_of,
     find_after_duplicate,
     find_by_id,
+    modify_one,
     normalize_email,
     normalize_phone,
     search_terms,
@@ -225,10 +225,10 @@ class Contacts:
             changes.get("emails", []), changes.get("phones", []), exclude=current["_id"]
         )
         merged = {**current, **changes}
-        updated = await self._col.find_one_and_update(
+        updated = await modify_one(
+            self._col,
             {"_id": current["_id"]},
             {"$set": {**changes, "terms": contact_terms(merged), "updated_at": utcnow()}},
-            return_document=ReturnDocument.AFTER,
         )
         return updated, {k: current.get(k) for k in changes}
 
@@ -238,10 +238,8 @@ class Contacts:
         if current["consent"].get("marketing") == marketing:
             return current, {}
         consent = {"marketing": marketing, "changed_at": utcnow(), "source": source}
-        updated = await self._col.find_one_and_update(
-            {"_id": current["_id"]},
-            {"$set": {"consent": consent, "updated_at": utcnow()}},
-            return_document=ReturnDocument.AFTER,
+        updated = await modify_one(
+            self._col, {"_id": current["_id"]}, {"$set": {"consent": consent, "updated_at": utcnow()}}
         )
         return updated, {"consent": current["consent"]}
 

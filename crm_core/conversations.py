@@ -9,7 +9,6 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
@@ -27,6 +26,7 @@ from crm_core.records import (
     find_after_duplicate,
     find_by_id,
     is_transient,
+    modify_one,
     object_id,
     one_of,
     search_terms,
@@ -107,7 +107,12 @@ class Conversations:
         `waiting_since` and `first_response_at` stay absent until set: `$min` fills an absent
         field but would keep a null one."""
         key = {"channel": channel, "thread_key": thread_key}
+        # A read, then an insert, rather than an upsert: findAndModify on a thread that exists
+        # made the embedded server scan every conversation (records.modify_one).
+        if (known := await self._col.find_one(key, {"contact_id": 1})) is not None:
+            return known["_id"], known["contact_id"]
         new = {
+            **key,
             "contact_id": contact_id,
             "route": route,
             "subject": subject,
@@ -126,22 +131,13 @@ class Conversations:
             "created_at": utcnow(),
         }
         try:
-            doc = await self._col.find_one_and_update(
-                key,
-                {"$setOnInsert": new},
-                upsert=True,
-                projection={"contact_id": 1},
-                return_document=ReturnDocument.AFTER,
-            )
+            return (await self._col.insert_one(new)).inserted_id, contact_id
         except DuplicateKeyError:
-            doc = None
-        if doc is None:
-            # A concurrent upsert of the same thread won; the embedded server may answer that
-            # race with a null document instead of a duplicate-key error.
+            # A concurrent first message of the same thread created it: that one is the thread.
             doc = await find_after_duplicate(
                 lambda: self._col.find_one(key, {"contact_id": 1}), "conversation"
             )
-        return doc["_id"], doc["contact_id"]
+            return doc["_id"], doc["contact_id"]
 
     async def outbound_thread(
         self, channel: str, thread_key: str, contact_id: ObjectId, *, route: dict[str, Any], subject: str
@@ -277,11 +273,8 @@ class Conversations:
         message = write.message
         try:
             async with self._log.transaction() as session:
-                conversation = await self._col.find_one_and_update(
-                    {"_id": write.conversation_id},
-                    _counted([write]),
-                    {"contact_id": 1, "message_count": 1},
-                    session=session,
+                conversation = await modify_one(
+                    self._col, {"_id": write.conversation_id}, _counted([write]), before=True, session=session
                 )
                 if conversation is None:
                     raise NotFound(f"conversation {write.conversation_id} not found")
@@ -428,13 +421,13 @@ class Conversations:
         current = await self._messages.find_one({"channel": channel, "external_id": external_id}, {"text": 1})
         if current is None or current["text"] == text:
             return None
-        message = await self._messages.find_one_and_update(
+        message = await modify_one(
+            self._messages,
             {"_id": current["_id"]},
             {
                 "$set": {"text": text, "edited_at": utcnow(), "terms": search_terms(text)},
                 "$push": {"edits": {"text": current["text"], "replaced_at": utcnow()}},
             },
-            return_document=ReturnDocument.AFTER,
         )
         self._events.publish("message.updated", message)
         return message
@@ -491,9 +484,7 @@ class Conversations:
         if "status" in changed and changed["status"] != "snoozed" and "snoozed_until" not in changed:
             update["$set"]["snoozed_until"] = None
         async with self._log.transaction() as session:
-            conversation = await self._col.find_one_and_update(
-                {"_id": current["_id"]}, update, return_document=ReturnDocument.AFTER, session=session
-            )
+            conversation = await modify_one(self._col, {"_id": current["_id"]}, update, session=session)
             activities = [
                 _message(
                     conversation,
@@ -554,10 +545,10 @@ class Conversations:
         the rule `resolved_by`."""
         fields: dict[str, Any] = {"last_intent": intent}
         if resolved_by is None:
-            conversation = await self._col.find_one_and_update(
+            conversation = await modify_one(
+                self._col,
                 {"_id": conversation_id},
                 {"$set": fields, "$addToSet": {"labels": {"$each": labels}}},
-                return_document=ReturnDocument.AFTER,
             )
             if conversation is None:
                 raise NotFound(f"conversation {conversation_id} not found")
@@ -572,7 +563,9 @@ class Conversations:
     ) -> dict[str, Any]:
         """A status change made by the hub itself, with its event."""
         async with self._log.transaction() as session:
-            before = await self._col.find_one_and_update({"_id": conversation_id}, update, session=session)
+            before = await modify_one(
+                self._col, {"_id": conversation_id}, update, before=True, session=session
+            )
             if before is None:
                 raise NotFound(f"conversation {conversation_id} not found")
             conversation = await self._col.find_one({"_id": conversation_id}, session=session)
@@ -588,10 +581,8 @@ class Conversations:
         self, conversation_id: ObjectId, dropped_labels: Sequence[str], reviewer: dict[str, Any]
     ) -> dict[str, Any]:
         """An agent says automation was wrong: drop its labels and reopen what it resolved."""
-        conversation = await self._col.find_one_and_update(
-            {"_id": conversation_id},
-            {"$pull": {"labels": {"$in": list(dropped_labels)}}},
-            return_document=ReturnDocument.AFTER,
+        conversation = await modify_one(
+            self._col, {"_id": conversation_id}, {"$pull": {"labels": {"$in": list(dropped_labels)}}}
         )
         if conversation is None:
             raise NotFound(f"conversation {conversation_id} not found")
@@ -680,9 +671,7 @@ class Conversations:
         async with self._log.transaction() as session:
             await self._messages.insert_one(message, session=session)
             await self._db.outbox.insert_one(new_outbox_entry(message, conversation), session=session)
-            updated = await self._col.find_one_and_update(
-                {"_id": conversation["_id"]}, counted, return_document=ReturnDocument.AFTER, session=session
-            )
+            updated = await modify_one(self._col, {"_id": conversation["_id"]}, counted, session=session)
             if within is not None:
                 await within(session)
             await self._log.record([self._sent(message, updated, response=response)], session)

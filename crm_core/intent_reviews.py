@@ -37,9 +37,11 @@ class IntentReviews:
             "at": utcnow(),
         }
         async with self._log.transaction() as session:
-            earlier = await self._col.find_one_and_update(
-                {"message_id": message["_id"]}, {"$set": review}, upsert=True, session=session
-            )
+            # A read and an upsert rather than findAndModify, which the embedded server writes
+            # through a scan of the collection once the review exists (records.modify_one).
+            this_message = {"message_id": message["_id"]}
+            earlier = await self._col.find_one(this_message, session=session)
+            await self._col.update_one(this_message, {"$set": review}, upsert=True, session=session)
             event = self._log.about_message(
                 "message.intent_reviewed",
                 message,

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -21,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.errors import Conflict, Invalid
-from crm_core.records import changed_fields, check_one_of, find_by_id, save_changes, utcnow
+from crm_core.records import changed_fields, check_one_of, find_by_id, modify_one, save_changes, utcnow
 
 CAMPAIGN_STATUSES = ("active", "paused", "archived")
 TEMPLATE_FIELDS = ("name", "first_name", "company", "email")
@@ -208,15 +207,12 @@ class Campaigns:
 
     async def claim_due(self) -> dict[str, Any] | None:
         now = utcnow()
-        return await self._enrolments.find_one_and_update(
-            {
-                "status": "active",
-                "next_at": {"$lte": now},
-                "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}],
-            },
+        # Not leased, or its lease ran out: `$not` matches a missing or null lease too.
+        return await modify_one(
+            self._enrolments,
+            {"status": "active", "next_at": {"$lte": now}, "lease_until": {"$not": {"$gte": now}}},
             {"$set": {"lease_until": now + self._lease}},
             sort=[("next_at", 1)],
-            return_document=ReturnDocument.AFTER,
         )
 
     async def next_due_at(self) -> datetime | None:

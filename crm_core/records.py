@@ -11,7 +11,6 @@ from typing import Any, Protocol
 import phonenumbers
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ConnectionFailure, PyMongoError
@@ -107,6 +106,44 @@ async def find_after_duplicate(
     raise RuntimeError(f"duplicate key on {what}, but the existing record never became visible")
 
 
+# How often `modify_one` looks again when another writer changed the document in between.
+_MODIFY_ATTEMPTS = 3
+
+
+async def modify_one(
+    collection: AsyncCollection,
+    where: dict[str, Any],
+    update: dict[str, Any] | list[dict[str, Any]],
+    *,
+    sort: list[tuple[str, int]] | None = None,
+    before: bool = False,
+    session: AsyncClientSession | None = None,
+) -> dict[str, Any] | None:
+    """Update the first document `where` matches and return it as it is after the update (as
+    it was before, with `before`); None when none matches. What `find_one_and_update` does, as
+    a read and an `update_one` guarded by `where` and the document's `_id`: the embedded
+    server writes a findAndModify that matched through a filter it never serves from an index
+    (the query re-asserted under `$and`), so each one read every document of the collection
+    (bench/README.md, "Agent actions"). If another writer changes the document in between so
+    that it no longer matches, the guard misses and it looks again. Keep `where` free of
+    top-level operators (`$or`): the embedded server scans for those too. Inside a
+    transaction the result is exact; outside one, the document after may also hold a
+    concurrent writer's change."""
+    if where.keys() == {"_id"} and not before:
+        # One round trip fewer: the document is known, only the update needs to find it.
+        if (await collection.update_one(where, update, session=session)).matched_count == 0:
+            return None
+        return await collection.find_one(where, session=session)
+    for _ in range(_MODIFY_ATTEMPTS):
+        found = await collection.find_one(where, None if before else {"_id": 1}, sort=sort, session=session)
+        if found is None:
+            return None
+        guard = {"_id": found["_id"], **{key: value for key, value in where.items() if key != "_id"}}
+        if (await collection.update_one(guard, update, session=session)).matched_count:
+            return found if before else await collection.find_one({"_id": found["_id"]}, session=session)
+    return None
+
+
 def after_cursor(field: str, cursor: tuple[datetime, ObjectId], *, descending: bool) -> dict[str, Any]:
     """Rows after the cursor in (field, _id) order; the id breaks ties so none repeat or vanish."""
     at, last_id = cursor
@@ -187,10 +224,10 @@ async def save_changes(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Write `changed` (and `extra`, and `updated_at`) onto the record; returns the new record
     and the old values of the changed fields (what the audit log shows)."""
-    record = await collection.find_one_and_update(
+    record = await modify_one(
+        collection,
         {"_id": current["_id"]},
         {"$set": {**changed, **extra, "updated_at": utcnow()}},
-        return_document=ReturnDocument.AFTER,
         session=session,
     )
     return record, {key: current.get(key) for key in changed}

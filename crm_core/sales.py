@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -21,6 +20,7 @@ from crm_core.records import (
     check_one_of,
     find_after_duplicate,
     find_by_id,
+    modify_one,
     newest_first,
     one_of,
     save_changes,
@@ -109,14 +109,14 @@ class Leads:
         if qualifies:
             fields |= {"status": "qualified", "qualified_at": now}
         async with self._log.transaction() as session:
-            lead = await self._col.find_one_and_update(
+            lead = await modify_one(
+                self._col,
                 # The status it was read with: of two workers, one qualifies it (and says so).
                 {"_id": current["_id"], "status": current["status"]},
                 {
                     "$set": fields,
                     "$addToSet": {"source_conversation_ids": conversation_id, "message_ids": message_id},
                 },
-                return_document=ReturnDocument.AFTER,
                 session=session,
             )
             if lead is not None and qualifies:
@@ -176,10 +176,10 @@ class Leads:
         if rep is None:
             return lead
         async with self._log.transaction() as session:
-            assigned = await self._col.find_one_and_update(
+            assigned = await modify_one(
+                self._col,
                 {"_id": lead["_id"], "owner_id": None},
                 {"$set": {"owner_id": rep["_id"], "assigned_at": utcnow()}},
-                return_document=ReturnDocument.AFTER,
                 session=session,
             )
             if assigned is not None:

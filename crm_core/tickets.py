@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -24,6 +23,7 @@ from crm_core.records import (
     check_one_of,
     find_after_duplicate,
     find_by_id,
+    modify_one,
     newest_first,
     one_of,
     save_changes,
@@ -88,9 +88,7 @@ class Tickets:
         }
         if PRIORITIES.index(priority) > PRIORITIES.index(existing["priority"]):
             update["$set"]["priority"] = priority
-        ticket = await self._col.find_one_and_update(
-            {"_id": existing["_id"]}, update, return_document=ReturnDocument.AFTER
-        )
+        ticket = await modify_one(self._col, {"_id": existing["_id"]}, update)
         if "priority" in update["$set"]:
             await self._db.conversations.update_one(
                 {"_id": conversation["_id"]}, {"$set": {"priority": priority}}
@@ -171,9 +169,7 @@ class Tickets:
         fields: dict[str, Any] = {"ticket_id": ticket["_id"], "priority": ticket["priority"]}
         if assignee is not None:
             fields["assignee_id"] = assignee
-        updated = await self._db.conversations.find_one_and_update(
-            {"_id": conversation["_id"]}, {"$set": fields}, return_document=ReturnDocument.AFTER
-        )
+        updated = await modify_one(self._db.conversations, {"_id": conversation["_id"]}, {"$set": fields})
         self._events.publish("conversation.updated", updated)
         return assignee
 

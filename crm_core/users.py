@@ -10,12 +10,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.errors import Conflict, Invalid
-from crm_core.records import ROLES, find_by_id, normalize_email, utcnow
+from crm_core.records import ROLES, find_by_id, modify_one, normalize_email, utcnow
 
 MIN_PASSWORD_LENGTH = 8
 LINK_CODE_TTL = timedelta(minutes=15)
@@ -86,10 +85,8 @@ class Users:
             elif key not in ("name", "active"):
                 raise Invalid(f"{key}: not an editable user field")
             changes[key] = value
-        updated = await self._col.find_one_and_update(
-            {"_id": current["_id"]},
-            {"$set": {**changes, "updated_at": utcnow()}},
-            return_document=ReturnDocument.AFTER,
+        updated = await modify_one(
+            self._col, {"_id": current["_id"]}, {"$set": {**changes, "updated_at": utcnow()}}
         )
         if changes.get("active") is False or "password_hash" in changes:
             await self._tokens.delete_many({"user_id": current["_id"]})
@@ -141,10 +138,8 @@ class Users:
         if record is None:
             return None
         await self._col.update_many({f"links.{channel}": external_id}, {"$unset": {f"links.{channel}": ""}})
-        return await self._col.find_one_and_update(
-            {"_id": record["user_id"], "active": True},
-            {"$set": {f"links.{channel}": external_id}},
-            return_document=ReturnDocument.AFTER,
+        return await modify_one(
+            self._col, {"_id": record["user_id"], "active": True}, {"$set": {f"links.{channel}": external_id}}
         )
 
     async def active_by_email(self, email: str | None) -> dict[str, Any] | None:

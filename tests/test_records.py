@@ -1,0 +1,48 @@
+"""`records.modify_one`, what every claim, assignment and agent edit goes through: a read and a
+guarded update in place of findAndModify (which the embedded server writes through a scan)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from crm_core.records import modify_one
+
+
+async def test_concurrent_claims_take_each_document_once(hub):
+    col = hub.db.claim_test
+    await col.insert_many([{"n": n, "status": "free", "claims": 0} for n in range(10)])
+    take = {"$set": {"status": "taken"}, "$inc": {"claims": 1}}
+
+    claimed = await asyncio.gather(
+        *(modify_one(col, {"status": "free"}, take, sort=[("n", 1)]) for _ in range(30))
+    )
+
+    won = [doc for doc in claimed if doc is not None]
+    assert len(won) == len({doc["_id"] for doc in won}) >= 1
+    assert all(doc["status"] == "taken" and doc["claims"] == 1 for doc in won)  # as it is after the claim
+    stored = await col.find().to_list(None)
+    assert all(doc["claims"] <= 1 for doc in stored)
+    assert {doc["_id"] for doc in stored if doc["claims"] == 1} == {doc["_id"] for doc in won}
+    # Whoever came back empty-handed found nothing free, or lost every race it ran; once the
+    # rush is over, the rest are taken one by one.
+    while await modify_one(col, {"status": "free"}, take, sort=[("n", 1)]) is not None:
+        pass
+    assert await col.count_documents({"status": "taken", "claims": 1}) == 10
+
+
+async def test_the_document_before_or_after_the_update_and_none_when_nothing_matches(hub):
+    col = hub.db.modify_test
+    first = (await col.insert_one({"status": "open", "count": 1})).inserted_id
+
+    after = await modify_one(col, {"_id": first}, {"$inc": {"count": 1}})
+    before = await modify_one(
+        col, {"_id": first, "status": "open"}, {"$set": {"status": "resolved"}}, before=True
+    )
+
+    assert after["count"] == 2
+    assert before["status"] == "open" and before["count"] == 2
+    assert (await col.find_one({"_id": first}))["status"] == "resolved"
+    # The guard is the filter: a document that no longer matches is left alone.
+    assert await modify_one(col, {"_id": first, "status": "open"}, {"$set": {"count": 99}}) is None
+    assert await modify_one(col, {"_id": "missing"}, {"$set": {"count": 99}}) is None
+    assert (await col.find_one({"_id": first}))["count"] == 2
