@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
@@ -16,6 +18,7 @@ from crm_core.records import (
     all_of,
     find_after_duplicate,
     find_by_id,
+    insert_new,
     modify_one,
     normalize_email,
     normalize_phone,
@@ -25,6 +28,21 @@ from crm_core.records import (
 )
 
 EDITABLE = ("name", "emails", "phones", "company", "attributes")
+
+
+@dataclass(frozen=True)
+class ChannelSender:
+    """Who wrote a message, as the channel knows them."""
+
+    channel: str
+    external_id: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+    @property
+    def identity(self) -> dict[str, str]:
+        return {"channel": self.channel, "external_id": self.external_id}
 
 
 def contact_terms(doc: dict[str, Any]) -> list[str]:
@@ -73,13 +91,32 @@ class Contacts:
         email: str | None = None,
         phone: str | None = None,
     ) -> ObjectId:
-        """The contact for a channel identity: by the identity itself, then lower-cased email,
-        then E.164 phone; a new contact when none matches. Safe under concurrent calls."""
-        identity = {"channel": channel, "external_id": external_id}
-        email, phone = normalize_email(email), normalize_phone(phone, self._region)
-        known = await self._by_identity(identity)
-        if known is not None:
-            return known["_id"]
+        """The contact for one channel identity (see `resolve_many`)."""
+        (contact_id,) = await self.resolve_many([ChannelSender(channel, external_id, name, email, phone)])
+        return contact_id
+
+    async def resolve_many(self, senders: Sequence[ChannelSender]) -> list[ObjectId]:
+        """Each sender's contact: by the identity itself, then lower-cased email, then E.164
+        phone; a new contact when none matches. The identities are looked up in one query and
+        the new contacts made in one insert: on the embedded server each write outside a
+        transaction commits on its own, queued on the collection's lock, so a burst of new
+        customers wrote one contact at a time. Safe under concurrent calls."""
+        distinct = {(s.channel, s.external_id): s for s in senders}
+        known = await self._by_identities([s.identity for s in distinct.values()])
+        contact_ids = {key: contact["_id"] for key, contact in known.items()}
+        new: dict[tuple[str, str], dict[str, Any]] = {}
+        for key, sender in distinct.items():
+            if key not in known:
+                await self._link_or_plan(sender, contact_ids, new)
+        contact_ids |= await self._create(new)
+        return [contact_ids[(s.channel, s.external_id)] for s in senders]
+
+    async def _link_or_plan(
+        self, sender: ChannelSender, contact_ids: dict[tuple[str, str], ObjectId], new: dict[tuple, dict]
+    ) -> None:
+        """A contact with the sender's email or phone takes their identity too; else one is planned."""
+        identity, key = sender.identity, (sender.channel, sender.external_id)
+        email, phone = normalize_email(sender.email), normalize_phone(sender.phone, self._region)
         # One indexed query per address: the embedded server serves neither $or nor $elemMatch
         # from an index, and a scan per new sender grew with every contact.
         found = [
@@ -89,27 +126,53 @@ class Contacts:
             for contact in await self._col.find({field: value, "merged_into": None}).to_list(20)
         ]
         match = _best_match(found, identity, email, phone)
+        if match is None:
+            new[key] = new_contact(
+                name=sender.name,
+                emails=[email] if email else [],
+                phones=[phone] if phone else [],
+                identities=[identity],
+            )
+            return
         try:
-            if match is not None:
-                await self._link_identity(match, identity, name, email, phone)
-                return match["_id"]
-            return await self._create_from_identity(identity, name, email, phone)
+            await self._link_identity(match, identity, sender.name, email, phone)
+            contact_ids[key] = match["_id"]
         except DuplicateKeyError:
-            # Another request linked this identity first; it is ours to reuse.
-            winner = await find_after_duplicate(lambda: self._by_identity(identity), "contact identity")
-            return winner["_id"]
+            contact_ids[key] = (await self._winner(identity))["_id"]
+
+    async def _create(self, new: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], ObjectId]:
+        if not new:
+            return {}
+        stored = await insert_new(
+            self._col,
+            list(new.values()),
+            lambda doc: self._by_identity(doc["identities"][0]),
+            "contact identity",
+        )
+        return {key: doc["_id"] for key, doc in zip(new, stored, strict=True)}
+
+    async def _winner(self, identity: dict[str, str]) -> dict[str, Any]:
+        """The contact a concurrent request linked this identity to, after ours hit its key."""
+        return await find_after_duplicate(lambda: self._by_identity(identity), "contact identity")
 
     async def _by_identity(self, identity: dict[str, str]) -> dict[str, Any] | None:
-        """The live contact with this channel identity. Queried by the identity index's dotted
-        fields (index-served everywhere, bounded by the external id), then checked to be one
-        identity, not two halves."""
+        return (await self._by_identities([identity])).get((identity["channel"], identity["external_id"]))
+
+    async def _by_identities(self, identities: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The live contacts holding these channel identities, by identity: one query on the
+        identity index's leading field (the external ids), each candidate then checked to hold
+        the identity itself, not two halves of two."""
+        wanted = {(i["channel"], i["external_id"]) for i in identities}
         candidates = await self._col.find(
-            {"identities.external_id": identity["external_id"], "identities.channel": identity["channel"]}
-        ).to_list(20)
-        return next(
-            (c for c in candidates if c.get("merged_into") is None and identity in c.get("identities", [])),
-            None,
-        )
+            {"identities.external_id": {"$in": list({i["external_id"] for i in identities})}}
+        ).to_list(None)
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for contact in candidates:
+            if contact.get("merged_into") is None:
+                for held in contact.get("identities", []):
+                    if (key := (held.get("channel"), held.get("external_id"))) in wanted:
+                        found.setdefault(key, contact)
+        return found
 
     async def _link_identity(
         self, match: dict[str, Any], identity: dict, name: str | None, email: str | None, phone: str | None
@@ -130,15 +193,6 @@ class Contacts:
                 "$set": {"name": linked["name"], "terms": contact_terms(linked), "updated_at": utcnow()},
             },
         )
-
-    async def _create_from_identity(
-        self, identity: dict, name: str | None, email: str | None, phone: str | None
-    ) -> ObjectId:
-        doc = new_contact(
-            name=name, emails=[email] if email else [], phones=[phone] if phone else [], identities=[identity]
-        )
-        result = await self._col.insert_one(doc)
-        return result.inserted_id
 
     async def claim_email(self, contact_id: ObjectId, email: str) -> None:
         """An address the customer typed but has not proved (an anonymous widget visitor):

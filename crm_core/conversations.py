@@ -25,6 +25,7 @@ from crm_core.records import (
     check_one_of,
     find_after_duplicate,
     find_by_id,
+    insert_new,
     is_transient,
     modify_one,
     object_id,
@@ -53,6 +54,21 @@ class InboundWrite:
     conversation_id: ObjectId
     message: dict[str, Any]
     route: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewThread:
+    """A thread's first message: its conversation is made with these if it does not exist yet
+    (with `status`: a thread we start ourselves need not wait in the inbox)."""
+
+    channel: str
+    thread_key: str
+    contact_id: ObjectId
+    route: dict[str, Any]
+    subject: str | None
+    at: datetime
+    subject_key: str | None = None
+    status: str = "open"
 
 
 class _ContactMoved(Exception):
@@ -102,42 +118,46 @@ class Conversations:
         at: datetime,
         status: str = "open",
     ) -> tuple[ObjectId, ObjectId]:
-        """(conversation id, contact id) for the thread, creating the conversation if new
-        (with `status`: a thread we start ourselves need not wait in the inbox).
-        `waiting_since` and `first_response_at` stay absent until set: `$min` fills an absent
-        field but would keep a null one."""
-        key = {"channel": channel, "thread_key": thread_key}
-        # A read, then an insert, rather than an upsert: findAndModify on a thread that exists
-        # made the embedded server scan every conversation (records.modify_one).
-        if (known := await self._col.find_one(key, {"contact_id": 1})) is not None:
-            return known["_id"], known["contact_id"]
-        new = {
-            **key,
-            "contact_id": contact_id,
-            "route": route,
-            "subject": subject,
-            "subject_key": subject_key,
-            "status": status,
-            "snoozed_until": None,
-            "assignee_id": None,
-            "team": None,
-            "priority": None,
-            "labels": [],
-            "last_intent": None,
-            "ticket_id": None,
-            "lead_id": None,
-            "message_count": 0,
-            "last_message_at": at,
-            "created_at": utcnow(),
-        }
-        try:
-            return (await self._col.insert_one(new)).inserted_id, contact_id
-        except DuplicateKeyError:
-            # A concurrent first message of the same thread created it: that one is the thread.
-            doc = await find_after_duplicate(
-                lambda: self._col.find_one(key, {"contact_id": 1}), "conversation"
+        """(conversation id, contact id) for one thread (see `threads_for_inbound`)."""
+        (thread,) = await self.threads_for_inbound(
+            [NewThread(channel, thread_key, contact_id, route, subject, at, subject_key, status)]
+        )
+        return thread
+
+    async def threads_for_inbound(self, threads: Sequence[NewThread]) -> list[tuple[ObjectId, ObjectId]]:
+        """(conversation id, contact id) for each thread, the new conversations made in one
+        insert (as `Contacts.resolve_many` makes contacts). A read, then an insert, rather than
+        upserts: findAndModify on a thread that exists made the embedded server scan every
+        conversation (records.modify_one)."""
+        wanted = {(t.channel, t.thread_key): t for t in threads}
+        found = await self._by_thread_keys(list(wanted))
+        new = {key: _new_conversation(thread) for key, thread in wanted.items() if key not in found}
+        if new:
+            stored = await insert_new(
+                self._col,
+                list(new.values()),
+                lambda doc: self._col.find_one({"channel": doc["channel"], "thread_key": doc["thread_key"]}),
+                "conversation",
             )
-            return doc["_id"], doc["contact_id"]
+            found |= dict(zip(new, stored, strict=True))
+        return [
+            (found[key]["_id"], found[key]["contact_id"])
+            for key in ((t.channel, t.thread_key) for t in threads)
+        ]
+
+    async def _by_thread_keys(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The stored conversations of these threads: one `$in` per channel (an `$or` across
+        channels is served by no index on the embedded server)."""
+        by_channel: dict[str, list[str]] = {}
+        for channel, thread_key in keys:
+            by_channel.setdefault(channel, []).append(thread_key)
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for channel, thread_keys in by_channel.items():
+            docs = self._col.find(
+                {"channel": channel, "thread_key": {"$in": thread_keys}}, {"thread_key": 1, "contact_id": 1}
+            )
+            found |= {(channel, doc["thread_key"]): doc async for doc in docs}
+        return found
 
     async def outbound_thread(
         self, channel: str, thread_key: str, contact_id: ObjectId, *, route: dict[str, Any], subject: str
@@ -678,6 +698,31 @@ class Conversations:
         self._events.publish("message.created", message)
         self._events.publish("conversation.updated", updated)
         return message
+
+
+def _new_conversation(thread: NewThread) -> dict[str, Any]:
+    """`waiting_since` and `first_response_at` stay absent until set: `$min` fills an absent
+    field but would keep a null one."""
+    return {
+        "channel": thread.channel,
+        "thread_key": thread.thread_key,
+        "contact_id": thread.contact_id,
+        "route": thread.route,
+        "subject": thread.subject,
+        "subject_key": thread.subject_key,
+        "status": thread.status,
+        "snoozed_until": None,
+        "assignee_id": None,
+        "team": None,
+        "priority": None,
+        "labels": [],
+        "last_intent": None,
+        "ticket_id": None,
+        "lead_id": None,
+        "message_count": 0,
+        "last_message_at": thread.at,
+        "created_at": utcnow(),
+    }
 
 
 def inbound_message(

@@ -13,7 +13,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from crm_core.errors import Invalid, NotFound
 
@@ -93,6 +93,9 @@ def terms_query(q: str) -> dict[str, Any] | None:
     return {"$and": [{"terms": {"$regex": "^" + re.escape(word)}} for word in words]}
 
 
+DUPLICATE_KEY = 11000  # the server's code for a write refused by a unique index
+
+
 async def find_after_duplicate(
     find: Callable[[], Awaitable[dict[str, Any] | None]], what: str, attempts: int = 6
 ) -> dict[str, Any]:
@@ -104,6 +107,28 @@ async def find_after_duplicate(
             return found
         await asyncio.sleep(0.005 * 2**attempt)
     raise RuntimeError(f"duplicate key on {what}, but the existing record never became visible")
+
+
+async def insert_new(
+    collection: AsyncCollection,
+    planned: list[dict[str, Any]],
+    existing: Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]],
+    what: str,
+) -> list[dict[str, Any]]:
+    """Insert the planned documents in one write and return what is stored, in order: a
+    document whose unique key a concurrent writer took first is replaced by that writer's,
+    read back with `existing(planned document)`."""
+    try:
+        await collection.insert_many(planned, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details["writeErrors"]
+        if any(error["code"] != DUPLICATE_KEY for error in errors):
+            raise
+        planned = list(planned)
+        for error in errors:
+            doc = planned[error["index"]]
+            planned[error["index"]] = await find_after_duplicate(lambda doc=doc: existing(doc), what)
+    return planned
 
 
 # How often `modify_one` looks again when another writer changed the document in between.

@@ -3,20 +3,22 @@
 Hot path: with the thread cached, a message joins the next group commit (one duplicate check
 and one transaction storing the messages and their conversations' counters, for every message
 that arrived meanwhile). A thread's conversation id never changes; a contact merge changes its
-contact, which `add_inbound` notices and follows, so the cache needs no invalidation."""
+contact, which `add_inbound` notices and follows, so the cache needs no invalidation. Threads
+not cached are opened together too: the first messages arriving meanwhile find or make their
+contacts in one query and one insert, then their conversations the same way."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from bson import ObjectId
 
 from channels.base import InboundMessage
-from crm_core.contacts import Contacts
-from crm_core.conversations import Conversations, InboundWrite, Stored, inbound_message
+from crm_core.contacts import ChannelSender, Contacts
+from crm_core.conversations import Conversations, InboundWrite, NewThread, Stored, inbound_message
 from crm_core.records import utcnow
 from hub.group_commit import GroupCommit
 from hub.metrics import Metrics
@@ -42,6 +44,7 @@ class Pipeline:
         self._metrics = metrics
         self._threads: OrderedDict[tuple[str, str], tuple[ObjectId, ObjectId]] = OrderedDict()
         self._writes = GroupCommit(conversations.add_inbound)
+        self._openings = GroupCommit(self._open_threads)
 
     async def ingest(self, msg: InboundMessage) -> Stored:
         started = time.perf_counter()
@@ -80,31 +83,44 @@ class Pipeline:
         if (cached := self._threads.get(key)) is not None:
             self._threads.move_to_end(key)
             return cached
-        contact_id = await self._contacts.resolve(
-            msg.channel,
-            msg.sender.external_id,
-            name=msg.sender.name,
-            email=msg.sender.email,
-            phone=msg.sender.phone,
-        )
-        now = utcnow()
-        thread = None
-        if msg.thread_refs or msg.subject_key:
-            thread = await self._conversations.find_thread(
-                msg.channel, msg.thread_refs, contact_id, msg.subject_key, since=now - SUBJECT_THREAD_WINDOW
-            )
-        if thread is None:
-            thread = await self._conversations.thread_for_inbound(
-                msg.channel,
-                msg.thread_key,
-                contact_id,
-                route=msg.route,
-                subject=msg.subject,
-                subject_key=msg.subject_key,
-                at=now,
-            )
+        thread = await self._openings.submit(msg)
         self._remember(key, thread)
         return thread
+
+    async def _open_threads(self, messages: Sequence[InboundMessage]) -> list[tuple[ObjectId, ObjectId]]:
+        """(conversation id, contact id) for each message's thread: the reply of a known thread
+        (email references or subject) or the conversation of its thread key, made if new."""
+        contact_ids = await self._contacts.resolve_many(
+            [
+                ChannelSender(
+                    msg.channel, msg.sender.external_id, msg.sender.name, msg.sender.email, msg.sender.phone
+                )
+                for msg in messages
+            ]
+        )
+        now = utcnow()
+        threads: list[tuple[ObjectId, ObjectId] | None] = [
+            await self._conversations.find_thread(
+                msg.channel, msg.thread_refs, contact_id, msg.subject_key, since=now - SUBJECT_THREAD_WINDOW
+            )
+            if msg.thread_refs or msg.subject_key
+            else None
+            for msg, contact_id in zip(messages, contact_ids, strict=True)
+        ]
+        opening = [
+            (i, msg) for i, (msg, thread) in enumerate(zip(messages, threads, strict=True)) if not thread
+        ]
+        opened = await self._conversations.threads_for_inbound(
+            [
+                NewThread(
+                    msg.channel, msg.thread_key, contact_ids[i], msg.route, msg.subject, now, msg.subject_key
+                )
+                for i, msg in opening
+            ]
+        )
+        for (i, _), thread in zip(opening, opened, strict=True):
+            threads[i] = thread
+        return threads
 
     def _remember(self, key: tuple[str, str], thread: tuple[ObjectId, ObjectId]) -> None:
         self._threads[key] = thread

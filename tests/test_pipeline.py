@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from crm_core.conversations import InboundWrite, inbound_message
+from crm_core.contacts import ChannelSender
+from crm_core.conversations import InboundWrite, NewThread, inbound_message
 from crm_core.records import utcnow
 from tests.conftest import chat_message
 
@@ -138,3 +139,27 @@ async def test_one_batch_counts_each_message_in_its_own_conversation(hub):
     # The first counted message of each conversation opens it (for the reports).
     events = [e for commit in await hub.db.events.find().to_list(None) for e in commit["events"]]
     assert [e["opens"] for e in events if e["type"] == "message.received"] == [True, False, True]
+
+
+async def test_two_processes_opening_the_same_new_threads_share_contacts_and_conversations(hub):
+    """Each hub process opens a batch of new threads with one read and one insert; when two
+    make the same customer's contact or conversation at once, the loser takes the winner's."""
+    contacts, conversations = hub.services.contacts, hub.services.conversations
+    senders = [ChannelSender("chat", f"shared-{n}", name=f"Shared {n}") for n in range(6)]
+    batches = (senders[:4], senders[2:])  # the middle two customers are in both
+
+    found = await asyncio.gather(*(contacts.resolve_many(batch) for batch in batches))
+
+    first, second = (dict(zip(batch, ids, strict=True)) for batch, ids in zip(batches, found, strict=True))
+    assert all(first[sender] == second[sender] for sender in senders[2:4])
+    assert await hub.db.contacts.count_documents({}) == 6
+    contact_of = first | second
+    threads = [
+        NewThread("chat", s.external_id, contact_of[s], {"chat_id": s.external_id}, None, utcnow())
+        for s in senders
+    ]
+    opened = await asyncio.gather(
+        conversations.threads_for_inbound(threads[:4]), conversations.threads_for_inbound(threads[2:])
+    )
+    assert opened[0][2:] == opened[1][:2]
+    assert await hub.db.conversations.count_documents({}) == 6
