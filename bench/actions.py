@@ -25,7 +25,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, f
 from bench.harness import ADMIN, PASSWORD, SIGNED_IN_HUB_ENV, fill, running_hub  # noqa: E402
 
 
-async def _timed(http: aiohttp.ClientSession, method: str, url: str, body: dict) -> float:
+async def _timed(http: aiohttp.ClientSession, method: str, url: str, body: dict | None = None) -> float:
     started = time.perf_counter()
     async with http.request(method, url, json=body) as resp:
         if resp.status >= 300:
@@ -61,12 +61,21 @@ async def main() -> None:
             async with http.get(f"{hub.url}/api/v1/conversations?limit=100") as resp:
                 ids = [c["id"] for c in (await resp.json())["items"]]
             ids = (ids * (args.actions // len(ids) + 1))[: args.actions]
-            timings: dict[str, list[float]] = {"resolve": [], "reopen": [], "reply": []}
+            timings: dict[str, list[float]] = {
+                "resolve": [],
+                "reopen": [],
+                "reply": [],
+                "inbox page": [],
+                "counts": [],
+            }
             for conversation_id in ids:
                 url = f"{hub.url}/api/v1/conversations/{conversation_id}"
                 timings["resolve"].append(await _timed(http, "PATCH", url, {"status": "resolved"}))
                 timings["reopen"].append(await _timed(http, "PATCH", url, {"status": "open"}))
                 timings["reply"].append(await _timed(http, "POST", f"{url}/messages", {"text": "On it."}))
+                inbox = f"{hub.url}/api/v1/conversations?status=open&limit=50"
+                timings["inbox page"].append(await _timed(http, "GET", inbox))
+                timings["counts"].append(await _timed(http, "GET", f"{hub.url}/api/v1/inbox/counts"))
         print(f"{args.actions} of each, {args.conversations} conversations stored:")
         for name, values in timings.items():
             print(" ", _figures(name, values))
