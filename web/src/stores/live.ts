@@ -60,14 +60,36 @@ export const useLive = defineStore('live', () => {
   return { presence, start, stop, listen, send }
 })
 
-/** Calls `refetch` (at most every 300 ms) when an event of one of `types` arrives. */
-export function refetchOn(types: string[], refetch: () => void): () => void {
+const REFETCH_MS = 300
+
+/** `call` runs `fn` once, `ms` after the first call since it last ran: a burst of calls makes one
+ * run, and calls that never pause still make one every `ms` (a debounce that restarts its timer
+ * on each call would never run while events keep coming, as on a busy hub). */
+export function atMostEvery(ms: number, fn: () => void): { call: () => void; cancel: () => void } {
   let timer: ReturnType<typeof setTimeout> | null = null
-  const soon = (): void => {
-    if (timer) clearTimeout(timer)
-    timer = setTimeout(refetch, 300)
+  return {
+    call: () => {
+      timer ??= setTimeout(() => {
+        timer = null
+        fn()
+      }, ms)
+    },
+    cancel: () => {
+      if (timer) clearTimeout(timer)
+      timer = null
+    },
   }
-  return useLive().listen((event) => {
-    if (types.includes(event.type)) soon()
-  }, soon)
+}
+
+/** Calls `refetch` (at most every 300 ms) when an event of one of `types` arrives, and after a
+ * reconnect; the returned function stops it. */
+export function refetchOn(types: string[], refetch: () => void): () => void {
+  const soon = atMostEvery(REFETCH_MS, refetch)
+  const unlisten = useLive().listen((event) => {
+    if (types.includes(event.type)) soon.call()
+  }, soon.call)
+  return () => {
+    unlisten()
+    soon.cancel()
+  }
 }
