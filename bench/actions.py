@@ -1,28 +1,36 @@
-"""Agent actions against a full inbox: how long the API takes to change a conversation's status
-and to add a reply (an outbound message, its outbox entry and the conversation's counters) when
-many conversations are stored.
+"""Agent actions against a full inbox: how long the API takes to change a conversation's status,
+to add a reply (an outbound message, its outbox entry and the conversation's counters), and to
+read the inbox (its first and next page, all statuses, the counts) when many conversations are
+stored.
 
-    .venv/bin/python bench/actions.py [--conversations 10000] [--actions 50]
+    .venv/bin/python bench/actions.py [--conversations 10000] [--actions 50] [--history-days 60]
 
 Starts an embedded database on disk and a hub (`python -m hub serve`, NLP worker off), fills it
 through signed chat webhooks (one conversation per new sender, which also times ingest from new
-customers), signs in as an admin and times each action on conversations spread over the inbox.
-Prints figures; asserts nothing.
+customers), spreads their last activity over the history's days and resolves three in four (in
+the database: a webhook cannot date a message in the past), signs in as an admin and times each
+action on conversations of the open inbox. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+from pymongo import AsyncMongoClient, UpdateOne
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, for bench.harness
-from bench.harness import ADMIN, PASSWORD, SIGNED_IN_HUB_ENV, fill, running_hub  # noqa: E402
+from bench.harness import ADMIN, BENCH_DB, PASSWORD, SIGNED_IN_HUB_ENV, fill, running_hub  # noqa: E402
+from crm_core.records import CONVERSATION_STATUSES  # noqa: E402
+
+ALL_STATUSES = ",".join(CONVERSATION_STATUSES)
 
 
 async def _timed(http: aiohttp.ClientSession, method: str, url: str, body: dict | None = None) -> float:
@@ -39,44 +47,74 @@ def _figures(name: str, seconds: list[float]) -> str:
     return f"{name:28} p50 {statistics.median(ms):7.1f} ms   p95 {ms[int(len(ms) * 0.95)]:7.1f} ms"
 
 
+async def _age(mongo_uri: str, days: float) -> None:
+    """Spread the conversations' last activity over `days` and resolve three in four, as in an
+    inbox in use (a webhook cannot date a message in the past)."""
+    rng, now = random.Random(7), datetime.now(UTC)
+    client: AsyncMongoClient = AsyncMongoClient(mongo_uri)
+    conversations = client[BENCH_DB].conversations
+    ids = [c["_id"] async for c in conversations.find({}, {"_id": 1})]
+    await conversations.bulk_write(
+        [
+            UpdateOne(
+                {"_id": conversation_id},
+                {
+                    "$set": {
+                        "last_message_at": now - timedelta(days=rng.uniform(0, days)),
+                        "status": "resolved" if rng.random() < 0.75 else "open",
+                    }
+                },
+            )
+            for conversation_id in ids
+        ]
+    )
+    await client.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--actions", type=int, default=50)
+    parser.add_argument(
+        "--history-days", type=float, default=60, help="spread the activity over this many days; 0: leave it"
+    )
     args = parser.parse_args()
     async with running_hub(**SIGNED_IN_HUB_ENV) as hub:
         seconds = await fill(hub.url, args.conversations)
         print(f"filled {args.conversations} conversations in {seconds:.1f} s "
               f"({args.conversations / seconds:.0f} new customers/s)")  # fmt: skip
+        if args.history_days:
+            await _age(hub.mongo_uri, args.history_days)
         async with (
             aiohttp.ClientSession() as http,
             http.post(f"{hub.url}/api/v1/auth/login", json={"email": ADMIN, "password": PASSWORD}) as resp,
         ):
             token = (await resp.json())["token"]
         headers = {"Authorization": f"Bearer {token}"}
+        inbox = f"{hub.url}/api/v1/conversations?status=open&limit=50"
         async with aiohttp.ClientSession(headers=headers) as http:
-            ids = []
-            async with http.get(f"{hub.url}/api/v1/conversations?limit=100") as resp:
-                ids = [c["id"] for c in (await resp.json())["items"]]
+            async with http.get(inbox) as resp:
+                first_page = await resp.json()
+            ids = [c["id"] for c in first_page["items"]]
             ids = (ids * (args.actions // len(ids) + 1))[: args.actions]
-            timings: dict[str, list[float]] = {
-                "resolve": [],
-                "reopen": [],
-                "reply": [],
-                "inbox page": [],
-                "counts": [],
+            reads = {
+                "open inbox, first page": inbox,
+                "open inbox, next page": f"{inbox}&cursor={first_page['next_cursor']}",
+                "all statuses, first page": f"{hub.url}/api/v1/conversations?status={ALL_STATUSES}&limit=50",
+                "inbox counts": f"{hub.url}/api/v1/inbox/counts",
             }
+            timings: dict[str, list[float]] = {name: [] for name in ("resolve", "reopen", "reply", *reads)}
             for conversation_id in ids:
                 url = f"{hub.url}/api/v1/conversations/{conversation_id}"
                 timings["resolve"].append(await _timed(http, "PATCH", url, {"status": "resolved"}))
                 timings["reopen"].append(await _timed(http, "PATCH", url, {"status": "open"}))
                 timings["reply"].append(await _timed(http, "POST", f"{url}/messages", {"text": "On it."}))
-                inbox = f"{hub.url}/api/v1/conversations?status=open&limit=50"
-                timings["inbox page"].append(await _timed(http, "GET", inbox))
-                timings["counts"].append(await _timed(http, "GET", f"{hub.url}/api/v1/inbox/counts"))
-        print(f"{args.actions} of each, {args.conversations} conversations stored:")
+                for name, read in reads.items():
+                    timings[name].append(await _timed(http, "GET", read))
+        history = f", activity over {args.history_days:g} days" if args.history_days else ""
+        print(f"{args.actions} of each, {args.conversations} conversations stored{history}:")
         for name, values in timings.items():
             print(" ", _figures(name, values))
 

@@ -22,6 +22,7 @@ from channels.base import hmac_sha256_signature
 from hub.embedded import EmbeddedServer
 
 SECRET = "bench-secret"
+BENCH_DB = "bench"  # the database a bench hub uses
 ADMIN, PASSWORD = "bench-admin@hub.local", "bench-password-1"  # HUB_ADMIN_* when a bench signs in
 # A hub a bench signs in to, with the NLP worker off (bench/nlp.py measures classification).
 SIGNED_IN_HUB_ENV = {"HUB_NLP_WORKER": "off", "HUB_ADMIN_EMAIL": ADMIN, "HUB_ADMIN_PASSWORD": PASSWORD}
@@ -51,7 +52,7 @@ def hub_env(mongo_uri: str, port: int, **env: str) -> dict[str, str]:
     """A bench hub's environment: this database (database name `bench`), the bench secret,
     quiet logs, and `env` on top."""
     return {**os.environ, "HUB_MONGO_URI": mongo_uri, "HUB_CHAT_SECRET": SECRET, "HUB_PORT": str(port),
-            "HUB_MONGO_DB": "bench", "HUB_LOG_LEVEL": "WARNING", **env}  # fmt: skip
+            "HUB_MONGO_DB": BENCH_DB, "HUB_LOG_LEVEL": "WARNING", **env}  # fmt: skip
 
 
 @contextlib.asynccontextmanager

@@ -14,12 +14,11 @@ from pymongo.errors import DuplicateKeyError
 from crm_core.domain_events import EventLog, staff_actor
 from crm_core.errors import Conflict, Invalid
 from crm_core.records import (
-    after_cursor,
-    all_of,
     find_after_duplicate,
     find_by_id,
     insert_new,
     modify_one,
+    newest_first,
     normalize_email,
     normalize_phone,
     search_terms,
@@ -259,9 +258,7 @@ class Contacts:
         clauses: list[dict[str, Any]] = [{"merged_into": None}]
         if q and (match := terms_query(q)):
             clauses.append(match)
-        if cursor:
-            clauses.append(after_cursor("updated_at", cursor, descending=True))
-        return await self._col.find(all_of(clauses)).sort([("updated_at", -1), ("_id", -1)]).to_list(limit)
+        return await newest_first(self._col, clauses, limit=limit, cursor=cursor, field="updated_at")
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
         doc = new_contact(**self._clean(fields))

@@ -20,15 +20,15 @@ from crm_core.records import (
     CONVERSATION_STATUSES,
     PRIORITIES,
     Events,
-    after_cursor,
-    all_of,
     check_one_of,
     find_after_duplicate,
     find_by_id,
     insert_new,
     is_transient,
     modify_one,
+    newest_first,
     object_id,
+    oldest_first,
     one_of,
     search_terms,
     terms_query,
@@ -344,10 +344,7 @@ class Conversations:
     ) -> list[dict[str, Any]]:
         """Newest activity first; the cursor is the (last_message_at, _id) of the last row seen."""
         clauses = [STARTED, *await self._filter_clauses(where, viewer_id)]
-        if cursor:
-            clauses.append(after_cursor("last_message_at", cursor, descending=True))
-        newest_first = [("last_message_at", -1), ("_id", -1)]
-        return await self._col.find(all_of(clauses)).sort(newest_first).to_list(limit)
+        return await newest_first(self._col, clauses, limit=limit, cursor=cursor, field="last_message_at")
 
     async def counts(self, viewer_id: ObjectId) -> dict[str, dict[str, int]]:
         """Conversations per inbox view (mine, unassigned, all) and status, in one aggregation."""
@@ -432,9 +429,7 @@ class Conversations:
         query: dict[str, Any] = {"conversation_id": conversation["_id"]}
         if customer_visible:
             query["kind"] = "message"
-        if cursor:
-            query |= after_cursor("created_at", cursor, descending=False)
-        return await self._messages.find(query).sort([("created_at", 1), ("_id", 1)]).to_list(limit)
+        return await oldest_first(self._messages, [query], limit=limit, cursor=cursor)
 
     async def edit_inbound(self, channel: str, external_id: str, text: str) -> dict[str, Any] | None:
         """A customer edited a message: keep what it said before, show what it says now."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import phonenumbers
@@ -169,13 +169,6 @@ async def modify_one(
     return None
 
 
-def after_cursor(field: str, cursor: tuple[datetime, ObjectId], *, descending: bool) -> dict[str, Any]:
-    """Rows after the cursor in (field, _id) order; the id breaks ties so none repeat or vanish."""
-    at, last_id = cursor
-    beyond = "$lt" if descending else "$gt"
-    return {"$or": [{field: {beyond: at}}, {field: at, "_id": {beyond: last_id}}]}
-
-
 _EMAIL = re.compile(r"^[^\s@<>()\[\],;:\"\\]{1,64}@([^\s@<>()\[\],;:\"\\.]+\.)+[^\s@<>()\[\],;:\"\\.]+$")
 
 
@@ -215,13 +208,80 @@ def one_of(field: str, values: str, allowed: tuple[str, ...]) -> dict[str, Any]:
     return {field: {"$in": wanted}}
 
 
+# How far back from its start a newest-first page looks first, then next (see `newest_first`).
+_PAGE_WINDOWS = (timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=30))
+
+
 async def newest_first(
-    collection: AsyncCollection, clauses: list[dict[str, Any]], *, limit: int, cursor: tuple | None
+    collection: AsyncCollection,
+    clauses: list[dict[str, Any]],
+    *,
+    limit: int,
+    cursor: tuple | None,
+    field: str = "created_at",
 ) -> list[dict[str, Any]]:
-    """A page of records matching every clause, newest `created_at` first, after the cursor."""
+    """A page of records matching every clause, newest `field` first, after the cursor (the
+    `(field, _id)` of the last row seen). The embedded server reads and sorts every match
+    before it applies a limit, so the page is asked for in windows back from its start (now,
+    or the cursor's time): the last hour, day, week, month through the index led by `field`
+    (named first: that server tries a filter's fields in order), then without bound, until it
+    is full. Rows sharing the cursor's time come first, asked for on their own: an `$or` of
+    both conditions is served by no index there."""
+    order = [(field, -1), ("_id", -1)]
+    rows: list[dict[str, Any]] = []
+    before: dict[str, Any] = {}
+    start = utcnow()
     if cursor:
-        clauses = [*clauses, after_cursor("created_at", cursor, descending=True)]
-    return await collection.find(all_of(clauses)).sort([("created_at", -1), ("_id", -1)]).to_list(limit)
+        rows = await _tied_with_cursor(collection, clauses, field, cursor, limit, descending=True)
+        start = cursor[0]
+        before = {"$lt": start}
+    wanted = limit - len(rows)
+    if wanted <= 0:
+        return rows
+    for window in _PAGE_WINDOWS:
+        recent = all_of([{field: {**before, "$gte": start - window}}, *clauses])
+        older = await collection.find(recent).sort(order).to_list(wanted)
+        if len(older) == wanted:
+            return rows + older
+    unbounded = all_of([{field: before}, *clauses] if before else clauses)
+    return rows + await collection.find(unbounded).sort(order).to_list(wanted)
+
+
+async def oldest_first(
+    collection: AsyncCollection,
+    clauses: list[dict[str, Any]],
+    *,
+    limit: int,
+    cursor: tuple | None,
+    field: str = "created_at",
+) -> list[dict[str, Any]]:
+    """A page of records matching every clause, oldest `field` first, after the cursor."""
+    order = [(field, 1), ("_id", 1)]
+    if not cursor:
+        return await collection.find(all_of(clauses)).sort(order).to_list(limit)
+    rows = await _tied_with_cursor(collection, clauses, field, cursor, limit, descending=False)
+    if len(rows) == limit:
+        return rows
+    later = all_of([*clauses, {field: {"$gt": cursor[0]}}])
+    return rows + await collection.find(later).sort(order).to_list(limit - len(rows))
+
+
+async def _tied_with_cursor(
+    collection: AsyncCollection,
+    clauses: list[dict[str, Any]],
+    field: str,
+    cursor: tuple[datetime, ObjectId],
+    limit: int,
+    *,
+    descending: bool,
+) -> list[dict[str, Any]]:
+    """The rows sharing the cursor's time that come after it by `_id`: a page after a cursor
+    starts with them, asked for on their own (an `$or` with the rows beyond is served by no
+    index on the embedded server), so none repeats or vanishes between pages."""
+    at, last_id = cursor
+    direction = -1 if descending else 1
+    tied = all_of([{field: at, "_id": {"$lt" if descending else "$gt": last_id}}, *clauses])
+    return await collection.find(tied).sort([(field, direction), ("_id", direction)]).to_list(limit)
 
 
 def all_of(clauses: list[dict[str, Any]]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
 
 from tests.conftest import chat_message
 
@@ -63,3 +65,41 @@ async def test_contacts_page_through(hub):
         await hub.chat(chat_message(sender={"id": f"k{n}", "email": f"k{n}@example.com"}))
     rows = await _page_all(hub, agent, "/api/v1/contacts", limit=4)
     assert sorted(r["emails"][0] for r in rows) == sorted(f"k{n}@example.com" for n in range(9))
+
+
+async def test_pages_cross_hours_days_and_months_of_activity_in_order(hub):
+    """A page is looked for in widening windows of time back from its start: rows on either side
+    of each window's edge, and far behind all of them, each appear once and in order."""
+    agent = await hub.login("agent")
+    for n in range(12):
+        await hub.chat(chat_message(f"spread {n}", sender={"id": f"spread-{n}", "email": None}))
+    now = datetime.now(UTC)
+    ages = [timedelta(minutes=5), timedelta(minutes=59), timedelta(hours=2), timedelta(hours=23),
+            timedelta(days=2), timedelta(days=6), timedelta(days=8), timedelta(days=29), timedelta(days=31),
+            timedelta(days=400), timedelta(days=400), timedelta(days=900)]  # fmt: skip
+    conversations = await hub.db.conversations.find({}).to_list(None)
+    for conversation, age in zip(conversations, ages, strict=True):
+        await hub.db.conversations.update_one(
+            {"_id": conversation["_id"]}, {"$set": {"last_message_at": now - age}}
+        )
+
+    for limit in (1, 2, 5):
+        rows = await _page_all(hub, agent, "/api/v1/conversations?status=open", limit=limit)
+        assert len({r["id"] for r in rows}) == len(rows) == 12
+        keys = [(r["last_message_at"], r["id"]) for r in rows]
+        assert keys == sorted(keys, reverse=True)
+
+
+async def test_thread_pages_with_tied_times_show_each_message_once(hub):
+    agent = await hub.login("agent")
+    for n in range(7):
+        ack = await (await hub.chat(chat_message(f"tied {n}"))).json()
+    messages = await hub.db.messages.find({"conversation_id": ObjectId(ack["conversation_id"])}).to_list(None)
+    tie = min(m["created_at"] for m in messages)
+    await hub.db.messages.update_many(
+        {"_id": {"$in": [m["_id"] for m in messages[1:5]]}}, {"$set": {"created_at": tie}}
+    )
+    rows = await _page_all(hub, agent, f"/api/v1/conversations/{ack['conversation_id']}/messages", limit=2)
+    assert sorted(r["text"] for r in rows) == [f"tied {n}" for n in range(7)]
+    keys = [(r["created_at"], r["id"]) for r in rows]
+    assert keys == sorted(keys)
