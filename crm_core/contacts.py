@@ -16,9 +16,9 @@ from crm_core.errors import Conflict, Invalid
 from crm_core.records import (
     find_after_duplicate,
     find_by_id,
+    find_page,
     insert_new,
     modify_one,
-    newest_first,
     normalize_email,
     normalize_phone,
     search_terms,
@@ -258,7 +258,7 @@ class Contacts:
         clauses: list[dict[str, Any]] = [{"merged_into": None}]
         if q and (match := terms_query(q)):
             clauses.append(match)
-        return await newest_first(self._col, clauses, limit=limit, cursor=cursor, field="updated_at")
+        return await find_page(self._col, clauses, limit=limit, cursor=cursor, field="updated_at")
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
         doc = new_contact(**self._clean(fields))

@@ -23,12 +23,11 @@ from crm_core.records import (
     check_one_of,
     find_after_duplicate,
     find_by_id,
+    find_page,
     insert_new,
     is_transient,
     modify_one,
-    newest_first,
     object_id,
-    oldest_first,
     one_of,
     search_terms,
     terms_query,
@@ -344,7 +343,7 @@ class Conversations:
     ) -> list[dict[str, Any]]:
         """Newest activity first; the cursor is the (last_message_at, _id) of the last row seen."""
         clauses = [STARTED, *await self._filter_clauses(where, viewer_id)]
-        return await newest_first(self._col, clauses, limit=limit, cursor=cursor, field="last_message_at")
+        return await find_page(self._col, clauses, limit=limit, cursor=cursor, field="last_message_at")
 
     async def counts(self, viewer_id: ObjectId) -> dict[str, dict[str, int]]:
         """Conversations per inbox view (mine, unassigned, all) and status, in one aggregation."""
@@ -429,7 +428,7 @@ class Conversations:
         query: dict[str, Any] = {"conversation_id": conversation["_id"]}
         if customer_visible:
             query["kind"] = "message"
-        return await oldest_first(self._messages, [query], limit=limit, cursor=cursor)
+        return await find_page(self._messages, [query], limit=limit, cursor=cursor, oldest_first=True)
 
     async def edit_inbound(self, channel: str, external_id: str, text: str) -> dict[str, Any] | None:
         """A customer edited a message: keep what it said before, show what it says now."""

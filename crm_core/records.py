@@ -208,80 +208,47 @@ def one_of(field: str, values: str, allowed: tuple[str, ...]) -> dict[str, Any]:
     return {field: {"$in": wanted}}
 
 
-# How far back from its start a newest-first page looks first, then next (see `newest_first`).
+# How far back from its start a newest-first page looks first, then next (see `find_page`).
 _PAGE_WINDOWS = (timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=30))
 
 
-async def newest_first(
+async def find_page(
     collection: AsyncCollection,
     clauses: list[dict[str, Any]],
     *,
     limit: int,
     cursor: tuple | None,
     field: str = "created_at",
+    oldest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """A page of records matching every clause, newest `field` first, after the cursor (the
-    `(field, _id)` of the last row seen). The embedded server reads and sorts every match
-    before it applies a limit, so the page is asked for in windows back from its start (now,
-    or the cursor's time): the last hour, day, week, month through the index led by `field`
-    (named first: that server tries a filter's fields in order), then without bound, until it
-    is full. Rows sharing the cursor's time come first, asked for on their own: an `$or` of
-    both conditions is served by no index there."""
-    order = [(field, -1), ("_id", -1)]
+    """A page of records matching every clause in `(field, _id)` order, newest first (oldest
+    with `oldest_first`), after the cursor (the `(field, _id)` of the last row seen). Rows tied
+    with the cursor's time come first, asked for on their own: an `$or` of both conditions is
+    served by no index on the embedded server. That server also reads and sorts every match
+    before it applies a limit, so a newest-first page is asked for in windows back from its
+    start (now, or the cursor's time): the last hour, day, week, month through the index led by
+    `field` (named first: that server tries a filter's fields in order), then without bound,
+    until it is full."""
+    direction, beyond = (1, "$gt") if oldest_first else (-1, "$lt")
+    order = [(field, direction), ("_id", direction)]
     rows: list[dict[str, Any]] = []
-    before: dict[str, Any] = {}
-    start = utcnow()
+    bound: dict[str, Any] = {}
     if cursor:
-        rows = await _tied_with_cursor(collection, clauses, field, cursor, limit, descending=True)
-        start = cursor[0]
-        before = {"$lt": start}
+        at, last_id = cursor
+        tied = all_of([{field: at, "_id": {beyond: last_id}}, *clauses])
+        rows = await collection.find(tied).sort(order).to_list(limit)
+        bound = {beyond: at}
     wanted = limit - len(rows)
     if wanted <= 0:
         return rows
-    for window in _PAGE_WINDOWS:
-        recent = all_of([{field: {**before, "$gte": start - window}}, *clauses])
+    start = cursor[0] if cursor else utcnow()
+    for window in () if oldest_first else _PAGE_WINDOWS:
+        recent = all_of([{field: {**bound, "$gte": start - window}}, *clauses])
         older = await collection.find(recent).sort(order).to_list(wanted)
         if len(older) == wanted:
             return rows + older
-    unbounded = all_of([{field: before}, *clauses] if before else clauses)
-    return rows + await collection.find(unbounded).sort(order).to_list(wanted)
-
-
-async def oldest_first(
-    collection: AsyncCollection,
-    clauses: list[dict[str, Any]],
-    *,
-    limit: int,
-    cursor: tuple | None,
-    field: str = "created_at",
-) -> list[dict[str, Any]]:
-    """A page of records matching every clause, oldest `field` first, after the cursor."""
-    order = [(field, 1), ("_id", 1)]
-    if not cursor:
-        return await collection.find(all_of(clauses)).sort(order).to_list(limit)
-    rows = await _tied_with_cursor(collection, clauses, field, cursor, limit, descending=False)
-    if len(rows) == limit:
-        return rows
-    later = all_of([*clauses, {field: {"$gt": cursor[0]}}])
-    return rows + await collection.find(later).sort(order).to_list(limit - len(rows))
-
-
-async def _tied_with_cursor(
-    collection: AsyncCollection,
-    clauses: list[dict[str, Any]],
-    field: str,
-    cursor: tuple[datetime, ObjectId],
-    limit: int,
-    *,
-    descending: bool,
-) -> list[dict[str, Any]]:
-    """The rows sharing the cursor's time that come after it by `_id`: a page after a cursor
-    starts with them, asked for on their own (an `$or` with the rows beyond is served by no
-    index on the embedded server), so none repeats or vanishes between pages."""
-    at, last_id = cursor
-    direction = -1 if descending else 1
-    tied = all_of([{field: at, "_id": {"$lt" if descending else "$gt": last_id}}, *clauses])
-    return await collection.find(tied).sort([(field, direction), ("_id", direction)]).to_list(limit)
+    rest = all_of([{field: bound}, *clauses] if bound else clauses)
+    return rows + await collection.find(rest).sort(order).to_list(wanted)
 
 
 def all_of(clauses: list[dict[str, Any]]) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from crm_core.records import (
     check_one_of,
     find_after_duplicate,
     find_by_id,
+    find_page,
     modify_one,
-    newest_first,
     one_of,
     save_changes,
     utcnow,
@@ -206,7 +206,7 @@ class Leads:
             clauses.append({"owner_id": user_filter(where.owner, viewer_id)})
         if where.min_score is not None:
             clauses.append({"score": {"$gte": where.min_score}})
-        return await newest_first(self._col, clauses, limit=limit, cursor=cursor)
+        return await find_page(self._col, clauses, limit=limit, cursor=cursor)
 
     async def update(self, lead_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
         """Change status (not to converted: use convert) or owner; returns (new, old values)."""
@@ -287,7 +287,7 @@ class Deals:
             clauses.append(one_of("stage", where.stage, DEAL_STAGES))
         if where.owner:
             clauses.append({"owner_id": user_filter(where.owner, viewer_id)})
-        return await newest_first(self._col, clauses, limit=limit, cursor=cursor)
+        return await find_page(self._col, clauses, limit=limit, cursor=cursor)
 
     async def update(
         self, deal_id: str | ObjectId, changes: dict[str, Any], actor: dict[str, Any]

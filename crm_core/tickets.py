@@ -23,8 +23,8 @@ from crm_core.records import (
     check_one_of,
     find_after_duplicate,
     find_by_id,
+    find_page,
     modify_one,
-    newest_first,
     one_of,
     save_changes,
     utcnow,
@@ -253,7 +253,7 @@ class Tickets:
             now = utcnow()
             late = {"$or": [_late(target, now) for target in SLA_TARGETS]}
             clauses.append(late if where.breached else {"$nor": [late]})
-        return await newest_first(self._col, clauses, limit=limit, cursor=cursor)
+        return await find_page(self._col, clauses, limit=limit, cursor=cursor)
 
     async def update(
         self, ticket_id: str | ObjectId, changes: dict[str, Any], actor: dict[str, Any]
