@@ -343,7 +343,15 @@ class Conversations:
     ) -> list[dict[str, Any]]:
         """Newest activity first; the cursor is the (last_message_at, _id) of the last row seen."""
         clauses = [STARTED, *await self._filter_clauses(where, viewer_id)]
-        return await find_page(self._col, clauses, limit=limit, cursor=cursor, field="last_message_at")
+        # One contact's conversations are few, and their own index finds them.
+        return await find_page(
+            self._col,
+            clauses,
+            limit=limit,
+            cursor=cursor,
+            field="last_message_at",
+            windows=not where.contact_id,
+        )
 
     async def counts(self, viewer_id: ObjectId) -> dict[str, dict[str, int]]:
         """Conversations per inbox view (mine, unassigned, all) and status, in one aggregation."""

@@ -220,6 +220,7 @@ async def find_page(
     cursor: tuple | None,
     field: str = "created_at",
     oldest_first: bool = False,
+    windows: bool = True,
 ) -> list[dict[str, Any]]:
     """A page of records matching every clause in `(field, _id)` order, newest first (oldest
     with `oldest_first`), after the cursor (the `(field, _id)` of the last row seen). Rows tied
@@ -228,7 +229,8 @@ async def find_page(
     before it applies a limit, so a newest-first page is asked for in windows back from its
     start (now, or the cursor's time): the last hour, day, week, month through the index led by
     `field` (named first: that server tries a filter's fields in order), then without bound,
-    until it is full."""
+    until it is full. Not with `windows=False` (a clause another index serves better, such as
+    one contact's records), nor when a clause is an operator (`$or`): a scan there anyway."""
     direction, beyond = (1, "$gt") if oldest_first else (-1, "$lt")
     order = [(field, direction), ("_id", direction)]
     rows: list[dict[str, Any]] = []
@@ -242,7 +244,8 @@ async def find_page(
     if wanted <= 0:
         return rows
     start = cursor[0] if cursor else utcnow()
-    for window in () if oldest_first else _PAGE_WINDOWS:
+    windowed = windows and not oldest_first and not any(key.startswith("$") for key in all_of(clauses))
+    for window in _PAGE_WINDOWS if windowed else ():
         recent = all_of([{field: {**bound, "$gte": start - window}}, *clauses])
         older = await collection.find(recent).sort(order).to_list(wanted)
         if len(older) == wanted:
