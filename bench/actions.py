@@ -1,7 +1,7 @@
 """Agent actions against a full inbox: how long the API takes to change a conversation's status,
 to add a reply (an outbound message, its outbox entry and the conversation's counters), and to
-read the inbox (its first and next page, all statuses, the counts) when many conversations are
-stored.
+read the inbox (its first and next page, all statuses, the counts, a search) when many
+conversations are stored.
 
     .venv/bin/python bench/actions.py [--conversations 10000] [--actions 50] [--history-days 60]
 
@@ -104,6 +104,8 @@ async def main() -> None:
                 "open inbox, next page": f"{inbox}&cursor={first_page['next_cursor']}",
                 "all statuses, first page": f"{hub.url}/api/v1/conversations?status={ALL_STATUSES}&limit=50",
                 "inbox counts": f"{hub.url}/api/v1/inbox/counts",
+                # A contact's name: customer-123 and customer-1230 to -1239.
+                "search, first page": f"{hub.url}/api/v1/conversations?status={ALL_STATUSES}&q=customer-123",
             }
             timings: dict[str, list[float]] = {name: [] for name in ("resolve", "reopen", "reply", *reads)}
             for conversation_id in ids:

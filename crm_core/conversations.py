@@ -343,14 +343,10 @@ class Conversations:
     ) -> list[dict[str, Any]]:
         """Newest activity first; the cursor is the (last_message_at, _id) of the last row seen."""
         clauses = [STARTED, *await self._filter_clauses(where, viewer_id)]
-        # One contact's conversations are few, and their own index finds them.
+        # One contact's conversations, or a search's, are few and found by their own index.
+        selective = bool(where.contact_id or where.q)
         return await find_page(
-            self._col,
-            clauses,
-            limit=limit,
-            cursor=cursor,
-            field="last_message_at",
-            windows=not where.contact_id,
+            self._col, clauses, limit=limit, cursor=cursor, field="last_message_at", windows=not selective
         )
 
     async def counts(self, viewer_id: ObjectId) -> dict[str, dict[str, int]]:
@@ -376,7 +372,8 @@ class Conversations:
         return views
 
     async def _filter_clauses(self, where: ConversationFilter, viewer_id: ObjectId) -> list[dict[str, Any]]:
-        clauses: list[dict[str, Any]] = []
+        # The search's ids first: the embedded server tries a filter's fields in order.
+        clauses: list[dict[str, Any]] = [await self._search_clause(where.q)] if where.q else []
         if where.status:
             clauses.append(one_of("status", where.status, CONVERSATION_STATUSES))
         if where.channel:
@@ -395,12 +392,11 @@ class Conversations:
             clauses.append(one_of("priority", where.priority, PRIORITIES))
         if where.contact_id:
             clauses.append({"contact_id": object_id(where.contact_id, "contact")})
-        if where.q:
-            clauses.append(await self._search_clause(where.q))
         return clauses
 
     async def _search_clause(self, q: str) -> dict[str, Any]:
-        """Conversations whose messages or contact match every word of q, by prefix."""
+        """Conversations whose messages or contact match every word of q, by prefix: their ids
+        (an `$or` of the two would make the embedded server read every conversation)."""
         match = terms_query(q)
         if match is None:
             raise Invalid("q: give at least one word of two or more letters")
@@ -415,12 +411,8 @@ class Conversations:
         contacts = await self._db.contacts.find({**match, "merged_into": None}, {"_id": 1}).to_list(
             _SEARCH_SCAN_LIMIT
         )
-        return {
-            "$or": [
-                {"_id": {"$in": conversation_ids}},
-                {"contact_id": {"$in": [c["_id"] for c in contacts]}},
-            ]
-        }
+        of_contacts = self._col.find({"contact_id": {"$in": [c["_id"] for c in contacts]}}, {"_id": 1})
+        return {"_id": {"$in": list({*conversation_ids, *[c["_id"] async for c in of_contacts]})}}
 
     async def messages(
         self,

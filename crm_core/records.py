@@ -250,7 +250,9 @@ async def find_page(
         older = await collection.find(recent).sort(order).to_list(wanted)
         if len(older) == wanted:
             return rows + older
-    rest = all_of([{field: bound}, *clauses] if bound else clauses)
+    # The time's bound leads where the time index is the way in, else the caller's clauses do.
+    beyond_cursor = [{field: bound}] if bound else []
+    rest = all_of([*beyond_cursor, *clauses] if windowed else [*clauses, *beyond_cursor])
     return rows + await collection.find(rest).sort(order).to_list(wanted)
 
 

@@ -103,3 +103,18 @@ async def test_thread_pages_with_tied_times_show_each_message_once(hub):
     assert sorted(r["text"] for r in rows) == [f"tied {n}" for n in range(7)]
     keys = [(r["created_at"], r["id"]) for r in rows]
     assert keys == sorted(keys)
+
+
+async def test_search_results_page_through_matches_by_message_and_by_contact(hub):
+    agent = await hub.login("agent")
+    for n in range(5):
+        await hub.chat(chat_message(f"my parcel {n} is late", sender={"id": f"parcel-{n}", "email": None}))
+    for n in range(3):
+        await hub.chat(
+            chat_message("hello", sender={"id": f"named-{n}", "name": f"Parcelia {n}", "email": None})
+        )
+    await hub.chat(chat_message("unrelated", sender={"id": "other", "email": None}))
+    rows = await _page_all(hub, agent, "/api/v1/conversations?q=parcel", limit=3)
+    assert len(rows) == len({r["id"] for r in rows}) == 8
+    keys = [(r["last_message_at"], r["id"]) for r in rows]
+    assert keys == sorted(keys, reverse=True)
