@@ -105,17 +105,28 @@ class Contacts:
         contact_ids = {key: contact["_id"] for key, contact in known.items()}
         new: dict[tuple[str, str], dict[str, Any]] = {}
         for key, sender in distinct.items():
-            if key not in known:
-                await self._link_or_plan(sender, contact_ids, new)
+            if key in known:
+                continue
+            email, phone = normalize_email(sender.email), normalize_phone(sender.phone, self._region)
+            match = await self._by_address(sender.identity, email, phone)
+            if match is None:
+                new[key] = new_contact(
+                    name=sender.name,
+                    emails=[email] if email else [],
+                    phones=[phone] if phone else [],
+                    identities=[sender.identity],
+                )
+            else:
+                contact_ids[key] = await self._link_identity(
+                    match, sender.identity, sender.name, email, phone
+                )
         contact_ids |= await self._create(new)
         return [contact_ids[(s.channel, s.external_id)] for s in senders]
 
-    async def _link_or_plan(
-        self, sender: ChannelSender, contact_ids: dict[tuple[str, str], ObjectId], new: dict[tuple, dict]
-    ) -> None:
-        """A contact with the sender's email or phone takes their identity too; else one is planned."""
-        identity, key = sender.identity, (sender.channel, sender.external_id)
-        email, phone = normalize_email(sender.email), normalize_phone(sender.phone, self._region)
+    async def _by_address(
+        self, identity: dict[str, str], email: str | None, phone: str | None
+    ) -> dict[str, Any] | None:
+        """The live contact with the sender's email or phone, best match first."""
         # One indexed query per address: the embedded server serves neither $or nor $elemMatch
         # from an index, and a scan per new sender grew with every contact.
         found = [
@@ -124,20 +135,7 @@ class Contacts:
             if value
             for contact in await self._col.find({field: value, "merged_into": None}).to_list(20)
         ]
-        match = _best_match(found, identity, email, phone)
-        if match is None:
-            new[key] = new_contact(
-                name=sender.name,
-                emails=[email] if email else [],
-                phones=[phone] if phone else [],
-                identities=[identity],
-            )
-            return
-        try:
-            await self._link_identity(match, identity, sender.name, email, phone)
-            contact_ids[key] = match["_id"]
-        except DuplicateKeyError:
-            contact_ids[key] = (await self._winner(identity))["_id"]
+        return _best_match(found, identity, email, phone)
 
     async def _create(self, new: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], ObjectId]:
         if not new:
@@ -149,10 +147,6 @@ class Contacts:
             "contact identity",
         )
         return {key: doc["_id"] for key, doc in zip(new, stored, strict=True)}
-
-    async def _winner(self, identity: dict[str, str]) -> dict[str, Any]:
-        """The contact a concurrent request linked this identity to, after ours hit its key."""
-        return await find_after_duplicate(lambda: self._by_identity(identity), "contact identity")
 
     async def _by_identity(self, identity: dict[str, str]) -> dict[str, Any] | None:
         return (await self._by_identities([identity])).get((identity["channel"], identity["external_id"]))
@@ -175,7 +169,9 @@ class Contacts:
 
     async def _link_identity(
         self, match: dict[str, Any], identity: dict, name: str | None, email: str | None, phone: str | None
-    ) -> None:
+    ) -> ObjectId:
+        """The sender's identity (and address) added to the contact that matched them; if another
+        request linked the identity first, its contact is the one."""
         add: dict[str, Any] = {"identities": identity}
         if email:
             add["emails"] = email
@@ -185,13 +181,18 @@ class Contacts:
         for key, value in add.items():
             if value not in linked.get(key, []):
                 linked[key] = [*linked.get(key, []), value]
-        await self._col.update_one(
-            {"_id": match["_id"]},
-            {
-                "$addToSet": add,
-                "$set": {"name": linked["name"], "terms": contact_terms(linked), "updated_at": utcnow()},
-            },
-        )
+        try:
+            await self._col.update_one(
+                {"_id": match["_id"]},
+                {
+                    "$addToSet": add,
+                    "$set": {"name": linked["name"], "terms": contact_terms(linked), "updated_at": utcnow()},
+                },
+            )
+        except DuplicateKeyError:
+            winner = await find_after_duplicate(lambda: self._by_identity(identity), "contact identity")
+            return winner["_id"]
+        return match["_id"]
 
     async def claim_email(self, contact_id: ObjectId, email: str) -> None:
         """An address the customer typed but has not proved (an anonymous widget visitor):
