@@ -4,11 +4,12 @@ read the inbox (its first and next page, all statuses, the counts, a search) whe
 conversations are stored.
 
     .venv/bin/python bench/actions.py [--conversations 10000] [--actions 50] [--history-days 60]
+                                      [--open-share 0.25]
 
 Starts an embedded database on disk and a hub (`python -m hub serve`, NLP worker off), fills it
 through signed chat webhooks (one conversation per new sender, which also times ingest from new
-customers), spreads their last activity over the history's days and resolves three in four (in
-the database: a webhook cannot date a message in the past), signs in as an admin and times each
+customers), spreads their last activity over the history's days and resolves all but the open
+share (in the database: a webhook cannot date a message in the past), signs in as an admin and times each
 action on conversations of the open inbox. Prints figures; asserts nothing.
 """
 
@@ -47,9 +48,9 @@ def _figures(name: str, seconds: list[float]) -> str:
     return f"{name:28} p50 {statistics.median(ms):7.1f} ms   p95 {ms[int(len(ms) * 0.95)]:7.1f} ms"
 
 
-async def _age(mongo_uri: str, days: float) -> None:
-    """Spread the conversations' last activity over `days` and resolve three in four, as in an
-    inbox in use (a webhook cannot date a message in the past)."""
+async def _age(mongo_uri: str, days: float, open_share: float) -> None:
+    """Spread the conversations' last activity over `days` and resolve all but `open_share` of
+    them, as in an inbox in use (a webhook cannot date a message in the past)."""
     rng, now = random.Random(7), datetime.now(UTC)
     client: AsyncMongoClient = AsyncMongoClient(mongo_uri)
     conversations = client[BENCH_DB].conversations
@@ -61,7 +62,7 @@ async def _age(mongo_uri: str, days: float) -> None:
                 {
                     "$set": {
                         "last_message_at": now - timedelta(days=rng.uniform(0, days)),
-                        "status": "resolved" if rng.random() < 0.75 else "open",
+                        "status": "open" if rng.random() < open_share else "resolved",
                     }
                 },
             )
@@ -80,13 +81,14 @@ async def main() -> None:
     parser.add_argument(
         "--history-days", type=float, default=60, help="spread the activity over this many days; 0: leave it"
     )
+    parser.add_argument("--open-share", type=float, default=0.25, help="the share of conversations left open")
     args = parser.parse_args()
     async with running_hub(**SIGNED_IN_HUB_ENV) as hub:
         seconds = await fill(hub.url, args.conversations)
         print(f"filled {args.conversations} conversations in {seconds:.1f} s "
               f"({args.conversations / seconds:.0f} new customers/s)")  # fmt: skip
         if args.history_days:
-            await _age(hub.mongo_uri, args.history_days)
+            await _age(hub.mongo_uri, args.history_days, args.open_share)
         async with (
             aiohttp.ClientSession() as http,
             http.post(f"{hub.url}/api/v1/auth/login", json={"email": ADMIN, "password": PASSWORD}) as resp,
@@ -115,7 +117,11 @@ async def main() -> None:
                 timings["reply"].append(await _timed(http, "POST", f"{url}/messages", {"text": "On it."}))
                 for name, read in reads.items():
                     timings[name].append(await _timed(http, "GET", read))
-        history = f", activity over {args.history_days:g} days" if args.history_days else ""
+        history = (
+            f", activity over {args.history_days:g} days, {args.open_share:.0%} open"
+            if args.history_days
+            else ""
+        )
         print(f"{args.actions} of each, {args.conversations} conversations stored{history}:")
         for name, values in timings.items():
             print(" ", _figures(name, values))

@@ -17,6 +17,7 @@ from crm_core.domain_events import Event, EventLog, staff_actor
 from crm_core.errors import Invalid, NotFound
 from crm_core.outbox import new_outbox_entry
 from crm_core.records import (
+    ACTIVE_STATUSES,
     CONVERSATION_STATUSES,
     PRIORITIES,
     Events,
@@ -256,7 +257,11 @@ class Conversations:
         async with self._log.transaction() as session:
             await self._messages.insert_many([w.message for w in writes], session=session)
             await self._col.update_many({"_id": {"$in": ids}}, _counted(writes), session=session)
-            fields = None if self._events.needs_publishing else {"message_count": 1, "contact_id": 1}
+            fields = (
+                None
+                if self._events.needs_publishing
+                else {"message_count": 1, "contact_id": 1, "channel": 1, "assignee_id": 1}
+            )
             after = await self._col.find({"_id": {"$in": ids}}, fields, session=session).to_list(None)
             conversations = {c["_id"]: c for c in after}
             if any(
@@ -273,6 +278,8 @@ class Conversations:
                 opens = count_before[write.conversation_id] == 0
                 count_before[write.conversation_id] += 1
                 events.append(self._received(write.message, opens=opens))
+                if opens:
+                    events.append(self._opened(conversations[write.conversation_id]))
             await self._log.record(events, session)
         return conversations
 
@@ -300,7 +307,11 @@ class Conversations:
                 message["contact_id"] = message["sender"]["id"] = conversation["contact_id"]
                 await self._messages.insert_one(message, session=session)
                 opens = conversation["message_count"] == 0
-                await self._log.record([self._received(message, opens=opens)], session)
+                events = [
+                    self._received(message, opens=opens),
+                    *([self._opened(conversation)] if opens else []),
+                ]
+                await self._log.record(events, session)
         except DuplicateKeyError:
             found = await find_after_duplicate(
                 lambda: self._messages.find_one(
@@ -314,6 +325,16 @@ class Conversations:
 
     def _received(self, message: dict[str, Any], *, opens: bool) -> Event:
         return self._log.about_message("message.received", message, at=message["created_at"], opens=opens)
+
+    def _opened(self, conversation: dict[str, Any]) -> Event:
+        """The conversation's first message was counted: from now on it is in the inbox counts,
+        under its assignee at this moment."""
+        return self._log.new(
+            "conversation.opened",
+            channel=conversation["channel"],
+            conversation_id=conversation["_id"],
+            assignee_id=conversation.get("assignee_id"),
+        )
 
     async def _publish_inbound(
         self, writes: Sequence[InboundWrite], conversations: dict[ObjectId, dict[str, Any]] | None
@@ -343,33 +364,13 @@ class Conversations:
     ) -> list[dict[str, Any]]:
         """Newest activity first; the cursor is the (last_message_at, _id) of the last row seen."""
         clauses = [STARTED, *await self._filter_clauses(where, viewer_id)]
-        # One contact's conversations, or a search's, are few and found by their own index.
-        selective = bool(where.contact_id or where.q)
+        # One contact's conversations, a search's, or the active ones (few, however long the
+        # history) are found through their own index; the rest of the history in time windows.
+        active_only = bool(where.status) and set(where.status.split(",")) <= set(ACTIVE_STATUSES)
+        selective = bool(where.contact_id or where.q) or active_only
         return await find_page(
             self._col, clauses, limit=limit, cursor=cursor, field="last_message_at", windows=not selective
         )
-
-    async def counts(self, viewer_id: ObjectId) -> dict[str, dict[str, int]]:
-        """Conversations per inbox view (mine, unassigned, all) and status, in one aggregation."""
-        rows = await (
-            await self._col.aggregate(
-                [
-                    {"$match": STARTED},
-                    {"$group": {"_id": {"status": "$status", "assignee": "$assignee_id"}, "n": {"$sum": 1}}},
-                ]
-            )
-        ).to_list(None)
-        views = {view: dict.fromkeys(CONVERSATION_STATUSES, 0) for view in ("mine", "unassigned", "all")}
-        for row in rows:
-            status, assignee = row["_id"].get("status"), row["_id"].get("assignee")
-            if status not in views["all"]:
-                continue
-            views["all"][status] += row["n"]
-            if assignee is None:
-                views["unassigned"][status] += row["n"]
-            elif assignee == viewer_id:
-                views["mine"][status] += row["n"]
-        return views
 
     async def _filter_clauses(self, where: ConversationFilter, viewer_id: ObjectId) -> list[dict[str, Any]]:
         # The search's ids first: the embedded server tries a filter's fields in order.
@@ -498,7 +499,7 @@ class Conversations:
         if "status" in changed and changed["status"] != "snoozed" and "snoozed_until" not in changed:
             update["$set"]["snoozed_until"] = None
         async with self._log.transaction() as session:
-            conversation = await modify_one(self._col, {"_id": current["_id"]}, update, session=session)
+            before, conversation = await self._before_and_after(current["_id"], update, session)
             activities = [
                 _message(
                     conversation,
@@ -512,7 +513,7 @@ class Conversations:
             ]
             if activities:
                 await self._messages.insert_many(activities, session=session)
-            await self._log.record(self._changed(current, conversation, staff_actor(actor)), session)
+            await self._log.record(self._changed(before, conversation, staff_actor(actor)), session)
         for activity in activities:
             self._events.publish("message.created", activity)
         self._events.publish("conversation.updated", conversation)
@@ -570,22 +571,25 @@ class Conversations:
             return conversation
         fields |= {"status": "resolved", "resolved_at": utcnow(), "snoozed_until": None}
         update = {"$set": fields, "$addToSet": {"labels": {"$each": labels}}}
-        return await self._set_status(conversation_id, update, resolved_by)
+        return await self.change(conversation_id, update, resolved_by)
 
-    async def _set_status(
-        self, conversation_id: ObjectId, update: dict[str, Any], actor: dict[str, Any]
-    ) -> dict[str, Any]:
-        """A status change made by the hub itself, with its event."""
+    async def change(self, conversation_id: ObjectId, update: dict[str, Any], actor: dict[str, Any]) -> dict:
+        """A change the hub makes itself (automation: a status, an assignee), with its events."""
         async with self._log.transaction() as session:
-            before = await modify_one(
-                self._col, {"_id": conversation_id}, update, before=True, session=session
-            )
-            if before is None:
-                raise NotFound(f"conversation {conversation_id} not found")
-            conversation = await self._col.find_one({"_id": conversation_id}, session=session)
+            before, conversation = await self._before_and_after(conversation_id, update, session)
             await self._log.record(self._changed(before, conversation, actor), session)
         self._events.publish("conversation.updated", conversation)
         return conversation
+
+    async def _before_and_after(
+        self, conversation_id: ObjectId, update: dict[str, Any], session: AsyncClientSession
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The conversation before and after `update`, both read in the transaction that makes
+        it: the change's events say what it changed, whatever another writer did just before."""
+        before = await modify_one(self._col, {"_id": conversation_id}, update, before=True, session=session)
+        if before is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        return before, await self._col.find_one({"_id": conversation_id}, session=session)
 
     async def add_actions(self, message_id: ObjectId, actions: list[dict[str, Any]]) -> None:
         """What automation did on a message after its classification (an agent's correction)."""
@@ -601,7 +605,7 @@ class Conversations:
         if conversation is None:
             raise NotFound(f"conversation {conversation_id} not found")
         if conversation["status"] == "resolved":
-            return await self._set_status(
+            return await self.change(
                 conversation_id, {"$set": {"status": "open", "resolved_at": None}}, reviewer
             )
         self._events.publish("conversation.updated", conversation)
@@ -649,6 +653,8 @@ class Conversations:
                     "conversation.assigned",
                     **common,
                     assignee={"from": before.get("assignee_id"), "to": after.get("assignee_id")},
+                    # Whether the conversation was in the inbox counts already (see `_opened`).
+                    started=before["message_count"] > 0,
                 )
             )
         return events
@@ -688,7 +694,8 @@ class Conversations:
             updated = await modify_one(self._col, {"_id": conversation["_id"]}, counted, session=session)
             if within is not None:
                 await within(session)
-            await self._log.record([self._sent(message, updated, response=response)], session)
+            opens = [self._opened(updated)] if updated["message_count"] == 1 else []
+            await self._log.record([self._sent(message, updated, response=response), *opens], session)
         self._events.publish("message.created", message)
         self._events.publish("conversation.updated", updated)
         return message

@@ -25,6 +25,7 @@ EVENT_TYPES = (
     "message.sent",  # an outbound message was stored: an agent's reply or the hub's own
     "message.classified",  # NLP gave an inbound message its intent
     "message.intent_reviewed",  # an agent agreed with or corrected that intent
+    "conversation.opened",  # its first message was counted: it shows in the inbox from now on
     "conversation.status_changed",
     "conversation.assigned",
     "ticket.opened",

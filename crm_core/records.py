@@ -20,6 +20,8 @@ from crm_core.errors import Invalid, NotFound
 # The vocabularies every layer shares, defined here once (the channels: hub.channel_plugins).
 ROLES = ("admin", "agent", "sales", "manager")
 CONVERSATION_STATUSES = ("open", "pending", "snoozed", "resolved")
+# The statuses a conversation waits for someone in; resolved ones are the rest of the history.
+ACTIVE_STATUSES = tuple(status for status in CONVERSATION_STATUSES if status != "resolved")
 PRIORITIES = ("low", "medium", "high", "urgent")
 
 

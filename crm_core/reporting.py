@@ -13,9 +13,9 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.conversations import STARTED
+from crm_core.records import ACTIVE_STATUSES
 from crm_core.rollups import NO_CHANNEL, Rollups, median, percentile, totals
 
-OPEN_STATUSES = ["open", "pending", "snoozed"]
 # What a report may cover: whole days in this range, at most MAX_PERIOD (the previous period of
 # the same length must stay representable too).
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(8998, 12, 31)
@@ -57,7 +57,7 @@ class Reports:
         current, previous, still_open = await asyncio.gather(
             self.rollups.covering(period.start, period.end),
             self.rollups.covering(period.previous.start, period.previous.end),
-            self._db.conversations.count_documents({**where, **STARTED, "status": {"$in": OPEN_STATUSES}}),
+            self._db.conversations.count_documents({**where, **STARTED, "status": {"$in": ACTIVE_STATUSES}}),
         )
         figures, before = _figures(totals(current, channel)), _figures(totals(previous, channel))
         return {
@@ -116,7 +116,7 @@ class Reports:
         """Open conversations whose customer has waited since before `older_than`, longest first."""
         return (
             await self._db.conversations.find(
-                {"status": {"$in": OPEN_STATUSES}, "waiting_since": {"$lt": older_than}},
+                {"status": {"$in": ACTIVE_STATUSES}, "waiting_since": {"$lt": older_than}},
                 {"channel": 1, "subject": 1, "waiting_since": 1, "assignee_id": 1, "last_message": 1},
             )
             .sort("waiting_since", 1)

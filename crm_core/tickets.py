@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from crm_core.assignment import active_user_id, next_assignee, user_filter
 from crm_core.automation.rules import TicketRules
-from crm_core.conversations import ASSIGNABLE_ROLES
+from crm_core.conversations import ASSIGNABLE_ROLES, Conversations
 from crm_core.domain_events import EventLog, rule_actor, staff_actor
 from crm_core.errors import Invalid
 from crm_core.records import (
@@ -57,11 +57,14 @@ class TicketFilter:
 
 
 class Tickets:
-    def __init__(self, db: AsyncDatabase, events: Events, event_log: EventLog) -> None:
+    def __init__(
+        self, db: AsyncDatabase, events: Events, event_log: EventLog, conversations: Conversations
+    ) -> None:
         self._db = db
         self._log = event_log
         self._col = db.tickets
         self._events = events
+        self._conversations = conversations
 
     async def open_for(
         self,
@@ -169,8 +172,7 @@ class Tickets:
         fields: dict[str, Any] = {"ticket_id": ticket["_id"], "priority": ticket["priority"]}
         if assignee is not None:
             fields["assignee_id"] = assignee
-        updated = await modify_one(self._db.conversations, {"_id": conversation["_id"]}, {"$set": fields})
-        self._events.publish("conversation.updated", updated)
+        await self._conversations.change(conversation["_id"], {"$set": fields}, rule_actor("tickets.intents"))
         return assignee
 
     async def responded(self, conversation_id: ObjectId) -> None:

@@ -23,6 +23,7 @@ from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.domain_events import EventLog
 from crm_core.errors import Conflict
+from crm_core.inbox_counts import InboxCounts
 from crm_core.intent_reviews import IntentReviews
 from crm_core.marketing import Campaigns
 from crm_core.notifications import Notifications
@@ -80,6 +81,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         services = build_services(settings, db, realtime, senders, analyzer)
         app[SERVICES] = services
         await _bootstrap_admin(services)
+        await services.inbox_counts.ensure_totals()
         _open_channels(services, http, senders)
         async with _background_work(services):
             log.info(
@@ -173,7 +175,7 @@ def build_services(
         db, conversations, contacts, channels=CHANNELS, unsubscribe_url=_unsubscribe_url(settings)
     )
     scheduler = CampaignScheduler(campaigns, outbox_worker.wake)
-    tickets, leads = Tickets(db, realtime, event_log), Leads(db, realtime, event_log)
+    tickets, leads = Tickets(db, realtime, event_log, conversations), Leads(db, realtime, event_log)
     rules = RuleStore(db, INTENTS)
     automation = Automation(
         db, rules, conversations, tickets, leads, campaigns, contacts, enrolled=scheduler.wake
@@ -188,6 +190,7 @@ def build_services(
         realtime=realtime,
         contacts=contacts,
         conversations=conversations,
+        inbox_counts=InboxCounts(db),
         users=Users(db, token_ttl=timedelta(hours=settings.token_ttl_hours)),
         audit=Audit(db),
         outbox=outbox,
@@ -215,7 +218,7 @@ def build_services(
         listeners=listeners,
     )
     notifications = Notifications(db, realtime, slack_dm=settings.slack_configured)
-    for reaction in (automation, rollups, notifications, AutomationAudit(db)):
+    for reaction in (automation, rollups, notifications, AutomationAudit(db), services.inbox_counts):
         services.add_listener(reaction)
     return services
 

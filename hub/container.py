@@ -15,6 +15,7 @@ from crm_core.automation.rules import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import ConversationFilter, Conversations
 from crm_core.domain_events import EventLog, staff_actor
+from crm_core.inbox_counts import InboxCounts
 from crm_core.intent_reviews import IntentReviews
 from crm_core.marketing import Campaigns
 from crm_core.outbox import Outbox
@@ -42,6 +43,7 @@ class Services:
     realtime: Realtime
     contacts: Contacts
     conversations: Conversations
+    inbox_counts: InboxCounts
     users: Users
     audit: Audit
     outbox: Outbox

@@ -58,9 +58,12 @@ async def test_changes_record_their_events_with_the_change(hub):
     await hub.call("PATCH", f"/api/v1/conversations/{conversation}", agent, json={"status": "resolved"})
     where = {"events.conversation_id": ObjectId(conversation)}
     events = events_of(await hub.db.events.find(where).sort("_id", 1).to_list(None), EVENT_TYPES)
-    assert [e["type"] for e in events] == ["message.received", "message.sent", "conversation.status_changed"]
-    received, sent, resolved = events
+    assert [e["type"] for e in events] == [
+        "message.received", "conversation.opened", "message.sent", "conversation.status_changed"
+    ]  # fmt: skip
+    received, opened, sent, resolved = events
     assert received["opens"] is True and received["message_id"] == ObjectId(ack["id"])
+    assert opened["assignee_id"] is None
     assert sent["first_response_seconds"] >= 0 and sent["opens"] is False
     assert resolved["status"] == {"from": "open", "to": "resolved"}
     assert resolved["actor"]["type"] == "user" and resolved["resolution_seconds"] >= 0

@@ -77,7 +77,7 @@ async def list_conversations(call: Call) -> web.Response:
            summary="Conversations per inbox view (mine, unassigned, all) and status.",
            tag="conversations", roles=ALL_STAFF)  # fmt: skip
 async def inbox_counts(call: Call) -> web.Response:
-    return json_ok(await call.services.conversations.counts(call.actor["_id"]))
+    return json_ok(await call.services.inbox_counts.counts(call.actor["_id"]))
 
 
 @api.route("GET", "/api/v1/conversations/{id}", summary="One conversation with its contact.",
