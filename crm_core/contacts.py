@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from crm_core.domain_events import EventLog, staff_actor
 from crm_core.errors import Conflict, Invalid
 from crm_core.records import (
+    TermSearch,
     find_after_duplicate,
     find_by_id,
     find_page,
@@ -22,7 +23,6 @@ from crm_core.records import (
     normalize_email,
     normalize_phone,
     search_terms,
-    terms_query,
     utcnow,
 )
 
@@ -75,10 +75,18 @@ def new_contact(**fields: Any) -> dict[str, Any]:
 
 
 class Contacts:
-    def __init__(self, db: AsyncDatabase, event_log: EventLog, *, phone_region: str | None = None) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        event_log: EventLog,
+        term_search: TermSearch,
+        *,
+        phone_region: str | None = None,
+    ) -> None:
         self._col = db.contacts
         self._db = db
         self._log = event_log
+        self._term_search = term_search
         self._region = phone_region
 
     async def resolve(
@@ -257,9 +265,13 @@ class Contacts:
 
     async def list(self, *, q: str | None, limit: int, cursor: tuple | None) -> list[dict[str, Any]]:
         clauses: list[dict[str, Any]] = [{"merged_into": None}]
-        if q and (match := terms_query(q)):
-            clauses.append(match)
-        return await find_page(self._col, clauses, limit=limit, cursor=cursor, field="updated_at")
+        match = await self._term_search.match(q) if q else None
+        if match:
+            found = await self._term_search.find(self._col, match, {"merged_into": None}, ["_id"])
+            clauses.insert(0, {"_id": {"$in": [contact["_id"] for contact in found]}})
+        return await find_page(
+            self._col, clauses, limit=limit, cursor=cursor, field="updated_at", windows=match is None
+        )
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
         doc = new_contact(**self._clean(fields))

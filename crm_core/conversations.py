@@ -21,6 +21,7 @@ from crm_core.records import (
     CONVERSATION_STATUSES,
     PRIORITIES,
     Events,
+    TermSearch,
     check_one_of,
     find_after_duplicate,
     find_by_id,
@@ -31,12 +32,10 @@ from crm_core.records import (
     object_id,
     one_of,
     search_terms,
-    terms_query,
     utcnow,
 )
 
 ASSIGNABLE_ROLES = ("agent", "manager", "admin")
-_SEARCH_SCAN_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -97,12 +96,15 @@ def staff_sender(user: dict[str, Any]) -> dict[str, Any]:
 
 
 class Conversations:
-    def __init__(self, db: AsyncDatabase, events: Events, event_log: EventLog) -> None:
+    def __init__(
+        self, db: AsyncDatabase, events: Events, event_log: EventLog, term_search: TermSearch
+    ) -> None:
         self._db = db
         self._col = db.conversations
         self._messages = db.messages
         self._events = events
         self._log = event_log
+        self._term_search = term_search
 
     # Inbound (the ingest hot path: keep round trips few).
 
@@ -398,22 +400,14 @@ class Conversations:
     async def _search_clause(self, q: str) -> dict[str, Any]:
         """Conversations whose messages or contact match every word of q, by prefix: their ids
         (an `$or` of the two would make the embedded server read every conversation)."""
-        match = terms_query(q)
+        match = await self._term_search.match(q)
         if match is None:
             raise Invalid("q: give at least one word of two or more letters")
-        by_message = await self._messages.aggregate(
-            [
-                {"$match": match},
-                {"$group": {"_id": "$conversation_id"}},
-                {"$limit": _SEARCH_SCAN_LIMIT},
-            ]
-        )
-        conversation_ids = [row["_id"] async for row in by_message]
-        contacts = await self._db.contacts.find({**match, "merged_into": None}, {"_id": 1}).to_list(
-            _SEARCH_SCAN_LIMIT
-        )
+        messages = await self._term_search.find(self._messages, match, {}, ["conversation_id"])
+        contacts = await self._term_search.find(self._db.contacts, match, {"merged_into": None}, ["_id"])
         of_contacts = self._col.find({"contact_id": {"$in": [c["_id"] for c in contacts]}}, {"_id": 1})
-        return {"_id": {"$in": list({*conversation_ids, *[c["_id"] async for c in of_contacts]})}}
+        conversation_ids = {m["conversation_id"] for m in messages} | {c["_id"] async for c in of_contacts}
+        return {"_id": {"$in": list(conversation_ids)}}
 
     async def messages(
         self,

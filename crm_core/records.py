@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -13,6 +14,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from crm_core.errors import Invalid, NotFound
@@ -87,12 +89,59 @@ def _word_terms(word: str) -> Iterator[str]:
             yield part[:64]
 
 
-def terms_query(q: str) -> dict[str, Any] | None:
-    """A filter matching records whose `terms` start with every word of `q`."""
-    words = search_terms(q)[:8]
-    if not words:
-        return None
-    return {"$and": [{"terms": {"$regex": "^" + re.escape(word)}} for word in words]}
+def _prefix_bounds(word: str) -> dict[str, str]:
+    """The strings that start with `word` (made of `_WORD`'s characters, none the last code
+    point), as a range: the server compares code points, as UTF-8 bytes compare."""
+    return {"$gte": word, "$lt": word[:-1] + chr(ord(word[-1]) + 1)}
+
+
+@dataclass(frozen=True)
+class TermMatch:
+    """A search for records whose `terms` start with every word: `narrowing` is a filter on the
+    terms index for the candidates of the longest word, `matches` the check of every word."""
+
+    words: tuple[str, ...]
+    narrowing: dict[str, Any]
+
+    def matches(self, terms: list[str]) -> bool:
+        return all(any(term.startswith(word) for term in terms) for word in self.words)
+
+
+SEARCH_LIMIT = 500  # the records of one kind a search finds at most
+
+
+class TermSearch:
+    """Finds records whose `terms` start with every word of a query, from the terms index on
+    both servers. An anchored regex is a scan on the embedded server; a range on the multikey
+    index is served there (as an element in the range), while MongoDB bounds it tightly only
+    under `$elemMatch`, which the embedded server never serves from an index. So the filter's
+    form is the server's (asked once), and the words are checked here on what it returns."""
+
+    def __init__(self, db: AsyncDatabase, *, bare_ranges: bool | None = None) -> None:
+        self._admin = db.client.admin
+        self._bare_ranges = bare_ranges  # None: ask the server
+
+    async def match(self, q: str) -> TermMatch | None:
+        words = tuple(search_terms(q)[:8])
+        if not words:
+            return None
+        if self._bare_ranges is None:
+            self._bare_ranges = "secantusVersion" in await self._admin.command("buildInfo")
+        bounds = _prefix_bounds(max(words, key=len))
+        return TermMatch(words, {"terms": bounds if self._bare_ranges else {"$elemMatch": bounds}})
+
+    async def find(
+        self, collection: AsyncCollection, match: TermMatch, where: dict[str, Any], fields: list[str]
+    ) -> list[dict[str, Any]]:
+        """The first SEARCH_LIMIT records matching `where` and every word, with `fields`."""
+        found: list[dict[str, Any]] = []
+        projection = dict.fromkeys([*fields, "terms"], 1)
+        async for record in collection.find({**match.narrowing, **where}, projection):
+            if match.matches(record.get("terms") or []):
+                found.append(record)
+                if len(found) == SEARCH_LIMIT:
+                    break
+        return found
 
 
 DUPLICATE_KEY = 11000  # the server's code for a write refused by a unique index

@@ -28,6 +28,7 @@ from crm_core.intent_reviews import IntentReviews
 from crm_core.marketing import Campaigns
 from crm_core.notifications import Notifications
 from crm_core.outbox import Outbox
+from crm_core.records import TermSearch
 from crm_core.reporting import Reports
 from crm_core.rollups import Rollups
 from crm_core.sales import Deals, Leads
@@ -167,8 +168,9 @@ def build_services(
         backoff_cap=settings.outbox_backoff_cap,
     )
     outbox_worker = OutboxWorker(outbox, senders, metrics)
-    contacts = Contacts(db, event_log, phone_region=settings.phone_region)
-    conversations = Conversations(db, realtime, event_log)
+    term_search = TermSearch(db)
+    contacts = Contacts(db, event_log, term_search, phone_region=settings.phone_region)
+    conversations = Conversations(db, realtime, event_log, term_search)
     rollups = Rollups(db, settings.timezone)
     reports = Reports(db, rollups)
     campaigns = Campaigns(

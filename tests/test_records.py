@@ -4,8 +4,12 @@ guarded update in place of findAndModify (which the embedded server writes throu
 from __future__ import annotations
 
 import asyncio
+import uuid
 
-from crm_core.records import modify_one
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crm_core.records import TermSearch, modify_one
 
 
 async def test_concurrent_claims_take_each_document_once(hub):
@@ -46,3 +50,34 @@ async def test_the_document_before_or_after_the_update_and_none_when_nothing_mat
     assert await modify_one(col, {"_id": first, "status": "open"}, {"$set": {"count": 99}}) is None
     assert await modify_one(col, {"_id": "missing"}, {"$set": {"count": 99}}) is None
     assert (await col.find_one({"_id": first}))["count"] == 2
+
+
+# Terms as `search_terms` makes them, from few characters (so that words share prefixes) with
+# what is awkward for ranges: accents and Chinese (above ASCII), the characters kept inside words.
+TERMS = st.text(alphabet=st.sampled_from([*"ab9é-.", "中", "文"]), min_size=1, max_size=4)
+WORDS = st.text(alphabet=st.sampled_from([*"ab9é", "中"]), min_size=2, max_size=3)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    records=st.lists(st.lists(TERMS, max_size=5), min_size=1, max_size=8),
+    words=st.lists(WORDS, min_size=1, max_size=3),
+)
+async def test_a_term_search_finds_exactly_the_records_with_a_term_starting_with_every_word(
+    hub, records, words
+):
+    collection = hub.db[f"terms_{uuid.uuid4().hex[:8]}"]
+    await collection.create_index("terms")
+    await collection.insert_many([{"n": n, "terms": terms} for n, terms in enumerate(records)])
+    for bare_ranges in (True, False):  # the embedded server's form, and MongoDB's
+        match = await TermSearch(hub.db, bare_ranges=bare_ranges).match(" ".join(words))
+        if match is None:
+            continue
+        expected = {
+            n
+            for n, terms in enumerate(records)
+            if all(any(t.startswith(w) for t in terms) for w in match.words)
+        }
+        found = await TermSearch(hub.db, bare_ranges=bare_ranges).find(collection, match, {}, ["n"])
+        assert sorted(record["n"] for record in found) == sorted(expected)
+    await collection.drop()
