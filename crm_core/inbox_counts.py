@@ -17,16 +17,17 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from crm_core.conversations import STARTED
 from crm_core.domain_events import Event, events_of
-from crm_core.records import ACTIVE_STATUSES, CONVERSATION_STATUSES
+from crm_core.records import ACTIVE_STATUSES, CONVERSATION_STATUSES, is_transient
 from crm_core.rollups import MAX_PENDING_READ
 
 TOTALS_ID = "started_by_assignee"
 UNASSIGNED = "none"  # the totals' key for conversations nobody is assigned to
 VIEWS = ("mine", "unassigned", "all")
+_COUNT_ATTEMPTS = 5
 
 
 def _key(assignee_id: ObjectId | None) -> str:
@@ -68,19 +69,25 @@ class InboxCounts:
     async def ensure_totals(self) -> None:
         """Count the started conversations per assignee once, for a database that has no totals
         yet (a new one, or one from before them), and acknowledge in the same snapshot the
-        events the count already includes; an event recorded after it is handled as usual."""
-        if await self._totals.find_one({"_id": TOTALS_ID}, {"_id": 1}):
-            return
-        try:
-            async with self._client.start_session() as session, await session.start_transaction():
-                rows = await self._started_per_assignee(session)
-                totals = {_key(row["_id"]): row["n"] for row in rows}
-                await self._totals.insert_one({"_id": TOTALS_ID, "started": totals}, session=session)
-                await self._events.update_many(
-                    {"pending": self.name}, {"$pull": {"pending": self.name}}, session=session
-                )
-        except DuplicateKeyError:
-            pass  # another process counted them first
+        events the count already includes; an event recorded after it is handled as usual.
+        Another process doing the same, or acknowledging an event meanwhile, makes it look again."""
+        for attempt in range(_COUNT_ATTEMPTS):
+            if await self._totals.find_one({"_id": TOTALS_ID}, {"_id": 1}):
+                return
+            try:
+                async with self._client.start_session() as session, await session.start_transaction():
+                    rows = await self._started_per_assignee(session)
+                    totals = {_key(row["_id"]): row["n"] for row in rows}
+                    await self._totals.insert_one({"_id": TOTALS_ID, "started": totals}, session=session)
+                    await self._events.update_many(
+                        {"pending": self.name}, {"$pull": {"pending": self.name}}, session=session
+                    )
+                return
+            except DuplicateKeyError:
+                return  # another process counted them first
+            except PyMongoError as exc:
+                if not is_transient(exc) or attempt == _COUNT_ATTEMPTS - 1:
+                    raise
 
     async def _started_per_assignee(self, session: AsyncClientSession) -> list[dict[str, Any]]:
         pipeline = [{"$match": STARTED}, {"$group": {"_id": "$assignee_id", "n": {"$sum": 1}}}]

@@ -136,11 +136,12 @@ class TermSearch:
         """The first SEARCH_LIMIT records matching `where` and every word, with `fields`."""
         found: list[dict[str, Any]] = []
         projection = dict.fromkeys([*fields, "terms"], 1)
-        async for record in collection.find({**match.narrowing, **where}, projection):
-            if match.matches(record.get("terms") or []):
-                found.append(record)
-                if len(found) == SEARCH_LIMIT:
-                    break
+        async with collection.find({**match.narrowing, **where}, projection) as records:  # closed early
+            async for record in records:
+                if match.matches(record.get("terms") or []):
+                    found.append(record)
+                    if len(found) == SEARCH_LIMIT:
+                        break
         return found
 
 

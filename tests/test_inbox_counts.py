@@ -8,7 +8,7 @@ import random
 
 from bson import ObjectId
 
-from crm_core.inbox_counts import TOTALS_ID
+from crm_core.inbox_counts import TOTALS_ID, InboxCounts
 from crm_core.records import CONVERSATION_STATUSES
 from tests.conftest import all_events_handled, chat_message, eventually
 
@@ -164,4 +164,15 @@ async def test_a_conversation_assigned_before_its_first_message_counts_once_it_h
     counts = await _assert_exact(hub, me, my_id)
     assert counts["mine"]["resolved"] == 1
     await eventually(lambda: all_events_handled(hub.db), timeout=30)
+    await _assert_exact(hub, me, my_id)
+
+
+async def test_processes_counting_the_totals_at_once_store_them_once(hub):
+    me, my_id = await _agent(hub)
+    for n in range(4):
+        await hub.chat(chat_message(sender={"id": f"c{n}"}))
+    await hub.db.inbox_totals.delete_many({})
+    await asyncio.gather(*(InboxCounts(hub.db).ensure_totals() for _ in range(3)))
+    [totals] = await hub.db.inbox_totals.find().to_list(None)
+    assert totals["started"] == {"none": 4}
     await _assert_exact(hub, me, my_id)
