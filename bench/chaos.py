@@ -1,6 +1,7 @@
 """Chaos run: signed chat webhooks from many customers while the hub is killed with SIGKILL
 (and restarted) and the embedded database is killed (and restarted by its supervisor); then
-checks that nothing acknowledged was lost, stored twice or hidden.
+checks that nothing acknowledged was lost, stored twice or hidden, and that the inbox counts'
+totals (kept by a listener from events) match the conversations.
 
     .venv/bin/python bench/chaos.py [--customers 200] [--messages 5] [--hub-kills 3]
 
@@ -25,6 +26,7 @@ from pymongo import AsyncMongoClient
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, for bench.harness
 from bench.harness import SECRET, free_port, hub_env  # noqa: E402
 from channels.base import hmac_sha256_signature  # noqa: E402
+from crm_core.inbox_counts import TOTALS_ID, UNASSIGNED, InboxCounts  # noqa: E402
 from hub.embedded import EmbeddedServer  # noqa: E402
 
 
@@ -58,6 +60,17 @@ async def _deliver(http: aiohttp.ClientSession, url: str, payload: dict, stats: 
         except (aiohttp.ClientError, TimeoutError):
             stats["connection errors"] = stats.get("connection errors", 0) + 1
         await asyncio.sleep(0.1)
+
+
+async def _settled_totals(db, timeout: float = 60) -> dict | None:
+    """The inbox counts' totals once the hub's listener has handled every event owed to it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await db.events.find_one({"pending": InboxCounts.name}, {"_id": 1}):
+        if asyncio.get_running_loop().time() > deadline:
+            return None
+        await asyncio.sleep(0.2)
+    found = await db.inbox_totals.find_one({"_id": TOTALS_ID})
+    return found and found["started"]
 
 
 async def main() -> int:
@@ -98,10 +111,11 @@ async def main() -> int:
                 os.kill(server.pid, signal.SIGKILL)
                 print(f"database SIGKILLed after {len(acked)} acks (its supervisor restarts it)")
         await load
-    await hub.kill()
-
     client = AsyncMongoClient(mongo_uri)
     db = client.bench
+    totals = await _settled_totals(db)
+    await hub.kill()
+
     stored = await db.messages.count_documents({"direction": "in"})
     distinct = len(await db.messages.distinct("external_id"))
     bad = 0
@@ -112,12 +126,17 @@ async def main() -> int:
             newest and conversation.get("last_message", {}).get("id") != newest["_id"]
         ):
             bad += 1
+    by_hand = await db.conversations.aggregate(
+        [{"$match": {"message_count": {"$gt": 0}}}, {"$group": {"_id": "$assignee_id", "n": {"$sum": 1}}}]
+    )
+    counted = {str(row["_id"] or UNASSIGNED): row["n"] async for row in by_hand}
     await client.close()
     await server.stop()
     checks = {
         "acknowledged": len(acked) == total,
         "each stored once": stored == distinct == total,
         "every conversation reflects its messages": bad == 0,
+        "the inbox totals match the conversations": totals == counted,
     }
     print(f"messages: {total}  acked: {len(acked)}  stored: {stored}  distinct: {distinct}  "
           f"conversations out of step: {bad}  database restarts: {server.restarts}")  # fmt: skip
