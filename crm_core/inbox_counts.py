@@ -50,6 +50,9 @@ class InboxCounts:
     name = "inbox_counts"
     types = ("conversation.opened", "conversation.assigned")
     gather_seconds = 0.0  # agents' consoles read the totals; the events are rare
+    # Events from before this listener existed lack what it counts: its totals are counted
+    # again from the conversations (`recount`), never replayed.
+    replayable = False
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._client = db.client
@@ -67,26 +70,33 @@ class InboxCounts:
             raise RuntimeError("the inbox totals are not counted yet")
 
     async def ensure_totals(self) -> None:
-        """Count the started conversations per assignee once, for a database that has no totals
-        yet (a new one, or one from before them), and acknowledge in the same snapshot the
-        events the count already includes; an event recorded after it is handled as usual.
-        Another process doing the same, or acknowledging an event meanwhile, makes it look again."""
-        for attempt in range(_COUNT_ATTEMPTS):
-            if await self._totals.find_one({"_id": TOTALS_ID}, {"_id": 1}):
-                return
+        """Count the totals once, for a database that has none yet (a new one, or one from
+        before them)."""
+        if not await self._totals.find_one({"_id": TOTALS_ID}, {"_id": 1}):
+            await self.recount()
+
+    async def recount(self) -> dict[str, int]:
+        """Count the started conversations per assignee from the conversations, and acknowledge
+        in the same snapshot the events the count already includes (an event recorded after it
+        is handled as usual). Another process doing the same, or acknowledging an event
+        meanwhile, makes it count again. Returns the totals."""
+        attempts = 0
+        while True:
             try:
                 async with self._client.start_session() as session, await session.start_transaction():
                     rows = await self._started_per_assignee(session)
                     totals = {_key(row["_id"]): row["n"] for row in rows}
-                    await self._totals.insert_one({"_id": TOTALS_ID, "started": totals}, session=session)
+                    await self._totals.replace_one(
+                        {"_id": TOTALS_ID}, {"started": totals}, upsert=True, session=session
+                    )
                     await self._events.update_many(
                         {"pending": self.name}, {"$pull": {"pending": self.name}}, session=session
                     )
-                return
-            except DuplicateKeyError:
-                return  # another process counted them first
+                return totals
             except PyMongoError as exc:
-                if not is_transient(exc) or attempt == _COUNT_ATTEMPTS - 1:
+                attempts += 1
+                retry = is_transient(exc) or isinstance(exc, DuplicateKeyError)  # both upserted
+                if not retry or attempts == _COUNT_ATTEMPTS:
                     raise
 
     async def _started_per_assignee(self, session: AsyncClientSession) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
-"""`python -m hub serve | create-user | demo | reports rebuild | events replay NAME`, and the
-channels' set-up commands (`telegram set-webhook`)."""
+"""`python -m hub serve | create-user | demo | reports rebuild | events replay NAME | inbox
+recount`, and the channels' set-up commands (`telegram set-webhook`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 from aiohttp import web
 
 from crm_core.errors import DomainError
+from crm_core.inbox_counts import InboxCounts
 from crm_core.records import ROLES
 from hub import logs
 from hub.app import create_app
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     events_commands = events.add_subparsers(dest="events_command", required=True)
     replay = events_commands.add_parser("replay", help="hand every stored event to a listener again")
     replay.add_argument("listener", help="the listener's name (see ARCHITECTURE.md)")
+    inbox = commands.add_parser("inbox", help="the inbox counts")
+    inbox_commands = inbox.add_subparsers(dest="inbox_command", required=True)
+    inbox_commands.add_parser("recount", help="count the inbox totals again from the conversations")
     channels = {plugin.name: plugin for plugin in REGISTRY}
     for plugin in REGISTRY:
         plugin.add_commands(commands)
@@ -62,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_replay(settings, "rollups", rebuild=True))
         if args.command == "events":
             return asyncio.run(_replay(settings, args.listener, rebuild=False))
+        if args.command == "inbox":
+            return asyncio.run(_recount(settings))
         from hub.demo import fill
 
         return asyncio.run(fill(settings, force=args.force))
@@ -112,12 +118,22 @@ async def _replay(settings: Settings, name: str, *, rebuild: bool) -> int:
             print(f"hub: no listener {name!r}; listeners: {', '.join(loops)}", file=sys.stderr)
             return 2
         loop = loops[name]
+        if not getattr(loop.listener, "replayable", True):
+            print(f"hub: {name} is not kept from replayed events (see ARCHITECTURE.md)", file=sys.stderr)
+            return 2
         reset = services.reports.rollups.clear if rebuild else None
         handled = await loop.replay(services.event_log, reset)
     if handled is None:
         print(f"{name}: every event is owed to it again; the hub process running it handles them")
     else:
         print(f"{name}: {handled} events handled")
+    return 0
+
+
+async def _recount(settings: Settings) -> int:
+    async with open_database(settings) as db:
+        totals = await InboxCounts(db).recount()
+    print(f"inbox counts: {sum(totals.values())} started conversations counted")
     return 0
 
 

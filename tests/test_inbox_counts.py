@@ -10,6 +10,7 @@ from bson import ObjectId
 
 from crm_core.inbox_counts import TOTALS_ID, InboxCounts
 from crm_core.records import CONVERSATION_STATUSES
+from hub.__main__ import main
 from tests.conftest import all_events_handled, chat_message, eventually
 
 
@@ -175,4 +176,22 @@ async def test_processes_counting_the_totals_at_once_store_them_once(hub):
     await asyncio.gather(*(InboxCounts(hub.db).ensure_totals() for _ in range(3)))
     [totals] = await hub.db.inbox_totals.find().to_list(None)
     assert totals["started"] == {"none": 4}
+    await _assert_exact(hub, me, my_id)
+
+
+async def test_a_recount_repairs_the_totals_which_are_never_replayed(hub, settings, monkeypatch):
+    me, my_id = await _agent(hub)
+    acks = [await (await hub.chat(chat_message(sender={"id": f"c{n}"}))).json() for n in range(3)]
+    await hub.call(
+        "PATCH", f"/api/v1/conversations/{acks[0]['conversation_id']}", me, json={"assignee_id": my_id}
+    )
+    await eventually(lambda: all_events_handled(hub.db), timeout=30)
+    await hub.db.inbox_totals.update_one({"_id": TOTALS_ID}, {"$set": {"started.none": 99}})
+    assert (await hub.call("GET", "/api/v1/inbox/counts", me))[1] != await _counted_by_hand(hub, my_id)
+
+    monkeypatch.setenv("HUB_MONGO_URI", settings.mongo_uri)
+    monkeypatch.setenv("HUB_MONGO_DB", settings.mongo_db)
+    # A replay would count every conversation's events again on top of the totals.
+    assert await asyncio.to_thread(main, ["events", "replay", "inbox_counts"]) == 2
+    assert await asyncio.to_thread(main, ["inbox", "recount"]) == 0
     await _assert_exact(hub, me, my_id)
