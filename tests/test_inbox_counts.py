@@ -195,3 +195,15 @@ async def test_a_recount_repairs_the_totals_which_are_never_replayed(hub, settin
     assert await asyncio.to_thread(main, ["events", "replay", "inbox_counts"]) == 2
     assert await asyncio.to_thread(main, ["inbox", "recount"]) == 0
     await _assert_exact(hub, me, my_id)
+
+
+async def test_demo_data_made_before_any_hub_started_is_counted(settings, make_hub):
+    from hub.demo import fill
+
+    assert await fill(settings) == 0  # assignments and resolutions, their events still owed
+    hub = await make_hub()
+    me, my_id = await _agent(hub)
+    counts = await _assert_exact(hub, me, my_id)
+    assert counts["all"]["resolved"] and sum(counts["unassigned"].values()) < sum(counts["all"].values())
+    await eventually(lambda: all_events_handled(hub.db), timeout=30)
+    await _assert_exact(hub, me, my_id)
