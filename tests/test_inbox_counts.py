@@ -207,3 +207,22 @@ async def test_demo_data_made_before_any_hub_started_is_counted(settings, make_h
     assert counts["all"]["resolved"] and sum(counts["unassigned"].values()) < sum(counts["all"].values())
     await eventually(lambda: all_events_handled(hub.db), timeout=30)
     await _assert_exact(hub, me, my_id)
+
+
+async def test_an_assignment_read_before_another_agents_change_counts_from_what_it_changed(hub, monkeypatch):
+    (me, my_id), (other, other_id) = await _agent(hub), await _agent(hub)
+    ack = await (await hub.chat(chat_message())).json()
+    conversations = hub.services.conversations
+    seen_before_the_other_change = await conversations.get(ack["conversation_id"])
+    path = f"/api/v1/conversations/{ack['conversation_id']}"
+    assert (await hub.call("PATCH", path, other, json={"assignee_id": other_id}))[0] == 200
+
+    async def stale(conversation_id):
+        return seen_before_the_other_change
+
+    monkeypatch.setattr(conversations, "get", stale)  # my read came first, my write second
+    me_user = await hub.db.users.find_one({"_id": ObjectId(my_id)})
+    await conversations.update(ack["conversation_id"], {"assignee_id": my_id}, me_user)
+    monkeypatch.undo()
+    counts = await _assert_exact(hub, me, my_id)
+    assert counts["mine"]["open"] == 1 and counts["all"]["open"] == 1
