@@ -480,20 +480,19 @@ class Conversations:
     async def update(
         self, conversation_id: str | ObjectId, changes: dict[str, Any], actor: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Apply status/assignee/priority/labels changes; returns (new record, old values)."""
-        current = await self.get(conversation_id)
+        """Apply status/assignee/priority/labels changes; returns (new record, old values). The
+        conversation is read in the transaction that changes it, so what changed (the activity
+        lines, the events, the old values) is what this write changed, whatever another agent
+        did a moment before."""
         changes, assignee_name = await self._validated(changes)
-        changed = {k: v for k, v in changes.items() if current.get(k) != v}
-        if not changed:
-            return current, {}
         now = utcnow()
-        update: dict[str, Any] = {"$set": {**changed, "updated_at": now}}
-        if changed.get("status") == "resolved":
-            update["$set"]["resolved_at"] = now
-        if "status" in changed and changed["status"] != "snoozed" and "snoozed_until" not in changed:
-            update["$set"]["snoozed_until"] = None
         async with self._log.transaction() as session:
-            before, conversation = await self._before_and_after(current["_id"], update, session)
+            current = await find_by_id(self._col, conversation_id, "conversation", session)
+            changed = {k: v for k, v in changes.items() if current.get(k) != v}
+            if not changed:
+                return current, {}
+            update = _staff_update(changed, now)
+            conversation = await modify_one(self._col, {"_id": current["_id"]}, update, session=session)
             activities = [
                 _message(
                     conversation,
@@ -507,7 +506,7 @@ class Conversations:
             ]
             if activities:
                 await self._messages.insert_many(activities, session=session)
-            await self._log.record(self._changed(before, conversation, staff_actor(actor)), session)
+            await self._log.record(self._changed(current, conversation, staff_actor(actor)), session)
         for activity in activities:
             self._events.publish("message.created", activity)
         self._events.publish("conversation.updated", conversation)
@@ -814,6 +813,17 @@ def _counted(writes: Sequence[InboundWrite]) -> list[dict[str, Any]]:
         },
     }
     return [{"$set": {"_counted": mine}}, {"$set": counts}, {"$unset": "_counted"}]
+
+
+def _staff_update(changed: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The update for a staff member's changes: resolving stamps the time, and any other status
+    than snoozed ends a snooze."""
+    update: dict[str, Any] = {"$set": {**changed, "updated_at": now}}
+    if changed.get("status") == "resolved":
+        update["$set"]["resolved_at"] = now
+    if "status" in changed and changed["status"] != "snoozed" and "snoozed_until" not in changed:
+        update["$set"]["snoozed_until"] = None
+    return update
 
 
 def _key(write: InboundWrite) -> tuple[str, str]:

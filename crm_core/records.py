@@ -244,9 +244,11 @@ def normalize_phone(phone: str | None, region: str | None = None) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-async def find_by_id(collection: AsyncCollection, record_id: Any, what: str) -> dict[str, Any]:
+async def find_by_id(
+    collection: AsyncCollection, record_id: Any, what: str, session: AsyncClientSession | None = None
+) -> dict[str, Any]:
     """The record with this id, or NotFound naming what was looked for."""
-    record = await collection.find_one({"_id": object_id(record_id, what)})
+    record = await collection.find_one({"_id": object_id(record_id, what)}, session=session)
     if record is None:
         raise NotFound(f"{what} {record_id} not found")
     return record
