@@ -567,22 +567,14 @@ class Conversations:
         return await self.change(conversation_id, update, resolved_by)
 
     async def change(self, conversation_id: ObjectId, update: dict[str, Any], actor: dict[str, Any]) -> dict:
-        """A change the hub makes itself (automation: a status, an assignee), with its events."""
+        """A change the hub makes itself (automation: a status, an assignee), with its events;
+        read in its transaction, as a staff change is (`update`)."""
         async with self._log.transaction() as session:
-            before, conversation = await self._before_and_after(conversation_id, update, session)
+            before = await find_by_id(self._col, conversation_id, "conversation", session)
+            conversation = await modify_one(self._col, {"_id": conversation_id}, update, session=session)
             await self._log.record(self._changed(before, conversation, actor), session)
         self._events.publish("conversation.updated", conversation)
         return conversation
-
-    async def _before_and_after(
-        self, conversation_id: ObjectId, update: dict[str, Any], session: AsyncClientSession
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The conversation before and after `update`, both read in the transaction that makes
-        it: the change's events say what it changed, whatever another writer did just before."""
-        before = await modify_one(self._col, {"_id": conversation_id}, update, before=True, session=session)
-        if before is None:
-            raise NotFound(f"conversation {conversation_id} not found")
-        return before, await self._col.find_one({"_id": conversation_id}, session=session)
 
     async def add_actions(self, message_id: ObjectId, actions: list[dict[str, Any]]) -> None:
         """What automation did on a message after its classification (an agent's correction)."""

@@ -84,8 +84,7 @@ class InboxCounts:
         while True:
             try:
                 async with self._client.start_session() as session, await session.start_transaction():
-                    rows = await self._started_per_assignee(session)
-                    totals = {_key(row["_id"]): row["n"] for row in rows}
+                    totals = _per_assignee(await self._grouped(STARTED, session))
                     await self._totals.replace_one(
                         {"_id": TOTALS_ID}, {"started": totals}, upsert=True, session=session
                     )
@@ -98,10 +97,6 @@ class InboxCounts:
                 retry = is_transient(exc) or isinstance(exc, DuplicateKeyError)  # both upserted
                 if not retry or attempts == _COUNT_ATTEMPTS:
                     raise
-
-    async def _started_per_assignee(self, session: AsyncClientSession) -> list[dict[str, Any]]:
-        pipeline = [{"$match": STARTED}, {"$group": {"_id": "$assignee_id", "n": {"$sum": 1}}}]
-        return await (await self._conversations.aggregate(pipeline, session=session)).to_list(None)
 
     async def counts(self, viewer_id: ObjectId) -> dict[str, dict[str, int]]:
         """{view: {status: conversations}} as `viewer_id` sees them."""
@@ -145,7 +140,13 @@ class InboxCounts:
 
 def _resolved(started: Counter[str], active: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
     """Resolved conversations per assignee: the started ones that are not active."""
-    waiting: Counter[str] = Counter()
-    for (_, assignee), n in active.items():
-        waiting[assignee] += n
+    waiting = _per_assignee(active)
     return {("resolved", key): n - waiting[key] for key, n in started.items() if n - waiting[key]}
+
+
+def _per_assignee(grouped: dict[tuple[str, str], int]) -> Counter[str]:
+    """{(status, assignee key): conversations} summed per assignee key."""
+    totals: Counter[str] = Counter()
+    for (_, assignee), n in grouped.items():
+        totals[assignee] += n
+    return totals
