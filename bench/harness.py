@@ -33,6 +33,13 @@ class RunningHub:
     url: str
     pid: int
     mongo_uri: str
+    database_pid: int | None
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far, user and system (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -75,7 +82,7 @@ async def running_hub(uri_options: str = "", **env: str) -> AsyncIterator[Runnin
                             break
                 except aiohttp.ClientError:
                     await asyncio.sleep(0.1)
-        yield RunningHub(url, hub.pid, mongo_uri)
+        yield RunningHub(url, hub.pid, mongo_uri, server.pid)
     finally:
         hub.terminate()
         await asyncio.wait_for(hub.wait(), 30)

@@ -26,7 +26,7 @@ import aiohttp
 from pymongo import AsyncMongoClient
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, for bench.harness
-from bench.harness import ADMIN, PASSWORD, SECRET, peak_rss_mb, running_hub  # noqa: E402
+from bench.harness import ADMIN, PASSWORD, SECRET, cpu_seconds, peak_rss_mb, running_hub  # noqa: E402
 from channels.base import hmac_sha256_signature  # noqa: E402
 
 
@@ -125,28 +125,40 @@ async def main() -> None:
     parser.add_argument("--url", help="a running hub (needs --mongo-uri and HUB_CHAT_SECRET=bench-secret)")
     parser.add_argument("--mongo-uri")
     parser.add_argument("--hub-pid", type=int)
+    parser.add_argument("--database-pid", type=int, help="the database server's, for its CPU per message")
     parser.add_argument(
         "--hub-uri-options", default="", help='appended to the hub\'s URI, e.g. "&maxPoolSize=2"'
     )
     args = parser.parse_args()
 
     if args.url:
-        await _measure(args, args.url, args.mongo_uri, args.hub_pid)
+        await _measure(args, args.url, args.mongo_uri, args.hub_pid, args.database_pid)
         return
     # The NLP worker is off: this measures ingest alone (bench/nlp.py measures classification).
     env = {"HUB_NLP_WORKER": "off"}
     if args.watchers:
         env |= {"HUB_ADMIN_EMAIL": ADMIN, "HUB_ADMIN_PASSWORD": PASSWORD}
     async with running_hub(args.hub_uri_options, **env) as hub:
-        await _measure(args, hub.url, hub.mongo_uri, hub.pid)
+        await _measure(args, hub.url, hub.mongo_uri, hub.pid, hub.database_pid)
 
 
-async def _measure(args: argparse.Namespace, url: str, mongo_uri: str, hub_pid: int | None) -> None:
+async def _measure(
+    args: argparse.Namespace, url: str, mongo_uri: str, hub_pid: int | None, database_pid: int | None
+) -> None:
+    # The server's CPU time per document is steadier than the rates, which follow the disk's
+    # fsync latency: it tells whether a change made the server's work per message smaller.
+    def server_cpu() -> float:
+        return cpu_seconds(database_pid) if database_pid else float("nan")
+
     # Raw first, while the server is as fresh as it was for the hub's warm-up.
+    before = server_cpu()
     raw = await _raw_inserts(mongo_uri, args.messages, args.concurrency)
+    raw_cpu = (server_cpu() - before) / args.messages
     await _drive_hub(url, min(500, args.messages), args.concurrency, args.senders)  # warm-up
     async with _watching(url, args.watchers) as events:
+        before = server_cpu()
         rate, latencies = await _drive_hub(url, args.messages, args.concurrency, args.senders)
+        hub_cpu = (server_cpu() - before) / args.messages
     peak_rss = peak_rss_mb(hub_pid) if hub_pid else None
     ms = [x * 1000 for x in latencies]
     print(f"messages: {args.messages}  concurrency: {args.concurrency}  senders: {args.senders}  "
@@ -156,6 +168,9 @@ async def _measure(args: argparse.Namespace, url: str, mongo_uri: str, hub_pid: 
     print(f"ack latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}")
     print(f"raw insert_one: {raw:8.0f} docs/s")
     print(f"ratio hub/raw: {rate / raw:.2f}")
+    if database_pid:
+        print(f"server CPU: {hub_cpu * 1000:.2f} ms per message, {raw_cpu * 1000:.2f} ms per raw insert "
+              f"(ratio {raw_cpu / hub_cpu:.2f})")  # fmt: skip
     if events:
         print(f"events pushed to each watcher: {min(events)}-{max(events)}")
     if peak_rss is not None:

@@ -779,8 +779,9 @@ def _counted(writes: Sequence[InboundWrite]) -> list[dict[str, Any]]:
     """One update counting the inbound messages in the conversations they join: one statement
     for the batch (the embedded server pays its per-statement work, reading the index catalogue
     among it, once, not once per message). Each conversation finds its own figures by its id in
-    the lists the update carries. Machine-sent mail does not reopen the conversation or make it
-    wait for an agent."""
+    the lists the update carries. It is one stage, since the embedded server copies the whole
+    document for each stage. Machine-sent mail does not reopen the conversation or make it wait
+    for an agent."""
     figures: dict[ObjectId, dict[str, Any]] = {}
     for write in writes:
         message, at = write.message, write.message["created_at"]
@@ -791,20 +792,21 @@ def _counted(writes: Sequence[InboundWrite]) -> list[dict[str, Any]]:
             counted.update(reopens=True, waiting_since=min(counted.get("waiting_since", at), at))
     ids = list(figures)
     mine = {"$arrayElemAt": [{"$literal": list(figures.values())}, {"$indexOfArray": [ids, "$_id"]}]}
-    reopens = "$_counted.reopens"
+    reopens = "$$mine.reopens"
     counts = {
-        "route": "$_counted.route",
-        "last_message": "$_counted.last_message",
-        "updated_at": "$_counted.at",
-        "last_message_at": {"$max": ["$last_message_at", "$_counted.at"]},
-        "message_count": {"$add": ["$message_count", "$_counted.count"]},
+        "route": "$$mine.route",
+        "last_message": "$$mine.last_message",
+        "updated_at": "$$mine.at",
+        "last_message_at": {"$max": ["$last_message_at", "$$mine.at"]},
+        "message_count": {"$add": ["$message_count", "$$mine.count"]},
         "status": {"$cond": [reopens, "open", "$status"]},
         "snoozed_until": {"$cond": [reopens, None, "$snoozed_until"]},
         "waiting_since": {
-            "$cond": [reopens, {"$min": ["$waiting_since", "$_counted.waiting_since"]}, "$waiting_since"]
+            "$cond": [reopens, {"$min": ["$waiting_since", "$$mine.waiting_since"]}, "$waiting_since"]
         },
     }
-    return [{"$set": {"_counted": mine}}, {"$set": counts}, {"$unset": "_counted"}]
+    counted = {"$mergeObjects": ["$$ROOT", counts]}
+    return [{"$replaceWith": {"$let": {"vars": {"mine": mine}, "in": counted}}}]
 
 
 def _staff_update(changed: dict[str, Any], now: datetime) -> dict[str, Any]:
