@@ -52,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         plugin.add_commands(commands)
     args = parser.parse_args(argv)
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     logs.configure(settings.log_level)
     try:
         if args.command == "serve":

@@ -39,6 +39,7 @@ from hub.api.all_routes import api
 from hub.api.errors import error_middleware
 from hub.campaign_scheduler import CampaignScheduler
 from hub.channel_plugins import CHANNELS, REGISTRY
+from hub.client_address import forwarded_client
 from hub.container import SERVICES, Services
 from hub.database import open_database
 from hub.listeners import ListenerLoop
@@ -60,7 +61,10 @@ SETTINGS = web.AppKey("settings", Settings)
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[count_requests, error_middleware], client_max_size=MAX_BODY_BYTES)
+    middlewares = [count_requests, error_middleware]
+    if settings.trusted_proxies:
+        middlewares.insert(0, forwarded_client(settings.trusted_proxies))
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_end_websockets)

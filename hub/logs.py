@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 from aiohttp.abc import AbstractAccessLogger
 
+from hub.client_address import CLIENT_ADDRESS
+
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 # Credentials that may ride in text we do not write ourselves: aiohttp logs the first bytes of
 # a request it cannot parse (an over-long line or header), query string and headers included.
@@ -48,7 +50,8 @@ def configure(level: str = "INFO") -> None:
 
 
 class AccessLogger(AbstractAccessLogger):
-    """Method, path without its query (it may carry a token), status and duration."""
+    """Method, path without its query (it may carry a token), status, duration and the client's
+    address (behind trusted proxies, the one they reported)."""
 
     def log(self, request, response, time: float) -> None:
         self.logger.info(
@@ -58,6 +61,6 @@ class AccessLogger(AbstractAccessLogger):
                 "path": request.path,
                 "status": response.status,
                 "ms": round(time * 1000, 2),
-                "remote": request.remote,
+                "remote": request.get(CLIENT_ADDRESS) or request.remote,
             },
         )

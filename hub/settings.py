@@ -6,16 +6,29 @@ import os
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from dotenv import load_dotenv
 
+from hub.client_address import Network, parse_networks
+
+N = TypeVar("N", int, float)
+
 
 def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name) or default)
+    return _number(name, default, int)
 
 
 def _float(name: str, default: float) -> float:
-    return float(os.environ.get(name) or default)
+    return _number(name, default, float)
+
+
+def _number(name: str, default: N, kind: type[N]) -> N:
+    value = os.environ.get(name) or default
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not {'an integer' if kind is int else 'a number'}") from None
 
 
 def _str(name: str) -> str | None:
@@ -82,6 +95,7 @@ class Settings:
     log_level: str = "INFO"
     shutdown_timeout: float = 15.0
     http_idle_seconds: float = 15.0
+    trusted_proxies: tuple[Network, ...] = ()
 
     @property
     def email_secret(self) -> str | None:
@@ -164,4 +178,5 @@ class Settings:
             log_level=(_str("HUB_LOG_LEVEL") or "INFO").upper(),
             shutdown_timeout=_float("HUB_SHUTDOWN_TIMEOUT", 15.0),
             http_idle_seconds=_float("HUB_HTTP_IDLE_SECONDS", 15.0),
+            trusted_proxies=parse_networks(_str("HUB_TRUSTED_PROXIES") or ""),
         )
