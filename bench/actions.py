@@ -1,7 +1,7 @@
 """Agent actions against a full inbox: how long the API takes to change a conversation's status,
 to add a reply (an outbound message, its outbox entry and the conversation's counters), and to
 read the inbox (its first and next page, all statuses, the counts, a search) when many
-conversations are stored.
+conversations are stored, and the CSV export of all of them (a manager's download).
 
     .venv/bin/python bench/actions.py [--conversations 10000] [--actions 50] [--history-days 60]
                                       [--open-share 0.25]
@@ -28,7 +28,7 @@ import aiohttp
 from pymongo import AsyncMongoClient, UpdateOne
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, for bench.harness
-from bench.harness import ADMIN, BENCH_DB, PASSWORD, SIGNED_IN_HUB_ENV, fill, running_hub  # noqa: E402
+from bench.harness import ADMIN, BENCH_DB, PASSWORD, SIGNED_IN_HUB_ENV, fill, peak_rss_mb, running_hub  # noqa: E402
 from crm_core.records import CONVERSATION_STATUSES  # noqa: E402
 
 ALL_STATUSES = ",".join(CONVERSATION_STATUSES)
@@ -41,6 +41,16 @@ async def _timed(http: aiohttp.ClientSession, method: str, url: str, body: dict 
             raise RuntimeError(f"{method} {url} answered {resp.status}: {await resp.text()}")
         await resp.read()
     return time.perf_counter() - started
+
+
+async def _download(http: aiohttp.ClientSession, url: str) -> tuple[float, float, int]:
+    """Seconds to the first bytes and to the whole body, and its lines."""
+    started = time.perf_counter()
+    async with http.get(url) as resp:
+        first = await resp.content.readany()
+        first_bytes = time.perf_counter() - started
+        body = first + await resp.read()
+    return first_bytes, time.perf_counter() - started, body.count(b"\n")
 
 
 def _figures(name: str, seconds: list[float]) -> str:
@@ -117,6 +127,9 @@ async def main() -> None:
                 timings["reply"].append(await _timed(http, "POST", f"{url}/messages", {"text": "On it."}))
                 for name, read in reads.items():
                     timings[name].append(await _timed(http, "GET", read))
+            # Every conversation was made today (only its activity was spread over the days).
+            export = await _download(http, f"{hub.url}/api/v1/reports/export.csv")
+        rss = peak_rss_mb(hub.pid)
         history = (
             f", activity over {args.history_days:g} days, {args.open_share:.0%} open"
             if args.history_days
@@ -125,6 +138,10 @@ async def main() -> None:
         print(f"{args.actions} of each, {args.conversations} conversations stored{history}:")
         for name, values in timings.items():
             print(" ", _figures(name, values))
+        first_bytes, whole, lines = export
+        print(f"CSV export, {lines - 1} rows: first bytes {first_bytes * 1000:.0f} ms, "
+              f"whole {whole * 1000:.0f} ms")  # fmt: skip
+        print(f"hub peak RSS: {rss:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ dashboard, roles, Chinese, untrusted text, and axe-core on every screen."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from datetime import UTC, datetime
@@ -124,7 +125,9 @@ async def test_the_dashboard_shows_the_api_figures_and_the_console_speaks_chines
     hub = await make_hub()
     manager = await staff(hub, "manager", "Mona")
     for n in range(3):
-        await hub.chat(chat_message(f"hello {n}", sender={"id": f"c{n}"}))
+        await hub.chat(
+            chat_message(f"hello {n}", sender={"id": f"c{n}", "name": f"王小明 {n}", "email": None})
+        )
     page = await signed_in(browser, hub, manager, "/reports")
     await expect(page).to_have_url(str(hub.client.make_url("/reports")))
     token = await hub.login("manager")
@@ -139,6 +142,11 @@ async def test_the_dashboard_shows_the_api_figures_and_the_console_speaks_chines
         str(summary["figures"]["messages_in"])
     )
     await no_serious_violations(page)
+    # The day's conversations as a file a spreadsheet opens with the names as written.
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="Export CSV").click()
+    csv_file = await asyncio.to_thread(Path(await (await download.value).path()).read_bytes)
+    assert csv_file.startswith(b"\xef\xbb\xbf") and "王小明 2".encode() in csv_file
 
     await page.get_by_label("Language").select_option("zh-CN")
     await expect(page.get_by_role("link", name="收件箱")).to_be_visible()

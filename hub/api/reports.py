@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import AsyncGenerator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -91,24 +93,38 @@ async def report_times(call: Call) -> web.Response:
 
 @api.route("GET", "/api/v1/reports/export.csv", summary="Conversations created in a period, as CSV.",
            tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
-async def report_export(call: Call) -> web.Response:
+async def report_export(call: Call) -> web.StreamResponse:
     period, channel = _period(call)
-    return _csv_download("conversations", period, await call.services.reports.export_csv(period, channel))
+    return await _csv_download(
+        call, "conversations", period, call.services.reports.export_csv(period, channel)
+    )
 
 
 @api.route("GET", "/api/v1/reports/daily.csv", summary="The period's figures per day and channel, "
            "as CSV (from the reporting roll-ups).", tag="reports", roles=REPORT_ROLES,
            query=PERIOD_PARAMS)  # fmt: skip
-async def report_daily_csv(call: Call) -> web.Response:
+async def report_daily_csv(call: Call) -> web.StreamResponse:
     period, channel = _period(call)
-    return _csv_download("daily", period, await call.services.reports.daily_csv(period, channel))
+    return await _csv_download(call, "daily", period, call.services.reports.daily_csv(period, channel))
 
 
-def _csv_download(what: str, period: Period, body: str) -> web.Response:
+async def _csv_download(
+    call: Call, what: str, period: Period, chunks: AsyncGenerator[str, None]
+) -> web.StreamResponse:
+    """Streamed as it is read. The first chunk is read before answering, so a database that
+    cannot answer gets its usual JSON error; a failure later cuts the download short, which
+    the browser reports as failed, never as a complete file."""
     name = f"{what}-{period.start.date()}-{(period.end - timedelta(seconds=1)).date()}.csv"
-    return web.Response(
-        text=body, content_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    response = web.StreamResponse(headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    response.content_type, response.charset = "text/csv", "utf-8"
+    async with contextlib.aclosing(chunks):  # a client gone mid-way closes the database cursor
+        first = await anext(chunks)
+        await response.prepare(call.request)
+        await response.write(first.encode())
+        async for chunk in chunks:
+            await response.write(chunk.encode())
+    await response.write_eof()
+    return response
 
 
 @api.route("POST", "/api/v1/commands", summary='Run a staff chat command, e.g. {"text": "/stats today"}; '
