@@ -7,12 +7,15 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
 from hub.client_address import Network, parse_networks
 
 N = TypeVar("N", int, float)
+MAIL_SECURITY = ("tls", "starttls", "none")  # how IMAP and SMTP connections are encrypted
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 def _int(name: str, default: int) -> int:
@@ -33,6 +36,24 @@ def _number(name: str, default: N, kind: type[N]) -> N:
 
 def _str(name: str) -> str | None:
     return os.environ.get(name) or None
+
+
+def _time_zone(name: str, default: str) -> str:
+    value = _str(name) or default
+    try:
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"{name}: {value!r} is not a time zone (such as UTC or Asia/Shanghai)") from None
+    return value
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`: a typo must not quietly pick another behaviour (an unknown TLS mode
+    would have logged in to the mail server without encryption)."""
+    value = (_str(name) or default).strip().lower()
+    if value not in choices:
+        raise ValueError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+    return value
 
 
 def _on(name: str, default: bool) -> bool:
@@ -139,14 +160,14 @@ class Settings:
             imap_user=_str("HUB_IMAP_USER"),
             imap_password=_str("HUB_IMAP_PASSWORD"),
             imap_mailbox=_str("HUB_IMAP_MAILBOX") or "INBOX",
-            imap_security=(_str("HUB_IMAP_SECURITY") or "tls").lower(),
+            imap_security=_choice("HUB_IMAP_SECURITY", "tls", MAIL_SECURITY),
             imap_poll_seconds=_float("HUB_IMAP_POLL_SECONDS", 60.0),
             smtp_host=_str("HUB_SMTP_HOST"),
             smtp_port=_int("HUB_SMTP_PORT", 587),
             smtp_user=_str("HUB_SMTP_USER"),
             smtp_password=_str("HUB_SMTP_PASSWORD"),
             smtp_from=_str("HUB_SMTP_FROM"),
-            smtp_security=(_str("HUB_SMTP_SECURITY") or "starttls").lower(),
+            smtp_security=_choice("HUB_SMTP_SECURITY", "starttls", MAIL_SECURITY),
             email_max_attachment_bytes=_int("HUB_EMAIL_MAX_ATTACHMENT_BYTES", 5 * 1024 * 1024),
             tls_ca_file=_str("HUB_TLS_CA_FILE"),
             widget_secret=_str("HUB_WIDGET_SECRET"),
@@ -159,7 +180,7 @@ class Settings:
             slack_signing_secret=_str("HUB_SLACK_SIGNING_SECRET"),
             slack_api_url=_str("HUB_SLACK_API_URL"),
             slack_inbox_channel=_str("HUB_SLACK_INBOX_CHANNEL"),
-            timezone=_str("HUB_TIMEZONE") or "UTC",
+            timezone=_time_zone("HUB_TIMEZONE", "UTC"),
             sla_minutes=_int("HUB_SLA_MINUTES", 60),
             phone_region=_str("HUB_PHONE_REGION"),
             token_ttl_hours=_float("HUB_TOKEN_TTL_HOURS", 24 * 30),
@@ -175,7 +196,7 @@ class Settings:
             listener_lease_seconds=_float("HUB_LISTENER_LEASE_SECONDS", 30.0),
             public_url=_str("HUB_PUBLIC_URL"),
             unsubscribe_secret=_str("HUB_UNSUBSCRIBE_SECRET"),
-            log_level=(_str("HUB_LOG_LEVEL") or "INFO").upper(),
+            log_level=_choice("HUB_LOG_LEVEL", "info", LOG_LEVELS).upper(),
             shutdown_timeout=_float("HUB_SHUTDOWN_TIMEOUT", 15.0),
             http_idle_seconds=_float("HUB_HTTP_IDLE_SECONDS", 15.0),
             trusted_proxies=parse_networks(_str("HUB_TRUSTED_PROXIES") or ""),

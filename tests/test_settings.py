@@ -1,0 +1,60 @@
+"""Settings a hub cannot run with stop it at start with one line naming the variable, instead of
+a traceback, or of quietly doing something else (a mail server's password sent unencrypted)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from hub.settings import Settings
+from tests.conftest import serve_env
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("HUB_IMAP_SECURITY", "ssl", "HUB_IMAP_SECURITY: 'ssl' is not one of tls, starttls, none"),
+        ("HUB_SMTP_SECURITY", "tls1.2", "HUB_SMTP_SECURITY: 'tls1.2' is not one of tls, starttls, none"),
+        ("HUB_TIMEZONE", "Asia/Beijing", "HUB_TIMEZONE: 'Asia/Beijing' is not a time zone"),
+        ("HUB_TIMEZONE", "../../etc/passwd", "HUB_TIMEZONE: '../../etc/passwd' is not a time zone"),
+        ("HUB_LOG_LEVEL", "verbose", "HUB_LOG_LEVEL: 'verbose' is not one of debug, info"),
+        ("HUB_PORT", "80a", "HUB_PORT: '80a' is not an integer"),
+        ("HUB_IMAP_POLL_SECONDS", "1m", "HUB_IMAP_POLL_SECONDS: '1m' is not a number"),
+        ("HUB_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal", "HUB_TRUSTED_PROXIES: 'proxy.internal' is not"),
+    ],
+)
+def test_a_setting_the_hub_cannot_use_is_named(monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        Settings.from_env(env_file=None)
+
+
+def test_good_values_are_taken_as_written(monkeypatch):
+    for name, value in {
+        "HUB_IMAP_SECURITY": " STARTTLS",
+        "HUB_TIMEZONE": "Asia/Shanghai",
+        "HUB_LOG_LEVEL": "warning",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env(env_file=None)
+    assert (settings.imap_security, settings.timezone, settings.log_level) == (
+        "starttls",
+        "Asia/Shanghai",
+        "WARNING",
+    )
+
+
+def test_the_hub_stops_at_start_with_one_line(tmp_path):
+    hub = subprocess.run(
+        [sys.executable, "-m", "hub", "serve"],
+        env=serve_env(tmp_path, 1, HUB_IMAP_SECURITY="ssl"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert hub.returncode == 2
+    assert hub.stderr == "configuration error: HUB_IMAP_SECURITY: 'ssl' is not one of tls, starttls, none\n"
+    assert not any(tmp_path.iterdir())  # stopped before it made anything
