@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from dotenv import load_dotenv
 
 from hub.client_address import Network, parse_networks
@@ -44,6 +45,15 @@ def _time_zone(name: str, default: str) -> str:
         ZoneInfo(value)
     except (ValueError, ZoneInfoNotFoundError):
         raise ValueError(f"{name}: {value!r} is not a time zone (such as UTC or Asia/Shanghai)") from None
+    return value
+
+
+def _phone_region(name: str) -> str | None:
+    """A region code such as DE or CN: an unknown one would quietly drop every phone number
+    written without its country code."""
+    value = (_str(name) or "").strip().upper() or None
+    if value is not None and value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{name}: {value!r} is not a region code (such as US, DE or CN)")
     return value
 
 
@@ -182,7 +192,7 @@ class Settings:
             slack_inbox_channel=_str("HUB_SLACK_INBOX_CHANNEL"),
             timezone=_time_zone("HUB_TIMEZONE", "UTC"),
             sla_minutes=_int("HUB_SLA_MINUTES", 60),
-            phone_region=_str("HUB_PHONE_REGION"),
+            phone_region=_phone_region("HUB_PHONE_REGION"),
             token_ttl_hours=_float("HUB_TOKEN_TTL_HOURS", 24 * 30),
             outbox_max_attempts=_int("HUB_OUTBOX_MAX_ATTEMPTS", 8),
             outbox_backoff_base=_float("HUB_OUTBOX_BACKOFF_SECONDS", 2.0),

@@ -22,6 +22,7 @@ from tests.conftest import serve_env
         ("HUB_TIMEZONE", "../../etc/passwd", "HUB_TIMEZONE: '../../etc/passwd' is not a time zone"),
         ("HUB_LOG_LEVEL", "verbose", "HUB_LOG_LEVEL: 'verbose' is not one of debug, info"),
         ("HUB_PORT", "80a", "HUB_PORT: '80a' is not an integer"),
+        ("HUB_PHONE_REGION", "Germany", "HUB_PHONE_REGION: 'GERMANY' is not a region code"),
         ("HUB_IMAP_POLL_SECONDS", "1m", "HUB_IMAP_POLL_SECONDS: '1m' is not a number"),
         ("HUB_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal", "HUB_TRUSTED_PROXIES: 'proxy.internal' is not"),
     ],
@@ -37,14 +38,12 @@ def test_good_values_are_taken_as_written(monkeypatch):
         "HUB_IMAP_SECURITY": " STARTTLS",
         "HUB_TIMEZONE": "Asia/Shanghai",
         "HUB_LOG_LEVEL": "warning",
+        "HUB_PHONE_REGION": "cn",
     }.items():
         monkeypatch.setenv(name, value)
     settings = Settings.from_env(env_file=None)
-    assert (settings.imap_security, settings.timezone, settings.log_level) == (
-        "starttls",
-        "Asia/Shanghai",
-        "WARNING",
-    )
+    written = (settings.imap_security, settings.timezone, settings.log_level, settings.phone_region)
+    assert written == ("starttls", "Asia/Shanghai", "WARNING", "CN")
 
 
 def test_the_hub_stops_at_start_with_one_line(tmp_path):
