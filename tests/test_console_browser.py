@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from bson import ObjectId
 from playwright.async_api import Page, expect
 
 from hub.console import console_dir
-from tests.conftest import PASSWORD, chat_message, eventually, unsure_analysis
+from tests.conftest import PASSWORD, chat_message, eventually, post_email, unsure_analysis
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
@@ -153,6 +154,23 @@ async def test_the_dashboard_shows_the_api_figures_and_the_console_speaks_chines
     await expect(page.get_by_role("heading", name="报表")).to_be_visible()
     await page.reload()
     await expect(page.get_by_role("link", name="收件箱")).to_be_visible()
+
+
+async def test_an_attachment_downloads_under_its_chinese_name(make_hub, browser):
+    hub = await make_hub()
+    agent = await staff(hub, "agent", "Ann")
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "李雷 <li@example.cn>", "support@hub.example", "发票"
+    mail.set_content("请查收附件。")
+    mail.add_attachment(
+        b"%PDF-1.4 invoice", maintype="application", subtype="pdf", filename="发票（2026）.pdf"
+    )
+    stored = await post_email(hub, mail.as_bytes())
+    conversation_id = (await stored.json())["conversation_id"]
+    page = await signed_in(browser, hub, agent, f"/inbox/{conversation_id}")
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="发票（2026）.pdf").click()
+    assert (await download.value).suggested_filename == "发票（2026）.pdf"
 
 
 async def test_sign_in_errors_and_the_way_back(make_hub, browser):

@@ -85,12 +85,16 @@ async def test_attachments_are_recorded_stored_and_downloadable(make_hub):
         f"Content-Transfer-Encoding: base64\r\n\r\n{base64.b64encode(small).decode()}\r\n"
         f"--{boundary}\r\nContent-Type: image/png\r\n"
         'Content-Disposition: attachment; filename="photo.png"\r\n'
-        f"Content-Transfer-Encoding: base64\r\n\r\n{base64.b64encode(large).decode()}\r\n--{boundary}--\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{base64.b64encode(large).decode()}\r\n"
+        f"--{boundary}\r\nContent-Type: text/html\r\n"  # a customer's page: downloaded, never shown
+        "Content-Disposition: attachment; filename*=utf-8''%E5%8F%91%E7%A5%A8%20%22Q4%22.html\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{base64.b64encode(b'<script>1</script>').decode()}\r\n"
+        f"--{boundary}--\r\n"
     ).encode()
     response = await post_email(hub, raw_mail(body, content_type=f"multipart/mixed; boundary={boundary}"))
     message = await _stored(hub, response)
     assert message["text"] == "See attached."
-    invoice, photo = message["attachments"]
+    invoice, photo, page = message["attachments"]
     assert (invoice["name"], invoice["content_type"], invoice["size"]) == (
         "invoice.pdf",
         "application/pdf",
@@ -108,6 +112,15 @@ async def test_attachments_are_recorded_stored_and_downloadable(make_hub):
         assert await resp.read() == small
     status, body = await hub.call("GET", f"/api/v1/messages/{message['_id']}/attachments/1", agent)
     assert status == 404
+    async with hub.client.get(f"/api/v1/messages/{message['_id']}/attachments/2",
+                              headers={"Authorization": f"Bearer {agent}"}) as resp:  # fmt: skip
+        assert page["name"] == '发票 "Q4".html' and await resp.read() == b"<script>1</script>"
+        # Named in UTF-8 for browsers (RFC 6266), in ASCII for the rest; never rendered as a page.
+        assert resp.headers["Content-Disposition"] == (
+            "attachment; filename=\"__ _Q4_.html\"; filename*=UTF-8''%E5%8F%91%E7%A5%A8%20%22Q4%22.html"
+        )
+        assert resp.headers["Content-Security-Policy"] == "sandbox"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
     for index in ("%C2%B2", "-1", "x"):  # "²" passes str.isdigit() but not int()
         status, body = await hub.call("GET", f"/api/v1/messages/{message['_id']}/attachments/{index}", agent)
         assert (status, body["error"]["code"]) == (404, "not_found"), index

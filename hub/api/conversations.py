@@ -12,6 +12,7 @@ from crm_core.audit import diff
 from crm_core.conversations import ConversationFilter
 from crm_core.records import CONVERSATION_STATUSES, PRIORITIES
 from hub.api.cursors import decode_cursor
+from hub.api.downloads import download_headers
 from hub.api.errors import ApiError
 from hub.api.routing import (
     ALL_STAFF,
@@ -135,14 +136,10 @@ async def download_attachment(call: Call) -> web.Response:
     if index is None:
         raise ApiError(404, "not_found", f"no attachment {call.path('index')!r}")
     attachment = await call.services.conversations.attachment(call.path("id"), index)
-    filename = "".join(c for c in attachment["name"] if c.isalnum() or c in "._- ") or "attachment"
     return web.Response(
         body=attachment["content"],
         content_type=attachment.get("content_type") or "application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "X-Content-Type-Options": "nosniff",
-        },
+        headers=download_headers(attachment["name"] or "attachment"),
     )
 
 

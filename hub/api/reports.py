@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.base import utc_moment
 from crm_core.reporting import MAX_PERIOD, Period
+from hub.api.downloads import download_headers
 from hub.api.errors import ApiError
 from hub.api.routing import ALL_STAFF, Call, QueryParam, api, json_ok
 from hub.channel_plugins import CHANNELS
@@ -118,7 +119,7 @@ async def _csv_download(
     a failure then cuts the connection before the file's end, which the browser reports as a
     failed download, never as a shorter file that looks whole."""
     name = f"{what}-{period.start.date()}-{(period.end - timedelta(seconds=1)).date()}.csv"
-    response = web.StreamResponse(headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    response = web.StreamResponse(headers=download_headers(name))
     response.content_type, response.charset = "text/csv", "utf-8"
     async with contextlib.aclosing(chunks):  # a client gone mid-way closes the database cursor
         first = await anext(chunks)
