@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import ssl
 from dataclasses import dataclass, field
@@ -30,9 +31,12 @@ def _float(name: str, default: float) -> float:
 def _number(name: str, default: N, kind: type[N]) -> N:
     value = os.environ.get(name) or default
     try:
-        return kind(value)
+        number = kind(value)
     except ValueError:
-        raise ValueError(f"{name}: {value!r} is not {'an integer' if kind is int else 'a number'}") from None
+        number = None
+    if number is None or not math.isfinite(number):  # "inf" and "nan" parse as floats
+        raise ValueError(f"{name}: {value!r} is not {'an integer' if kind is int else 'a number'}")
+    return number
 
 
 def _str(name: str) -> str | None:

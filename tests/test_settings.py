@@ -24,6 +24,7 @@ from tests.conftest import serve_env
         ("HUB_PORT", "80a", "HUB_PORT: '80a' is not an integer"),
         ("HUB_PHONE_REGION", "Germany", "HUB_PHONE_REGION: 'GERMANY' is not a region code"),
         ("HUB_IMAP_POLL_SECONDS", "1m", "HUB_IMAP_POLL_SECONDS: '1m' is not a number"),
+        ("HUB_OUTBOX_BACKOFF_SECONDS", "inf", "HUB_OUTBOX_BACKOFF_SECONDS: 'inf' is not a number"),
         ("HUB_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal", "HUB_TRUSTED_PROXIES: 'proxy.internal' is not"),
     ],
 )
