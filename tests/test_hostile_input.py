@@ -3,13 +3,14 @@ is stored safely, for mail), and property-based tests look for the next one."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from email.message import EmailMessage
 
 import bson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from channels import email
@@ -153,7 +154,14 @@ async def test_any_signed_bytes_to_the_email_webhook_get_a_clean_answer(hub, raw
     assert resp.status in (200, 201, 400), await resp.text()
 
 
-header_text = st.binary(min_size=1, max_size=60).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+header_text = st.one_of(
+    st.binary(min_size=1, max_size=60).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
+    # An encoded word may decode to anything, line breaks included.
+    st.one_of(
+        st.text(max_size=30),
+        st.lists(st.sampled_from(["a", "中", " ", "\r\n", "\n", "\t"]), max_size=8).map("".join),
+    ).map(lambda t: b"=?utf-8?b?" + base64.b64encode(t.encode("utf-8", "surrogatepass")) + b"?="),
+)
 
 
 @FUZZ
@@ -164,12 +172,21 @@ header_text = st.binary(min_size=1, max_size=60).map(lambda b: b.replace(b"\r", 
     body=st.binary(max_size=500),
     content_type=st.sampled_from([b"text/plain", b"text/html", b"multipart/mixed", b"x/\xff"]),
 )
+@example(  # a line break hidden in an encoded word ("a\r\na"), always tried
+    sender=b"=?utf-8?b?YQ0KYQ==?= <ann@example.com>",
+    subject=b"=?utf-8?b?YQ0KYQ==?=",
+    date=b"x",
+    body=b"",
+    content_type=b"text/plain",
+)
 def test_the_mail_parser_never_raises_and_its_result_is_storable(sender, subject, date, body, content_type):
     raw = (
         b"From: " + sender + b"\r\nSubject: " + subject + b"\r\nDate: " + date
         + b"\r\nContent-Type: " + content_type + b"\r\n\r\n" + body
     )  # fmt: skip
     message = email.parse(raw)
+    for header in (message.subject, message.sender.name):  # one line each, as a reply needs them
+        assert not set(header or "") & {"\r", "\n"}
     bson.encode(
         {
             "text": message.text,
