@@ -26,6 +26,18 @@ def build_app(signing_secret: str, bot_token: str, api_url: str | None) -> Async
     return AsyncApp(signing_secret=signing_secret, client=client, process_before_response=True)
 
 
+def escaped(text: str) -> str:
+    """Text that Slack shows as written. Slack reads `<...>` as markup: `<!channel>` notifies
+    everyone in a channel and `<https://…|Your bank>` is a link under any label, so what
+    customers or agents typed is sent with `&`, `<` and `>` as entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def typed(text: str) -> str:
+    """What a Slack user typed: Slack sends their `&`, `<` and `>` as entities."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def event_time(event: dict[str, Any]) -> datetime:
     try:
         return datetime.fromtimestamp(float(event.get("ts", "")), UTC)
@@ -49,7 +61,7 @@ def parse_dm(event: dict[str, Any], *, name: str | None, email: str | None) -> I
         external_id=f"{event['channel']}:{event['ts']}",
         thread_key=f"dm:{event['channel']}",
         sender=Sender(external_id=event["user"], name=name, email=email),
-        text=event.get("text") or "",
+        text=typed(event.get("text") or ""),
         sent_at=event_time(event),
         attachments=tuple(
             Attachment(
@@ -92,7 +104,7 @@ class SlackSender:
             channel = staff["slack_user"] or await self._user_by_email(staff["email"])
         else:
             channel = message.route["channel"]
-        return f"{channel}:{await post(self._client, channel, message.text)}"
+        return f"{channel}:{await post(self._client, channel, escaped(message.text))}"
 
     async def _user_by_email(self, email: str) -> str:
         try:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import urllib.parse
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
@@ -147,6 +148,47 @@ async def test_customer_dm_is_a_conversation_and_retries_store_once(slack_hub):
     assert posted[0]["channel"] == "DUCUST" and posted[0]["text"] == "Sure, which plan?"
 
 
+async def test_text_crosses_slack_as_typed_and_never_as_markup(make_hub, fake_slack):
+    """Slack sends `&`, `<` and `>` as entities and reads `<...>` as markup (`<!channel>`
+    notifies a whole channel): the hub stores what people typed and sends text as text."""
+    hub = await make_hub(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=f"{fake_slack.base_url}/api/",
+        slack_inbox_channel=INBOX,
+    )
+    fake_slack.profiles["UCUST"] = {"real_name": "Kari Customer", "email": "kari@example.no"}
+    await event(hub, dm("UCUST", "Is 2 &lt; 3 &amp;&amp; 5 &gt; 4?"))
+    stored = await eventually(lambda: hub.db.messages.find_one({"channel": "slack"}))
+    assert stored["text"] == "Is 2 < 3 && 5 > 4?"
+
+    agent = await hub.login("agent")
+    await hub.call("POST", f"/api/v1/conversations/{stored['conversation_id']}/messages", agent,
+                   json={"text": "Yes & see <https://example.com|our docs>, <!channel>"})  # fmt: skip
+    [reply] = await eventually(
+        lambda: asyncio.sleep(0, [p for p in fake_slack.sent("chat.postMessage") if p["channel"] == "DUCUST"])
+    )
+    assert reply["text"] == "Yes &amp; see &lt;https://example.com|our docs&gt;, &lt;!channel&gt;"
+
+    await hub.chat(
+        chat_message("<!here> refund now", sender={"id": "c1", "name": "<!channel>", "email": None})
+    )
+    [mirrored] = await eventually(
+        lambda: asyncio.sleep(
+            0,
+            [
+                p
+                for p in fake_slack.sent("chat.postMessage")
+                if p["channel"] == INBOX and "refund" in p["text"]
+            ],
+        )
+    )
+    assert (
+        "<!" not in mirrored["text"]
+        and "from &lt;!channel&gt;:\n&lt;!here&gt; refund now" in mirrored["text"]
+    )
+
+
 async def test_staff_dms_are_not_customer_conversations(slack_hub):
     hub = slack_hub
     await hub.login("agent", email="agent.smith@acme.example")
@@ -172,6 +214,15 @@ async def test_slash_commands_for_managers_with_chart_and_linking(slack_hub):
 
     refused = await command(hub, "stats today", "UCUST")
     assert "Sorry, numbers are for managers" in await refused.text()
+
+    # A reply quoting a customer (the longest wait, with its last message) quotes them as text.
+    await event(hub, dm("UCUST", "&lt;!channel&gt; anyone?", ts="1700000200.000200"))
+    await eventually(lambda: hub.db.messages.find_one({"text": "<!channel> anyone?"}))
+    await hub.db.conversations.update_many(
+        {}, {"$set": {"waiting_since": datetime.now(UTC) - timedelta(hours=2)}}
+    )
+    waiting = await (await command(hub, "sla", "UBOSS")).text()
+    assert "&lt;!channel&gt; anyone?" in waiting and "<!channel>" not in waiting
 
     manager = await hub.login("manager")
     _, code = await hub.call("POST", "/api/v1/auth/link-code", manager)

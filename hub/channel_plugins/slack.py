@@ -63,24 +63,26 @@ class SlackBot:
         staff = await self._staff(event["user"], await self._profile(event["user"]))
         if conversation is None or staff is None or staff["role"] not in ("agent", "manager", "admin"):
             return
-        text = (event.get("text") or "").strip()
+        text = slack.typed(event.get("text") or "").strip()
         private = text.lower().startswith(NOTE_PREFIX)
         if private:
             text = text[len(NOTE_PREFIX) :].strip()
         await services.staff_message(conversation["_id"], text, staff, private=private, via="slack")
 
     async def _on_command(self, ack, command: dict[str, Any]) -> None:
-        words = (command.get("text") or "").strip().split(maxsplit=1)
+        words = slack.typed(command.get("text") or "").strip().split(maxsplit=1)
         sub = words[0].lower() if words else "help"
         if sub == "link":
             user = await self._services.users.redeem_link_code(
                 words[1] if len(words) > 1 else "", slack.CHANNEL, command["user_id"]
             )
-            await ack(f"Linked to {user['email']}." if user else "That code is unknown or expired.")
+            await ack(
+                slack.escaped(f"Linked to {user['email']}." if user else "That code is unknown or expired.")
+            )
             return
         staff = await self._staff(command["user_id"], await self._profile(command["user_id"]))
         reply = await self._services.commands.handle("/" + " ".join(words or ["help"]), staff)
-        await ack(reply.text)
+        await ack(slack.escaped(reply.text))  # it may quote customers (/leads: their names)
         if reply.chart is not None:
             await self.client.files_upload_v2(
                 channel=command["channel_id"],
@@ -147,10 +149,12 @@ class SlackMirror:
         thread = (conversation.get("mirrors") or {}).get("slack")
         if thread is None:
             opening = f"New conversation on {message['channel']} from {who}:\n{message['text']}"
-            ts = await slack.post(self._client, self._inbox, opening)
+            ts = await slack.post(self._client, self._inbox, slack.escaped(opening))
             await conversations.set_mirror(conversation["_id"], "slack", ts)
             return ts
-        return await slack.post(self._client, self._inbox, f"{who}: {message['text']}", thread_ts=thread)
+        return await slack.post(
+            self._client, self._inbox, slack.escaped(f"{who}: {message['text']}"), thread_ts=thread
+        )
 
 
 class SlackChannel(ChannelPlugin):
