@@ -3,6 +3,7 @@ conversations; replies go back with chat.postMessage."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,8 +35,25 @@ def escaped(text: str) -> str:
 
 
 def typed(text: str) -> str:
-    """What a Slack user typed: Slack sends their `&`, `<` and `>` as entities."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    """What a Slack user typed, as plain text for the hub and other channels. Slack sends a
+    pasted link as `<https://…>` (`<https://…|label>` when it has a label), mentions as
+    `<@U123|name>`, `<#C123|name>` or `<!here>`, and the user's own `&`, `<` and `>` as entities."""
+    return _ENTITY.sub(lambda m: _ENTITIES[m[0]], _MARKUP.sub(_plain, text))
+
+
+_MARKUP = re.compile(r"<([^<>]*)>")
+_ENTITY = re.compile(r"&(?:lt|gt|amp);")
+_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
+
+
+def _plain(markup: re.Match[str]) -> str:
+    target, _, label = markup[1].partition("|")
+    if target.startswith(("@", "#")):  # a user or a channel
+        return target[0] + (label or target[1:])
+    if target.startswith("!"):  # @here, @channel, a user group (label "@team"), a date (its fallback)
+        return label or "@" + target[1:]
+    address = target.removeprefix("mailto:")
+    return address if label in ("", address) else f"{label} ({address})"
 
 
 def event_time(event: dict[str, Any]) -> datetime:
