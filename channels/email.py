@@ -141,7 +141,7 @@ def _header(msg: EmailMessage, name: str) -> str | None:
     if "\ufffd" in str(value):
         # The parser gave up on raw 8-bit bytes in this header: read them ourselves.
         value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
-    return one_line(_text(str(value)))
+    return one_line(_text(str(value), msg))
 
 
 def one_line(text: str) -> str:
@@ -151,19 +151,42 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _text(value: str) -> str:
+def _text(value: str, msg: EmailMessage) -> str:
     """Header text as storable Unicode. Raw 8-bit bytes in a header (against the RFC, but
-    common) reach us as surrogate escapes: read them as UTF-8 if they are, else as
+    common: older Chinese mail clients write GBK) reach us as surrogate escapes: read them as
+    UTF-8 if they are, else in a charset the mail declares for its text, else as
     Windows-1252, the usual culprit."""
     try:
         value.encode()
         return value
     except UnicodeEncodeError:
         raw = value.encode("utf-8", errors="surrogateescape")
+    for charset in ("utf-8", *_declared_charsets(msg)):
+        try:
+            return raw.decode(_codec(charset))
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return raw.decode("cp1252", errors="replace")
+
+
+def _declared_charsets(msg: EmailMessage) -> list[str]:
     try:
-        return raw.decode()
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        return list(dict.fromkeys(c for c in msg.get_charsets() if c))
+    except (ValueError, TypeError, AttributeError):
+        return []
+
+
+# Labels that mail declares for what is in fact a superset: "GB2312" and "GBK" mail carries GBK
+# and GB18030 characters, "Big5" mail HKSCS ones (browsers read them so too, per the WHATWG
+# Encoding standard). Read strictly as labelled, such characters came out as "\ufffd".
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
+              "big5": "big5hkscs"}  # fmt: skip
+
+
+def _codec(charset: str) -> str:
+    """The Python codec to read text labelled `charset` with."""
+    label = charset.strip().lower()
+    return _SUPERSETS.get(label, label)
 
 
 def _ids(value: str | None) -> list[str]:
@@ -176,17 +199,19 @@ def _sender(msg: EmailMessage, flags: dict[str, str]) -> Sender:
         address = header.addresses[0] if header is not None and header.addresses else None
     except (ValueError, IndexError, TypeError, AttributeError):
         address = None
-    email = _text(address.addr_spec.lower()) if address is not None and "@" in address.addr_spec else None
+    email = (
+        _text(address.addr_spec.lower(), msg) if address is not None and "@" in address.addr_spec else None
+    )
     if email is None:
         flags["error"] = "no readable From: header"
         return Sender(external_id=UNKNOWN_SENDER)
-    return Sender(external_id=email, name=_text(address.display_name) or None, email=email)
+    return Sender(external_id=email, name=_text(address.display_name, msg) or None, email=email)
 
 
 def _addresses(msg: EmailMessage, name: str) -> list[str]:
     try:
         header = msg.get(name)
-        return [_text(a.addr_spec.lower()) for a in header.addresses] if header is not None else []
+        return [_text(a.addr_spec.lower(), msg) for a in header.addresses] if header is not None else []
     except (ValueError, IndexError, TypeError, AttributeError):
         return []
 
@@ -201,10 +226,14 @@ def _date(msg: EmailMessage) -> datetime:
 
 def _decoded(part: EmailMessage) -> str:
     try:
-        return part.get_content()
-    except (LookupError, UnicodeError, ValueError, AssertionError):
-        # Unknown or lying charset: keep every byte readable rather than lose the message.
         payload = part.get_payload(decode=True) or b""
+        charset = part.get_content_charset() or "utf-8"
+    except (ValueError, TypeError, AssertionError, AttributeError):
+        return ""
+    try:
+        return payload.decode(_codec(charset), errors="replace")
+    except LookupError:
+        # Unknown charset: keep every byte readable rather than lose the message.
         return payload.decode("utf-8", errors="replace")
 
 
@@ -236,7 +265,7 @@ def _attachments(msg: EmailMessage, limit: int) -> list[Attachment]:
         keep = len(payload) <= limit
         found.append(
             Attachment(
-                name=_text(part.get_filename() or "attachment"),
+                name=_text(part.get_filename() or "attachment", msg),
                 content_type=part.get_content_type(),
                 size=len(payload),
                 content=payload if keep else None,

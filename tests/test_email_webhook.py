@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import quopri
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -52,6 +53,27 @@ async def test_any_charset_and_transfer_encoding(hub, charset, encoding, text):
     message = await _stored(hub, await post_email(hub, raw))
     assert message["text"] == text
     assert message["flags"] == {}
+
+
+@pytest.mark.parametrize(
+    ("label", "encoding", "name", "subject", "text"),
+    [
+        # Labelled GB2312, written in GBK (镕 and 喆 are not in GB2312), headers raw as well.
+        ("gb2312", "gbk", "王小镕", "关于订单的问题", "你好，我的订单还没到。陶喆"),
+        ("GBK", "gb18030", "张三", "发票抬头", "请开增值税发票。"),
+        ("big5", "big5hkscs", "陳大文", "訂單查詢", "我的訂單在哪裏？"),  # 裏 is an HKSCS-era form
+    ],
+)
+async def test_chinese_mail_reads_as_written(hub, label, encoding, name, subject, text):
+    """Older Chinese mail clients label GBK text as GB2312 and write headers as raw bytes in it."""
+    head = (
+        f"From: {name} <customer@example.cn>\r\nTo: support@hub.example\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{uuid.uuid4().hex}@example.cn>\r\nContent-Type: text/plain; charset={label}\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    )
+    raw = head.encode(encoding) + text.encode(encoding)
+    message = await _stored(hub, await post_email(hub, raw))
+    assert (message["sender"]["name"], message["subject"], message["text"]) == (name, subject, text)
 
 
 async def test_unknown_or_lying_charset_keeps_the_message_readable(hub):
