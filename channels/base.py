@@ -19,12 +19,16 @@ class SignatureError(Exception):
 
 
 class DeliveryError(Exception):
-    """A send failed. `retryable` tells the outbox whether to try again."""
+    """A send failed. `retryable` tells the outbox whether to try again; `parts_sent`, how many
+    parts of a message sent in parts are delivered, so a retry sends only the rest."""
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool, retry_after: float | None = None, parts_sent: int = 0
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.parts_sent = parts_sent
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,32 @@ class OutboundMessage:
     text: str
     message_id: str | None  # None for a direct message to staff
     conversation_id: str | None
+    parts_sent: int = 0  # of a message sent in parts: delivered by earlier attempts
+
+
+def text_parts(text: str, limit: int) -> list[str]:
+    """`text` in parts of at most `limit` UTF-16 code units (how Telegram counts), each cut at
+    the last paragraph break in its second half, else line break, else space, else anywhere."""
+    parts = []
+    while _utf16_length(text) > limit:
+        head = text[:limit]
+        while _utf16_length(head) > limit:  # characters outside the BMP count twice
+            head = head[: len(head) - (_utf16_length(head) - limit + 1) // 2]
+        parts.append(head[: _cut(head)].rstrip())
+        text = text[_cut(head) :].lstrip()
+    # Telegram refuses an empty message: whitespace at a cut goes with it.
+    return [part for part in (*parts, text) if part.strip()] or [text]
+
+
+def _cut(head: str) -> int:
+    for separator in ("\n\n", "\n", " "):
+        if (at := head.rfind(separator)) >= len(head) // 2:
+            return at + len(separator)
+    return len(head)
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 class ChannelSender(Protocol):

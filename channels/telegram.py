@@ -12,11 +12,12 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application
 from telegram.warnings import PTBDeprecationWarning
 
-from channels.base import Attachment, DeliveryError, InboundMessage, OutboundMessage, Sender
+from channels.base import Attachment, DeliveryError, InboundMessage, OutboundMessage, Sender, text_parts
 
 CHANNEL = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_API_URL = "https://api.telegram.org"
+MAX_TEXT = 4096  # UTF-16 code units in one message (Bot API sendMessage)
 STAFF_COMMANDS = ("/stats", "/leads", "/sla", "/help", "/link")
 
 
@@ -111,6 +112,20 @@ def _attachments(message: Message) -> list[Attachment]:
     return found
 
 
+def _delivery_error(exc: TelegramError, *, parts_sent: int) -> DeliveryError:
+    if isinstance(exc, RetryAfter):
+        seconds = _seconds(exc)
+        text, retryable, retry_after = f"Telegram rate limit: retry after {seconds:g} s", True, seconds
+    elif isinstance(exc, Forbidden | BadRequest):
+        verb = "refused" if isinstance(exc, Forbidden) else "rejected the message"
+        text, retryable, retry_after = f"Telegram {verb}: {exc.message}", False, None
+    elif isinstance(exc, TimedOut | NetworkError):
+        text, retryable, retry_after = f"Telegram unreachable: {exc.message}", True, None
+    else:
+        text, retryable, retry_after = f"Telegram error: {exc.message}", True, None
+    return DeliveryError(text, retryable=retryable, retry_after=retry_after, parts_sent=parts_sent)
+
+
 def _seconds(exc: RetryAfter) -> float:
     # PTB 22 warns that retry_after becomes a timedelta; accept both without the warning.
     with warnings.catch_warnings():
@@ -126,20 +141,13 @@ class TelegramSender:
         self._bot = bot
 
     async def send(self, message: OutboundMessage) -> str | None:
+        """A text longer than Telegram takes goes as several messages, in order; a retry sends
+        only the parts not yet delivered. Returns the last part's id."""
         chat_id = message.route.get("chat_id")
-        try:
-            sent = await self._bot.send_message(chat_id=chat_id, text=message.text)
-        except RetryAfter as exc:
-            seconds = _seconds(exc)
-            raise DeliveryError(
-                f"Telegram rate limit: retry after {seconds:g} s", retryable=True, retry_after=seconds
-            ) from exc
-        except Forbidden as exc:
-            raise DeliveryError(f"Telegram refused: {exc.message}", retryable=False) from exc
-        except BadRequest as exc:
-            raise DeliveryError(f"Telegram rejected the message: {exc.message}", retryable=False) from exc
-        except (TimedOut, NetworkError) as exc:
-            raise DeliveryError(f"Telegram unreachable: {exc.message}", retryable=True) from exc
-        except TelegramError as exc:
-            raise DeliveryError(f"Telegram error: {exc.message}", retryable=True) from exc
+        parts = text_parts(message.text, MAX_TEXT)
+        for number in range(message.parts_sent, len(parts)):
+            try:
+                sent = await self._bot.send_message(chat_id=chat_id, text=parts[number])
+            except TelegramError as exc:
+                raise _delivery_error(exc, parts_sent=number) from exc
         return f"{chat_id}:{sent.message_id}"

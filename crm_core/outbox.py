@@ -100,10 +100,17 @@ class Outbox:
         await self._set_delivery(entry, delivery, external_id)
 
     async def mark_failed(
-        self, entry: dict[str, Any], error: str, *, retryable: bool, retry_after: float | None = None
+        self,
+        entry: dict[str, Any],
+        error: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        parts_sent: int = 0,
     ) -> str:
         """Schedule a retry with exponential backoff, or give up for good; returns
-        the delivery status that results ("retrying" or "failed")."""
+        the delivery status that results ("retrying" or "failed"). `parts_sent` keeps how much
+        of a message sent in parts is delivered, so the retry sends only the rest."""
         attempts = entry["attempts"]
         if retryable and attempts < self.max_attempts:
             delay = retry_after if retry_after is not None else self._backoff(attempts)
@@ -113,7 +120,15 @@ class Outbox:
             status, fields, delivery_status = "failed", {"failed_at": utcnow()}, "failed"
         await self._col.update_one(
             {"_id": entry["_id"], "status": "sending"},
-            {"$set": {"status": status, "last_error": error, "lease_until": None, **fields}},
+            {
+                "$set": {
+                    "status": status,
+                    "last_error": error,
+                    "lease_until": None,
+                    "parts_sent": parts_sent,
+                    **fields,
+                }
+            },
         )
         await self._set_delivery(entry, {"status": delivery_status, "attempts": attempts, "error": error})
         return delivery_status

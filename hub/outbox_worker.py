@@ -85,6 +85,7 @@ class OutboxWorker:
             text=entry["text"],
             message_id=_text(entry["message_id"]),
             conversation_id=_text(entry["conversation_id"]),
+            parts_sent=entry.get("parts_sent", 0),
         )
         try:
             external_id = await sender.send(message)
@@ -94,7 +95,11 @@ class OutboxWorker:
                 log.exception("unexpected error while sending", extra={"outbox_id": message.delivery_id})
                 exc = DeliveryError(f"unexpected error: {exc.__class__.__name__}: {exc}", retryable=True)
             status = await self._outbox.mark_failed(
-                entry, str(exc), retryable=exc.retryable, retry_after=exc.retry_after
+                entry,
+                str(exc),
+                retryable=exc.retryable,
+                retry_after=exc.retry_after,
+                parts_sent=exc.parts_sent,
             )
             self._metrics.deliveries.labels(channel, status).inc()
             log.info(

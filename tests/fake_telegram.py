@@ -20,6 +20,8 @@ class FakeTelegram(LocalServer):
         self.times: dict[int, list[float]] = {}  # chat id -> when each send for it arrived
         self.blocked: set[int] = set()
         self.rate_limited: dict[int, int] = {}  # chat id -> how many 429s to answer first
+        self.rate_limited_after: dict[int, int] = {}  # chat id -> one 429 after this many more sends
+        self.delivered: dict[int, list[str]] = {}  # chat id -> the texts it received, in order
         self.outage = False  # answer every call 502 Bad Gateway, as an unreachable Telegram would
         self._next_id = 1000
 
@@ -41,9 +43,16 @@ class FakeTelegram(LocalServer):
             self.times.setdefault(chat_id, []).append(time.monotonic())
         if chat_id in self.blocked:
             return _error(403, "Forbidden: bot was blocked by the user")
+        if chat_id is not None and self.rate_limited_after.get(chat_id) == 0:
+            del self.rate_limited_after[chat_id]
+            self.rate_limited[chat_id] = 1
         if chat_id is not None and self.rate_limited.get(chat_id):
             self.rate_limited[chat_id] -= 1
             return _error(429, "Too Many Requests: retry after 1", parameters={"retry_after": 1})
+        if chat_id in self.rate_limited_after:
+            self.rate_limited_after[chat_id] -= 1
+        if len(str(params.get("text", "")).encode("utf-16-le")) > 2 * 4096:
+            return _error(400, "Bad Request: message is too long")
         if method == "getMe":
             return _ok(BOT_USER)
         if method in ("setWebhook", "deleteWebhook"):
@@ -54,6 +63,7 @@ class FakeTelegram(LocalServer):
                        "chat": {"id": chat_id, "type": "private"}}  # fmt: skip
             if method == "sendMessage":
                 message["text"] = params.get("text", "")
+                self.delivered.setdefault(chat_id, []).append(message["text"])
             else:
                 message["photo"] = [{"file_id": "p1", "file_unique_id": "u1", "width": 1, "height": 1}]
             return _ok(message)

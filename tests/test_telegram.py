@@ -10,7 +10,10 @@ import time
 
 import pytest
 from bson import ObjectId
+from hypothesis import given
+from hypothesis import strategies as st
 
+from channels.base import text_parts
 from tests.conftest import eventually
 from tests.fake_telegram import FakeTelegram
 
@@ -122,6 +125,29 @@ async def test_blocked_bot_fails_for_good_and_429_waits_and_retries(tg_hub):
     assert asyncio.get_running_loop().time() - started < 10
 
 
+async def test_a_reply_longer_than_telegram_takes_arrives_in_parts_each_once(tg_hub):
+    hub = tg_hub
+    agent = await hub.login("agent")
+    await post(hub, update(chat_id=2001, text="How do I set it up?"))
+    conversation = await hub.db.conversations.find_one({})
+    steps = "\n\n".join(
+        f"Step {n}: " + "打开设置，然后选择网络。" * 40 for n in range(1, 21)
+    )  # 9,000+ characters
+    hub.fake.rate_limited_after[2001] = 1  # the second part meets a 429 once
+    _, reply = await hub.call(
+        "POST", f"/api/v1/conversations/{conversation['_id']}/messages", agent, json={"text": steps}
+    )
+    sent = await eventually(
+        lambda: hub.db.messages.find_one({"_id": ObjectId(reply["id"]), "delivery.status": "sent"}),
+        timeout=10,
+    )
+    parts = hub.fake.delivered[2001]
+    # Three parts, the first received once though the second was retried, cut between steps.
+    assert len(parts) == 3 and sent["delivery"]["attempts"] == 2
+    assert all(len(part.encode("utf-16-le")) <= 2 * 4096 for part in parts)
+    assert "\n\n".join(parts) == steps
+
+
 async def test_secret_and_payload_are_checked(tg_hub):
     hub = tg_hub
     assert (await post(hub, update(), secret=None)).status == 403
@@ -193,3 +219,11 @@ async def test_telegram_unreachable_at_start_is_down_then_the_next_update_brings
     assert await hub.db.messages.count_documents({"channel": "telegram", "text": "Are you there?"}) == 1
     status, ready = await hub.call("GET", "/readyz")
     assert ready["channels"]["telegram"] == {"status": "ok", "sends": True}
+
+
+@given(text=st.text(st.sampled_from("ab 中😀\n"), max_size=300), limit=st.integers(2, 40))
+def test_parts_fit_the_limit_and_keep_every_character_in_order(text, limit):
+    parts = text_parts(text, limit)
+    assert all(len(part.encode("utf-16-le")) <= 2 * limit for part in parts)
+    assert "".join("".join(parts).split()) == "".join(text.split())  # only whitespace at cuts goes
+    assert len(parts) == 1 or all(part.strip() for part in parts)
