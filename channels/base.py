@@ -96,8 +96,9 @@ def text_parts(text: str, limit: int) -> list[str]:
         head = text[:limit]
         while _utf16_length(head) > limit:  # characters outside the BMP count twice
             head = head[: len(head) - (_utf16_length(head) - limit + 1) // 2]
-        parts.append(head[: _cut(head)].rstrip())
-        text = text[_cut(head) :].lstrip()
+        cut = _cut(head)
+        parts.append(head[:cut].rstrip())
+        text = text[cut:].lstrip()
     # Telegram refuses an empty message: whitespace at a cut goes with it.
     return [part for part in (*parts, text) if part.strip()] or [text]
 

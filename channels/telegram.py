@@ -145,9 +145,10 @@ class TelegramSender:
         only the parts not yet delivered. Returns the last part's id."""
         chat_id = message.route.get("chat_id")
         parts = text_parts(message.text, MAX_TEXT)
+        last_id = None
         for number in range(message.parts_sent, len(parts)):
             try:
-                sent = await self._bot.send_message(chat_id=chat_id, text=parts[number])
+                last_id = (await self._bot.send_message(chat_id=chat_id, text=parts[number])).message_id
             except TelegramError as exc:
                 raise _delivery_error(exc, parts_sent=number) from exc
-        return f"{chat_id}:{sent.message_id}"
+        return f"{chat_id}:{last_id}" if last_id is not None else None
