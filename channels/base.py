@@ -88,32 +88,6 @@ class OutboundMessage:
     parts_sent: int = 0  # of a message sent in parts: delivered by earlier attempts
 
 
-def text_parts(text: str, limit: int) -> list[str]:
-    """`text` in parts of at most `limit` UTF-16 code units (how Telegram counts), each cut at
-    the last paragraph break in its second half, else line break, else space, else anywhere."""
-    parts = []
-    while _utf16_length(text) > limit:
-        head = text[:limit]
-        while _utf16_length(head) > limit:  # characters outside the BMP count twice
-            head = head[: len(head) - (_utf16_length(head) - limit + 1) // 2]
-        cut = _cut(head)
-        parts.append(head[:cut].rstrip())
-        text = text[cut:].lstrip()
-    # Telegram refuses an empty message: whitespace at a cut goes with it.
-    return [part for part in (*parts, text) if part.strip()] or [text]
-
-
-def _cut(head: str) -> int:
-    for separator in ("\n\n", "\n", " "):
-        if (at := head.rfind(separator)) >= len(head) // 2:
-            return at + len(separator)
-    return len(head)
-
-
-def _utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 class ChannelSender(Protocol):
     channel: str
 

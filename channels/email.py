@@ -351,6 +351,9 @@ def html_to_text(markup: str) -> str:
 # Sending.
 
 
+SECURITY_MODES = ("tls", "starttls", "none")  # how IMAP and SMTP connections are encrypted
+
+
 class EmailSender:
     """Agent replies by SMTP, threaded so the customer's client files them with the original."""
 

@@ -12,7 +12,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application
 from telegram.warnings import PTBDeprecationWarning
 
-from channels.base import Attachment, DeliveryError, InboundMessage, OutboundMessage, Sender, text_parts
+from channels.base import Attachment, DeliveryError, InboundMessage, OutboundMessage, Sender
 
 CHANNEL = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -132,6 +132,32 @@ def _seconds(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def text_parts(text: str, limit: int) -> list[str]:
+    """`text` in parts of at most `limit` UTF-16 code units (how Telegram counts), each cut at
+    the last paragraph break in its second half, else line break, else space, else anywhere."""
+    parts = []
+    while _utf16_length(text) > limit:
+        head = text[:limit]
+        while _utf16_length(head) > limit:  # characters outside the BMP count twice
+            head = head[: len(head) - (_utf16_length(head) - limit + 1) // 2]
+        cut = _cut(head)
+        parts.append(head[:cut].rstrip())
+        text = text[cut:].lstrip()
+    # Telegram refuses an empty message: whitespace at a cut goes with it.
+    return [part for part in (*parts, text) if part.strip()] or [text]
+
+
+def _cut(head: str) -> int:
+    for separator in ("\n\n", "\n", " "):
+        if (at := head.rfind(separator)) >= len(head) // 2:
+            return at + len(separator)
+    return len(head)
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 class TelegramSender:

@@ -175,8 +175,8 @@ class Reports:
 
     async def _export_rows(self, conversations: list[dict[str, Any]], *, first: bool) -> str:
         ids = list({c["contact_id"] for c in conversations})
-        found = await self._db.contacts.find({"_id": {"$in": ids}}, {"name": 1, "emails": 1}).to_list(None)
-        contacts = {c["_id"]: c for c in found}
+        found = self._db.contacts.find({"_id": {"$in": ids}}, {"name": 1, "emails": 1})
+        contacts = {c["_id"]: c for c in await found.to_list(None)} if ids else {}
         rows = [_export_row(c, contacts.get(c["contact_id"], {})) for c in conversations]
         return csv_text(EXPORT_FIELDS, rows, first=first)
 

@@ -27,7 +27,7 @@ def parse_networks(text: str) -> tuple[Network, ...]:
         try:
             networks.append(ip_network(entry, strict=False))
         except ValueError:
-            raise ValueError(f"HUB_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from None
+            raise ValueError(f"{entry!r} is not an IP address or network") from None
     return tuple(networks)
 
 

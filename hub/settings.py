@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from dotenv import load_dotenv
 
+from channels import email
 from hub.client_address import Network, parse_networks
 
 N = TypeVar("N", int, float)
-MAIL_SECURITY = ("tls", "starttls", "none")  # how IMAP and SMTP connections are encrypted
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -59,6 +59,13 @@ def _phone_region(name: str) -> str | None:
     if value is not None and value not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"{name}: {value!r} is not a region code (such as US, DE or CN)")
     return value
+
+
+def _networks(name: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(_str(name) or "")
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -174,14 +181,14 @@ class Settings:
             imap_user=_str("HUB_IMAP_USER"),
             imap_password=_str("HUB_IMAP_PASSWORD"),
             imap_mailbox=_str("HUB_IMAP_MAILBOX") or "INBOX",
-            imap_security=_choice("HUB_IMAP_SECURITY", "tls", MAIL_SECURITY),
+            imap_security=_choice("HUB_IMAP_SECURITY", "tls", email.SECURITY_MODES),
             imap_poll_seconds=_float("HUB_IMAP_POLL_SECONDS", 60.0),
             smtp_host=_str("HUB_SMTP_HOST"),
             smtp_port=_int("HUB_SMTP_PORT", 587),
             smtp_user=_str("HUB_SMTP_USER"),
             smtp_password=_str("HUB_SMTP_PASSWORD"),
             smtp_from=_str("HUB_SMTP_FROM"),
-            smtp_security=_choice("HUB_SMTP_SECURITY", "starttls", MAIL_SECURITY),
+            smtp_security=_choice("HUB_SMTP_SECURITY", "starttls", email.SECURITY_MODES),
             email_max_attachment_bytes=_int("HUB_EMAIL_MAX_ATTACHMENT_BYTES", 5 * 1024 * 1024),
             tls_ca_file=_str("HUB_TLS_CA_FILE"),
             widget_secret=_str("HUB_WIDGET_SECRET"),
@@ -213,5 +220,5 @@ class Settings:
             log_level=_choice("HUB_LOG_LEVEL", "info", LOG_LEVELS).upper(),
             shutdown_timeout=_float("HUB_SHUTDOWN_TIMEOUT", 15.0),
             http_idle_seconds=_float("HUB_HTTP_IDLE_SECONDS", 15.0),
-            trusted_proxies=parse_networks(_str("HUB_TRUSTED_PROXIES") or ""),
+            trusted_proxies=_networks("HUB_TRUSTED_PROXIES"),
         )

@@ -13,7 +13,7 @@ from bson import ObjectId
 from hypothesis import given
 from hypothesis import strategies as st
 
-from channels.base import text_parts
+from channels.telegram import text_parts
 from tests.conftest import eventually
 from tests.fake_telegram import FakeTelegram
 
