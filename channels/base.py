@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -120,7 +121,7 @@ def parse_json(body: bytes) -> Any:
     (invalid bytes, nesting past MAX_JSON_DEPTH, integers past Python's digit limit, lone
     UTF-16 surrogates such as "\\ud800") is a PayloadError, never a crash."""
     try:
-        data = json.loads(body or b"null")
+        data = json.loads(body or b"null", parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError as exc:
         raise PayloadError(f"body is nested more than {MAX_JSON_DEPTH} levels deep") from exc
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, Python's integer digit limit
@@ -128,6 +129,18 @@ def parse_json(body: bytes) -> Any:
     if problem := _unstorable(data):
         raise PayloadError(problem)
     return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    """1e400 reads as infinity, which JSON cannot say back."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:40]} is past the largest number")
+    return number
 
 
 def _unstorable(value: Any) -> str | None:

@@ -39,6 +39,9 @@ MAX_REFERENCES = 20
 MAX_DAMAGED_TEXT = 64 * 1024
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+# A quoted local part ("a,bcc: b"@x) or a domain literal (a@[10.0.0.1]) is legal mail, but no
+# address we keep or write back into a header: only plain addresses are read.
+_PLAIN_ADDRESS = re.compile(r"[^\s\"\\(),:;<>@\[\]]+@[^\s\"\\(),:;<>@\[\]]+\.[^\s\"\\(),:;<>@\[\]]+")
 _SUBJECT_PREFIX = re.compile(r"^\s*((re|fwd?|aw|sv|wg|antw|tr|vs|rv)(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 _SIGNATURE = re.compile(r"^(-- ?|__+)\s*$")
 _HEADER_BLOCK = re.compile(r"^(From|Von|De|Da|Van|Från|Fra):\s", re.IGNORECASE)
@@ -199,9 +202,7 @@ def _sender(msg: EmailMessage, flags: dict[str, str]) -> Sender:
         address = header.addresses[0] if header is not None and header.addresses else None
     except (ValueError, IndexError, TypeError, AttributeError):
         address = None
-    email = (
-        _text(address.addr_spec.lower(), msg) if address is not None and "@" in address.addr_spec else None
-    )
+    email = _plain(address.addr_spec, msg) if address is not None else None
     if email is None:
         flags["error"] = "no readable From: header"
         return Sender(external_id=UNKNOWN_SENDER)
@@ -211,9 +212,15 @@ def _sender(msg: EmailMessage, flags: dict[str, str]) -> Sender:
 def _addresses(msg: EmailMessage, name: str) -> list[str]:
     try:
         header = msg.get(name)
-        return [_text(a.addr_spec.lower(), msg) for a in header.addresses] if header is not None else []
+        found = [_plain(a.addr_spec, msg) for a in header.addresses] if header is not None else []
     except (ValueError, IndexError, TypeError, AttributeError):
         return []
+    return [address for address in found if address is not None]
+
+
+def _plain(addr_spec: str, msg: EmailMessage) -> str | None:
+    address = _text(addr_spec.lower(), msg)
+    return address if _PLAIN_ADDRESS.fullmatch(address) else None
 
 
 def _date(msg: EmailMessage) -> datetime:

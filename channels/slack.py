@@ -4,14 +4,25 @@ conversations; replies go back with chat.postMessage."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.base import Attachment, DeliveryError, InboundMessage, OutboundMessage, Sender
+from channels.base import (
+    Attachment,
+    DeliveryError,
+    InboundMessage,
+    OutboundMessage,
+    PayloadError,
+    Sender,
+    SignatureError,
+    parse_json,
+)
 
 CHANNEL = "slack"
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -25,6 +36,19 @@ def build_app(signing_secret: str, bot_token: str, api_url: str | None) -> Async
     Listeners run before the HTTP response, so nothing is acknowledged before it is stored."""
     client = AsyncWebClient(token=bot_token, base_url=api_url or DEFAULT_API_URL)
     return AsyncApp(signing_secret=signing_secret, client=client, process_before_response=True)
+
+
+def verified_body(signing_secret: str, body: bytes, headers: Mapping[str, str], *, json: bool) -> str:
+    """The text of a request Slack signed, checked before anything reads it: a signature over
+    the raw bytes that is recent (five minutes), then UTF-8 text, and a JSON body an object."""
+    if not SignatureVerifier(signing_secret).is_valid_request(body, dict(headers)):
+        raise SignatureError("missing, wrong or stale Slack signature")
+    if json and not isinstance(parse_json(body), dict):
+        raise PayloadError("body: a JSON object expected")
+    try:
+        return body.decode()
+    except UnicodeDecodeError as exc:
+        raise PayloadError("body is not UTF-8 text") from exc
 
 
 def escaped(text: str) -> str:

@@ -267,8 +267,8 @@ class Contacts:
         clauses: list[dict[str, Any]] = [{"merged_into": None}]
         match = await self._term_search.match(q) if q else None
         if match:
-            found = await self._term_search.find(self._col, match, {"merged_into": None}, ["_id"])
-            clauses.insert(0, {"_id": {"$in": [contact["_id"] for contact in found]}})
+            found = await self._term_search.find_ids(self._col, match, {"merged_into": None})
+            clauses.insert(0, {"_id": {"$in": found}})
         return await find_page(
             self._col, clauses, limit=limit, cursor=cursor, field="updated_at", windows=match is None
         )

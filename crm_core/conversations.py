@@ -403,10 +403,10 @@ class Conversations:
         match = await self._term_search.match(q)
         if match is None:
             raise Invalid("q: give at least one word of two or more letters")
-        messages = await self._term_search.find(self._messages, match, {}, ["conversation_id"])
-        contacts = await self._term_search.find(self._db.contacts, match, {"merged_into": None}, ["_id"])
-        of_contacts = self._col.find({"contact_id": {"$in": [c["_id"] for c in contacts]}}, {"_id": 1})
-        conversation_ids = {m["conversation_id"] for m in messages} | {c["_id"] async for c in of_contacts}
+        of_messages = await self._term_search.find_ids(self._messages, match, {}, "conversation_id")
+        contact_ids = await self._term_search.find_ids(self._db.contacts, match, {"merged_into": None})
+        of_contacts = self._col.find({"contact_id": {"$in": contact_ids}}, {"_id": 1})
+        conversation_ids = set(of_messages) | {c["_id"] async for c in of_contacts}
         return {"_id": {"$in": list(conversation_ids)}}
 
     async def messages(

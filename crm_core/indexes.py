@@ -22,7 +22,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("external_id", ASC), ("channel", ASC)], name="by_external_id"),
         IndexModel([("conversation_id", ASC), ("created_at", ASC), ("_id", ASC)], name="thread"),
         IndexModel([("contact_id", ASC), ("created_at", DESC)], name="contact_history"),
-        IndexModel([("terms", ASC)], name="terms"),
+        # Word search: each term's messages newest first, so a search reads the newest.
+        IndexModel([("terms", ASC), ("_id", DESC)], name="terms_newest"),
         IndexModel([("nlp.status", ASC), ("created_at", ASC)], name="nlp_pending"),
         IndexModel([("campaign.id", ASC)], name="campaign_messages", sparse=True),
     ],
@@ -55,7 +56,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("emails", ASC)], name="emails"),
         IndexModel([("phones", ASC)], name="phones"),
-        IndexModel([("terms", ASC)], name="terms"),
+        IndexModel([("terms", ASC), ("_id", DESC)], name="terms_newest"),
         IndexModel([("updated_at", DESC), ("_id", DESC)], name="recent"),
     ],
     "users": [
@@ -119,11 +120,11 @@ INDEXES: dict[str, list[IndexModel]] = {
 
 # Indexes earlier versions created that nothing reads any more (the reports read roll-ups;
 # `contact_conversations` serves the subject threading and `inbox_status` the waiting list;
-# `identity_by_external_id` replaced `identity`): each still cost every write of its collection,
-# so start-up drops them.
+# `identity_by_external_id` replaced `identity`, `terms_newest` replaced `terms`): each still
+# cost every write of its collection, so start-up drops them.
 RETIRED: dict[str, tuple[str, ...]] = {
-    "contacts": ("identity",),
-    "messages": ("reports_period",),
+    "contacts": ("identity", "terms"),
+    "messages": ("reports_period", "terms"),
     "conversations": ("reports_resolved", "reports_first_response", "sla_waiting", "subject_thread"),
 }
 

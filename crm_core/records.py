@@ -108,6 +108,9 @@ class TermMatch:
 
 
 SEARCH_LIMIT = 500  # the records of one kind a search finds at most
+# The candidates of one kind a search reads at most (the records its longest word's range
+# holds, newest first): a word in every message costs a search no more than a rare one.
+SEARCH_SCAN_LIMIT = 2000
 
 
 class TermSearch:
@@ -130,19 +133,22 @@ class TermSearch:
         bounds = _prefix_bounds(max(words, key=len))
         return TermMatch(words, {"terms": bounds if self._bare_ranges else {"$elemMatch": bounds}})
 
-    async def find(
-        self, collection: AsyncCollection, match: TermMatch, where: dict[str, Any], fields: list[str]
-    ) -> list[dict[str, Any]]:
-        """The first SEARCH_LIMIT records matching `where` and every word, with `fields`."""
-        found: list[dict[str, Any]] = []
-        projection = dict.fromkeys([*fields, "terms"], 1)
-        async with collection.find({**match.narrowing, **where}, projection) as records:  # closed early
+    async def find_ids(
+        self, collection: AsyncCollection, match: TermMatch, where: dict[str, Any], id_field: str = "_id"
+    ) -> list[Any]:
+        """The distinct `id_field` values (at most SEARCH_LIMIT) of the records matching `where`
+        and every word, newest first: the terms index holds each term's records newest first
+        (`terms_newest`), so the read stops at the newest SEARCH_SCAN_LIMIT candidates."""
+        found: dict[Any, None] = {}
+        projection = {id_field: 1, "terms": 1}
+        query = {**match.narrowing, **where}
+        async with collection.find(query, projection, limit=SEARCH_SCAN_LIMIT) as records:  # closed early
             async for record in records:
                 if match.matches(record.get("terms") or []):
-                    found.append(record)
+                    found[record[id_field]] = None
                     if len(found) == SEARCH_LIMIT:
                         break
-        return found
+        return list(found)
 
 
 DUPLICATE_KEY = 11000  # the server's code for a write refused by a unique index

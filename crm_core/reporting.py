@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -32,8 +33,10 @@ EXPORT_FIELDS = (
 EXPORT_CHUNK_ROWS = 50
 # A spreadsheet runs a cell that starts like a formula, and customers choose their names and
 # subjects: such text is exported with a leading apostrophe, the mark for "text, not formula".
-# ("-" alone, the reports' "no channel", is no formula.)
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Every part of it is, after any list separator of a common locale (a spreadsheet set to split
+# at ";" or tab may split a cell there, quotes or not). ("-" alone, the reports' "no channel",
+# is no formula.)
+_FORMULA_PART = re.compile(r"(^|[,;\t|])(?=[=+\-@\t\r].)", re.DOTALL)
 
 
 DAILY_FIELDS = (
@@ -257,7 +260,8 @@ def csv_text(fields: Iterable[str], rows: Iterable[dict[str, Any]], *, first: bo
     order mark: without it Excel reads the file in the system's code page, and Chinese or
     accented names come out garbled. Text that would start a formula is kept as text."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(fields))
+    # Text is always quoted: a name holding ";" stays one cell where ";" separates lists.
+    writer = csv.DictWriter(out, fieldnames=list(fields), quoting=csv.QUOTE_NONNUMERIC)
     if first:
         out.write("\ufeff")
         writer.writeheader()
@@ -267,5 +271,4 @@ def csv_text(fields: Iterable[str], rows: Iterable[dict[str, Any]], *, first: bo
 
 
 def _as_text(value: Any) -> Any:
-    formula = isinstance(value, str) and len(value) > 1 and value.startswith(FORMULA_START)
-    return f"'{value}" if formula else value
+    return _FORMULA_PART.sub(r"\1'", value) if isinstance(value, str) else value

@@ -10,6 +10,7 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from crm_core import money
 from crm_core.assignment import active_user_id, next_assignee, user_filter
 from crm_core.automation.rules import LeadRules
 from crm_core.domain_events import EventLog, rule_actor, staff_actor
@@ -233,6 +234,7 @@ class Leads:
             raise Conflict(f"the lead is {lead['status']}")
         contact = await self._db.contacts.find_one({"_id": lead["contact_id"]}, {"name": 1, "company": 1})
         budget = next((s["value"] for s in lead["signals"] if s["signal"] == "budget"), None)
+        value = money.held(budget["amount"]) if budget else None
         company = next((s["value"] for s in lead["signals"] if s["signal"] == "company"), None)
         now = utcnow()
         deal = {
@@ -241,8 +243,8 @@ class Leads:
             "title": (contact or {}).get("company") or company or (contact or {}).get("name") or "New deal",
             "stage": "new",
             "open": True,
-            "value": budget["amount"] if budget else None,
-            "currency": budget["currency"] if budget else None,
+            "value": value,
+            "currency": budget["currency"] if budget and value is not None else None,
             "owner_id": lead["owner_id"] or actor["_id"],
             "contact_id": lead["contact_id"],
             "lead_id": lead["_id"],
@@ -296,6 +298,10 @@ class Deals:
         current = await self.get(deal_id)
         fields = dict(changes)
         check_one_of(fields, "stage", DEAL_STAGES)
+        if fields.get("value") is not None:
+            fields["value"] = money.amount(fields["value"])
+        if fields.get("currency") is not None:
+            fields["currency"] = money.currency(fields["currency"])
         if fields.get("owner_id") is not None:
             fields["owner_id"] = await active_user_id(self._db, fields["owner_id"], SALES_ROLES)
         changed = changed_fields(current, fields)

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -34,9 +35,9 @@ from crm_core.rollups import Rollups
 from crm_core.sales import Deals, Leads
 from crm_core.tickets import Tickets
 from crm_core.users import Users
-from hub import console
+from hub import console, logs
 from hub.api.all_routes import api
-from hub.api.errors import error_middleware
+from hub.api.errors import error_middleware, error_response
 from hub.campaign_scheduler import CampaignScheduler
 from hub.channel_plugins import CHANNELS, REGISTRY
 from hub.client_address import forwarded_client
@@ -48,20 +49,23 @@ from hub.nlp_worker import NlpWorker
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
 from hub.presence import Presence
-from hub.ratelimit import LoginThrottle, PerMinuteLimit
+from hub.ratelimit import ConcurrencyLimit, LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
 from hub.settings import Settings
 from hub.sla_watch import SlaWatch
+from hub.stream_sockets import StreamSockets
 from nlp.analyzer import Analyzer, shared_analyzer
 from nlp.labels import INTENTS
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
+SEARCHES_PER_USER = 2  # at once, in each hub process
 SETTINGS = web.AppKey("settings", Settings)
 
 
 def create_app(settings: Settings) -> web.Application:
-    middlewares = [count_requests, error_middleware]
+    logs.quiet_client_faults()
+    middlewares = [count_requests, error_middleware, body_in_time(settings.http_body_seconds)]
     if settings.trusted_proxies:
         middlewares.insert(0, forwarded_client(settings.trusted_proxies))
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
@@ -207,6 +211,7 @@ def build_services(
         widget_limiter=PerMinuteLimit(settings.widget_new_per_minute),
         widget_messages=PerMinuteLimit(settings.widget_messages_per_minute),
         login_throttle=LoginThrottle(),
+        search_slots=ConcurrencyLimit(SEARCHES_PER_USER),
         reports=reports,
         commands=Commands(reports, CHANNELS, timezone=settings.timezone, sla_minutes=settings.sla_minutes),
         tickets=tickets,
@@ -217,6 +222,7 @@ def build_services(
         automation=automation,
         intent_reviews=IntentReviews(db, INTENTS, event_log),
         presence=Presence(),
+        stream_sockets=StreamSockets(),
         campaign_scheduler=scheduler,
         sla_watch=SlaWatch(tickets),
         nlp_worker=nlp_worker,
@@ -236,6 +242,30 @@ def _unsubscribe_url(settings: Settings) -> Callable[[ObjectId], str] | None:
     return lambda contact_id: (
         f"{settings.base_url}/unsubscribe?c={contact_id}&s={unsubscribe_signature(key, str(contact_id))}"
     )
+
+
+def body_in_time(seconds: float) -> Middleware:
+    """A request's body is read whole, within `seconds`, before its handler runs: a client that
+    sends headers and then trickles or goes silent holds a connection only that long (handlers
+    reading the body later get it from memory)."""
+
+    @web.middleware
+    async def read_body(request: web.Request, handler) -> web.StreamResponse:
+        if request.body_exists:
+            try:
+                async with asyncio.timeout(seconds):
+                    await request.read()
+            except TimeoutError:
+                # Answered and hung up at once: aiohttp would otherwise wait up to 10 s more
+                # for the rest of the body before closing.
+                response = error_response(408, "body_timeout", f"the body took over {seconds:g} s")
+                await response.prepare(request)
+                await response.write_eof()
+                request.protocol.force_close()
+                return response
+        return await handler(request)
+
+    return read_body
 
 
 @web.middleware

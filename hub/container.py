@@ -29,10 +29,11 @@ from hub.metrics import Metrics
 from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
 from hub.presence import Presence
-from hub.ratelimit import LoginThrottle, PerMinuteLimit
+from hub.ratelimit import ConcurrencyLimit, LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
 from hub.settings import Settings
 from hub.sla_watch import SlaWatch
+from hub.stream_sockets import StreamSockets
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Services:
     widget_limiter: PerMinuteLimit
     widget_messages: PerMinuteLimit
     login_throttle: LoginThrottle
+    search_slots: ConcurrencyLimit
     reports: Reports
     commands: Commands
     tickets: Tickets
@@ -66,6 +68,7 @@ class Services:
     automation: Automation
     intent_reviews: IntentReviews
     presence: Presence
+    stream_sockets: StreamSockets
     nlp_worker: NlpWorker | None = None
     channels: dict[str, ChannelPlugin] = field(default_factory=dict)  # the configured ones, by name
 

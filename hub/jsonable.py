@@ -1,7 +1,9 @@
-"""MongoDB records to JSON-ready dicts: ids as strings, times as ISO 8601, internals dropped."""
+"""MongoDB records to JSON-ready dicts: ids as strings, times as ISO 8601, internals dropped,
+numbers JSON can hold."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,4 +25,6 @@ def jsonable(value: Any) -> Any:
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no infinity or NaN: one such stored number must not break a page
     return value

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 
 from hub.client_address import CLIENT_ADDRESS
 
@@ -47,6 +48,30 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("pymongo", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class ClientFaults(logging.Filter):
+    """aiohttp logs a request it cannot parse (an over-long line or header, a NUL byte) and a
+    client gone mid-answer as an error with a traceback: anyone could fill the log with them.
+    They become one short debug line, without the request's bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError | ConnectionResetError):
+            return True
+        if not logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.msg, record.args = f"bad request or client gone: {type(exc).__name__}", ()
+        record.exc_info = None
+        return True
+
+
+_CLIENT_FAULTS = ClientFaults()
+
+
+def quiet_client_faults() -> None:
+    logging.getLogger("aiohttp.server").addFilter(_CLIENT_FAULTS)  # once: filters are a set
 
 
 class AccessLogger(AbstractAccessLogger):

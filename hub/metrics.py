@@ -70,6 +70,9 @@ class Metrics:
         self.stream_clients = Gauge(
             "hub_stream_clients", "Open realtime websocket connections.", registry=self.registry
         )
+        self.widget_clients = Gauge(
+            "hub_widget_clients", "Open widget (visitor) websocket connections.", registry=self.registry
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

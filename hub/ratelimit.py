@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections import defaultdict, deque
-from collections.abc import Callable
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterator
 
 RATE_WINDOW = 60.0
 _SWEEP_EVERY = 1000
@@ -60,6 +61,14 @@ class FailureBackoff:
     def forget(self, key: str) -> None:
         self._strikes.pop(key, None)
 
+    def withdraw(self, key: str) -> None:
+        """Take back one failure (an attempt counted in advance that succeeded)."""
+        count, last = self._strikes.get(key, (0, 0.0))
+        if count <= 1:
+            self._strikes.pop(key, None)
+        else:
+            self._strikes[key] = (count - 1, last)
+
 
 class LoginThrottle:
     """Slows password guessing without letting a guesser lock the real user out for long.
@@ -83,6 +92,15 @@ class LoginThrottle:
             self._address.wait(address, now),
         )
 
+    def admit(self, account: str, address: str) -> float:
+        """Seconds this attempt must wait, or 0 when it may go ahead: then it is counted as a
+        failure at once, before the password is checked, so guesses sent together see each
+        other (`succeeded` takes the count back)."""
+        wait = self.retry_after(account, address)
+        if wait == 0:
+            self.failed(account, address)
+        return wait
+
     def failed(self, account: str, address: str) -> None:
         now = self._clock()
         self._pair.fail(f"{account}\x1f{address}", now)
@@ -90,5 +108,31 @@ class LoginThrottle:
         self._address.fail(address, now)
 
     def succeeded(self, account: str, address: str) -> None:
+        """An admitted attempt was right: the account's failures are forgotten, and the
+        address's count loses the one taken in advance."""
         self._pair.forget(f"{account}\x1f{address}")
         self._account.forget(account)
+        self._address.withdraw(address)
+
+
+class ConcurrencyLimit:
+    """At most `per_key` calls at once per key (a user's searches: each may read thousands of
+    records, and twenty at once made everyone else's requests wait seconds)."""
+
+    def __init__(self, per_key: int) -> None:
+        self._per_key = per_key
+        self._running: Counter[str] = Counter()
+
+    @contextlib.contextmanager
+    def slot(self, key: str) -> Iterator[bool]:
+        """Whether a slot was free; when it was, it is held until the block ends."""
+        if self._running[key] >= self._per_key:
+            yield False
+            return
+        self._running[key] += 1
+        try:
+            yield True
+        finally:
+            self._running[key] -= 1
+            if not self._running[key]:
+                del self._running[key]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -37,10 +37,19 @@ _WATCHED = {
 _VERBS = {"insert": "created", "update": "updated", "replace": "updated"}
 
 
+RealtimeEvent = dict[str, Any]  # {type, data}
+
+
+def _everything(event: RealtimeEvent) -> bool:
+    return True
+
+
 class Subscription:
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(QUEUE_SIZE)
-        self.overflowed = False
+    """The events a subscriber `wants`, queued in order; None when the stream ended."""
+
+    def __init__(self, wants: Callable[[RealtimeEvent], bool] = _everything) -> None:
+        self.queue: asyncio.Queue[RealtimeEvent | None] = asyncio.Queue(QUEUE_SIZE)
+        self.wants = wants
 
 
 class Realtime:
@@ -54,10 +63,12 @@ class Realtime:
         self._stopping = False
 
     @contextlib.asynccontextmanager
-    async def subscription(self) -> AsyncIterator[Subscription]:
-        """Events from the moment this is entered: read state after entering it, and nothing
-        falls between the read and the first event."""
-        subscription = Subscription()
+    async def subscription(
+        self, wants: Callable[[RealtimeEvent], bool] = _everything
+    ) -> AsyncIterator[Subscription]:
+        """The events `wants` accepts, from the moment this is entered: read state after
+        entering it, and nothing falls between the read and the first event."""
+        subscription = Subscription(wants)
         self._subscriptions.add(subscription)
         try:
             await self._follow_changes()
@@ -119,11 +130,12 @@ class Realtime:
     def _fan_out(self, event_type: str, record: dict[str, Any]) -> None:
         event = {"type": event_type, "data": jsonable(record)}
         for subscription in list(self._subscriptions):
+            if not subscription.wants(event):
+                continue
             try:
                 subscription.queue.put_nowait(event)
             except asyncio.QueueFull:
                 # A client that cannot keep up is cut off and refetches on reconnect.
-                subscription.overflowed = True
                 self._forget(subscription)
                 with contextlib.suppress(asyncio.QueueFull):
                     subscription.queue.put_nowait(None)

@@ -137,6 +137,7 @@ class Settings:
     log_level: str = "INFO"
     shutdown_timeout: float = 15.0
     http_idle_seconds: float = 15.0
+    http_body_seconds: float = 30.0
     trusted_proxies: tuple[Network, ...] = ()
 
     @property
@@ -220,5 +221,6 @@ class Settings:
             log_level=_choice("HUB_LOG_LEVEL", "info", LOG_LEVELS).upper(),
             shutdown_timeout=_float("HUB_SHUTDOWN_TIMEOUT", 15.0),
             http_idle_seconds=_float("HUB_HTTP_IDLE_SECONDS", 15.0),
+            http_body_seconds=_float("HUB_HTTP_BODY_SECONDS", 30.0),
             trusted_proxies=_networks("HUB_TRUSTED_PROXIES"),
         )

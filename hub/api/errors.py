@@ -13,6 +13,7 @@ from crm_core.records import is_transient
 log = logging.getLogger(__name__)
 
 _DOMAIN_STATUS = {NotFound: 404, Invalid: 422, Conflict: 409, Forbidden: 403}
+CLIENT_CLOSED = 499  # as nginx counts a request whose client left before the answer
 
 
 class ApiError(Exception):
@@ -30,6 +31,11 @@ def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+def _client_left(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 @web.middleware
@@ -52,6 +58,13 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         return error_response(
             exc.status, exc.reason.lower().replace(" ", "_"), exc.text if specific else exc.reason
         )
+    except ConnectionResetError:
+        if not _client_left(request):
+            raise
+        # Nobody is there to answer: a short note at debug level (a log line per dropped
+        # connection, with a traceback, let anyone fill the log).
+        log.debug("client closed the connection", extra={"path": request.path})
+        return error_response(CLIENT_CLOSED, "client_closed", "the client closed the connection")
     except Exception as exc:
         if is_transient(exc):
             log.warning("database unavailable", extra={"path": request.path, "error": exc.__class__.__name__})

@@ -3,10 +3,11 @@ validates JSON bodies, and is the single source the OpenAPI document is built fr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,19 @@ class Call:
             raise ApiError(400, "bad_query", f"{name}: a whole number from 0 to {maximum}")
         return value
 
+    @contextlib.asynccontextmanager
+    async def searching(self, q: str | None) -> AsyncIterator[None]:
+        """Held around a read that searches for `q` (if any): a user may run `app.SEARCHES_PER_USER`
+        searches at once (429 past that)."""
+        if q is None:
+            yield
+            return
+        with self.services.search_slots.slot(str(self.actor["_id"])) as free:
+            if not free:
+                raise ApiError(429, "too_many_searches", "wait for your other searches to finish",
+                               headers={"Retry-After": "1"})  # fmt: skip
+            yield
+
     @property
     def actor(self) -> dict[str, Any]:
         assert self.user is not None, "route registered without roles"
@@ -120,6 +134,8 @@ class Route:
     # Routes that must see the raw bytes (signatures) read the body themselves; `raw_body` is its
     # media type, and `body`, if given, only documents its shape.
     raw_body: str | None = None
+    # A websocket route: its upgrade request may carry the token as ?access_token=.
+    websocket: bool = False
 
 
 class Api:
@@ -138,14 +154,32 @@ class Api:
         query: Sequence[QueryParam] = (),
         ok_status: int = 200,
         raw_body: str | None = None,
+        websocket: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
-                Route(method, path, handler, summary, tag, roles, body, tuple(query), ok_status, raw_body)
+                Route(
+                    method,
+                    path,
+                    handler,
+                    summary,
+                    tag,
+                    roles,
+                    body,
+                    tuple(query),
+                    ok_status,
+                    raw_body=raw_body,
+                    websocket=websocket,
+                )
             )
             return handler
 
         return register
+
+    def roles_of(self, method: str, path: str) -> Sequence[str]:
+        """Who may call a route (nobody signed in, for a route open to all: none)."""
+        route = next(r for r in self.routes if r.method == method and r.path == path)
+        return route.roles or ()
 
     def install(self, app: web.Application) -> None:
         for route in self.routes:
@@ -156,7 +190,7 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
     async def endpoint(request: web.Request) -> web.StreamResponse:
         call = Call(request=request, services=request.app[SERVICES])
         if route.roles is not None:
-            call.user = await authenticate(call)
+            call.user = await authenticate(call, websocket=route.websocket)
             if call.user["role"] not in route.roles:
                 raise ApiError(403, "forbidden", f"role {call.user['role']!r} may not do this")
         if route.body is not None and route.raw_body is None:
@@ -166,16 +200,31 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
     return endpoint
 
 
-def bearer_token(request: web.Request) -> str | None:
+def bearer_token(request: web.Request, *, websocket: bool = False) -> str | None:
+    """The Authorization header's token. Browsers cannot set headers on websockets, so a
+    websocket route's real upgrade may carry ?access_token= instead; nowhere else, since URLs
+    end up in logs and browser history."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    # Browsers cannot set headers on websockets: a websocket may carry ?access_token= instead.
-    # Nowhere else, since URLs end up in logs and browser history.
-    if request.headers.get("Upgrade", "").lower() == "websocket":
+    if websocket and is_websocket_upgrade(request):
         return request.query.get("access_token") or None
     return None
+
+
+def is_websocket_upgrade(request: web.Request) -> bool:
+    connection = {part.strip().lower() for part in request.headers.get("Connection", "").split(",")}
+    return (
+        request.method == "GET"
+        and request.headers.get("Upgrade", "").lower() == "websocket"
+        and "upgrade" in connection
+    )
+
+
+def session_token(request: web.Request, *, websocket: bool = False) -> str | None:
+    """The token this request is signed in with: its bearer token, else its session cookie."""
+    return bearer_token(request, websocket=websocket) or request.cookies.get(SESSION_COOKIE) or None
 
 
 def csrf_token(session: str) -> str:
@@ -184,11 +233,11 @@ def csrf_token(session: str) -> str:
     return hmac.new(session.encode(), b"csrf", hashlib.sha256).hexdigest()
 
 
-async def authenticate(call: Call) -> dict[str, Any]:
+async def authenticate(call: Call, *, websocket: bool = False) -> dict[str, Any]:
     """A bearer token (API clients), or the console's session cookie: then a state-changing
     request must also carry the session's CSRF token."""
     request = call.request
-    token = bearer_token(request)
+    token = bearer_token(request, websocket=websocket)
     if token is None and (token := request.cookies.get(SESSION_COOKIE)):
         sent = request.headers.get("X-CSRF-Token", "")
         if request.method not in SAFE_METHODS and not hmac.compare_digest(
@@ -204,6 +253,10 @@ async def authenticate(call: Call) -> dict[str, Any]:
 
 
 async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    """The JSON body as `model`. Only a JSON media type is read: a cross-site form can post
+    text/plain without asking the browser first, and must not sign anyone in."""
+    if not is_json_media_type(request.content_type):
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     try:
         data = parse_json(await request.read())
     except PayloadError as exc:
@@ -214,6 +267,10 @@ async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise ApiError(422, "invalid", f"{where}: {first['msg']}") from exc
+
+
+def is_json_media_type(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def json_ok(data: Any, status: int = 200) -> web.Response:

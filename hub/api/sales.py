@@ -7,6 +7,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm_core.money import MAX_AMOUNT
 from crm_core.sales import DEAL_STAGES, SETTABLE_LEAD_STATUSES, DealFilter, LeadFilter
 from hub.api.routing import SALES_TEAM, Call, QueryParam, api, json_ok
 
@@ -25,8 +26,9 @@ class LeadChanges(BaseModel):
 class DealChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stage: Literal[DEAL_STAGES] | None = None
-    value: float | None = Field(default=None, ge=0)
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    value: float | None = Field(default=None, ge=0, le=float(MAX_AMOUNT), allow_inf_nan=False,
+                                description="at most two decimal places")  # fmt: skip
+    currency: str | None = Field(default=None, pattern="^[A-Za-z]{3}$", description="ISO 4217, such as CNY")
     owner_id: str | None = None
 
 

@@ -12,7 +12,16 @@ from crm_core.audit import diff
 from crm_core.records import ROLES
 from crm_core.users import public_user
 from hub.api.errors import ApiError
-from hub.api.routing import ALL_STAFF, SESSION_COOKIE, Call, api, bearer_token, csrf_token, json_ok
+from hub.api.routing import (
+    ALL_STAFF,
+    SESSION_COOKIE,
+    Call,
+    api,
+    bearer_token,
+    csrf_token,
+    json_ok,
+    session_token,
+)
 
 Role = Literal[ROLES]
 
@@ -43,7 +52,7 @@ async def _sign_in(call: Call) -> tuple[str, dict]:
     """(token, user) for the body's email and password, throttled per account and address."""
     services = call.services
     account, address = call.body.email.strip().lower(), call.request.remote or "?"
-    if (wait := services.login_throttle.retry_after(account, address)) > 0:
+    if (wait := services.login_throttle.admit(account, address)) > 0:
         services.metrics.logins.labels("throttled").inc()
         raise ApiError(
             429,
@@ -53,7 +62,6 @@ async def _sign_in(call: Call) -> tuple[str, dict]:
         )
     result = await services.users.login(call.body.email, call.body.password)
     if result is None:
-        services.login_throttle.failed(account, address)
         services.metrics.logins.labels("failed").inc()
         raise ApiError(401, "bad_credentials", "wrong email or password, or the account is inactive")
     services.login_throttle.succeeded(account, address)
@@ -78,7 +86,7 @@ async def open_session(call: Call) -> web.Response:
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=call.services.settings.token_ttl_hours * 3600,
+        max_age=int(call.services.settings.token_ttl_hours * 3600),
         path="/",
         httponly=True,
         samesite="Strict",
@@ -97,7 +105,15 @@ async def current_session(call: Call) -> web.Response:
 @api.route("DELETE", "/api/v1/auth/session", summary="Sign the browser out: revoke its session.",
            tag="auth", roles=ALL_STAFF)  # fmt: skip
 async def close_session(call: Call) -> web.Response:
-    await call.services.users.logout(call.request.cookies.get(SESSION_COOKIE) or "")
+    return await _end_session(call)
+
+
+async def _end_session(call: Call) -> web.Response:
+    """Revoke the request's token (its bearer token, else its session cookie), close the
+    realtime streams it opened, and drop the cookie."""
+    token = session_token(call.request) or ""
+    await call.services.users.logout(token)
+    call.services.stream_sockets.end_token(token)
     response = json_ok({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -108,11 +124,10 @@ def _over_https(call: Call) -> bool:
     return call.request.secure or forwarded == "https" or call.services.settings.base_url.startswith("https:")
 
 
-@api.route("POST", "/api/v1/auth/logout", summary="Revoke the token used for this request.",
+@api.route("POST", "/api/v1/auth/logout", summary="Revoke the token or session used for this request.",
            tag="auth", roles=ALL_STAFF)  # fmt: skip
 async def logout(call: Call) -> web.Response:
-    await call.services.users.logout(bearer_token(call.request) or "")
-    return json_ok({"ok": True})
+    return await _end_session(call)
 
 
 @api.route("GET", "/api/v1/auth/me", summary="The user this token belongs to.", tag="auth", roles=ALL_STAFF)
@@ -153,6 +168,8 @@ async def create_user(call: Call) -> web.Response:
 async def update_user(call: Call) -> web.Response:
     fields = call.body.model_dump(exclude_unset=True)
     user, old = await call.services.users.update(call.path("id"), fields)
+    if fields.keys() & {"active", "password", "role"}:
+        call.services.stream_sockets.end_user(str(user["_id"]))  # reconnects get the new rights
     changes = diff(old, user) | ({"password": "changed"} if "password" in fields else {})
     await call.services.audit.record(call.actor, "user.update", "user", user["_id"], changes)
     return json_ok(public_user(user))

@@ -2,39 +2,126 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
 from aiohttp import WSMsgType, web
+from pymongo.errors import PyMongoError
 
 from channels.base import PayloadError, parse_json
-from hub.api.routing import ALL_STAFF, Call, api
-from hub.realtime import Subscription
+from hub.api.errors import ApiError
+from hub.api.routing import ALL_STAFF, Call, api, bearer_token, session_token
+from hub.realtime import RealtimeEvent, Subscription
+from hub.stream_sockets import StreamSocket, TooManySockets
 from hub.tasks import until_first_done
+
+# Each kind of record is streamed to the roles that may read it over HTTP: its GET route's, so
+# the stream and the routes cannot disagree. A notification goes to its recipient only.
+READ_ROUTES = {
+    "conversation": "/api/v1/conversations/{id}",
+    "message": "/api/v1/conversations/{id}/messages",
+    "ticket": "/api/v1/tickets/{id}",
+    "lead": "/api/v1/leads/{id}",
+    "deal": "/api/v1/deals/{id}",
+    "presence": "/api/v1/staff",
+}
+# How often a socket looks whether its session still holds (sign-outs and deactivations in
+# this process end it at once; this finds those made through another hub process).
+SESSION_CHECK_SECONDS = 10.0
+SESSION_ENDED = 4401  # the close code the console takes as "sign in again"
+
+
+def visible_to(user: dict[str, Any]) -> Callable[[RealtimeEvent], bool]:
+    """Whether `user` may see an event: the kinds their role may read, their notifications."""
+    role, user_id = user["role"], str(user["_id"])
+    kinds = {kind for kind, path in READ_ROUTES.items() if role in api.roles_of("GET", path)}
+
+    def wants(event: RealtimeEvent) -> bool:
+        kind = event["type"].partition(".")[0]
+        if kind == "notification":
+            return event["data"].get("user_id") == user_id
+        return kind in kinds
+
+    return wants
 
 
 @api.route(
     "GET",
     "/api/v1/stream",
-    summary="Websocket of events: conversation.created, conversation.updated, message.created, "
-    "message.updated, presence ({conversation_id, viewers}), each {type, data}. Send "
+    summary="Websocket of the events your role may read (the same rules as the routes): "
+    "conversation.*, message.*, ticket.*, lead.*, deal.* (created, updated), your own "
+    "notification.*, presence ({conversation_id, viewers}), each {type, data}. Send "
     '{"type": "viewing", "conversation_id": ID or null} to tell colleagues what you have open. '
-    "Token in the Authorization header, ?access_token=, or the console's session cookie.",
+    "Token in the Authorization header, ?access_token=, or the console's session cookie (from "
+    "the hub's own origin only). Closed with code 4401 when the session ends; at most 10 "
+    "sockets per user (429).",
     tag="realtime",
     roles=ALL_STAFF,
+    websocket=True,
 )
-async def stream(call: Call) -> web.WebSocketResponse:
+async def stream(call: Call) -> web.StreamResponse:
+    services, request = call.services, call.request
+    if bearer_token(request, websocket=True) is None and not _from_own_origin(call):
+        raise ApiError(403, "bad_origin", "the session cookie opens the stream from the hub's own pages only")
+    token = session_token(request, websocket=True) or ""
+    try:
+        with services.stream_sockets.opened(str(call.actor["_id"]), token) as socket:
+            return await _serve(call, socket)
+    except TooManySockets as exc:
+        raise ApiError(429, "too_many_streams", "too many open streams for this user") from exc
+
+
+async def _serve(call: Call, socket: StreamSocket) -> web.WebSocketResponse:
     services = call.services
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(call.request)
     services.metrics.stream_clients.inc()
     try:
-        async with services.realtime.subscription() as subscription:
+        async with services.realtime.subscription(visible_to(call.actor)) as subscription:
             ready = {"user_id": str(call.actor["_id"]), "presence": services.presence.all()}
             await ws.send_json({"type": "ready", "data": ready})
-            await until_first_done(_push(ws, subscription), _listen(ws, call))
+            await until_first_done(_push(ws, subscription), _listen(ws, call), _signed_in(call, socket))
     finally:
         _viewing(call, ws, None)
         services.metrics.stream_clients.dec()
+        if socket.ended.is_set():
+            await ws.close(code=SESSION_ENDED, message=b"session ended")
         await ws.close()
     return ws
+
+
+def _from_own_origin(call: Call) -> bool:
+    """A browser names the page that opens a websocket; a cookie session may only be used by
+    the hub's own (its host as asked for, or its public URL)."""
+    origin = call.request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser: nothing ambient to misuse
+    public = urlsplit(call.services.settings.base_url)
+    return origin in (
+        f"http://{call.request.host}",
+        f"https://{call.request.host}",
+        f"{public.scheme}://{public.netloc}",
+    )
+
+
+async def _signed_in(call: Call, socket: StreamSocket) -> None:
+    """Returns when the socket's session ends: at once when this process ends it, else when a
+    look finds the token revoked or expired, the user deactivated or given another role."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SESSION_CHECK_SECONDS):
+                await socket.ended.wait()
+            return
+        try:
+            user = await call.services.users.for_token(socket.token)
+        except PyMongoError:
+            continue  # the database is away: the session is not known to have ended
+        if user is None or user["role"] != call.actor["role"]:
+            socket.ended.set()
+            return
 
 
 async def _push(ws: web.WebSocketResponse, subscription: Subscription) -> None:

@@ -10,15 +10,16 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from pymongo.asynchronous.client_session import AsyncClientSession
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels import slack
 from channels.base import DeliveryError
 from crm_core.domain_events import Event
 from hub.api.errors import ApiError
-from hub.api.routing import Call, api
+from hub.api.routing import Call, api, is_json_media_type
 from hub.channel_plugins.plugin import ChannelPlugin, running
 from hub.container import Services
 from hub.listeners import Listener
@@ -205,8 +206,17 @@ async def slack_commands(call: Call) -> web.StreamResponse:
 
 
 async def _dispatch(call: Call) -> web.StreamResponse:
+    """Verified here first, on the raw bytes (Bolt read the body before its own check, and
+    failed on a body that is JSON but not an object); Bolt then checks again and routes."""
     bolt = running(call, SlackChannel).bot.app
-    response = await bolt.async_dispatch(await to_bolt_request(call.request))
+    request = call.request
+    secret = call.services.settings.slack_signing_secret or ""
+    body = slack.verified_body(
+        secret, await request.read(), request.headers, json=is_json_media_type(request.content_type)
+    )
+    response = await bolt.async_dispatch(
+        AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
+    )
     if response.status == 401:
         raise ApiError(401, "bad_signature", "missing, wrong or stale Slack signature")
     return await to_aiohttp_response(response)

@@ -17,7 +17,7 @@ from crm_core.records import normalize_email
 from hub.api.routing import Call, api
 from hub.channel_plugins.plugin import ChannelPlugin, running
 from hub.container import Services
-from hub.realtime import Subscription
+from hub.realtime import RealtimeEvent, Subscription
 from hub.settings import Settings
 from hub.tasks import until_first_done
 
@@ -82,11 +82,15 @@ async def widget_socket(call: Call) -> web.WebSocketResponse:
     secret = _secret(call)
     ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(call.request)
+    call.services.metrics.widget_clients.inc()
     try:
         session = await _WidgetSession.open(call, ws, secret)
         if session is not None:
             await session.run()
+    except ConnectionResetError:
+        pass  # the visitor left (or aiohttp closed the socket on an over-long frame) mid-answer
     finally:
+        call.services.metrics.widget_clients.dec()
         await ws.close()
     return ws
 
@@ -116,9 +120,10 @@ class _WidgetSession:
             raw = await asyncio.wait_for(ws.receive_str(), HELLO_TIMEOUT)
             hello = webchat.parse_hello(parse_json(raw.encode()))
         except (TimeoutError, TypeError, PayloadError) as exc:
-            reason = str(exc) if isinstance(exc, PayloadError) else "expected a hello frame"
-            await ws.send_json({"type": "error", "message": f"hello: {reason}"})
-            await ws.close(code=4400, message=b"expected a hello frame")
+            if not ws.closed:  # an over-long frame has closed it already (1009)
+                reason = str(exc) if isinstance(exc, PayloadError) else "expected a hello frame"
+                await ws.send_json({"type": "error", "message": f"hello: {reason}"})
+                await ws.close(code=4400, message=b"expected a hello frame")
             return None
         token = hello.token
         try:
@@ -140,7 +145,7 @@ class _WidgetSession:
     async def run(self) -> None:
         """Subscribed before the history is read, so no message falls between the two (one in
         both is shown once: the widget knows message ids)."""
-        async with self.services.realtime.subscription() as subscription:
+        async with self.services.realtime.subscription(self._shown) as subscription:
             await self._welcome()
             await until_first_done(self._push(subscription), self._read())
 
@@ -165,16 +170,19 @@ class _WidgetSession:
             }
         )
 
+    def _shown(self, event: RealtimeEvent) -> bool:
+        """Only the messages of this visitor's conversation reach the widget (never notes)."""
+        message = event["data"]
+        return (
+            event["type"] == "message.created"
+            and message.get("kind") == "message"
+            and self.conversation_id is not None
+            and message.get("conversation_id") == str(self.conversation_id)
+        )
+
     async def _push(self, subscription: Subscription) -> None:
         while (event := await subscription.queue.get()) is not None:
-            message = event["data"]
-            if (
-                event["type"] == "message.created"
-                and message.get("kind") == "message"
-                and self.conversation_id is not None
-                and message.get("conversation_id") == str(self.conversation_id)
-            ):
-                await self.ws.send_json({"type": "message", "message": webchat.public_message(message)})
+            await self.ws.send_json({"type": "message", "message": webchat.public_message(event["data"])})
 
     async def _read(self) -> None:
         async for raw in self.ws:

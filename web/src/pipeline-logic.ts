@@ -20,3 +20,10 @@ export function columns(deals: Deal[]): Column[] {
     return { stage, deals: here, totals }
   })
 }
+
+// A currency the browser can format: three letters. Anything else (stored before the hub checked
+// codes) is shown as a number and the code, so one bad record cannot blank the board
+// (Intl.NumberFormat throws a RangeError on a malformed code).
+export function isCurrencyCode(code: string): boolean {
+  return /^[A-Z]{3}$/.test(code)
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { columns } from '../pipeline-logic'
+import { columns, isCurrencyCode } from '../pipeline-logic'
 import type { Deal } from '../types'
 
 function deal(id: string, stage: Deal['stage'], value: number | null, currency = 'EUR'): Deal {
@@ -13,5 +13,11 @@ describe('the deals board', () => {
     expect(board[0]?.totals).toEqual({ EUR: 150, USD: 7 })
     expect(board[3]?.deals.map((d) => d.id)).toEqual(['d'])
     expect(board[3]?.totals).toEqual({})
+  })
+
+  it('formats only well-formed currency codes as money', () => {
+    expect(['EUR', 'CNY'].every(isCurrencyCode)).toBe(true)
+    expect(['1$#', 'eur', 'EURO', ''].some(isCurrencyCode)).toBe(false)
+    for (const code of ['EUR', 'CNY']) expect(() => new Intl.NumberFormat('en', { style: 'currency', currency: code })).not.toThrow()
   })
 })
