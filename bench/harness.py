@@ -63,15 +63,19 @@ def hub_env(mongo_uri: str, port: int, **env: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def running_hub(uri_options: str = "", **env: str) -> AsyncIterator[RunningHub]:
-    """An embedded database in a temporary folder and a hub on a free port, ready to serve."""
+async def running_hub(
+    uri_options: str = "", log: Path | None = None, **env: str
+) -> AsyncIterator[RunningHub]:
+    """An embedded database in a temporary folder and a hub on a free port, ready to serve (its
+    log written to `log` when given)."""
     data = tempfile.mkdtemp(prefix="hub-bench-")
     server = EmbeddedServer(Path(data) / "db")
     mongo_uri = await server.start()
     port = free_port()
     hub = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub", "serve", env=hub_env(mongo_uri + uri_options, port, **env), cwd=data
-    )
+        sys.executable, "-m", "hub", "serve", env=hub_env(mongo_uri + uri_options, port, **env), cwd=data,
+        stderr=log.open("wb") if log else None,
+    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:

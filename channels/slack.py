@@ -40,15 +40,17 @@ def build_app(signing_secret: str, bot_token: str, api_url: str | None) -> Async
 
 def verified_body(signing_secret: str, body: bytes, headers: Mapping[str, str], *, json: bool) -> str:
     """The text of a request Slack signed, checked before anything reads it: a signature over
-    the raw bytes that is recent (five minutes), then UTF-8 text, and a JSON body an object."""
-    if not SignatureVerifier(signing_secret).is_valid_request(body, dict(headers)):
+    the body that is recent (five minutes), then a JSON body must be an object. Slack signs
+    UTF-8 text: other bytes cannot carry its signature."""
+    try:
+        text = body.decode()
+    except UnicodeDecodeError as exc:
+        raise SignatureError("the body is not UTF-8 text, which is all Slack signs") from exc
+    if not SignatureVerifier(signing_secret).is_valid_request(text, dict(headers)):
         raise SignatureError("missing, wrong or stale Slack signature")
     if json and not isinstance(parse_json(body), dict):
         raise PayloadError("body: a JSON object expected")
-    try:
-        return body.decode()
-    except UnicodeDecodeError as exc:
-        raise PayloadError("body is not UTF-8 text") from exc
+    return text
 
 
 def escaped(text: str) -> str:

@@ -24,7 +24,9 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.isoformat().replace("+00:00", "Z")
+        # Always to the millisecond (what the database keeps): strings of one width sort as
+        # times do ("07Z" sorted after "07.073Z" when a time fell on a whole second).
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if isinstance(value, float) and not math.isfinite(value):
         return None  # JSON has no infinity or NaN: one such stored number must not break a page
     return value

@@ -376,3 +376,22 @@ async def test_on_a_phone_list_thread_and_contact_stack(make_hub, browser):
     await no_serious_violations(page)
     await page.get_by_role("button", name="Back to the list").click()
     await expect(page.get_by_role("link", name="Mo Bile")).to_be_visible()
+
+
+async def test_a_console_whose_session_ends_elsewhere_asks_to_sign_in_again(hub, browser):
+    agent = await staff(hub, "agent", "Dora")
+    page = await signed_in(browser, hub, agent, path="/inbox")
+    await expect(page.get_by_role("link", name="Inbox")).to_be_visible()
+
+    async def stream_open():
+        _, metrics = await hub.call("GET", "/metrics")
+        return "hub_stream_clients 1.0" in metrics
+
+    await eventually(stream_open)
+    admin = await hub.login("admin")
+    user = await hub.services.users.active_by_email(agent)
+    status, _ = await hub.call("PATCH", f"/api/v1/users/{user['_id']}", admin, json={"active": False})
+    assert status == 200
+    await expect(page.get_by_label("Email")).to_be_visible()
+    assert "/sign-in" in page.url and "next=%2Finbox" in page.url
+    await page.context.close()

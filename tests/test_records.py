@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_core.records import TermSearch, modify_one
+from hub.jsonable import jsonable
 
 
 async def test_concurrent_claims_take_each_document_once(hub):
@@ -81,3 +83,13 @@ async def test_a_term_search_finds_exactly_the_records_with_a_term_starting_with
         found = await TermSearch(hub.db, bare_ranges=bare_ranges).find_ids(collection, match, {}, "n")
         assert sorted(found) == sorted(expected)
     await collection.drop()
+
+
+def test_times_are_written_to_the_millisecond_so_that_they_sort_as_strings():
+    """A time on a whole second was written without its fraction ("...07Z"), which sorts after
+    "...07.073Z": clients comparing the strings saw pages out of order."""
+    whole, later = datetime(2026, 1, 1, 0, 0, 7), datetime(2026, 1, 1, 0, 0, 7, 73000, tzinfo=UTC)
+    assert [jsonable(whole), jsonable(later)] == ["2026-01-01T00:00:07.000Z", "2026-01-01T00:00:07.073Z"]
+    assert (
+        jsonable(datetime(2026, 1, 1, 8, tzinfo=timezone(timedelta(hours=8)))) == "2026-01-01T00:00:00.000Z"
+    )

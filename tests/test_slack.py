@@ -349,13 +349,41 @@ async def test_qualified_leads_reach_their_reps_on_the_stream_and_by_slack_dm(ma
     assert sent["UREP2"].startswith("New qualified lead for you: Kai Buyer, score")
 
 
-@pytest.mark.parametrize("body", [b"[]", b"null", b"1", b'"x"', b"\xff\xfe"])
-@pytest.mark.parametrize("path", ["/webhooks/slack/events", "/webhooks/slack/commands"])
-async def test_a_body_that_is_no_json_object_is_refused_before_and_after_the_signature(slack_hub, path, body):
+@pytest.mark.parametrize("body", [b"[]", b"null", b"1", b'"x"'])
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/webhooks/slack/events", "application/json"),
+        ("/webhooks/slack/events", "application/octet-stream"),  # events are JSON whatever is said
+        ("/webhooks/slack/commands", "application/json"),
+    ],
+)
+async def test_a_body_that_is_no_json_object_is_refused_before_and_after_the_signature(
+    slack_hub, path, content_type, body
+):
     """The signature is checked first, on the raw bytes (a JSON array answered 500 before it);
     a signed body that is no object is a 400."""
-    unsigned = await slack_hub.client.post(path, data=body, headers={"Content-Type": "application/json"})
+    unsigned = await slack_hub.client.post(path, data=body, headers={"Content-Type": content_type})
     assert unsigned.status == 401, await unsigned.text()
-    resp = await signed(slack_hub, path, body, content_type="application/json")
+    resp = await signed(slack_hub, path, body, content_type=content_type)
     assert resp.status == 400, await resp.text()
     assert (await resp.json())["error"]["code"] == "bad_payload"
+
+
+async def test_bytes_that_are_no_text_cannot_carry_a_slack_signature(slack_hub):
+    for path in ("/webhooks/slack/events", "/webhooks/slack/commands"):
+        resp = await slack_hub.client.post(path, data=b"\xff\xfe{}", headers={"X-Slack-Signature": "v0=x"})
+        assert resp.status == 401 and (await resp.json())["error"]["code"] == "bad_signature"
+
+
+async def test_a_signed_request_while_slack_is_unreachable_is_503_so_slack_retries(make_hub):
+    hub = await make_hub(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url="http://127.0.0.1:9/api/",
+    )
+    body = urllib.parse.urlencode({"command": "/hub", "text": "stats today", "user_id": "U1"}).encode()
+    resp = await signed(
+        hub, "/webhooks/slack/commands", body, content_type="application/x-www-form-urlencoded"
+    )
+    assert resp.status == 503 and (await resp.json())["error"]["code"] == "channel_unavailable"

@@ -190,7 +190,7 @@ class SlackChannel(ChannelPlugin):
     raw_body="application/json",
 )
 async def slack_events(call: Call) -> web.StreamResponse:
-    return await _dispatch(call)
+    return await _dispatch(call, json=True)  # Slack sends events as JSON, whatever the header says
 
 
 @api.route(
@@ -202,21 +202,21 @@ async def slack_events(call: Call) -> web.StreamResponse:
     raw_body="application/x-www-form-urlencoded",
 )
 async def slack_commands(call: Call) -> web.StreamResponse:
-    return await _dispatch(call)
+    return await _dispatch(call, json=is_json_media_type(call.request.content_type))
 
 
-async def _dispatch(call: Call) -> web.StreamResponse:
+async def _dispatch(call: Call, *, json: bool) -> web.StreamResponse:
     """Verified here first, on the raw bytes (Bolt read the body before its own check, and
     failed on a body that is JSON but not an object); Bolt then checks again and routes."""
     bolt = running(call, SlackChannel).bot.app
     request = call.request
     secret = call.services.settings.slack_signing_secret or ""
-    body = slack.verified_body(
-        secret, await request.read(), request.headers, json=is_json_media_type(request.content_type)
-    )
+    body = slack.verified_body(secret, await request.read(), request.headers, json=json)
     response = await bolt.async_dispatch(
         AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
     )
     if response.status == 401:
         raise ApiError(401, "bad_signature", "missing, wrong or stale Slack signature")
+    if response.status >= 500:  # Bolt could not reach Slack (its token check) or a listener failed
+        raise ApiError(503, "channel_unavailable", "Slack cannot be reached; the request is retried")
     return await to_aiohttp_response(response)

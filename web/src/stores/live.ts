@@ -27,7 +27,8 @@ export const useLive = defineStore('live', () => {
     }
   }
 
-  function start(): void {
+  /** Open the stream; `onSessionEnded` runs when the hub ends the session it was opened with. */
+  function start(onSessionEnded: () => void): void {
     if (stream) return
     stream = openStream(
       (event) => {
@@ -35,6 +36,10 @@ export const useLive = defineStore('live', () => {
         listeners.forEach((listener) => listener(event))
       },
       () => reconnected.forEach((refetch) => refetch()),
+      () => {
+        stream = null
+        onSessionEnded()
+      },
     )
   }
 

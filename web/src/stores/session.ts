@@ -31,11 +31,16 @@ export const useSession = defineStore('session', () => {
     start(await api<SessionAnswer>('POST', '/api/v1/auth/session', { email, password }))
   }
 
-  async function signOut(): Promise<void> {
-    await api('DELETE', '/api/v1/auth/session').catch(() => undefined)
+  /** The hub ended the session (signed out elsewhere, deactivated): forget it here too. */
+  function forget(): void {
     user.value = null
     useCsrf('')
   }
 
-  return { user, checked, restore, signIn, signOut }
+  async function signOut(): Promise<void> {
+    await api('DELETE', '/api/v1/auth/session').catch(() => undefined)
+    forget()
+  }
+
+  return { user, checked, restore, signIn, signOut, forget }
 })
