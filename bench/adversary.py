@@ -108,22 +108,25 @@ async def stream_sessions(probe: Probe) -> None:
     await ws.receive_json()
     started = time.perf_counter()
     await probe.status("POST", "/api/v1/auth/logout", headers=_bearer(token))
-    message = await ws.receive(timeout=30)
-    took = time.perf_counter() - started
-    report(
-        "stream after sign-out: closed with code, after", f"{ws.close_code} {message.type.name}, {took:.3f} s"
-    )
+    try:
+        message = await ws.receive(timeout=15)
+        outcome = f"{ws.close_code} {message.type.name}, {time.perf_counter() - started:.3f} s"
+    except TimeoutError:
+        outcome = "still open after 15 s"
+    report("stream after sign-out: closed with code, after", outcome)
+    await ws.close()
     token, _ = await probe.token("agent")
     url = f"{probe.url}/api/v1/stream?access_token={token}"
     opened, refused = [], Counter()
-    for _ in range(2000):
-        try:
-            opened.append(await probe.http.ws_connect(url))
-        except aiohttp.WSServerHandshakeError as exc:
-            refused[exc.status] += 1
-    report("2,000 sockets for one token: opened; refused", f"{len(opened)}; {dict(refused)}")
-    for ws in opened:
-        await ws.close()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as sockets:
+        for _ in range(2000):
+            try:
+                opened.append(await sockets.ws_connect(url))
+            except aiohttp.WSServerHandshakeError as exc:
+                refused[exc.status] += 1
+        report("2,000 sockets for one token: opened; refused", f"{len(opened)}; {dict(refused)}")
+        for ws in opened:
+            await ws.close()
 
 
 async def bad_money(probe: Probe) -> None:
@@ -214,7 +217,7 @@ async def slow_bodies(probe: Probe, count: int) -> None:
 async def search(probe: Probe, burst: int) -> None:
     for n in range(burst):
         for m in range(5):
-            await post(probe.http, probe.url, f"burst-{n}", f"burst probe xq {n} {m}")
+            await post(probe.http, probe.url, f"customer-{n}", f"burst probe xq {n} {m}")
     newest = await probe.db.conversations.find({}, {"_id": 1}).sort("last_message_at", -1).to_list(40)
     found, cursor = [], None
     while True:
@@ -255,10 +258,11 @@ async def main() -> None:
         probe = Probe(hub.url, http, AsyncMongoClient(hub.mongo_uri)[BENCH_DB])
         probe.admin = await probe.sign_in(ADMIN)
         for step in (stream_roles, stream_sessions, bad_money, slack_non_objects, widget_big_hello,
-                     session_edges, csv_semicolons, concurrent_guesses):  # fmt: skip
+                     session_edges, csv_semicolons):  # fmt: skip
             await step(probe)
         await slow_bodies(probe, args.slow_bodies)
         await search(probe, args.burst)
+        await concurrent_guesses(probe)  # last: before the fix it locked this address out
         async with http.get(f"{hub.url}/metrics") as resp:
             counted = [
                 line

@@ -110,7 +110,7 @@ class TermMatch:
 SEARCH_LIMIT = 500  # the records of one kind a search finds at most
 # The candidates of one kind a search reads at most (the records its longest word's range
 # holds, newest first): a word in every message costs a search no more than a rare one.
-SEARCH_SCAN_LIMIT = 2000
+SEARCH_SCAN_LIMIT = 1000
 
 
 class TermSearch:
