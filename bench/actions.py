@@ -29,7 +29,7 @@ from pymongo import AsyncMongoClient, UpdateOne
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, for bench.harness
 from bench.harness import ADMIN, BENCH_DB, PASSWORD, SIGNED_IN_HUB_ENV, fill, peak_rss_mb, running_hub  # noqa: E402
-from crm_core.records import CONVERSATION_STATUSES  # noqa: E402
+from crm_core.vocabularies import CONVERSATION_STATUSES  # noqa: E402
 
 ALL_STATUSES = ",".join(CONVERSATION_STATUSES)
 

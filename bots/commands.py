@@ -12,9 +12,8 @@ from zoneinfo import ZoneInfo
 
 from bots.charts import messages_per_day_chart
 from crm_core.reporting import FIRST_DAY, LAST_DAY, MAX_PERIOD, Period, Reports
+from crm_core.vocabularies import MANAGERS, SALES_TEAM
 
-NUMBER_ROLES = ("manager", "admin")
-LEAD_ROLES = ("sales", "manager", "admin")
 HELP = """Commands:
 /stats [today|yesterday|week|month|YYYY-MM-DD..YYYY-MM-DD] [channel] - conversations, messages,
   response and resolution times, tickets, leads and top intents, with the change against the
@@ -50,9 +49,9 @@ class Commands:
         if command not in ("/stats", "/leads", "/sla"):
             return Reply(f"I don't know {words[0]!r}.\n{HELP}")
         role = (user or {}).get("role")
-        if command == "/leads" and role in LEAD_ROLES:
+        if command == "/leads" and user is not None and role in SALES_TEAM:
             return await self._leads(args, user)
-        if user is None or role not in NUMBER_ROLES:
+        if user is None or role not in MANAGERS:
             return Reply("Sorry, numbers are for managers and admins. Ask one of them, or try /help.")
         if command == "/stats":
             return await self._stats(args)

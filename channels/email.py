@@ -11,7 +11,7 @@ import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
@@ -203,7 +203,7 @@ def _sender(msg: EmailMessage, flags: dict[str, str]) -> Sender:
     except (ValueError, IndexError, TypeError, AttributeError):
         address = None
     email = _plain(address.addr_spec, msg) if address is not None else None
-    if email is None:
+    if address is None or email is None:
         flags["error"] = "no readable From: header"
         return Sender(external_id=UNKNOWN_SENDER)
     return Sender(external_id=email, name=_text(address.display_name, msg) or None, email=email)
@@ -231,9 +231,11 @@ def _date(msg: EmailMessage) -> datetime:
         return datetime.now(UTC)
 
 
-def _decoded(part: EmailMessage) -> str:
+def _decoded(part: Message) -> str:
     try:
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):  # a multipart part has none
+            return ""
         charset = part.get_content_charset() or "utf-8"
     except (ValueError, TypeError, AssertionError, AttributeError):
         return ""
@@ -268,7 +270,8 @@ def _attachments(msg: EmailMessage, limit: int) -> list[Attachment]:
     except (KeyError, ValueError, TypeError, AttributeError):
         return found
     for part in parts:
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        payload = payload if isinstance(payload, bytes) else b""  # a multipart attachment has none
         keep = len(payload) <= limit
         found.append(
             Attachment(
@@ -291,7 +294,7 @@ def auto_reason(msg: EmailMessage, sender: str) -> str | None:
         if _header(msg, name):
             return f"{name} header"
     if (_header(msg, "Precedence") or "").strip().lower() in _BULK_PRECEDENCE:
-        return f"Precedence: {_header(msg, 'Precedence').strip().lower()}"
+        return f"Precedence: {(_header(msg, 'Precedence') or '').strip().lower()}"
     if _header(msg, "List-Unsubscribe") or _header(msg, "List-Id"):
         return "mailing list"
     if sender.split("@")[0] in _DAEMONS:
@@ -493,15 +496,17 @@ class ImapMailbox:
 
     async def _starttls(self, client: aioimaplib.IMAP4) -> None:
         # aioimaplib has no STARTTLS helper: ask, then upgrade the live transport in place.
-        await client.protocol.capability()
-        if "STARTTLS" not in client.protocol.capabilities:
-            raise aioimaplib.Error("server does not offer STARTTLS")
         protocol = client.protocol
+        if protocol is None or not isinstance(protocol.transport, asyncio.WriteTransport):
+            raise aioimaplib.Error("not connected")
+        await protocol.capability()
+        if "STARTTLS" not in protocol.capabilities:
+            raise aioimaplib.Error("server does not offer STARTTLS")
+        loop = asyncio.get_running_loop()
         _check(
-            await protocol.execute(aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)),
+            await protocol.execute(aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=loop)),
             "STARTTLS",
         )
-        loop = asyncio.get_running_loop()
         protocol.transport = await loop.start_tls(
             protocol.transport, protocol, self._tls_context, server_hostname=self._host
         )

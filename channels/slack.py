@@ -134,7 +134,7 @@ async def post(client: AsyncWebClient, channel: str, text: str, thread_ts: str |
         ) from exc
     except OSError as exc:
         raise DeliveryError(f"Slack unreachable: {exc.__class__.__name__}", retryable=True) from exc
-    return response["ts"]
+    return str(response["ts"])
 
 
 class SlackSender:
@@ -158,4 +158,5 @@ class SlackSender:
             raise DeliveryError(f"Slack error: {error}", retryable=error != "users_not_found") from exc
         except OSError as exc:
             raise DeliveryError(f"Slack unreachable: {exc.__class__.__name__}", retryable=True) from exc
-        return found["user"]["id"]
+        user = found.get("user") or {}
+        return str(user["id"])

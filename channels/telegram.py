@@ -169,7 +169,7 @@ class TelegramSender:
     async def send(self, message: OutboundMessage) -> str | None:
         """A text longer than Telegram takes goes as several messages, in order; a retry sends
         only the parts not yet delivered. Returns the last part's id."""
-        chat_id = message.route.get("chat_id")
+        chat_id = message.route["chat_id"]
         parts = text_parts(message.text, MAX_TEXT)
         last_id = None
         for number in range(message.parts_sent, len(parts)):

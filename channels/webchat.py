@@ -55,7 +55,9 @@ def user_hash(secret: str, user_id: str) -> str:
 
 
 def verify_user(secret: str, user_id: str | None, claimed_hash: str | None) -> bool:
-    return bool(user_id and claimed_hash) and same_secret(user_hash(secret, user_id), claimed_hash)
+    if not (user_id and claimed_hash):
+        return False
+    return same_secret(user_hash(secret, user_id), claimed_hash)
 
 
 @dataclass(frozen=True)

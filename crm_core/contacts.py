@@ -19,10 +19,10 @@ from crm_core.records import (
     find_by_id,
     find_page,
     insert_new,
-    modify_one,
     normalize_email,
     normalize_phone,
     search_terms,
+    update_found,
     utcnow,
 )
 
@@ -289,11 +289,8 @@ class Contacts:
             changes.get("emails", []), changes.get("phones", []), exclude=current["_id"]
         )
         merged = {**current, **changes}
-        updated = await modify_one(
-            self._col,
-            {"_id": current["_id"]},
-            {"$set": {**changes, "terms": contact_terms(merged), "updated_at": utcnow()}},
-        )
+        update = {"$set": {**changes, "terms": contact_terms(merged), "updated_at": utcnow()}}
+        updated = await update_found(self._col, current["_id"], update, "contact")
         return updated, {k: current.get(k) for k in changes}
 
     async def set_consent(self, contact_id: ObjectId, marketing: bool, *, source: str) -> tuple[dict, dict]:
@@ -302,9 +299,8 @@ class Contacts:
         if current["consent"].get("marketing") == marketing:
             return current, {}
         consent = {"marketing": marketing, "changed_at": utcnow(), "source": source}
-        updated = await modify_one(
-            self._col, {"_id": current["_id"]}, {"$set": {"consent": consent, "updated_at": utcnow()}}
-        )
+        update = {"$set": {"consent": consent, "updated_at": utcnow()}}
+        updated = await update_found(self._col, current["_id"], update, "contact")
         return updated, {"consent": current["consent"]}
 
     async def _check_unclaimed(self, emails: list[str], phones: list[str], exclude: ObjectId | None) -> None:

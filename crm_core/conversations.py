@@ -17,9 +17,6 @@ from crm_core.domain_events import Event, EventLog, staff_actor
 from crm_core.errors import Invalid, NotFound
 from crm_core.outbox import new_outbox_entry
 from crm_core.records import (
-    ACTIVE_STATUSES,
-    CONVERSATION_STATUSES,
-    PRIORITIES,
     Events,
     TermSearch,
     check_one_of,
@@ -32,10 +29,10 @@ from crm_core.records import (
     object_id,
     one_of,
     search_terms,
+    update_found,
     utcnow,
 )
-
-ASSIGNABLE_ROLES = ("agent", "manager", "admin")
+from crm_core.vocabularies import ACTIVE_STATUSES, CONVERSATION_STATUSES, INBOX_WORKERS, PRIORITIES
 
 
 @dataclass(frozen=True)
@@ -430,13 +427,14 @@ class Conversations:
         current = await self._messages.find_one({"channel": channel, "external_id": external_id}, {"text": 1})
         if current is None or current["text"] == text:
             return None
-        message = await modify_one(
+        message = await update_found(
             self._messages,
-            {"_id": current["_id"]},
+            current["_id"],
             {
                 "$set": {"text": text, "edited_at": utcnow(), "terms": search_terms(text)},
                 "$push": {"edits": {"text": current["text"], "replaced_at": utcnow()}},
             },
+            "message",
         )
         self._events.publish("message.updated", message)
         return message
@@ -492,7 +490,7 @@ class Conversations:
             if not changed:
                 return current, {}
             update = _staff_update(changed, now)
-            conversation = await modify_one(self._col, {"_id": current["_id"]}, update, session=session)
+            conversation = await update_found(self._col, current["_id"], update, "conversation", session)
             activities = [
                 _message(
                     conversation,
@@ -528,7 +526,7 @@ class Conversations:
                 {"_id": object_id(out["assignee_id"], "user"), "active": True},
                 {"role": 1, "name": 1, "email": 1},
             )
-            if assignee is None or assignee["role"] not in ASSIGNABLE_ROLES:
+            if assignee is None or assignee["role"] not in INBOX_WORKERS:
                 raise Invalid("assignee_id: no active agent, manager or admin with that id")
             out["assignee_id"] = assignee["_id"]
             assignee_name = assignee.get("name") or assignee["email"]
@@ -571,7 +569,7 @@ class Conversations:
         read in its transaction, as a staff change is (`update`)."""
         async with self._log.transaction() as session:
             before = await find_by_id(self._col, conversation_id, "conversation", session)
-            conversation = await modify_one(self._col, {"_id": conversation_id}, update, session=session)
+            conversation = await update_found(self._col, conversation_id, update, "conversation", session)
             await self._log.record(self._changed(before, conversation, actor), session)
         self._events.publish("conversation.updated", conversation)
         return conversation
@@ -676,7 +674,7 @@ class Conversations:
         async with self._log.transaction() as session:
             await self._messages.insert_one(message, session=session)
             await self._db.outbox.insert_one(new_outbox_entry(message, conversation), session=session)
-            updated = await modify_one(self._col, {"_id": conversation["_id"]}, counted, session=session)
+            updated = await update_found(self._col, conversation["_id"], counted, "conversation", session)
             if within is not None:
                 await within(session)
             opens = [self._opened(updated)] if updated["message_count"] == 1 else []

@@ -21,8 +21,9 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from crm_core.conversations import STARTED
 from crm_core.domain_events import Event, events_of
-from crm_core.records import ACTIVE_STATUSES, CONVERSATION_STATUSES, is_transient
+from crm_core.records import is_transient
 from crm_core.rollups import MAX_PENDING_READ
+from crm_core.vocabularies import ACTIVE_STATUSES, CONVERSATION_STATUSES
 
 TOTALS_ID = "started_by_assignee"
 UNASSIGNED = "none"  # the totals' key for conversations nobody is assigned to
@@ -107,7 +108,7 @@ class InboxCounts:
                 resolved = await self._grouped({"status": "resolved", **STARTED}, session)
             else:
                 resolved = _resolved(started, active)
-        views = {view: dict.fromkeys(CONVERSATION_STATUSES, 0) for view in VIEWS}
+        views: dict[str, dict[str, int]] = {view: dict.fromkeys(CONVERSATION_STATUSES, 0) for view in VIEWS}
         for (status, assignee), n in (active | resolved).items():
             views["all"][status] += n
             if assignee == UNASSIGNED:

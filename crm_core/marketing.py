@@ -21,8 +21,8 @@ from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.errors import Conflict, Invalid
 from crm_core.records import changed_fields, check_one_of, find_by_id, modify_one, save_changes, utcnow
+from crm_core.vocabularies import CAMPAIGN_STATUSES
 
-CAMPAIGN_STATUSES = ("active", "paused", "archived")
 TEMPLATE_FIELDS = ("name", "first_name", "company", "email")
 ENDED = ("completed", "opted_out", "failed", "stopped")
 PAUSED_RECHECK = timedelta(minutes=15)

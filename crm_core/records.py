@@ -1,4 +1,4 @@
-"""Field vocabularies and small helpers shared by the repositories."""
+"""Small helpers shared by the repositories (the vocabularies: crm_core.vocabularies)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from crm_core.errors import Invalid, NotFound
-
-# The vocabularies every layer shares, defined here once (the channels: hub.channel_plugins).
-ROLES = ("admin", "agent", "sales", "manager")
-CONVERSATION_STATUSES = ("open", "pending", "snoozed", "resolved")
-# The statuses a conversation waits for someone in; resolved ones are the rest of the history.
-ACTIVE_STATUSES = tuple(status for status in CONVERSATION_STATUSES if status != "resolved")
-PRIORITIES = ("low", "medium", "high", "urgent")
 
 
 class Events(Protocol):
@@ -332,6 +325,21 @@ def changed_fields(current: dict[str, Any], fields: dict[str, Any]) -> dict[str,
     return {key: value for key, value in fields.items() if current.get(key) != value}
 
 
+async def update_found(
+    collection: AsyncCollection,
+    record_id: Any,
+    update: dict[str, Any] | list[dict[str, Any]],
+    what: str,
+    session: AsyncClientSession | None = None,
+) -> dict[str, Any]:
+    """The record with this id after `update`; NotFound when it is gone (deleted or merged
+    away meanwhile)."""
+    record = await modify_one(collection, {"_id": record_id}, update, session=session)
+    if record is None:
+        raise NotFound(f"{what} {record_id} not found")
+    return record
+
+
 async def save_changes(
     collection: AsyncCollection,
     current: dict[str, Any],
@@ -341,12 +349,8 @@ async def save_changes(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Write `changed` (and `extra`, and `updated_at`) onto the record; returns the new record
     and the old values of the changed fields (what the audit log shows)."""
-    record = await modify_one(
-        collection,
-        {"_id": current["_id"]},
-        {"$set": {**changed, **extra, "updated_at": utcnow()}},
-        session=session,
-    )
+    update = {"$set": {**changed, **extra, "updated_at": utcnow()}}
+    record = await update_found(collection, current["_id"], update, collection.name, session)
     return record, {key: current.get(key) for key in changed}
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.conversations import STARTED
-from crm_core.records import ACTIVE_STATUSES
 from crm_core.rollups import NO_CHANNEL, Rollups, median, percentile, totals
+from crm_core.vocabularies import ACTIVE_STATUSES
 
 # What a report may cover: whole days in this range, at most MAX_PERIOD (the previous period of
 # the same length must stay representable too).

@@ -27,11 +27,10 @@ from crm_core.records import (
     save_changes,
     utcnow,
 )
+from crm_core.vocabularies import DEAL_STAGES, LEAD_STATUSES, SALES_TEAM, LeadStatus
 
-LEAD_STATUSES = ("new", "qualified", "converted", "lost")
-SETTABLE_LEAD_STATUSES = ("new", "qualified", "lost")  # converted: by convert()
-DEAL_STAGES = ("new", "qualified", "proposal", "won", "lost")
-SALES_ROLES = ("sales", "manager", "admin")
+# A lead becomes converted only by convert(), which makes its deal.
+SETTABLE_LEAD_STATUSES = tuple(status for status in LeadStatus if status != LeadStatus.CONVERTED)
 BIG_BUDGET = 10_000  # below this a budget earns half its points
 BIG_TEAM = 10  # below this a team size earns half its points
 _SIGNAL_ENTITIES = {
@@ -217,7 +216,7 @@ class Leads:
         if current["status"] == "converted":
             raise Conflict("the lead was converted; work its deal instead")
         if fields.get("owner_id") is not None:
-            fields["owner_id"] = await active_user_id(self._db, fields["owner_id"], SALES_ROLES)
+            fields["owner_id"] = await active_user_id(self._db, fields["owner_id"], SALES_TEAM)
         changed = changed_fields(current, fields)
         if not changed:
             return current, {}
@@ -303,7 +302,7 @@ class Deals:
         if fields.get("currency") is not None:
             fields["currency"] = money.currency(fields["currency"])
         if fields.get("owner_id") is not None:
-            fields["owner_id"] = await active_user_id(self._db, fields["owner_id"], SALES_ROLES)
+            fields["owner_id"] = await active_user_id(self._db, fields["owner_id"], SALES_TEAM)
         changed = changed_fields(current, fields)
         if not changed:
             return current, {}

@@ -13,25 +13,23 @@ from pymongo.errors import DuplicateKeyError
 
 from crm_core.assignment import active_user_id, next_assignee, user_filter
 from crm_core.automation.rules import TicketRules
-from crm_core.conversations import ASSIGNABLE_ROLES, Conversations
+from crm_core.conversations import Conversations
 from crm_core.domain_events import EventLog, rule_actor, staff_actor
 from crm_core.errors import Invalid
 from crm_core.records import (
-    PRIORITIES,
     Events,
     changed_fields,
     check_one_of,
     find_after_duplicate,
     find_by_id,
     find_page,
-    modify_one,
     one_of,
     save_changes,
+    update_found,
     utcnow,
 )
+from crm_core.vocabularies import INBOX_WORKERS, OPEN_TICKET_STATUSES, PRIORITIES, TICKET_STATUSES, Priority
 
-TICKET_STATUSES = ("open", "pending", "resolved", "closed")
-OPEN_STATUSES = ("open", "pending")
 AT_LEAST_HIGH = ("complaint", "cancellation")
 SLA_TARGETS = ("first_response", "resolution")
 BREACH_BATCH = 100
@@ -91,7 +89,7 @@ class Tickets:
         }
         if PRIORITIES.index(priority) > PRIORITIES.index(existing["priority"]):
             update["$set"]["priority"] = priority
-        ticket = await modify_one(self._col, {"_id": existing["_id"]}, update)
+        ticket = await update_found(self._col, existing["_id"], update, "ticket")
         if "priority" in update["$set"]:
             await self._db.conversations.update_one(
                 {"_id": conversation["_id"]}, {"$set": {"priority": priority}}
@@ -109,7 +107,7 @@ class Tickets:
         classification: dict[str, Any] | None,
     ) -> dict[str, Any]:
         now = utcnow()
-        sla = rules.sla[priority]
+        sla = rules.sla[Priority(priority)]
         ticket = {
             "_id": ObjectId(),
             "conversation_id": conversation["_id"],
@@ -266,13 +264,13 @@ class Tickets:
         check_one_of(fields, "status", TICKET_STATUSES)
         check_one_of(fields, "priority", PRIORITIES)
         if fields.get("assignee_id") is not None:
-            fields["assignee_id"] = await active_user_id(self._db, fields["assignee_id"], ASSIGNABLE_ROLES)
+            fields["assignee_id"] = await active_user_id(self._db, fields["assignee_id"], INBOX_WORKERS)
         changed = changed_fields(current, fields)
         if not changed:
             return current, {}
         extra: dict[str, Any] = {}
         if "status" in changed:
-            extra["open"] = changed["status"] in OPEN_STATUSES
+            extra["open"] = changed["status"] in OPEN_TICKET_STATUSES
             if changed["status"] in ("resolved", "closed") and current.get("resolved_at") is None:
                 extra["resolved_at"] = utcnow()
         if extra.get("open") and not current["open"]:

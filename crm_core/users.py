@@ -14,7 +14,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.errors import Conflict, Invalid
-from crm_core.records import ROLES, find_by_id, modify_one, normalize_email, utcnow
+from crm_core.records import find_by_id, modify_one, normalize_email, update_found, utcnow
+from crm_core.vocabularies import ROLES
 
 MIN_PASSWORD_LENGTH = 8
 LINK_CODE_TTL = timedelta(minutes=15)
@@ -85,9 +86,8 @@ class Users:
             elif key not in ("name", "active"):
                 raise Invalid(f"{key}: not an editable user field")
             changes[key] = value
-        updated = await modify_one(
-            self._col, {"_id": current["_id"]}, {"$set": {**changes, "updated_at": utcnow()}}
-        )
+        update = {"$set": {**changes, "updated_at": utcnow()}}
+        updated = await update_found(self._col, current["_id"], update, "user")
         if changes.get("active") is False or "password_hash" in changes:
             await self._tokens.delete_many({"user_id": current["_id"]})
         old = {k: current.get(k) for k in changes if k != "password_hash"}

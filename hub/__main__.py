@@ -13,7 +13,7 @@ from aiohttp import web
 
 from crm_core.errors import DomainError
 from crm_core.inbox_counts import InboxCounts
-from crm_core.records import ROLES
+from crm_core.vocabularies import ROLES
 from hub import logs
 from hub.app import create_app
 from hub.channel_plugins import REGISTRY

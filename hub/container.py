@@ -108,7 +108,11 @@ class Services:
         contacts = await self.contacts.briefs([c["contact_id"] for c in items])
         tickets = await self.tickets.due_times([c["ticket_id"] for c in items if c.get("ticket_id")])
         return [
-            {**c, "contact": contacts.get(c["contact_id"]), "ticket": tickets.get(c.get("ticket_id"))}
+            {
+                **c,
+                "contact": contacts.get(c["contact_id"]),
+                "ticket": tickets.get(c["ticket_id"]) if c.get("ticket_id") else None,
+            }
             for c in items
         ]
 

@@ -79,6 +79,7 @@ async def fill(settings: Settings, *, force: bool = False, seed: int = 7) -> int
         for index in range(36):
             name, email, phone = CUSTOMERS[index % len(CUSTOMERS)]
             sender = {"id": f"demo-{index % len(CUSTOMERS)}", "name": name, "email": email, "phone": phone}
+            stored = None
             for position, text in enumerate(THREADS[index % len(THREADS)]):
                 payload = {
                     "external_id": f"demo-{run}-{index}-{position}",
@@ -89,7 +90,8 @@ async def fill(settings: Settings, *, force: bool = False, seed: int = 7) -> int
                 }
                 stored = await services.pipeline.ingest(chat.parse(json.dumps(payload).encode()))
             count += 1
-            await _triage(services, stored.conversation_id, agent, rng)
+            if stored is not None:
+                await _triage(services, stored.conversation_id, agent, rng)
     print(f"hub demo: {count} conversations from {len(CUSTOMERS)} customers through the chat pipeline")
     if password:
         print(f"hub demo: log in as {agent['email']} with password {password}")

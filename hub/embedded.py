@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
@@ -79,7 +80,7 @@ class EmbeddedServer:
         self.port = 0
         self.restarts = 0
         self._process: subprocess.Popen | None = None
-        self._log_file = None
+        self._log_file: IO[bytes] | int | None = None
         self._supervisor: asyncio.Task | None = None
 
     @property
@@ -154,6 +155,7 @@ class EmbeddedServer:
             log.warning("embedded database restarted", extra={"port": self.port, "restarts": self.restarts})
 
     async def _wait_ready(self, timeout: float) -> None:
+        assert self._process is not None, "spawned before it is waited for"
         client = AsyncMongoClient(self.uri, serverSelectionTimeoutMS=250)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -195,7 +197,7 @@ class EmbeddedServer:
                 log.warning("embedded database did not stop in time; killing it")
                 process.kill()
                 await asyncio.to_thread(process.wait)
-        if self._log_file not in (None, subprocess.DEVNULL):
+        if not isinstance(self._log_file, int | None):
             with contextlib.suppress(OSError):
                 self._log_file.close()
         log.info("embedded database stopped")

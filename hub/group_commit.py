@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pymongo.errors import ConnectionFailure
 
@@ -83,7 +83,7 @@ class GroupCommit(Generic[Item, Result]):
                     future.set_result(result)
 
 
-def _settle(batch: list[tuple[object, asyncio.Future]], *, exception: BaseException) -> None:
+def _settle(batch: Sequence[tuple[object, asyncio.Future[Any]]], *, exception: BaseException) -> None:
     for _, future in batch:
         if not future.done():
             future.set_exception(exception)

@@ -41,12 +41,18 @@ BACKOFF_CAP = 60.0
 
 
 class Listener(Protocol):
-    name: str
-    types: tuple[str, ...]
-    # After a wake-up, how long events may gather before the loop handles them: 0 where
-    # someone waits on the effect; a listener nobody waits on handles fewer, larger batches,
-    # which spares the database a transaction per commit.
-    gather_seconds: float
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def types(self) -> tuple[str, ...]: ...
+
+    @property
+    def gather_seconds(self) -> float:
+        """After a wake-up, how long events may gather before the loop handles them: 0 where
+        someone waits on the effect; a listener nobody waits on handles fewer, larger batches,
+        which spares the database a transaction per commit."""
+        ...
 
     async def handle(self, events: list[Event], session: AsyncClientSession) -> None:
         """React to events, oldest first. Writes through `session` commit with the events'

@@ -120,7 +120,12 @@ class Pipeline:
         )
         for (i, _), thread in zip(opening, opened, strict=True):
             threads[i] = thread
-        return threads
+        resolved = []
+        for thread in threads:
+            if thread is None:
+                raise RuntimeError("a thread was neither found nor opened")
+            resolved.append(thread)
+        return resolved
 
     def _remember(self, key: tuple[str, str], thread: tuple[ObjectId, ObjectId]) -> None:
         self._threads[key] = thread

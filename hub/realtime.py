@@ -94,15 +94,17 @@ class Realtime:
             self._idle = None
         if not self.uses_change_streams or self._stopping:
             return
+        db = self._db
+        assert db is not None, "change streams are used once start() found them"
         async with self._opening:
             if self._task is not None and not self._task.done():
                 return
             try:
-                stream = await self._open(self._db, resume_after=None)
+                stream = await self._open(db, resume_after=None)
             except PyMongoError as exc:
                 log.warning("change stream not opened; retrying", extra={"error": exc.__class__.__name__})
                 stream = None
-            self._task = asyncio.create_task(self._follow(self._db, stream), name="realtime-change-stream")
+            self._task = asyncio.create_task(self._follow(db, stream), name="realtime-change-stream")
 
     def _stop_following(self) -> None:
         self._idle = None

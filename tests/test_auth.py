@@ -109,6 +109,7 @@ async def test_role_matrix(hub, role, method, path, body, expected):
         assert await hub.db.audit.count_documents({}) == 0
 
 
+@pytest.mark.slow  # a process of its own
 async def test_create_user_command_makes_a_user_that_can_log_in(hub, settings):
     env = {**os.environ, "HUB_MONGO_URI": settings.mongo_uri, "HUB_MONGO_DB": settings.mongo_db}
     process = await asyncio.create_subprocess_exec(

@@ -129,6 +129,7 @@ async def test_rollups_equal_a_from_scratch_computation(hub):
     assert figures["conversations_resolved"] == await db.conversations.count_documents({"status": "resolved"})
 
 
+@pytest.mark.slow  # a process of its own
 async def test_two_hub_processes_and_a_kill_mid_burst_count_each_message_once(tmp_path, mongo_uri):
     """Two real hubs on one database; one is killed with SIGKILL halfway through a burst and
     started again. Every listener ends with every event handled once."""

@@ -9,7 +9,7 @@ import random
 from bson import ObjectId
 
 from crm_core.inbox_counts import TOTALS_ID, InboxCounts
-from crm_core.records import CONVERSATION_STATUSES
+from crm_core.vocabularies import CONVERSATION_STATUSES
 from hub.__main__ import main
 from tests.conftest import all_events_handled, chat_message, eventually
 

@@ -102,6 +102,7 @@ def test_missing_model_falls_back_with_one_warning(monkeypatch, caplog):
     ]
 
 
+@pytest.mark.slow  # a process of its own
 async def test_classify_command_writes_json_lines():
     env = {**os.environ, "HUB_NLP_MODEL_PATH": "/nonexistent/model"}
     process = await asyncio.create_subprocess_exec(

@@ -47,6 +47,7 @@ def test_good_values_are_taken_as_written(monkeypatch):
     assert written == ("starttls", "Asia/Shanghai", "WARNING", "CN")
 
 
+@pytest.mark.slow  # a process of its own
 def test_the_hub_stops_at_start_with_one_line(tmp_path):
     hub = subprocess.run(
         [sys.executable, "-m", "hub", "serve"],

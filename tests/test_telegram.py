@@ -184,6 +184,7 @@ async def test_start_greets_and_staff_commands_need_a_linked_manager(tg_hub):
     assert "unknown or expired" in hub.fake.sent("sendMessage")[-1]["text"]
 
 
+@pytest.mark.slow  # a process of its own
 async def test_set_webhook_command_registers_url_and_secret(fake_telegram, tmp_path):
     env = {**os.environ, "HUB_TELEGRAM_TOKEN": TOKEN, "HUB_TELEGRAM_SECRET": SECRET,
            "HUB_TELEGRAM_API_URL": fake_telegram.base_url}  # fmt: skip

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_core.records import CONVERSATION_STATUSES, PRIORITIES, ROLES
-from crm_core.sales import DEAL_STAGES
-from crm_core.tickets import TICKET_STATUSES
+from crm_core.vocabularies import CONVERSATION_STATUSES, DEAL_STAGES, PRIORITIES, ROLES, TICKET_STATUSES
 from nlp.labels import INTENTS
 
 TYPES = Path(__file__).resolve().parents[1] / "web" / "src" / "types.ts"

@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.errors import Invalid
-from crm_core.records import PRIORITIES, utcnow
+from crm_core.records import utcnow
+from crm_core.vocabularies import Priority
 from nlp.labels import LEAD_INTENTS, TICKET_INTENTS
 
-Priority = Literal[PRIORITIES]
 Sentiment = Literal["positive", "neutral", "negative"]
 LEAD_SIGNALS = ("budget", "team_size", "company", "timeline", "request", "title")
 _RULES_ID = "automation_rules"
@@ -31,10 +31,10 @@ class Sla(_Strict):
 class TicketRules(_Strict):
     intents: list[str] = list(TICKET_INTENTS)
     sla: dict[Priority, Sla] = {
-        "urgent": Sla(first_response_minutes=30, resolution_minutes=240),
-        "high": Sla(first_response_minutes=60, resolution_minutes=480),
-        "medium": Sla(first_response_minutes=240, resolution_minutes=1440),
-        "low": Sla(first_response_minutes=480, resolution_minutes=2880),
+        Priority.URGENT: Sla(first_response_minutes=30, resolution_minutes=240),
+        Priority.HIGH: Sla(first_response_minutes=60, resolution_minutes=480),
+        Priority.MEDIUM: Sla(first_response_minutes=240, resolution_minutes=1440),
+        Priority.LOW: Sla(first_response_minutes=480, resolution_minutes=2880),
     }
     agent_capacity: int = Field(default=20, ge=1, le=10_000, description="open tickets per agent")
 

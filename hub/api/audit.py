@@ -6,12 +6,13 @@ from aiohttp import web
 
 from crm_core.audit import AUDITED
 from crm_core.records import object_id
+from crm_core.vocabularies import MANAGERS
 from hub.api.errors import ApiError
 from hub.api.routing import Call, QueryParam, api, json_ok
 
 
 @api.route("GET", "/api/v1/audit", summary="Who changed a record, newest first.", tag="audit",
-           roles=("admin", "manager"),
+           roles=MANAGERS,
            query=(QueryParam("target_type", ", ".join(AUDITED)),
                   QueryParam("target_id", "the record's id")))  # fmt: skip
 async def audit_trail(call: Call) -> web.Response:

@@ -8,8 +8,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from channels.base import MAX_SAFE_INTEGER
+from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS
 from hub.api.cursors import decode_cursor
-from hub.api.routing import ALL_STAFF, INBOX_WORKERS, Call, QueryParam, api, json_ok, page
+from hub.api.routing import Call, QueryParam, api, json_ok, page
 
 # Attribute names become field names in the database: no "$" first, no ".", no NUL.
 AttributeName = Annotated[str, StringConstraints(pattern=r"^[^$.\x00][^.\x00]{0,63}$")]

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.audit import diff
 from crm_core.conversations import ConversationFilter
-from crm_core.records import CONVERSATION_STATUSES, PRIORITIES
+from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS, MANAGERS, ConversationStatus, Priority
 from hub.api.cursors import decode_cursor
 from hub.api.downloads import download_headers
 from hub.api.errors import ApiError
-from hub.api.routing import (
-    ALL_STAFF,
-    INBOX_WORKERS,
-    MANAGERS,
-    Call,
-    QueryParam,
-    api,
-    json_ok,
-    page,
-    whole_number,
-)
+from hub.api.routing import Call, QueryParam, api, json_ok, page, whole_number
 from hub.channel_plugins import CHANNELS
 from nlp.labels import INTENTS
 
@@ -50,10 +39,10 @@ class ReplyBody(BaseModel):
 
 class ConversationChangesBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal[CONVERSATION_STATUSES] | None = None
+    status: ConversationStatus | None = None
     snoozed_until: datetime | None = None
     assignee_id: str | None = None
-    priority: Literal[PRIORITIES] | None = None
+    priority: Priority | None = None
     labels: list[str] | None = Field(default=None, max_length=50)
 
 

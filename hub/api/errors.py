@@ -54,9 +54,10 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         # aiohttp's default text is "404: Not Found"; a specific one (413's size limit) is worth passing on.
-        specific = exc.text and not exc.text.startswith(f"{exc.status}:")
+        text = exc.text or ""
+        specific = text and not text.startswith(f"{exc.status}:")
         return error_response(
-            exc.status, exc.reason.lower().replace(" ", "_"), exc.text if specific else exc.reason
+            exc.status, exc.reason.lower().replace(" ", "_"), text if specific else exc.reason
         )
     except ConnectionResetError:
         if not _client_left(request):

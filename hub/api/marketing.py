@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from channels.base import SignatureError
 from channels.email import verify_unsubscribe
-from crm_core.marketing import CAMPAIGN_STATUSES
 from crm_core.records import object_id
+from crm_core.vocabularies import MANAGERS, SALES_TEAM, CampaignStatus
 from hub.api.errors import ApiError
-from hub.api.routing import MANAGERS, SALES_TEAM, Call, QueryParam, api, json_ok
+from hub.api.routing import Call, QueryParam, api, json_ok
 from hub.channel_plugins import CHANNELS
 
 
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    channel: Literal[CHANNELS]
+    channel: str = Field(json_schema_extra={"enum": list(CHANNELS)})  # checked by the domain
     template: str = Field(
         min_length=1, max_length=4000, description="{name}, {first_name}, {company}, {email}"
     )
@@ -40,7 +40,7 @@ class NewCampaign(BaseModel):
 class CampaignChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    status: Literal[CAMPAIGN_STATUSES] | None = None
+    status: CampaignStatus | None = None
     steps: list[Step] | None = Field(default=None, min_length=1, max_length=20)
 
 

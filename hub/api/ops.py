@@ -8,9 +8,10 @@ from typing import Any
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
+from crm_core.vocabularies import ALL_STAFF
 from hub.api.errors import error_response
 from hub.api.openapi import openapi_document
-from hub.api.routing import ALL_STAFF, Call, api, json_ok
+from hub.api.routing import Call, api, json_ok
 from hub.channel_plugins import REGISTRY
 from hub.metrics import CONTENT_TYPE
 

@@ -14,13 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.base import utc_moment
 from crm_core.reporting import MAX_PERIOD, Period
+from crm_core.vocabularies import ALL_STAFF, MANAGERS
 from hub.api.downloads import download_headers
 from hub.api.errors import ApiError
-from hub.api.routing import ALL_STAFF, Call, QueryParam, api, json_ok
+from hub.api.routing import Call, QueryParam, api, json_ok
 from hub.channel_plugins import CHANNELS
 
 log = logging.getLogger(__name__)
-REPORT_ROLES = ("manager", "admin")
 PERIOD_PARAMS = (
     QueryParam("from", "first day (YYYY-MM-DD, in HUB_TIMEZONE) or an ISO 8601 time; default today"),
     QueryParam("to", "last day, inclusive (YYYY-MM-DD) or an exclusive ISO 8601 time; default `from`'s day"),
@@ -72,7 +72,7 @@ def _period(call: Call) -> tuple[Period, str | None]:
 
 @api.route("GET", "/api/v1/reports/summary", summary="Conversations, messages, response and resolution "
            "times, tickets, leads and top intents for a period, with the previous period of the same length.",
-           tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
+           tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
 async def report_summary(call: Call) -> web.Response:
     period, channel = _period(call)
     return json_ok(await call.services.reports.summary(period, channel))
@@ -80,7 +80,7 @@ async def report_summary(call: Call) -> web.Response:
 
 @api.route("GET", "/api/v1/reports/daily", summary="Inbound messages per day and channel in a period "
            "({channel: {YYYY-MM-DD: count}}), days counted in HUB_TIMEZONE: the console's volume chart.",
-           tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
+           tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
 async def report_daily(call: Call) -> web.Response:
     period, _ = _period(call)
     return json_ok({"messages_per_day": await call.services.reports.messages_per_day(period)})
@@ -88,14 +88,14 @@ async def report_daily(call: Call) -> web.Response:
 
 @api.route("GET", "/api/v1/reports/times", summary="Median first response and resolution in a period, "
            "by channel and by the conversation's latest intent: the console's chart.",
-           tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
+           tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
 async def report_times(call: Call) -> web.Response:
     period, _ = _period(call)
     return json_ok(await call.services.reports.times(period))
 
 
 @api.route("GET", "/api/v1/reports/export.csv", summary="Conversations created in a period, as CSV.",
-           tag="reports", roles=REPORT_ROLES, query=PERIOD_PARAMS)  # fmt: skip
+           tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
 async def report_export(call: Call) -> web.StreamResponse:
     period, channel = _period(call)
     return await _csv_download(
@@ -104,7 +104,7 @@ async def report_export(call: Call) -> web.StreamResponse:
 
 
 @api.route("GET", "/api/v1/reports/daily.csv", summary="The period's figures per day and channel, "
-           "as CSV (from the reporting roll-ups).", tag="reports", roles=REPORT_ROLES,
+           "as CSV (from the reporting roll-ups).", tag="reports", roles=MANAGERS,
            query=PERIOD_PARAMS)  # fmt: skip
 async def report_daily_csv(call: Call) -> web.StreamResponse:
     period, channel = _period(call)

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ValidationError
 
 from channels.base import PayloadError, parse_json
 from crm_core.audit import diff
-from crm_core.records import ROLES
 from hub.api.cursors import decode_cursor, next_cursor
 from hub.api.errors import ApiError
 from hub.container import SERVICES, Services
@@ -24,10 +23,6 @@ from hub.jsonable import jsonable
 
 SESSION_COOKIE = "hub_session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-ALL_STAFF = ROLES
-INBOX_WORKERS = ("admin", "agent", "manager")
-SALES_TEAM = ("admin", "sales", "manager")
-MANAGERS = ("admin", "manager")
 
 
 @dataclass

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.money import MAX_AMOUNT
-from crm_core.sales import DEAL_STAGES, SETTABLE_LEAD_STATUSES, DealFilter, LeadFilter
-from hub.api.routing import SALES_TEAM, Call, QueryParam, api, json_ok
+from crm_core.sales import DealFilter, LeadFilter
+from crm_core.vocabularies import SALES_TEAM, DealStage, LeadStatus
+from hub.api.routing import Call, QueryParam, api, json_ok
 
 PAGING = (
     QueryParam("limit", "1-100, default 25", "integer"),
@@ -19,13 +18,13 @@ PAGING = (
 
 class LeadChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal[SETTABLE_LEAD_STATUSES] | None = None
+    status: LeadStatus | None = Field(default=None, description="converted only by converting the lead")
     owner_id: str | None = None
 
 
 class DealChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    stage: Literal[DEAL_STAGES] | None = None
+    stage: DealStage | None = None
     value: float | None = Field(default=None, ge=0, le=float(MAX_AMOUNT), allow_inf_nan=False,
                                 description="at most two decimal places")  # fmt: skip
     currency: str | None = Field(default=None, pattern="^[A-Za-z]{3}$", description="ISO 4217, such as CNY")

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.audit import diff
-from crm_core.records import ROLES
 from crm_core.users import public_user
+from crm_core.vocabularies import ADMINS, ALL_STAFF, Role
 from hub.api.errors import ApiError
-from hub.api.routing import (
-    ALL_STAFF,
-    SESSION_COOKIE,
-    Call,
-    api,
-    bearer_token,
-    csrf_token,
-    json_ok,
-    session_token,
-)
-
-Role = Literal[ROLES]
+from hub.api.routing import SESSION_COOKIE, Call, api, bearer_token, csrf_token, json_ok, session_token
 
 
 class LoginBody(BaseModel):
@@ -149,12 +137,12 @@ async def staff_directory(call: Call) -> web.Response:
     return json_ok({"items": await call.services.users.directory()})
 
 
-@api.route("GET", "/api/v1/users", summary="List staff users.", tag="users", roles=("admin",))
+@api.route("GET", "/api/v1/users", summary="List staff users.", tag="users", roles=ADMINS)
 async def list_users(call: Call) -> web.Response:
     return json_ok({"items": await call.services.users.list()})
 
 
-@api.route("POST", "/api/v1/users", summary="Create a staff user.", tag="users", roles=("admin",),
+@api.route("POST", "/api/v1/users", summary="Create a staff user.", tag="users", roles=ADMINS,
            body=NewUserBody, ok_status=201)  # fmt: skip
 async def create_user(call: Call) -> web.Response:
     body = call.body
@@ -164,7 +152,7 @@ async def create_user(call: Call) -> web.Response:
 
 
 @api.route("PATCH", "/api/v1/users/{id}", summary="Change a user's name, role, active flag or password.",
-           tag="users", roles=("admin",), body=UserChangesBody)  # fmt: skip
+           tag="users", roles=ADMINS, body=UserChangesBody)  # fmt: skip
 async def update_user(call: Call) -> web.Response:
     fields = call.body.model_dump(exclude_unset=True)
     user, old = await call.services.users.update(call.path("id"), fields)

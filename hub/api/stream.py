@@ -12,8 +12,9 @@ from aiohttp import WSMsgType, web
 from pymongo.errors import PyMongoError
 
 from channels.base import PayloadError, parse_json
+from crm_core.vocabularies import ALL_STAFF
 from hub.api.errors import ApiError
-from hub.api.routing import ALL_STAFF, Call, api, bearer_token, session_token
+from hub.api.routing import Call, api, bearer_token, session_token
 from hub.realtime import RealtimeEvent, Subscription
 from hub.stream_sockets import StreamSocket, TooManySockets
 from hub.tasks import until_first_done

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from crm_core.records import PRIORITIES
-from crm_core.tickets import TICKET_STATUSES, TicketFilter
-from hub.api.routing import INBOX_WORKERS, Call, QueryParam, api, json_ok
+from crm_core.tickets import TicketFilter
+from crm_core.vocabularies import INBOX_WORKERS, Priority, TicketStatus
+from hub.api.routing import Call, QueryParam, api, json_ok
 
 
 class TicketChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal[TICKET_STATUSES] | None = None
-    priority: Literal[PRIORITIES] | None = None
+    status: TicketStatus | None = None
+    priority: Priority | None = None
     assignee_id: str | None = None
 
 

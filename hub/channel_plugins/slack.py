@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from channels import slack
 from channels.base import DeliveryError
 from crm_core.domain_events import Event
+from crm_core.vocabularies import INBOX_WORKERS
 from hub.api.errors import ApiError
 from hub.api.routing import Call, api, is_json_media_type
 from hub.channel_plugins.plugin import ChannelPlugin, running
@@ -62,7 +63,7 @@ class SlackBot:
         services = self._services
         conversation = await services.conversations.by_mirror("slack", event["thread_ts"])
         staff = await self._staff(event["user"], await self._profile(event["user"]))
-        if conversation is None or staff is None or staff["role"] not in ("agent", "manager", "admin"):
+        if conversation is None or staff is None or staff["role"] not in INBOX_WORKERS:
             return
         text = slack.typed(event.get("text") or "").strip()
         private = text.lower().startswith(NOTE_PREFIX)
@@ -177,7 +178,8 @@ class SlackChannel(ChannelPlugin):
 
     def listeners(self) -> list[Listener]:
         mirror = self.bot.mirror()
-        return [] if mirror is None else [mirror]
+        listeners: list[Listener] = [] if mirror is None else [mirror]
+        return listeners
 
 
 @api.route(

@@ -136,6 +136,7 @@ class _WidgetSession:
                 return None
             token = webchat.issue_visitor_token(secret)
             visitor_id = webchat.verify_visitor_token(secret, token)
+        assert token is not None  # kept, or issued just above
         verified = webchat.verify_user(secret, hello.user_id, hello.user_hash)
         visitor = webchat.Visitor(
             key=f"user:{hello.user_id}" if verified else f"visitor:{visitor_id}", verified=verified
