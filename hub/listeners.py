@@ -98,7 +98,8 @@ class ListenerLoop(BackgroundLoop):
                     handled < BATCH_SIZE and self._alone_until is None
                 ):  # caught up: wait to be woken (at once if events came meanwhile)
                     await self._sleep(IDLE_SECONDS)
-                    await asyncio.sleep(self.listener.gather_seconds)
+                    if self.running:  # a stop wakes it: no gathering then (it held every shutdown 0.5 s)
+                        await asyncio.sleep(self.listener.gather_seconds)
             except LostLease:
                 self._held_until = None
                 log.warning("listener taken over by another process", extra={"listener": self.listener.name})
