@@ -89,7 +89,7 @@ class OutboundMessage:
     parts_sent: int = 0  # of a message sent in parts: delivered by earlier attempts
 
 
-class ChannelSender(Protocol):
+class ReplySender(Protocol):
     channel: str
 
     async def send(self, message: OutboundMessage) -> str | None:

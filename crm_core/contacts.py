@@ -30,7 +30,7 @@ EDITABLE = ("name", "emails", "phones", "company", "attributes")
 
 
 @dataclass(frozen=True)
-class ChannelSender:
+class SenderIdentity:
     """Who wrote a message, as the channel knows them."""
 
     channel: str
@@ -99,10 +99,10 @@ class Contacts:
         phone: str | None = None,
     ) -> ObjectId:
         """The contact for one channel identity (see `resolve_many`)."""
-        (contact_id,) = await self.resolve_many([ChannelSender(channel, external_id, name, email, phone)])
+        (contact_id,) = await self.resolve_many([SenderIdentity(channel, external_id, name, email, phone)])
         return contact_id
 
-    async def resolve_many(self, senders: Sequence[ChannelSender]) -> list[ObjectId]:
+    async def resolve_many(self, senders: Sequence[SenderIdentity]) -> list[ObjectId]:
         """Each sender's contact: by the identity itself, then lower-cased email, then E.164
         phone; a new contact when none matches. The identities are looked up in one query and
         the new contacts made in one insert: on the embedded server each write outside a

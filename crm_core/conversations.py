@@ -17,7 +17,7 @@ from crm_core.domain_events import Event, EventLog, staff_actor
 from crm_core.errors import Invalid, NotFound
 from crm_core.outbox import new_outbox_entry
 from crm_core.records import (
-    Events,
+    LivePublisher,
     TermSearch,
     check_one_of,
     find_after_duplicate,
@@ -94,7 +94,7 @@ def staff_sender(user: dict[str, Any]) -> dict[str, Any]:
 
 class Conversations:
     def __init__(
-        self, db: AsyncDatabase, events: Events, event_log: EventLog, term_search: TermSearch
+        self, db: AsyncDatabase, events: LivePublisher, event_log: EventLog, term_search: TermSearch
     ) -> None:
         self._db = db
         self._col = db.conversations

@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.domain_events import Event
 from crm_core.outbox import staff_dm_entry
-from crm_core.records import Events, utcnow
+from crm_core.records import LivePublisher, utcnow
 
 
 class Notifications:
@@ -21,7 +21,7 @@ class Notifications:
     gather_seconds = 0.0
     types = ("lead.assigned", "ticket.breached")
 
-    def __init__(self, db: AsyncDatabase, events: Events, *, slack_dm: bool) -> None:
+    def __init__(self, db: AsyncDatabase, events: LivePublisher, *, slack_dm: bool) -> None:
         self._db = db
         self._events = events
         self._slack_dm = slack_dm

@@ -9,7 +9,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_core.records import Events, modify_one, utcnow
+from crm_core.records import LivePublisher, modify_one, utcnow
 
 
 def new_outbox_entry(message: dict[str, Any], conversation: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +58,7 @@ class Outbox:
     def __init__(
         self,
         db: AsyncDatabase,
-        events: Events,
+        events: LivePublisher,
         *,
         max_attempts: int = 8,
         backoff_base: float = 2.0,

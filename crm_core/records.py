@@ -20,7 +20,7 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 from crm_core.errors import Invalid, NotFound
 
 
-class Events(Protocol):
+class LivePublisher(Protocol):
     """Where services report the changes agents should see live."""
 
     @property

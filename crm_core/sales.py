@@ -16,7 +16,7 @@ from crm_core.automation.rules import LeadRules
 from crm_core.domain_events import EventLog, rule_actor, staff_actor
 from crm_core.errors import Conflict
 from crm_core.records import (
-    Events,
+    LivePublisher,
     changed_fields,
     check_one_of,
     find_after_duplicate,
@@ -80,7 +80,7 @@ class LeadFilter:
 
 
 class Leads:
-    def __init__(self, db: AsyncDatabase, events: Events, event_log: EventLog) -> None:
+    def __init__(self, db: AsyncDatabase, events: LivePublisher, event_log: EventLog) -> None:
         self._db = db
         self._col = db.leads
         self._events = events
@@ -271,7 +271,7 @@ class DealFilter:
 
 
 class Deals:
-    def __init__(self, db: AsyncDatabase, events: Events, event_log: EventLog) -> None:
+    def __init__(self, db: AsyncDatabase, events: LivePublisher, event_log: EventLog) -> None:
         self._db = db
         self._col = db.deals
         self._events = events

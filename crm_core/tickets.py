@@ -17,7 +17,7 @@ from crm_core.conversations import Conversations
 from crm_core.domain_events import EventLog, rule_actor, staff_actor
 from crm_core.errors import Invalid
 from crm_core.records import (
-    Events,
+    LivePublisher,
     changed_fields,
     check_one_of,
     find_after_duplicate,
@@ -56,7 +56,7 @@ class TicketFilter:
 
 class Tickets:
     def __init__(
-        self, db: AsyncDatabase, events: Events, event_log: EventLog, conversations: Conversations
+        self, db: AsyncDatabase, events: LivePublisher, event_log: EventLog, conversations: Conversations
     ) -> None:
         self._db = db
         self._log = event_log

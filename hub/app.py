@@ -15,7 +15,7 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bots.commands import Commands
-from channels.base import ChannelSender
+from channels.base import ReplySender
 from channels.email import unsubscribe_signature
 from crm_core.audit import Audit, AutomationAudit
 from crm_core.automation.actions import Automation
@@ -86,7 +86,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         analyzer = (
             await asyncio.to_thread(shared_analyzer, settings.phone_region) if settings.nlp_worker else None
         )
-        senders: dict[str, ChannelSender] = {}
+        senders: dict[str, ReplySender] = {}
         services = build_services(settings, db, realtime, senders, analyzer)
         app[SERVICES] = services
         await _bootstrap_admin(services)
@@ -103,9 +103,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             yield
 
 
-def _open_channels(
-    services: Services, http: aiohttp.ClientSession, senders: dict[str, ChannelSender]
-) -> None:
+def _open_channels(services: Services, http: aiohttp.ClientSession, senders: dict[str, ReplySender]) -> None:
     """The configured channels of the registry, their senders handed to the outbox worker and
     their listeners to the listener loops."""
     for plugin in REGISTRY:
@@ -156,7 +154,7 @@ def build_services(
     settings: Settings,
     db: AsyncDatabase,
     realtime: Realtime,
-    senders: dict[str, ChannelSender],
+    senders: dict[str, ReplySender],
     analyzer: Analyzer | None = None,
 ) -> Services:
     metrics = Metrics()

@@ -10,7 +10,7 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 
-from channels.base import ChannelSender, DeliveryError, OutboundMessage
+from channels.base import DeliveryError, OutboundMessage, ReplySender
 from crm_core.outbox import Outbox
 from crm_core.records import utcnow
 from hub.background import cancel_and_wait
@@ -22,7 +22,7 @@ IDLE_SECONDS = 5.0
 
 class OutboxWorker:
     def __init__(
-        self, outbox: Outbox, senders: Mapping[str, ChannelSender], metrics: Metrics, *, concurrency: int = 4
+        self, outbox: Outbox, senders: Mapping[str, ReplySender], metrics: Metrics, *, concurrency: int = 4
     ) -> None:
         self._outbox = outbox
         self._senders = senders

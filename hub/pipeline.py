@@ -17,7 +17,7 @@ from datetime import timedelta
 from bson import ObjectId
 
 from channels.base import InboundMessage
-from crm_core.contacts import ChannelSender, Contacts
+from crm_core.contacts import Contacts, SenderIdentity
 from crm_core.conversations import Conversations, InboundWrite, NewThread, Stored, inbound_message
 from crm_core.records import utcnow
 from hub.group_commit import GroupCommit
@@ -92,7 +92,7 @@ class Pipeline:
         (email references or subject) or the conversation of its thread key, made if new."""
         contact_ids = await self._contacts.resolve_many(
             [
-                ChannelSender(
+                SenderIdentity(
                     msg.channel, msg.sender.external_id, msg.sender.name, msg.sender.email, msg.sender.phone
                 )
                 for msg in messages

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -208,13 +209,18 @@ class Realtime:
             stream = await self._reopen(db, resume_token)
 
     async def _reopen(self, db: AsyncDatabase, resume_token: Any):
-        """A new stream after an interruption, or None once retired."""
-        while not self._retired():
+        """A new stream after an interruption, or None once retired. It tries every second for
+        as long as it takes, saying why at the first failure and every minute after."""
+        for attempt in itertools.count():
+            if self._retired():
+                return None
             await asyncio.sleep(1)
             try:
                 return await self._open(db, resume_token)
-            except OperationFailure:
+            except OperationFailure as exc:
                 resume_token = None  # the token fell out of the server's history: start afresh
-            except PyMongoError:
-                continue
-        return None
+                reason = exc
+            except PyMongoError as exc:
+                reason = exc
+            if attempt % 60 == 0:
+                log.warning("change stream not reopened; retrying", extra={"error": repr(reason)[:200]})

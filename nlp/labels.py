@@ -13,7 +13,6 @@ INTENTS = (
 )
 TICKET_INTENTS = ("support_request", "billing", "complaint", "cancellation")
 LEAD_INTENTS = ("sales_inquiry",)
-ROUTES = ("ticket", "lead", "spam", "nothing")
 
 
 def default_route(intent: str) -> str:

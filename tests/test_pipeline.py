@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from crm_core.contacts import ChannelSender
+from crm_core.contacts import SenderIdentity
 from crm_core.conversations import InboundWrite, NewThread, inbound_message
 from crm_core.records import utcnow
 from tests.conftest import chat_message
@@ -145,7 +145,7 @@ async def test_two_processes_opening_the_same_new_threads_share_contacts_and_con
     """Each hub process opens a batch of new threads with one read and one insert; when two
     make the same customer's contact or conversation at once, the loser takes the winner's."""
     contacts, conversations = hub.services.contacts, hub.services.conversations
-    senders = [ChannelSender("chat", f"shared-{n}", name=f"Shared {n}") for n in range(6)]
+    senders = [SenderIdentity("chat", f"shared-{n}", name=f"Shared {n}") for n in range(6)]
     batches = (senders[:4], senders[2:])  # the middle two customers are in both
 
     found = await asyncio.gather(*(contacts.resolve_many(batch) for batch in batches))

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, TypeVar
 import aiohttp
 from aiohttp import web
 
-from channels.base import ChannelSender, InboundMessage
+from channels.base import InboundMessage, ReplySender
 from hub.api.errors import ApiError
 from hub.api.routing import Call, json_ok
 from hub.container import Services
@@ -32,7 +32,7 @@ class ChannelPlugin:
     def __init__(self, services: Services, http: aiohttp.ClientSession) -> None:
         """Built from the running hub's services and its shared HTTP client session."""
         self.problem: str | None = None  # why the channel cannot work now, for its health
-        self.sender: ChannelSender | None = None  # what delivers replies, when it can send
+        self.sender: ReplySender | None = None  # what delivers replies, when it can send
 
     @classmethod
     def configured(cls, settings: Settings) -> bool:
