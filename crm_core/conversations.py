@@ -642,9 +642,19 @@ class Conversations:
             )
         return events
 
-    async def add_reply(self, conversation_id: str | ObjectId, text: str, author: dict[str, Any]) -> dict:
-        """Store an agent reply and its outbox entry together; the outbox worker delivers it."""
-        return await self.add_outbound(conversation_id, text, staff_sender(author), response=True)
+    async def add_reply(
+        self,
+        conversation_id: str | ObjectId,
+        text: str,
+        author: dict[str, Any],
+        *,
+        within: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
+    ) -> dict:
+        """Store an agent reply and its outbox entry together (and `within`'s writes, such as
+        its ticket's first response); the outbox worker delivers it."""
+        return await self.add_outbound(
+            conversation_id, text, staff_sender(author), response=True, within=within
+        )
 
     async def add_outbound(
         self,

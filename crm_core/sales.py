@@ -209,19 +209,21 @@ class Leads:
         return await find_page(self._col, clauses, limit=limit, cursor=cursor)
 
     async def update(self, lead_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
-        """Change status (not to converted: use convert) or owner; returns (new, old values)."""
-        current = await self.get(lead_id)
+        """Change status (not to converted: use convert) or owner; returns (new, old values).
+        Read in the transaction that changes it, as a ticket is."""
         fields = dict(changes)
         check_one_of(fields, "status", SETTABLE_LEAD_STATUSES)
-        if current["status"] == "converted":
-            raise Conflict("the lead was converted; work its deal instead")
         if fields.get("owner_id") is not None:
             fields["owner_id"] = await active_user_id(self._db, fields["owner_id"], SALES_TEAM)
-        changed = changed_fields(current, fields)
-        if not changed:
-            return current, {}
-        extra = {"open": changed["status"] != "lost"} if "status" in changed else {}
-        lead, old = await save_changes(self._col, current, changed, **extra)
+        async with self._log.transaction() as session:
+            current = await find_by_id(self._col, lead_id, "lead", session)
+            if current["status"] == "converted":
+                raise Conflict("the lead was converted; work its deal instead")
+            changed = changed_fields(current, fields)
+            if not changed:
+                return current, {}
+            extra = {"open": changed["status"] != "lost"} if "status" in changed else {}
+            lead, old = await save_changes(self._col, current, changed, session, **extra)
         self._events.publish("lead.updated", lead)
         return lead, old
 
@@ -293,8 +295,8 @@ class Deals:
     async def update(
         self, deal_id: str | ObjectId, changes: dict[str, Any], actor: dict[str, Any]
     ) -> tuple[dict, dict]:
-        """Move a deal along the pipeline, set its value or owner; returns (new, old values)."""
-        current = await self.get(deal_id)
+        """Move a deal along the pipeline, set its value or owner; returns (new, old values).
+        Read in the transaction that changes it, as a ticket is."""
         fields = dict(changes)
         check_one_of(fields, "stage", DEAL_STAGES)
         if fields.get("value") is not None:
@@ -303,14 +305,15 @@ class Deals:
             fields["currency"] = money.currency(fields["currency"])
         if fields.get("owner_id") is not None:
             fields["owner_id"] = await active_user_id(self._db, fields["owner_id"], SALES_TEAM)
-        changed = changed_fields(current, fields)
-        if not changed:
-            return current, {}
-        extra: dict[str, Any] = {}
-        if "stage" in changed:
-            extra["open"] = changed["stage"] not in ("won", "lost")
-            extra["closed_at"] = None if extra["open"] else utcnow()
         async with self._log.transaction() as session:
+            current = await find_by_id(self._col, deal_id, "deal", session)
+            changed = changed_fields(current, fields)
+            if not changed:
+                return current, {}
+            extra: dict[str, Any] = {}
+            if "stage" in changed:
+                extra["open"] = changed["stage"] not in ("won", "lost")
+                extra["closed_at"] = None if extra["open"] else utcnow()
             deal, old = await save_changes(self._col, current, changed, session, **extra)
             if "stage" in changed:
                 event = self._log.new(

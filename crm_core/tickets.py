@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -173,11 +174,14 @@ class Tickets:
         await self._conversations.change(conversation["_id"], {"$set": fields}, rule_actor("tickets.intents"))
         return assignee
 
-    async def responded(self, conversation_id: ObjectId) -> None:
-        """An agent answered the conversation: the open ticket's first response is met."""
+    async def responded(self, conversation_id: ObjectId, session: AsyncClientSession) -> None:
+        """An agent answered the conversation: the open ticket's first response is met, in the
+        reply's own transaction (marked after it, a crash or the SLA watch in between recorded
+        a breach for a ticket that was answered)."""
         await self._col.update_one(
             {"conversation_id": conversation_id, "open": True, "first_response_at": None},
             {"$set": {"first_response_at": utcnow()}},
+            session=session,
         )
 
     async def record_breaches(self) -> int:
@@ -258,26 +262,30 @@ class Tickets:
     async def update(
         self, ticket_id: str | ObjectId, changes: dict[str, Any], actor: dict[str, Any]
     ) -> tuple[dict, dict]:
-        """Change status, priority or assignee; returns (new record, old values)."""
-        current = await self.get(ticket_id)
+        """Change status, priority or assignee; returns (new record, old values). The ticket is
+        read in the transaction that changes it, so the old values and the event are what this
+        write changed, whatever a colleague did a moment before."""
         fields = dict(changes)
         check_one_of(fields, "status", TICKET_STATUSES)
         check_one_of(fields, "priority", PRIORITIES)
         if fields.get("assignee_id") is not None:
             fields["assignee_id"] = await active_user_id(self._db, fields["assignee_id"], INBOX_WORKERS)
-        changed = changed_fields(current, fields)
-        if not changed:
-            return current, {}
-        extra: dict[str, Any] = {}
-        if "status" in changed:
-            extra["open"] = changed["status"] in OPEN_TICKET_STATUSES
-            if changed["status"] in ("resolved", "closed") and current.get("resolved_at") is None:
-                extra["resolved_at"] = utcnow()
-        if extra.get("open") and not current["open"]:
-            clash = await self._col.find_one({"conversation_id": current["conversation_id"], "open": True})
-            if clash is not None:
-                raise Invalid(f"the conversation already has an open ticket ({clash['_id']})")
         async with self._log.transaction() as session:
+            current = await find_by_id(self._col, ticket_id, "ticket", session)
+            changed = changed_fields(current, fields)
+            if not changed:
+                return current, {}
+            extra: dict[str, Any] = {}
+            if "status" in changed:
+                extra["open"] = changed["status"] in OPEN_TICKET_STATUSES
+                if changed["status"] in ("resolved", "closed") and current.get("resolved_at") is None:
+                    extra["resolved_at"] = utcnow()
+            if extra.get("open") and not current["open"]:
+                clash = await self._col.find_one(
+                    {"conversation_id": current["conversation_id"], "open": True}, session=session
+                )
+                if clash is not None:
+                    raise Invalid(f"the conversation already has an open ticket ({clash['_id']})")
             ticket, old = await save_changes(self._col, current, changed, session, **extra)
             if "status" in changed:
                 event = self._log.new(

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bots.commands import Commands
@@ -19,6 +20,7 @@ from crm_core.inbox_counts import InboxCounts
 from crm_core.intent_reviews import IntentReviews
 from crm_core.marketing import Campaigns
 from crm_core.outbox import Outbox
+from crm_core.records import object_id
 from crm_core.reporting import Reports
 from crm_core.sales import Deals, Leads
 from crm_core.tickets import Tickets
@@ -86,8 +88,14 @@ class Services:
         if private:
             message = await self.conversations.add_note(conversation_id, text, actor)
         else:
-            message = await self.conversations.add_reply(conversation_id, text, actor)
-            await self.tickets.responded(message["conversation_id"])
+            answered = object_id(conversation_id, "conversation")
+
+            async def meet_first_response(session: AsyncClientSession) -> None:
+                await self.tickets.responded(answered, session)
+
+            message = await self.conversations.add_reply(
+                conversation_id, text, actor, within=meet_first_response
+            )
             self.outbox_worker.wake()
         action = "conversation.note" if private else "conversation.reply"
         await self.audit.record(

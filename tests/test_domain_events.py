@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient
 
 from channels.base import hmac_sha256_signature
 from crm_core.domain_events import EVENT_TYPES, EventLog, events_of
+from crm_core.tickets import Tickets
 from hub.listeners import MAX_ATTEMPTS, ListenerLoop, LostLease
 from hub.metrics import Metrics
 from tests.conftest import (
@@ -370,3 +371,31 @@ async def test_a_ticket_past_its_sla_is_recorded_breached_once_and_its_agent_tol
     assert summary["figures"]["tickets_breached"] == 1
     _, listed = await hub.call("GET", "/api/v1/tickets?breached=true", agent)
     assert [t["id"] for t in listed["items"]] == [str(ticket["_id"])]
+
+
+async def test_a_reply_and_its_tickets_first_response_are_stored_together_or_not_at_all(hub, monkeypatch):
+    """The first response was marked after the reply committed: a crash between the two left
+    an answered ticket that the SLA watch then recorded breached."""
+    agent = await hub.login("agent")
+    ack = await (await hub.chat(chat_message("my third order arrived broken again"))).json()
+    complaint = await hub.db.messages.find_one({"_id": ObjectId(ack["id"])})
+    await hub.services.automation.act(complaint, unsure_analysis("complaint"), await hub.services.rules.get())
+    path = f"/api/v1/conversations/{ack['conversation_id']}/messages"
+
+    async def killed(self, conversation_id, session):
+        raise RuntimeError("the process died here")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Tickets, "responded", killed)
+        status, _ = await hub.call("POST", path, agent, json={"text": "So sorry, a new one is on its way"})
+    assert status == 500
+    assert await hub.db.messages.count_documents({"direction": "out", "kind": "message"}) == 0
+    assert await hub.db.outbox.count_documents({}) == 0  # nothing reaches the customer either
+    status, _ = await hub.call("POST", path, agent, json={"text": "So sorry, a new one is on its way"})
+    assert status == 201
+    ticket = await hub.db.tickets.find_one({"conversation_id": complaint["conversation_id"]})
+    reply = await hub.db.messages.find_one({"direction": "out", "kind": "message"})
+    assert ticket["first_response_at"] is not None and reply is not None
+    past_due = datetime.now(UTC) - timedelta(seconds=5)
+    await hub.db.tickets.update_one({"_id": ticket["_id"]}, {"$set": {"sla.first_response_due": past_due}})
+    assert await hub.services.tickets.record_breaches() == 0
