@@ -21,6 +21,7 @@ from crm_core.records import (
     insert_new,
     normalize_email,
     normalize_phone,
+    object_id,
     search_terms,
     update_found,
     utcnow,
@@ -280,17 +281,20 @@ class Contacts:
         return doc
 
     async def update(self, contact_id: str | ObjectId, fields: dict[str, Any]) -> tuple[dict, dict]:
-        """Apply edits; returns (new record, the fields that changed with their old values)."""
-        current = await self.get(contact_id)
-        if current.get("merged_into"):
-            raise Conflict("contact was merged into another; edit that one")
+        """Apply edits; returns (new record, the fields that changed with their old values). The
+        contact is read in the transaction that changes it (its search terms and the old values
+        are the ones this write replaced)."""
         changes = self._clean(fields)
         await self._check_unclaimed(
-            changes.get("emails", []), changes.get("phones", []), exclude=current["_id"]
+            changes.get("emails", []), changes.get("phones", []), exclude=object_id(contact_id, "contact")
         )
-        merged = {**current, **changes}
-        update = {"$set": {**changes, "terms": contact_terms(merged), "updated_at": utcnow()}}
-        updated = await update_found(self._col, current["_id"], update, "contact")
+        async with self._log.transaction() as session:
+            current = await find_by_id(self._col, contact_id, "contact", session)
+            if current.get("merged_into"):
+                raise Conflict("contact was merged into another; edit that one")
+            merged = {**current, **changes}
+            update = {"$set": {**changes, "terms": contact_terms(merged), "updated_at": utcnow()}}
+            updated = await update_found(self._col, current["_id"], update, "contact", session)
         return updated, {k: current.get(k) for k in changes}
 
     async def set_consent(self, contact_id: ObjectId, marketing: bool, *, source: str) -> tuple[dict, dict]:

@@ -110,14 +110,17 @@ class Campaigns:
         return await self._col.find({"status": {"$ne": "archived"}}).sort("created_at", -1).to_list(500)
 
     async def update(self, campaign_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
-        current = await self.get(campaign_id)
+        """Change steps, status or name; returns (new, old values), read in the transaction
+        that changes it."""
         if "steps" in changes:
             check_steps(changes["steps"], self._channels)
         check_one_of(changes, "status", CAMPAIGN_STATUSES)
-        changed = changed_fields(current, changes)
-        if not changed:
-            return current, {}
-        return await save_changes(self._col, current, changed)
+        async with self._db.client.start_session() as session, await session.start_transaction():
+            current = await find_by_id(self._col, campaign_id, "campaign", session)
+            changed = changed_fields(current, changes)
+            if not changed:
+                return current, {}
+            return await save_changes(self._col, current, changed, session)
 
     async def results(self, campaign_id: ObjectId) -> dict[str, int]:
         """Enrolled, sent, failed, replied, opted out (and where enrolments stand now)."""
