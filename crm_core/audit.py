@@ -9,10 +9,16 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.domain_events import Event
-from crm_core.records import utcnow
+from crm_core.records import object_id, utcnow
 
 # The kinds of record whose changes are audited, and can be read back by GET /api/v1/audit.
-AUDITED = ("conversation", "contact", "user", "ticket", "lead", "deal", "campaign")
+AUDITED = ("conversation", "contact", "user", "ticket", "lead", "deal", "campaign", "rules")
+
+
+def stored_target_id(target_type: str, target_id: str) -> Any:
+    """How an audited record's id is stored: an ObjectId, but the one rules record is named
+    (`rules.RULES_ID`)."""
+    return target_id if target_type == "rules" else object_id(target_id, target_type)
 
 
 class Audit:
@@ -24,7 +30,7 @@ class Audit:
         actor: dict[str, Any],
         action: str,
         target_type: str,
-        target_id: ObjectId,
+        target_id: ObjectId | str,
         changes: dict[str, Any] | None = None,
     ) -> None:
         await self._col.insert_one(
@@ -40,7 +46,7 @@ class Audit:
         )
 
     async def for_target(
-        self, target_type: str, target_id: ObjectId, limit: int = 100
+        self, target_type: str, target_id: ObjectId | str, limit: int = 100
     ) -> list[dict[str, Any]]:
         return (
             await self._col.find({"target_type": target_type, "target_id": target_id})

@@ -236,6 +236,15 @@ async def test_rules_are_validated_and_editable_by_managers(hub):
     assert (await hub.services.rules.get()).leads.qualified_score == 70
     status, _ = await hub.call("PUT", "/api/v1/automation/rules", await hub.login("agent"), json=good)
     assert status == 403
+    # The change is in the audit trail, readable through the audit API (it was filed under
+    # "settings", which the API could not read back).
+    status, trail = await hub.call(
+        "GET", "/api/v1/audit?target_type=rules&target_id=automation_rules", manager
+    )
+    assert status == 200
+    [entry] = trail["items"]
+    assert entry["action"] == "automation.rules"
+    assert entry["changes"] == {"leads": {"from": rules["leads"], "to": good["leads"]}}
 
 
 async def test_a_worker_cancelled_mid_batch_leaves_nothing_unclassified(make_hub, settings):

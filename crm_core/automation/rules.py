@@ -16,7 +16,7 @@ from nlp.labels import LEAD_INTENTS, TICKET_INTENTS
 
 Sentiment = Literal["positive", "neutral", "negative"]
 LEAD_SIGNALS = ("budget", "team_size", "company", "timeline", "request", "title")
-_RULES_ID = "automation_rules"
+RULES_ID = "automation_rules"  # the one rules record (its audit trail is read by this id)
 
 
 class _Strict(BaseModel):
@@ -114,17 +114,25 @@ class RuleStore:
         self._intents = tuple(intents)
 
     async def get(self) -> Rules:
-        doc = await self._col.find_one({"_id": _RULES_ID})
+        doc = await self._col.find_one({"_id": RULES_ID})
         return Rules.model_validate(doc["rules"]) if doc else Rules()
 
-    async def put(self, data: Any, actor_id: Any) -> Rules:
+    async def put(self, data: Any, actor_id: Any) -> tuple[Rules, dict[str, Any]]:
+        """Replace the rules; returns them and the sections that changed, from and to."""
         rules = self.validate(data)
+        before = (await self.get()).model_dump(mode="json")
         await self._col.update_one(
-            {"_id": _RULES_ID},
+            {"_id": RULES_ID},
             {"$set": {"rules": rules.model_dump(), "updated_at": utcnow(), "updated_by": actor_id}},
             upsert=True,
         )
-        return rules
+        after = rules.model_dump(mode="json")
+        changed = {
+            key: {"from": before.get(key), "to": value}
+            for key, value in after.items()
+            if before.get(key) != value
+        }
+        return rules, changed
 
     def validate(self, data: Any) -> Rules:
         try:

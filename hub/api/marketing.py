@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.base import SignatureError
 from channels.email import verify_unsubscribe
+from crm_core.automation.rules import RULES_ID
 from crm_core.records import object_id
 from crm_core.vocabularies import MANAGERS, SALES_TEAM, CampaignStatus
 from hub.api.errors import ApiError
@@ -114,8 +115,8 @@ async def get_rules(call: Call) -> web.Response:
 @api.route("PUT", "/api/v1/automation/rules", summary="Replace the rules (validated as a whole).",
            tag="automation", roles=MANAGERS, body=RulesBody)  # fmt: skip
 async def put_rules(call: Call) -> web.Response:
-    rules = await call.services.rules.put(call.body.model_dump(), call.actor["_id"])
-    await call.services.audit.record(call.actor, "automation.rules", "settings", call.actor["_id"])
+    rules, changed = await call.services.rules.put(call.body.model_dump(), call.actor["_id"])
+    await call.services.audit.record(call.actor, "automation.rules", "rules", RULES_ID, changed)
     return json_ok(rules.model_dump())
 
 
