@@ -1,14 +1,10 @@
-"""Email: RFC 5322 parsing with threading headers, quote stripping and loop protection;
-IMAP access for the poller; SMTP delivery of agent replies."""
+"""Inbound mail: RFC 5322 parsing with threading headers, quote stripping, charsets read
+as written, and loop protection; the forwarding webhook's signature."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import html
 import re
-import ssl
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
@@ -17,17 +13,12 @@ from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Any
 
-import aiosmtplib
-from aioimaplib import aioimaplib
 from email_reply_parser import EmailReplyParser
 
 from channels.base import (
     Attachment,
-    DeliveryError,
     InboundMessage,
-    OutboundMessage,
     Sender,
-    hmac_sha256_signature,
     utc_moment,
     verify_hmac_sha256,
 )
@@ -356,216 +347,3 @@ def html_to_text(markup: str) -> str:
     extractor.close()
     lines = [" ".join(line.split()) for line in "".join(extractor.parts).splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-# Sending.
-
-
-SECURITY_MODES = ("tls", "starttls", "none")  # how IMAP and SMTP connections are encrypted
-
-
-class EmailSender:
-    """Agent replies by SMTP, threaded so the customer's client files them with the original."""
-
-    channel = CHANNEL
-
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        from_address: str,
-        username: str | None = None,
-        password: str | None = None,
-        security: str = "starttls",
-        tls_context: ssl.SSLContext | None = None,
-    ) -> None:
-        self._host, self._port = host, port
-        self._from = from_address
-        self._username, self._password = username, password
-        self._security = security
-        self._tls_context = tls_context
-
-    def message_id(self, delivery_id: str) -> str:
-        """Stable across retries, so a resent reply is recognisably the same mail."""
-        return f"<{delivery_id}@{self._from.rpartition('@')[2] or 'hub.invalid'}>"
-
-    def compose(self, message: OutboundMessage) -> EmailMessage:
-        route = message.route
-        mail = EmailMessage()
-        mail["From"] = self._from
-        mail["To"] = route["to"]
-        # Subjects stored by earlier versions may still hold line breaks.
-        subject = one_line(route.get("subject") or "") or "Your message"
-        replying = bool(route.get("message_id"))
-        already_re = normalize_subject(subject) != subject.lower().strip()
-        mail["Subject"] = f"Re: {subject}" if replying and not already_re else subject
-        mail["Message-ID"] = self.message_id(message.delivery_id)
-        if replying:
-            mail["In-Reply-To"] = route["message_id"]
-            mail["References"] = " ".join(route.get("references") or [route["message_id"]])
-        if route.get("list_unsubscribe"):  # marketing mail: one-click unsubscribe (RFC 8058)
-            mail["List-Unsubscribe"] = f"<{route['list_unsubscribe']}>"
-            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        mail["Auto-Submitted"] = "no"
-        mail.set_content(message.text)
-        mail.add_alternative(
-            '<html><body><div style="font-family:sans-serif;white-space:pre-wrap">'
-            f"{html.escape(message.text)}</div></body></html>",
-            subtype="html",
-        )
-        return mail
-
-    async def send(self, message: OutboundMessage) -> str:
-        if not message.route.get("to") or message.route["to"] == UNKNOWN_SENDER:
-            raise DeliveryError("the conversation has no email address to reply to", retryable=False)
-        mail = self.compose(message)
-        try:
-            await aiosmtplib.send(
-                mail,
-                hostname=self._host,
-                port=self._port,
-                username=self._username,
-                password=self._password,
-                use_tls=self._security == "tls",
-                start_tls=True
-                if self._security == "starttls"
-                else False
-                if self._security == "none"
-                else None,
-                tls_context=self._tls_context,
-                timeout=30,
-            )
-        except aiosmtplib.SMTPResponseException as exc:
-            raise DeliveryError(f"SMTP {exc.code}: {exc.message}", retryable=exc.code < 500) from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise DeliveryError(f"SMTP server unreachable: {exc.__class__.__name__}", retryable=True) from exc
-        return mail["Message-ID"]
-
-
-# Reading a mailbox.
-
-
-class ImapMailbox:
-    """One IMAP mailbox: new messages by UID, and a wait that uses IDLE when offered."""
-
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        user: str,
-        password: str,
-        mailbox: str = "INBOX",
-        security: str = "tls",
-        tls_context: ssl.SSLContext | None = None,
-    ) -> None:
-        self.name = f"{user}@{host}:{port}/{mailbox}"
-        self._host, self._port = host, port
-        self._user, self._password = user, password
-        self._mailbox = mailbox
-        self._security = security
-        self._tls_context = tls_context or ssl.create_default_context()
-        self._client: aioimaplib.IMAP4 | None = None
-
-    async def open(self) -> int:
-        """Connect, log in, select; returns the mailbox's UIDVALIDITY."""
-        if self._security == "tls":
-            client = aioimaplib.IMAP4_SSL(self._host, self._port, ssl_context=self._tls_context)
-        else:
-            client = aioimaplib.IMAP4(self._host, self._port)
-        self._client = client
-        await client.wait_hello_from_server()
-        if self._security == "starttls":
-            await self._starttls(client)
-        _check(await client.login(self._user, self._password), "LOGIN")
-        uidvalidity, _ = await self.select()
-        return uidvalidity
-
-    async def select(self) -> tuple[int, int]:
-        """(UIDVALIDITY, UIDNEXT), fresh from the server. Selecting again is also how the
-        poller learns of mail whose EXISTS notice aioimaplib drops between commands."""
-        selected = _check(await self._require().select(self._mailbox), "SELECT")
-        found = {}
-        for line in selected.lines:
-            if match := re.search(rb"(UIDVALIDITY|UIDNEXT) (\d+)", bytes(line)):
-                found[match.group(1)] = int(match.group(2))
-        if b"UIDVALIDITY" not in found:
-            raise aioimaplib.Error("server sent no UIDVALIDITY")
-        return found[b"UIDVALIDITY"], found.get(b"UIDNEXT", 0)
-
-    async def _starttls(self, client: aioimaplib.IMAP4) -> None:
-        # aioimaplib has no STARTTLS helper: ask, then upgrade the live transport in place.
-        protocol = client.protocol
-        if protocol is None or not isinstance(protocol.transport, asyncio.WriteTransport):
-            raise aioimaplib.Error("not connected")
-        await protocol.capability()
-        if "STARTTLS" not in protocol.capabilities:
-            raise aioimaplib.Error("server does not offer STARTTLS")
-        loop = asyncio.get_running_loop()
-        _check(
-            await protocol.execute(aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=loop)),
-            "STARTTLS",
-        )
-        protocol.transport = await loop.start_tls(
-            protocol.transport, protocol, self._tls_context, server_hostname=self._host
-        )
-        await protocol.capability()
-
-    async def fetch_after(self, last_uid: int) -> AsyncIterator[tuple[int, bytes]]:
-        """(uid, raw message) for every message with a UID above `last_uid`, oldest first."""
-        client = self._require()
-        found = _check(await client.uid_search(f"UID {last_uid + 1}:*"), "SEARCH")
-        uids = sorted(int(u) for line in found.lines[:1] for u in bytes(line).split() if u.isdigit())
-        for uid in (u for u in uids if u > last_uid):
-            response = _check(await client.uid("fetch", str(uid), "(BODY.PEEK[])"), "FETCH")
-            raw = next((bytes(line) for line in response.lines if isinstance(line, bytearray)), None)
-            if raw is not None:
-                yield uid, raw
-
-    async def wait_for_new(self, timeout: float) -> None:
-        """Return when the server announces new mail (IDLE), or after `timeout` seconds."""
-        client = self._require()
-        if not client.has_capability("IDLE"):
-            await asyncio.sleep(timeout)
-            return
-        idle = await client.idle_start(timeout=timeout + 5)
-        try:
-            while True:
-                pushed = await client.wait_server_push(timeout=timeout)
-                lines = pushed if isinstance(pushed, list) else [pushed]
-                if any(isinstance(line, bytes | bytearray) and b"EXISTS" in line for line in lines):
-                    break
-        except TimeoutError:
-            pass
-        client.idle_done()
-        await asyncio.wait_for(idle, 10)
-
-    async def close(self) -> None:
-        """Drop the connection. No LOGOUT: it would wait behind an unfinished IDLE, and the
-        server treats a closed connection the same way."""
-        client, self._client = self._client, None
-        transport = getattr(client.protocol, "transport", None) if client is not None else None
-        if transport is not None:
-            transport.close()
-
-    def _require(self) -> aioimaplib.IMAP4:
-        if self._client is None:
-            raise aioimaplib.Error("mailbox is not open")
-        return self._client
-
-
-def _check(response: Any, command: str) -> Any:
-    if response.result != "OK":
-        raise aioimaplib.Error(f"{command} failed: {response.result} {response.lines[-1:]!r}")
-    return response
-
-
-def unsubscribe_signature(secret: str, contact_id: str) -> str:
-    """Signs the unsubscribe link in marketing mail, so nobody can opt out someone else."""
-    return hmac_sha256_signature(secret, f"unsubscribe:{contact_id}".encode()).removeprefix("sha256=")
-
-
-def verify_unsubscribe(secret: str, contact_id: str, signature: str) -> None:
-    """Raises SignatureError unless `signature` is this contact's."""
-    verify_hmac_sha256(secret, f"unsubscribe:{contact_id}".encode(), f"sha256={signature}")
