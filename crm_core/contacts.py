@@ -11,21 +11,19 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from crm_core.addresses import normalize_email, normalize_phone
 from crm_core.domain_events import EventLog, staff_actor
 from crm_core.errors import Conflict, Invalid
 from crm_core.records import (
-    TermSearch,
     find_after_duplicate,
     find_by_id,
     find_page,
     insert_new,
-    normalize_email,
-    normalize_phone,
     object_id,
-    search_terms,
     update_found,
     utcnow,
 )
+from crm_core.search import TermSearch, search_terms
 
 EDITABLE = ("name", "emails", "phones", "company", "attributes")
 

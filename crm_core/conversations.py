@@ -15,10 +15,9 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from crm_core.domain_events import Event, EventLog, staff_actor
 from crm_core.errors import Invalid, NotFound
+from crm_core.live import LivePublisher
 from crm_core.outbox import new_outbox_entry
 from crm_core.records import (
-    LivePublisher,
-    TermSearch,
     check_one_of,
     find_after_duplicate,
     find_by_id,
@@ -28,10 +27,10 @@ from crm_core.records import (
     modify_one,
     object_id,
     one_of,
-    search_terms,
     update_found,
     utcnow,
 )
+from crm_core.search import TermSearch, search_terms
 from crm_core.vocabularies import ACTIVE_STATUSES, CONVERSATION_STATUSES, INBOX_WORKERS, PRIORITIES
 
 

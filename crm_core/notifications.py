@@ -12,8 +12,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.domain_events import Event
+from crm_core.live import LivePublisher
 from crm_core.outbox import staff_dm_entry
-from crm_core.records import LivePublisher, utcnow
+from crm_core.records import utcnow
 
 
 class Notifications:

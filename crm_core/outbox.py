@@ -9,7 +9,8 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_core.records import LivePublisher, modify_one, utcnow
+from crm_core.live import LivePublisher
+from crm_core.records import modify_one, utcnow
 
 
 def new_outbox_entry(message: dict[str, Any], conversation: dict[str, Any]) -> dict[str, Any]:

@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-import phonenumbers
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from crm_core.errors import Invalid, NotFound
-
-
-class LivePublisher(Protocol):
-    """Where services report the changes agents should see live."""
-
-    @property
-    def needs_publishing(self) -> bool:
-        """False when the database itself carries events (change streams): then services
-        need not read records back just to publish them."""
-        ...
-
-    def publish(self, event_type: str, record: dict[str, Any]) -> None: ...
-
-
-_WORD = re.compile(r"[\w@.+-]+", re.UNICODE)
-# Scripts written without spaces between words (Chinese, Japanese kana): a run of them is one
-# "word" to _WORD, so each neighbouring pair of characters becomes a term instead.
-_UNSPACED = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
-_MAX_TERMS = 200
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -59,89 +36,6 @@ def object_id(value: Any, what: str) -> ObjectId:
         return ObjectId(value)
     except (InvalidId, TypeError) as exc:
         raise NotFound(f"{what} {value!r} not found") from exc
-
-
-def search_terms(*texts: str | None) -> list[str]:
-    """Lower-cased words for prefix search (and character pairs of Chinese or Japanese, so a
-    word is found inside a sentence); works on servers without text indexes."""
-    seen: dict[str, None] = {}
-    for text in texts:
-        for word in _WORD.findall((text or "").lower()):
-            for term in _word_terms(word):
-                seen.setdefault(term, None)
-                if len(seen) >= _MAX_TERMS:
-                    return list(seen)
-    return list(seen)
-
-
-def _word_terms(word: str) -> Iterator[str]:
-    for part in _UNSPACED.split(word):
-        if _UNSPACED.fullmatch(part):
-            yield from (part[i : i + 2] for i in range(len(part) - 1))
-        elif len(part := part.strip(".-+")) >= 2:
-            yield part[:64]
-
-
-def _prefix_bounds(word: str) -> dict[str, str]:
-    """The strings that start with `word` (made of `_WORD`'s characters, none the last code
-    point), as a range: the server compares code points, as UTF-8 bytes compare."""
-    return {"$gte": word, "$lt": word[:-1] + chr(ord(word[-1]) + 1)}
-
-
-@dataclass(frozen=True)
-class TermMatch:
-    """A search for records whose `terms` start with every word: `narrowing` is a filter on the
-    terms index for the candidates of the longest word, `matches` the check of every word."""
-
-    words: tuple[str, ...]
-    narrowing: dict[str, Any]
-
-    def matches(self, terms: list[str]) -> bool:
-        return all(any(term.startswith(word) for term in terms) for word in self.words)
-
-
-SEARCH_LIMIT = 500  # the records of one kind a search finds at most
-# The candidates of one kind a search reads at most (the records its longest word's range
-# holds, newest first): a word in every message costs a search no more than a rare one.
-SEARCH_SCAN_LIMIT = 1000
-
-
-class TermSearch:
-    """Finds records whose `terms` start with every word of a query, from the terms index on
-    both servers. An anchored regex is a scan on the embedded server; a range on the multikey
-    index is served there (as an element in the range), while MongoDB bounds it tightly only
-    under `$elemMatch`, which the embedded server never serves from an index. So the filter's
-    form is the server's (asked once), and the words are checked here on what it returns."""
-
-    def __init__(self, db: AsyncDatabase, *, bare_ranges: bool | None = None) -> None:
-        self._admin = db.client.admin
-        self._bare_ranges = bare_ranges  # None: ask the server
-
-    async def match(self, q: str) -> TermMatch | None:
-        words = tuple(search_terms(q)[:8])
-        if not words:
-            return None
-        if self._bare_ranges is None:
-            self._bare_ranges = "secantusVersion" in await self._admin.command("buildInfo")
-        bounds = _prefix_bounds(max(words, key=len))
-        return TermMatch(words, {"terms": bounds if self._bare_ranges else {"$elemMatch": bounds}})
-
-    async def find_ids(
-        self, collection: AsyncCollection, match: TermMatch, where: dict[str, Any], id_field: str = "_id"
-    ) -> list[Any]:
-        """The distinct `id_field` values (at most SEARCH_LIMIT) of the records matching `where`
-        and every word, newest first: the terms index holds each term's records newest first
-        (`terms_newest`), so the read stops at the newest SEARCH_SCAN_LIMIT candidates."""
-        found: dict[Any, None] = {}
-        projection = {id_field: 1, "terms": 1}
-        query = {**match.narrowing, **where}
-        async with collection.find(query, projection, limit=SEARCH_SCAN_LIMIT) as records:  # closed early
-            async for record in records:
-                if match.matches(record.get("terms") or []):
-                    found[record[id_field]] = None
-                    if len(found) == SEARCH_LIMIT:
-                        break
-        return list(found)
 
 
 DUPLICATE_KEY = 11000  # the server's code for a write refused by a unique index
@@ -218,29 +112,6 @@ async def modify_one(
         if (await collection.update_one(guard, update, session=session)).matched_count:
             return found if before else await collection.find_one({"_id": found["_id"]}, session=session)
     return None
-
-
-_EMAIL = re.compile(r"^[^\s@<>()\[\],;:\"\\]{1,64}@([^\s@<>()\[\],;:\"\\.]+\.)+[^\s@<>()\[\],;:\"\\.]+$")
-
-
-def normalize_email(email: str | None) -> str | None:
-    """Lower-cased, or None unless it looks like an address mail could reach: one @, a local
-    part, a dotted domain, nothing that belongs to markup or a header (spaces, <>, quotes)."""
-    email = (email or "").strip().lower()
-    return email if len(email) <= 254 and _EMAIL.match(email) else None
-
-
-def normalize_phone(phone: str | None, region: str | None = None) -> str | None:
-    """E.164, or None when the number cannot be understood."""
-    if not phone or not phone.strip():
-        return None
-    try:
-        parsed = phonenumbers.parse(phone, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 async def find_by_id(

@@ -15,8 +15,8 @@ from crm_core.assignment import active_user_id, next_assignee, user_filter
 from crm_core.automation.rules import LeadRules
 from crm_core.domain_events import EventLog, rule_actor, staff_actor
 from crm_core.errors import Conflict
+from crm_core.live import LivePublisher
 from crm_core.records import (
-    LivePublisher,
     changed_fields,
     check_one_of,
     find_after_duplicate,

@@ -17,8 +17,8 @@ from crm_core.automation.rules import TicketRules
 from crm_core.conversations import Conversations
 from crm_core.domain_events import EventLog, rule_actor, staff_actor
 from crm_core.errors import Invalid
+from crm_core.live import LivePublisher
 from crm_core.records import (
-    LivePublisher,
     changed_fields,
     check_one_of,
     find_after_duplicate,

@@ -13,8 +13,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from crm_core.addresses import normalize_email
 from crm_core.errors import Conflict, Invalid
-from crm_core.records import find_by_id, modify_one, normalize_email, update_found, utcnow
+from crm_core.records import find_by_id, modify_one, update_found, utcnow
 from crm_core.vocabularies import ROLES
 
 MIN_PASSWORD_LENGTH = 8

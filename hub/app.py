@@ -29,10 +29,10 @@ from crm_core.intent_reviews import IntentReviews
 from crm_core.marketing import Campaigns
 from crm_core.notifications import Notifications
 from crm_core.outbox import Outbox
-from crm_core.records import TermSearch
 from crm_core.reporting import Reports
 from crm_core.rollups import Rollups
 from crm_core.sales import Deals, Leads
+from crm_core.search import TermSearch
 from crm_core.tickets import Tickets
 from crm_core.users import Users
 from hub import console, logs

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from crm_core import records
+from crm_core import search
 from hub import app
 from tests.conftest import chat_message, eventually
 
@@ -128,7 +128,7 @@ async def test_search_results_page_through_matches_by_message_and_by_contact(hub
 
 async def test_a_search_with_more_matches_than_it_keeps_keeps_the_newest(hub, monkeypatch):
     """Past the limit a search kept the oldest matches: the newest never showed."""
-    monkeypatch.setattr(records, "SEARCH_LIMIT", 10)
+    monkeypatch.setattr(search, "SEARCH_LIMIT", 10)
     agent = await hub.login("agent")
     conversations = []
     for n in range(30):
@@ -145,14 +145,14 @@ async def test_a_user_runs_only_so_many_searches_at_once(hub, monkeypatch):
     agent, colleague = await hub.login("agent"), await hub.login("agent")
     await hub.chat(chat_message("where is my parcel"))
     release, waiting = asyncio.Event(), []
-    find_ids = records.TermSearch.find_ids
+    find_ids = search.TermSearch.find_ids
 
     async def slow_find_ids(self, *args, **kwargs):
         waiting.append(1)
         await release.wait()
         return await find_ids(self, *args, **kwargs)
 
-    monkeypatch.setattr(records.TermSearch, "find_ids", slow_find_ids)
+    monkeypatch.setattr(search.TermSearch, "find_ids", slow_find_ids)
     held = [
         asyncio.create_task(hub.call("GET", "/api/v1/conversations?q=parcel", agent))
         for _ in range(app.SEARCHES_PER_USER)

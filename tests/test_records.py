@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_core.records import TermSearch, modify_one
+from crm_core.records import modify_one
+from crm_core.search import TermSearch
 from hub.jsonable import jsonable
 
 

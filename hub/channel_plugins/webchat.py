@@ -13,7 +13,7 @@ from bson import ObjectId
 
 from channels import webchat
 from channels.base import PayloadError, SignatureError, parse_json
-from crm_core.records import normalize_email
+from crm_core.addresses import normalize_email
 from hub.api.routing import Call, api
 from hub.channel_plugins.plugin import ChannelPlugin, running
 from hub.container import Services
