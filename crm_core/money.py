@@ -46,5 +46,5 @@ def held(value: float) -> float | None:
     past what money can be."""
     try:
         return amount(round(value, DECIMAL_PLACES))
-    except (Invalid, OverflowError, ValueError):
+    except Invalid:  # infinity, NaN or past the bound
         return None

@@ -43,9 +43,6 @@ _BULK_PRECEDENCE = {"bulk", "list", "junk"}
 _DAEMONS = ("mailer-daemon", "postmaster")
 
 
-# Parsing.
-
-
 def verify(secret: str, body: bytes, signature: str | None) -> None:
     verify_hmac_sha256(secret, body, signature)
 

@@ -89,6 +89,3 @@ class EmailSender:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise DeliveryError(f"SMTP server unreachable: {exc.__class__.__name__}", retryable=True) from exc
         return mail["Message-ID"]
-
-
-# Reading a mailbox.

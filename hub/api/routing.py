@@ -31,6 +31,8 @@ class Call:
     services: Services
     user: dict[str, Any] | None = None
     body: Any = None
+    token: str = ""  # the bearer token or session cookie the user was authenticated with
+    cookie_session: bool = False  # authenticated by the console's cookie (ambient, unlike a token)
 
     def path(self, name: str) -> str:
         return self.request.match_info[name]
@@ -217,11 +219,6 @@ def is_websocket_upgrade(request: web.Request) -> bool:
     )
 
 
-def session_token(request: web.Request, *, websocket: bool = False) -> str | None:
-    """The token this request is signed in with: its bearer token, else its session cookie."""
-    return bearer_token(request, websocket=websocket) or request.cookies.get(SESSION_COOKIE) or None
-
-
 def csrf_token(session: str) -> str:
     """Derived from the session token, so it needs no storage and no page script of another
     site can know it (the cookie it comes from is HttpOnly and SameSite=Strict)."""
@@ -230,10 +227,11 @@ def csrf_token(session: str) -> str:
 
 async def authenticate(call: Call, *, websocket: bool = False) -> dict[str, Any]:
     """A bearer token (API clients), or the console's session cookie: then a state-changing
-    request must also carry the session's CSRF token."""
+    request must also carry the session's CSRF token. The call keeps the token it used."""
     request = call.request
     token = bearer_token(request, websocket=websocket)
     if token is None and (token := request.cookies.get(SESSION_COOKIE)):
+        call.cookie_session = True
         sent = request.headers.get("X-CSRF-Token", "")
         if request.method not in SAFE_METHODS and not hmac.compare_digest(
             sent.encode(errors="replace"), csrf_token(token).encode()
@@ -244,6 +242,7 @@ async def authenticate(call: Call, *, websocket: bool = False) -> dict[str, Any]
     user = await call.services.users.for_token(token)
     if user is None:
         raise ApiError(401, "unauthorized", "invalid or expired token")
+    call.token = token
     return user
 
 

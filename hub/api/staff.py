@@ -11,7 +11,7 @@ from crm_core.audit import diff
 from crm_core.users import public_user
 from crm_core.vocabularies import ADMINS, ALL_STAFF, Role
 from hub.api.errors import ApiError
-from hub.api.routing import SESSION_COOKIE, Call, api, bearer_token, csrf_token, json_ok, session_token
+from hub.api.routing import SESSION_COOKIE, Call, api, bearer_token, csrf_token, json_ok
 
 
 class LoginBody(BaseModel):
@@ -97,11 +97,10 @@ async def close_session(call: Call) -> web.Response:
 
 
 async def _end_session(call: Call) -> web.Response:
-    """Revoke the request's token (its bearer token, else its session cookie), close the
+    """Revoke the token the request was signed in with (bearer or session cookie), close the
     realtime streams it opened, and drop the cookie."""
-    token = session_token(call.request) or ""
-    await call.services.users.logout(token)
-    call.services.stream_sockets.end_token(token)
+    await call.services.users.logout(call.token)
+    call.services.stream_sockets.end_token(call.token)
     response = json_ok({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

@@ -14,7 +14,7 @@ from pymongo.errors import PyMongoError
 from channels.base import PayloadError, parse_json
 from crm_core.vocabularies import ALL_STAFF
 from hub.api.errors import ApiError
-from hub.api.routing import Call, api, bearer_token, session_token
+from hub.api.routing import Call, api
 from hub.realtime import RealtimeEvent, Subscription
 from hub.stream_sockets import StreamSocket, TooManySockets
 from hub.tasks import until_first_done
@@ -64,12 +64,10 @@ def visible_to(user: dict[str, Any]) -> Callable[[RealtimeEvent], bool]:
     websocket=True,
 )
 async def stream(call: Call) -> web.StreamResponse:
-    services, request = call.services, call.request
-    if bearer_token(request, websocket=True) is None and not _from_own_origin(call):
+    if call.cookie_session and not _from_own_origin(call):
         raise ApiError(403, "bad_origin", "the session cookie opens the stream from the hub's own pages only")
-    token = session_token(request, websocket=True) or ""
     try:
-        with services.stream_sockets.opened(str(call.actor["_id"]), token) as socket:
+        with call.services.stream_sockets.opened(str(call.actor["_id"]), call.token) as socket:
             return await _serve(call, socket)
     except TooManySockets as exc:
         raise ApiError(429, "too_many_streams", "too many open streams for this user") from exc
@@ -90,7 +88,8 @@ async def _serve(call: Call, socket: StreamSocket) -> web.WebSocketResponse:
         services.metrics.stream_clients.dec()
         if socket.ended.is_set():
             await ws.close(code=SESSION_ENDED, message=b"session ended")
-        await ws.close()
+        else:
+            await ws.close()
     return ws
 
 
