@@ -9,16 +9,19 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.domain_events import Event
+from crm_core.jobs import job_id
 from crm_core.records import object_id, utcnow
 
 # The kinds of record whose changes are audited, and can be read back by GET /api/v1/audit.
-AUDITED = ("conversation", "contact", "user", "ticket", "lead", "deal", "campaign", "rules")
+AUDITED = ("conversation", "contact", "user", "ticket", "lead", "deal", "campaign", "rules", "job")
 
 
 def stored_target_id(target_type: str, target_id: str) -> Any:
     """How an audited record's id is stored: an ObjectId, but the one rules record is named
-    (`rules.RULES_ID`)."""
-    return target_id if target_type == "rules" else object_id(target_id, target_type)
+    (`rules.RULES_ID`) and a job may be named by its key."""
+    if target_type == "rules":
+        return target_id
+    return job_id(target_id) if target_type == "job" else object_id(target_id, target_type)
 
 
 class Audit:

@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.addresses import normalize_email, normalize_phone
+from crm_core.contact_owned import CONTACT_OWNS
 from crm_core.domain_events import EventLog, staff_actor
 from crm_core.errors import Conflict, Invalid
 from crm_core.records import (
@@ -219,42 +220,30 @@ class Contacts:
         return {contact["_id"]: contact for contact in found}
 
     async def relationship(self, contact_id: Any, limit: int = 50) -> dict[str, list[dict[str, Any]]]:
-        """Everything the customer has with us, newest first: conversations on every channel,
-        tickets, leads, deals and campaign enrolments (what a merge would move, too)."""
+        """Everything the customer has with us that staff see, newest first (conversations on
+        every channel, tickets, leads, deals, campaign enrolments: `contact_owned.CONTACT_OWNS`)."""
         contact = await find_by_id(self._col, contact_id, "contact")
-        owned = {"contact_id": contact["_id"]}
-        newest = [("created_at", -1), ("_id", -1)]
-        conversations, tickets, leads, deals, enrolments = await asyncio.gather(
-            self._db.conversations.find(owned).sort("last_message_at", -1).to_list(limit),
-            self._db.tickets.find(owned).sort(newest).to_list(limit),
-            self._db.leads.find(owned).sort(newest).to_list(limit),
-            self._db.deals.find(owned).sort(newest).to_list(limit),
-            self._db.enrolments.find(owned).sort(newest).to_list(limit),
+        shown = [owned for owned in CONTACT_OWNS if owned.shown_sort is not None]
+        found = await asyncio.gather(
+            *(
+                self._db[owned.collection]
+                .find({"contact_id": contact["_id"]})
+                .sort(owned.shown_sort)
+                .to_list(limit)
+                for owned in shown
+                if owned.shown_sort is not None
+            )
         )
-        return {
-            "conversations": conversations,
-            "tickets": tickets,
-            "leads": leads,
-            "deals": deals,
-            "enrolments": enrolments,
-        }
+        return {owned.collection: records for owned, records in zip(shown, found, strict=True)}
 
     async def has_history(self, contact_id: ObjectId, before: dict[str, Any]) -> bool:
         """Has this contact dealt with us before `before` (a message): an earlier classified
-        message that was not spam, or any ticket, lead or deal? Spam from a stranger may be
-        closed unseen; a customer's message never is."""
-        earlier = {
-            "contact_id": contact_id,
-            "direction": "in",
-            "_id": {"$ne": before["_id"]},
-            "created_at": {"$lte": before["created_at"]},
-            "nlp.status": {"$in": ["classified", "done"]},
-            "nlp.intent": {"$ne": "spam"},
-        }
-        if await self._db.messages.find_one(earlier, {"_id": 1}):
-            return True
-        for records in (self._db.tickets, self._db.leads, self._db.deals):
-            if await records.find_one({"contact_id": contact_id}, {"_id": 1}):
+        message that was not spam, or any ticket, lead or deal (`CONTACT_OWNS`' history)? Spam
+        from a stranger may be closed unseen; a customer's message never is."""
+        for owned in CONTACT_OWNS:
+            if owned.history is not None and await self._db[owned.collection].find_one(
+                owned.history(contact_id, before), {"_id": 1}
+            ):
                 return True
         return False
 
@@ -334,18 +323,20 @@ class Contacts:
     async def merge(
         self, target_id: str | ObjectId, other_id: str | ObjectId, actor: dict[str, Any]
     ) -> dict[str, Any]:
-        """Fold `other` into `target`: identities, emails, phones, missing fields, and everything
-        the customer has with us (conversations, messages, tickets, leads, deals, campaign
-        enrolments) move over; `other` stays as a record with `merged_into` set."""
-        target, other = await self.get(target_id), await self.get(other_id)
-        if target["_id"] == other["_id"]:
-            raise Invalid("cannot merge a contact into itself")
-        for doc in (target, other):
-            if doc.get("merged_into"):
-                raise Conflict(f"contact {doc['_id']} was already merged into {doc['merged_into']}")
-        now = utcnow()
-        combined = _combine(target, other)
+        """Fold `other` into `target`, both read inside the merge's transaction: identities,
+        emails, phones, missing fields, and everything the customer has with us (each kind in
+        `CONTACT_OWNS`, by its own merge rule) move over; `other` stays as a record with
+        `merged_into` set."""
         async with self._log.transaction() as session:
+            target = await find_by_id(self._col, target_id, "contact", session)
+            other = await find_by_id(self._col, other_id, "contact", session)
+            if target["_id"] == other["_id"]:
+                raise Invalid("cannot merge a contact into itself")
+            for doc in (target, other):
+                if doc.get("merged_into"):
+                    raise Conflict(f"contact {doc['_id']} was already merged into {doc['merged_into']}")
+            now = utcnow()
+            combined = _combine(target, other)
             # Identities are unique across contacts: release them before the target takes them.
             await self._col.update_one(
                 {"_id": other["_id"]},
@@ -364,7 +355,10 @@ class Contacts:
                 {"$set": {**combined, "terms": contact_terms(combined), "updated_at": now}},
                 session=session,
             )
-            moved = await self._move_relationship(other["_id"], target["_id"], session)
+            moved = {
+                owned.collection: await owned.merge(self._db, other["_id"], target["_id"], session)
+                for owned in CONTACT_OWNS
+            }
             merged = self._log.new(
                 "contact.merged",
                 actor=staff_actor(actor),
@@ -377,41 +371,6 @@ class Contacts:
         result["moved"] = moved
         result["moved_conversations"] = moved["conversations"]
         return result
-
-    async def _move_relationship(self, source: ObjectId, target: ObjectId, session: Any) -> dict[str, int]:
-        """Everything `source` has moves to `target`, within the merge's transaction. Where the
-        target may hold only one (an open lead, one enrolment per campaign) the target's stays:
-        the source's open lead is closed into it, a duplicate enrolment is stopped."""
-        db, owned = self._db, {"contact_id": source}
-        kept_lead = await db.leads.find_one({"contact_id": target, "open": True}, session=session)
-        their_lead = await db.leads.find_one({**owned, "open": True}, session=session)
-        if kept_lead and their_lead:
-            await db.leads.update_one(
-                {"_id": their_lead["_id"]},
-                {"$set": {"open": False, "merged_into": kept_lead["_id"], "updated_at": utcnow()}},
-                session=session,
-            )
-            sources = their_lead.get("source_conversation_ids", [])
-            await db.leads.update_one(
-                {"_id": kept_lead["_id"]},
-                {"$addToSet": {"source_conversation_ids": {"$each": sources}}},
-                session=session,
-            )
-        enrolled = await db.enrolments.find(
-            {"contact_id": target}, {"campaign_id": 1}, session=session
-        ).to_list(None)
-        campaigns = [e["campaign_id"] for e in enrolled]
-        await db.enrolments.update_many(
-            {**owned, "campaign_id": {"$in": campaigns}},
-            {"$set": {"status": "stopped", "merged_into": target}},
-            session=session,
-        )
-        moved = {}
-        for name in ("conversations", "messages", "tickets", "leads", "deals", "enrolments"):
-            where = {**owned, "campaign_id": {"$nin": campaigns}} if name == "enrolments" else owned
-            result = await db[name].update_many(where, {"$set": {"contact_id": target}}, session=session)
-            moved[name] = result.modified_count
-        return moved
 
 
 def _best_match(found: list[dict], identity: dict, email: str | None, phone: str | None) -> dict | None:

@@ -15,8 +15,8 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from crm_core.domain_events import Event, EventLog, staff_actor
 from crm_core.errors import Invalid, NotFound
+from crm_core.jobs import enqueue, message_job
 from crm_core.live import LivePublisher
-from crm_core.outbox import new_outbox_entry
 from crm_core.records import (
     check_one_of,
     find_after_duplicate,
@@ -447,6 +447,27 @@ class Conversations:
         )
         return result.modified_count == 1
 
+    async def record_delivery(
+        self, message_id: ObjectId, delivery: dict[str, Any], external_id: str | None = None
+    ) -> None:
+        """How an outbound message's delivery stands (and its id at the channel, once sent)."""
+        fields: dict[str, Any] = {"delivery": delivery} | (
+            {"external_id": external_id} if external_id else {}
+        )
+        message = await modify_one(self._messages, {"_id": message_id}, {"$set": fields})
+        if message is not None:
+            self._events.publish("message.updated", message)
+
+    async def unmirrored(self, message_ids: list[ObjectId], tool: str) -> list[dict[str, Any]]:
+        """Those of the messages not yet mirrored to `tool`."""
+        return await self._messages.find(
+            {"_id": {"$in": message_ids}, f"mirrored.{tool}": {"$exists": False}}
+        ).to_list(None)
+
+    async def mark_mirrored(self, message_id: ObjectId, tool: str, ref: str | None) -> None:
+        """A message is mirrored to `tool` (as `ref` there; None when it could not be)."""
+        await self._messages.update_one({"_id": message_id}, {"$set": {f"mirrored.{tool}": ref}})
+
     async def by_mirror(self, tool: str, thread_id: str) -> dict[str, Any] | None:
         return await self._col.find_one({f"mirrors.{tool}": thread_id})
 
@@ -649,8 +670,8 @@ class Conversations:
         *,
         within: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
     ) -> dict:
-        """Store an agent reply and its outbox entry together (and `within`'s writes, such as
-        its ticket's first response); the outbox worker delivers it."""
+        """Store an agent reply and the job that delivers it together (and `within`'s writes,
+        such as its ticket's first response)."""
         return await self.add_outbound(
             conversation_id, text, staff_sender(author), response=True, within=within
         )
@@ -665,7 +686,7 @@ class Conversations:
         fields: dict[str, Any] | None = None,
         within: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
     ) -> dict:
-        """An outbound message and its outbox entry in one transaction, with `within` (more
+        """An outbound message and the job that delivers it in one transaction, with `within` (more
         writes that must happen with it, or raise to abort it). A `response` (a person
         answering) ends the customer's wait and counts for first-response time."""
         conversation = await self.get(conversation_id)
@@ -682,7 +703,7 @@ class Conversations:
             counted |= {"$unset": {"waiting_since": ""}, "$min": {"first_response_at": now}}
         async with self._log.transaction() as session:
             await self._messages.insert_one(message, session=session)
-            await self._db.outbox.insert_one(new_outbox_entry(message, conversation), session=session)
+            await enqueue(self._db, message_job(message, conversation), session)
             updated = await update_found(self._col, conversation["_id"], counted, "conversation", session)
             if within is not None:
                 await within(session)

@@ -113,7 +113,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASC), ("next_at", ASC)], name="due"),
         IndexModel([("contact_id", ASC), ("status", ASC)], name="contact"),
     ],
-    "outbox": [IndexModel([("status", ASC), ("next_attempt_at", ASC)], name="due")],
+    "jobs": [
+        IndexModel([("status", ASC), ("next_attempt_at", ASC)], name="due"),
+        IndexModel([("status", ASC), ("created_at", DESC)], name="by_status"),
+    ],
     "audit": [IndexModel([("target_type", ASC), ("target_id", ASC), ("at", DESC)], name="target")],
 }
 

@@ -1,6 +1,6 @@
 """Tells staff about work handed to them and tickets past their SLA, as a listener of domain
 events: a notification record (which the realtime stream carries to their websocket) and,
-when Slack is set up, a Slack DM through the outbox (retried there; a slow Slack delays
+when Slack is set up, a Slack DM through the job queue (retried there; a slow Slack delays
 nothing else)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.domain_events import Event
+from crm_core.jobs import enqueue, staff_dm_job
 from crm_core.live import LivePublisher
-from crm_core.outbox import staff_dm_entry
 from crm_core.records import utcnow
 
 
@@ -80,5 +80,5 @@ class Notifications:
         if self._slack_dm:
             user = await self._db.users.find_one({"_id": user_id}, {"links": 1, "email": 1}, session=session)
             if user is not None:
-                await self._db.outbox.insert_one(staff_dm_entry(user, text), session=session)
+                await enqueue(self._db, staff_dm_job(user, text), session)
         self._events.publish("notification.created", {"_id": key, **notification})

@@ -16,7 +16,7 @@ from crm_core.inbox_counts import InboxCounts
 from crm_core.vocabularies import ROLES
 from hub import logs
 from hub.app import create_app
-from hub.channel_plugins import REGISTRY
+from hub.channel_plugins import plugins
 from hub.database import DatabaseUnavailable, open_database
 from hub.embedded import EmbeddedServerError
 from hub.settings import Settings
@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     inbox = commands.add_parser("inbox", help="the inbox counts")
     inbox_commands = inbox.add_subparsers(dest="inbox_command", required=True)
     inbox_commands.add_parser("recount", help="count the inbox totals again from the conversations")
-    channels = {plugin.name: plugin for plugin in REGISTRY}
-    for plugin in REGISTRY:
+    channels = {plugin.name: plugin for plugin in plugins()}
+    for plugin in channels.values():
         plugin.add_commands(commands)
     args = parser.parse_args(argv)
 

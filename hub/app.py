@@ -16,9 +16,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from bots.commands import Commands
 from channels.base import ReplySender
-from channels.email import unsubscribe_signature
+from channels.email.unsubscribe import unsubscribe_signature
 from crm_core.audit import Audit, AutomationAudit
 from crm_core.automation.actions import Automation
+from crm_core.automation.inbound_steps import default_chain
 from crm_core.automation.rules import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
@@ -26,9 +27,9 @@ from crm_core.domain_events import EventLog
 from crm_core.errors import Conflict
 from crm_core.inbox_counts import InboxCounts
 from crm_core.intent_reviews import IntentReviews
+from crm_core.jobs import JobQueue
 from crm_core.marketing import Campaigns
 from crm_core.notifications import Notifications
-from crm_core.outbox import Outbox
 from crm_core.reporting import Reports
 from crm_core.rollups import Rollups
 from crm_core.sales import Deals, Leads
@@ -36,24 +37,27 @@ from crm_core.search import TermSearch
 from crm_core.tickets import Tickets
 from crm_core.users import Users
 from hub import console, logs
-from hub.api.all_routes import api
+from hub.api.all_routes import all_routes
 from hub.api.errors import error_middleware, error_response
+from hub.api.routing import install
 from hub.campaign_scheduler import CampaignScheduler
-from hub.channel_plugins import CHANNELS, REGISTRY
+from hub.channel_plugins import CHANNELS, ChannelContext, plugins
 from hub.client_address import forwarded_client
 from hub.container import SERVICES, Services
 from hub.database import open_database
+from hub.job_worker import JobWorker
 from hub.listeners import ListenerLoop
+from hub.message_delivery import MessageDelivery
 from hub.metrics import Metrics
 from hub.nlp_worker import NlpWorker
-from hub.outbox_worker import OutboxWorker
 from hub.pipeline import Pipeline
 from hub.presence import Presence
-from hub.ratelimit import ConcurrencyLimit, LoginThrottle, PerMinuteLimit
+from hub.ratelimit import ConcurrencyLimit, LoginThrottle
 from hub.realtime import Realtime
 from hub.settings import Settings
 from hub.sla_watch import SlaWatch
 from hub.stream_sockets import StreamSockets
+from hub.use_cases import InboxPages, IntentReviewing, ParkedJobs, StaffMessages
 from nlp.analyzer import Analyzer, shared_analyzer
 from nlp.labels import INTENTS
 
@@ -72,7 +76,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_end_websockets)
-    api.install(app)
+    install(all_routes(), app)
     console.install(app)  # last: its catch-all answers the console's own routes
     return app
 
@@ -91,6 +95,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[SERVICES] = services
         await _bootstrap_admin(services)
         await services.inbox_counts.ensure_totals()
+        await services.jobs.adopt_outbox()
         _open_channels(services, http, senders)
         async with _background_work(services):
             log.info(
@@ -104,16 +109,31 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 def _open_channels(services: Services, http: aiohttp.ClientSession, senders: dict[str, ReplySender]) -> None:
-    """The configured channels of the registry, their senders handed to the outbox worker and
-    their listeners to the listener loops."""
-    for plugin in REGISTRY:
+    """The configured channels of the registry, their senders handed to message delivery,
+    their listeners to the listener loops and their job handlers to the job worker."""
+    context = ChannelContext(
+        settings=services.settings,
+        http=http,
+        pipeline=services.pipeline,
+        conversations=services.conversations,
+        contacts=services.contacts,
+        users=services.users,
+        commands=services.commands,
+        post_staff_message=services.staff_messages.post,
+        realtime=services.realtime,
+        metrics=services.metrics,
+        db=services.db,
+        jobs=services.jobs,
+    )
+    for plugin in plugins():
         if not plugin.configured(services.settings):
             continue
-        channel = services.channels[plugin.name] = plugin(services, http)
+        channel = services.channels[plugin.name] = plugin(context)
         if channel.sender is not None:
             senders[plugin.name] = channel.sender
         for listener in channel.listeners():
-            services.add_listener(listener)
+            services.add_listener(listener, queues_jobs=True)
+        services.job_worker.add(channel.job_handlers())
 
 
 @contextlib.asynccontextmanager
@@ -122,7 +142,7 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
     channels = list(services.channels.values())
     for channel in channels:
         await channel.start()
-    services.outbox_worker.start()
+    services.job_worker.start()
     for listener in services.listeners:
         listener.start()
     services.campaign_scheduler.start()
@@ -138,7 +158,7 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
         await services.campaign_scheduler.stop()
         for listener in services.listeners:
             await listener.stop()
-        await services.outbox_worker.stop(timeout=services.settings.shutdown_timeout)
+        await services.job_worker.stop(timeout=services.settings.shutdown_timeout)
         for channel in reversed(channels):
             await channel.stop()
         await services.realtime.stop()
@@ -166,28 +186,29 @@ def build_services(
                 loop.wake()
 
     event_log = EventLog(db, recorded=wake_listeners)
-    outbox = Outbox(
+    jobs = JobQueue(
         db,
-        realtime,
         max_attempts=settings.outbox_max_attempts,
         backoff_base=settings.outbox_backoff_base,
         backoff_cap=settings.outbox_backoff_cap,
     )
-    outbox_worker = OutboxWorker(outbox, senders, metrics)
+    job_worker = JobWorker(jobs, metrics)
     term_search = TermSearch(db)
     contacts = Contacts(db, event_log, term_search, phone_region=settings.phone_region)
     conversations = Conversations(db, realtime, event_log, term_search)
+    job_worker.add([MessageDelivery(senders, conversations, metrics)])
     rollups = Rollups(db, settings.timezone)
     reports = Reports(db, rollups)
     campaigns = Campaigns(
         db, conversations, contacts, channels=CHANNELS, unsubscribe_url=_unsubscribe_url(settings)
     )
-    scheduler = CampaignScheduler(campaigns, outbox_worker.wake)
+    scheduler = CampaignScheduler(campaigns, job_worker.wake)
     tickets, leads = Tickets(db, realtime, event_log, conversations), Leads(db, realtime, event_log)
     rules = RuleStore(db, INTENTS)
-    automation = Automation(
-        db, rules, conversations, tickets, leads, campaigns, contacts, enrolled=scheduler.wake
-    )
+    chain = default_chain(conversations, contacts, tickets, leads, campaigns, enrolled=scheduler.wake)
+    automation = Automation(db, rules, conversations, chain)
+    audit = Audit(db)
+    intent_reviews = IntentReviews(db, INTENTS, event_log)
     nlp_worker = None
     if analyzer is not None:
         nlp_worker = NlpWorker(db, analyzer, metrics, event_log, lease_seconds=settings.nlp_lease_seconds)
@@ -200,14 +221,12 @@ def build_services(
         conversations=conversations,
         inbox_counts=InboxCounts(db),
         users=Users(db, token_ttl=timedelta(hours=settings.token_ttl_hours)),
-        audit=Audit(db),
-        outbox=outbox,
+        audit=audit,
+        jobs=jobs,
         pipeline=Pipeline(
             contacts, conversations, metrics, to_classify=nlp_worker.notify if nlp_worker else lambda: None
         ),
-        outbox_worker=outbox_worker,
-        widget_limiter=PerMinuteLimit(settings.widget_new_per_minute),
-        widget_messages=PerMinuteLimit(settings.widget_messages_per_minute),
+        job_worker=job_worker,
         login_throttle=LoginThrottle(),
         search_slots=ConcurrencyLimit(SEARCHES_PER_USER),
         reports=reports,
@@ -218,7 +237,11 @@ def build_services(
         campaigns=campaigns,
         rules=rules,
         automation=automation,
-        intent_reviews=IntentReviews(db, INTENTS, event_log),
+        intent_reviews=intent_reviews,
+        staff_messages=StaffMessages(conversations, tickets, audit, delivered=job_worker.wake),
+        inbox_pages=InboxPages(conversations, contacts, tickets),
+        parked_jobs=ParkedJobs(jobs, audit, queued=job_worker.wake),
+        intent_reviewing=IntentReviewing(intent_reviews, rules, automation, conversations, audit, metrics),
         presence=Presence(),
         stream_sockets=StreamSockets(),
         campaign_scheduler=scheduler,
@@ -228,8 +251,9 @@ def build_services(
         listeners=listeners,
     )
     notifications = Notifications(db, realtime, slack_dm=settings.slack_configured)
-    for reaction in (automation, rollups, notifications, AutomationAudit(db), services.inbox_counts):
+    for reaction in (automation, rollups, AutomationAudit(db), services.inbox_counts):
         services.add_listener(reaction)
+    services.add_listener(notifications, queues_jobs=True)  # staff DMs on Slack
     return services
 
 

@@ -11,24 +11,14 @@ connection not from a trusted proxy keeps its own address."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import ip_address
 
 from aiohttp import hdrs, web
 
-Network = IPv4Network | IPv6Network
+from hub.settings import Network
+
 # The client's address as the access log should show it (the log sees the request as received).
 CLIENT_ADDRESS = web.RequestKey("client_address", str)
-
-
-def parse_networks(text: str) -> tuple[Network, ...]:
-    """Comma-separated addresses and networks ("127.0.0.1, 10.0.0.0/8, ::1")."""
-    networks = []
-    for entry in filter(None, (part.strip() for part in text.split(","))):
-        try:
-            networks.append(ip_network(entry, strict=False))
-        except ValueError:
-            raise ValueError(f"{entry!r} is not an IP address or network") from None
-    return tuple(networks)
 
 
 def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[Network]) -> str | None:

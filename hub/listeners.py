@@ -6,8 +6,10 @@ in `listeners`), renewed with every batch. A batch of events is handled and ackn
 (the listener's name taken out of the events' `pending`) in one transaction that also checks
 the lease is still ours: a process that lost its lease while stalled cannot acknowledge, its
 writes are rolled back, and the new holder handles the events once. So each event's database
-effect happens exactly once per listener, across crashes and processes; effects outside the
-database (none today) would have to be safe to repeat.
+effect happens exactly once per listener, across crashes and processes. A listener has no
+effect outside the database: what it owes the world (a Slack post, a DM) it queues as a job
+(`crm_core.jobs`) in its session, so a retried batch queues the same jobs once; a loop built
+with `after_commit` calls it when such a batch committed (the job worker's wake-up).
 
 A batch that fails is retried with backoff, one event at a time, and an event that fails
 MAX_ATTEMPTS times is parked (`parked` on the event, with the error) so the listener goes on."""
@@ -56,7 +58,8 @@ class Listener(Protocol):
 
     async def handle(self, events: list[Event], session: AsyncClientSession) -> None:
         """React to events, oldest first. Writes through `session` commit with the events'
-        acknowledgement; raising rolls them back and the events are handed over again."""
+        acknowledgement; raising rolls them back and the events are handed over again. Every
+        write goes through `session`; an effect outside the database is a queued job."""
 
 
 class LostLease(Exception):
@@ -72,8 +75,10 @@ class ListenerLoop(BackgroundLoop):
         *,
         lease_seconds: float = 30.0,
         backoff_base: float = 0.5,
+        after_commit: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__()
+        self._after_commit = after_commit
         self.name = f"listener:{listener.name}"
         self.listener = listener
         self._db = db
@@ -182,6 +187,7 @@ class ListenerLoop(BackgroundLoop):
             await self.listener.handle(events, session)
             renewed_until = await self._acknowledge(commits, session)
         self._held_until = renewed_until
+        self._after_commit()
         self._failures = 0
         if self._alone_until is not None and commits[-1]["_id"] >= self._alone_until:
             self._alone_until = None

@@ -30,6 +30,19 @@ class Metrics:
             ["channel", "result"],
             registry=self.registry,
         )
+        self.jobs = Counter(
+            "hub_jobs",
+            "Tries of the job queue's jobs by kind and result (done, retrying, parked).",
+            ["kind", "result"],
+            registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "hub_job_seconds",
+            "How long one try of a job took, by kind.",
+            ["kind"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
         self.http_requests = Counter(
             "hub_http_requests",
             "HTTP requests by route and status class.",

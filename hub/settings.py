@@ -6,6 +6,7 @@ import math
 import os
 import ssl
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,8 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from dotenv import load_dotenv
 
-from channels import email
-from hub.client_address import Network, parse_networks
+from channels.email.connections import SECURITY_MODES
 
 N = TypeVar("N", int, float)
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -80,6 +80,20 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 def _on(name: str, default: bool) -> bool:
     value = _str(name)
     return default if value is None else value.lower() not in ("0", "off", "false", "no")
+
+
+Network = IPv4Network | IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """Comma-separated addresses and networks ("127.0.0.1, 10.0.0.0/8, ::1")."""
+    networks = []
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            networks.append(ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network") from None
+    return tuple(networks)
 
 
 @dataclass
@@ -182,14 +196,14 @@ class Settings:
             imap_user=_str("HUB_IMAP_USER"),
             imap_password=_str("HUB_IMAP_PASSWORD"),
             imap_mailbox=_str("HUB_IMAP_MAILBOX") or "INBOX",
-            imap_security=_choice("HUB_IMAP_SECURITY", "tls", email.SECURITY_MODES),
+            imap_security=_choice("HUB_IMAP_SECURITY", "tls", SECURITY_MODES),
             imap_poll_seconds=_float("HUB_IMAP_POLL_SECONDS", 60.0),
             smtp_host=_str("HUB_SMTP_HOST"),
             smtp_port=_int("HUB_SMTP_PORT", 587),
             smtp_user=_str("HUB_SMTP_USER"),
             smtp_password=_str("HUB_SMTP_PASSWORD"),
             smtp_from=_str("HUB_SMTP_FROM"),
-            smtp_security=_choice("HUB_SMTP_SECURITY", "starttls", email.SECURITY_MODES),
+            smtp_security=_choice("HUB_SMTP_SECURITY", "starttls", SECURITY_MODES),
             email_max_attachment_bytes=_int("HUB_EMAIL_MAX_ATTACHMENT_BYTES", 5 * 1024 * 1024),
             tls_ca_file=_str("HUB_TLS_CA_FILE"),
             widget_secret=_str("HUB_WIDGET_SECRET"),

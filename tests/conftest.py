@@ -28,6 +28,7 @@ from hub.app import create_app
 from hub.container import SERVICES, Services
 from hub.embedded import EmbeddedServer
 from hub.settings import Settings
+from tests.fake_slack import FakeSlack
 from tests.local_server import LocalServer
 from tests.mail_peers import Dovecot, TestCA, make_ca, start_smtp
 
@@ -223,6 +224,13 @@ async def make_hub(settings: Settings) -> AsyncIterator[HubFactory]:
     yield start
     for client in reversed(clients):
         await client.close()
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = await FakeSlack().start()
+    yield fake
+    await fake.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from bson import ObjectId
 
-from channels.email import unsubscribe_signature
+from channels.email.unsubscribe import unsubscribe_signature
 from tests.conftest import CHAT_SECRET, all_events_handled, chat_message, eventually, post_email
 from tests.mail_peers import SMTP_PASSWORD, SMTP_USER
 

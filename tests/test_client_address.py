@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.client_address import client_address, parse_networks
+from hub.client_address import client_address
+from hub.settings import parse_networks
 from tests.conftest import PASSWORD
 
 TRUSTED = parse_networks("10.0.0.0/8, 192.0.2.1")

@@ -390,7 +390,7 @@ async def test_a_reply_and_its_tickets_first_response_are_stored_together_or_not
         status, _ = await hub.call("POST", path, agent, json={"text": "So sorry, a new one is on its way"})
     assert status == 500
     assert await hub.db.messages.count_documents({"direction": "out", "kind": "message"}) == 0
-    assert await hub.db.outbox.count_documents({}) == 0  # nothing reaches the customer either
+    assert await hub.db.jobs.count_documents({}) == 0  # nothing reaches the customer either
     status, _ = await hub.call("POST", path, agent, json={"text": "So sorry, a new one is on its way"})
     assert status == 201
     ticket = await hub.db.tickets.find_one({"conversation_id": complaint["conversation_id"]})

@@ -179,7 +179,7 @@ async def test_auto_replies_are_stored_flagged_and_never_acted_on(email_hub, dov
     assert messages[0]["nlp"] == {"status": "pending"}
     conversation = await hub.db.conversations.find_one({"_id": first["conversation_id"]})
     assert conversation["status"] == "resolved" and conversation["message_count"] == 2
-    assert await hub.db.outbox.count_documents({}) == 0
+    assert await hub.db.jobs.count_documents({}) == 0
     assert hub.smtp_inbox.messages == []
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from channels import email
+from channels.email.parse import parse as parse_mail
 from tests.conftest import CHAT_SECRET, LATIN1_MAIL, chat_message, nested_mail, post_email
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -185,7 +185,7 @@ def test_the_mail_parser_never_raises_and_its_result_is_storable(sender, subject
         b"From: " + sender + b"\r\nSubject: " + subject + b"\r\nDate: " + date
         + b"\r\nContent-Type: " + content_type + b"\r\n\r\n" + body
     )  # fmt: skip
-    message = email.parse(raw)
+    message = parse_mail(raw)
     for header in (message.subject, message.sender.name):  # one line each, as a reply needs them
         assert not set(header or "") & {"\r", "\n"}
     bson.encode(
@@ -206,7 +206,7 @@ def test_a_readable_mail_still_reads_as_before():
     mail["From"] = "Ann <ann@example.com>"
     mail["Subject"] = "Where is my parcel?"
     mail.set_content("It never arrived.")
-    message = email.parse(mail.as_bytes())
+    message = parse_mail(mail.as_bytes())
     assert (message.sender.email, message.text, "error" in message.flags) == (
         "ann@example.com",
         "It never arrived.",
@@ -277,10 +277,10 @@ def test_a_sender_with_a_quoted_local_part_is_not_taken_as_an_address():
         b'From: "q\\"x,bcc: y@evil.example"@example.com\r\nTo: "a,b"@example.com, ok@example.com\r\n'
         b"Subject: hi\r\nMessage-ID: <quoted@example.com>\r\n\r\nHello"
     )
-    message = email.parse(raw)
+    message = parse_mail(raw)
     assert message.sender.email is None and message.flags["error"] == "no readable From: header"
     assert message.email["to"] == ["ok@example.com"]
-    assert email.parse(raw.replace(b'"q\\"x,bcc: y@evil.example"', b"ann")).sender.email == "ann@example.com"
+    assert parse_mail(raw.replace(b'"q\\"x,bcc: y@evil.example"', b"ann")).sender.email == "ann@example.com"
 
 
 async def _raw_request(hub, head: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

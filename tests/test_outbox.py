@@ -1,4 +1,4 @@
-"""Agent replies reach the chat channel's outbound URL through the outbox, with retries."""
+"""Agent replies reach the chat channel's outbound URL through the job queue, with retries."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ async def test_failed_sends_are_retried_with_one_delivery_id_until_accepted(make
     assert len(receiver.requests) == 3
     assert len({headers["X-Hub-Delivery"] for headers, _ in receiver.requests}) == 1
     assert {json.loads(body)["text"] for _, body in receiver.requests} == {"On it!"}
-    entry = await hub.db.outbox.find_one({"message_id": message_id})
-    assert entry["status"] == "sent"
+    entry = await hub.db.jobs.find_one({"payload.message_id": message_id})
+    assert entry["kind"] == "message" and entry["status"] == "done"
     # A delivered entry is never claimed again.
-    assert await hub.services.outbox.claim() is None
+    assert await hub.services.jobs.claim(["message"]) is None
     assert len(receiver.requests) == 3
 
 
@@ -83,12 +83,12 @@ async def test_entry_left_mid_send_by_a_dead_worker_is_taken_again(make_hub, rec
     message_id = await _reply(hub)
     await _delivery(hub, message_id, {"sent"})
     # Simulate a crash after claiming: the entry is "sending" with an expired lease.
-    await hub.db.outbox.update_one(
-        {"message_id": message_id},
-        {"$set": {"status": "sending", "lease_until": datetime.now(UTC) - timedelta(seconds=1)}},
+    await hub.db.jobs.update_one(
+        {"payload.message_id": message_id},
+        {"$set": {"status": "running", "lease_until": datetime.now(UTC) - timedelta(seconds=1)}},
     )
-    hub.services.outbox_worker.wake()
-    await eventually(lambda: hub.db.outbox.find_one({"message_id": message_id, "status": "sent"}))
+    hub.services.job_worker.wake()
+    await eventually(lambda: hub.db.jobs.find_one({"payload.message_id": message_id, "status": "done"}))
     assert len(receiver.requests) == 2
     assert receiver.requests[0][0]["X-Hub-Delivery"] == receiver.requests[1][0]["X-Hub-Delivery"]
 
@@ -108,7 +108,7 @@ class _BrokenSender:
 
 async def test_a_sender_bug_is_retried_and_does_not_stop_deliveries(hub):
     broken = _BrokenSender()
-    hub.services.outbox_worker._senders["chat"] = broken
+    hub.services.job_worker.handlers["message"].senders["chat"] = broken
     message_id = await _reply(hub, "first")
     delivery = await _delivery(hub, message_id, {"sent"})
     assert delivery["attempts"] == 2 and broken.calls == 2

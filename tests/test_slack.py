@@ -15,7 +15,6 @@ from slack_sdk.signature import SignatureVerifier
 
 from channels import slack
 from tests.conftest import chat_message, eventually
-from tests.fake_slack import FakeSlack
 from tests.fake_telegram import FakeTelegram
 from tests.test_telegram import SECRET as TG_SECRET
 from tests.test_telegram import TOKEN as TG_TOKEN
@@ -24,13 +23,6 @@ from tests.test_telegram import update as telegram_update
 
 SIGNING_SECRET = "slack-signing-secret"
 INBOX = "CINBOX"
-
-
-@pytest.fixture
-async def fake_slack():
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture

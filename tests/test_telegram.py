@@ -120,7 +120,7 @@ async def test_blocked_bot_fails_for_good_and_429_waits_and_retries(tg_hub):
         timeout=10,
     )
     assert sent["delivery"]["attempts"] == 2
-    retrying = await hub.db.outbox.find_one({"message_id": ObjectId(limited["id"])})
+    retrying = await hub.db.jobs.find_one({"payload.message_id": ObjectId(limited["id"])})
     assert "retry after 1" in (retrying["last_error"] or "retry after 1")
     assert asyncio.get_running_loop().time() - started < 10
 

@@ -1,27 +1,4 @@
-"""Email: parsing inbound mail (parse), the IMAP mailbox the poller reads (imap), SMTP
-delivery of agent replies (smtp), and the signed unsubscribe link (unsubscribe)."""
-
-from channels.email.connections import SECURITY_MODES
-from channels.email.imap import ImapMailbox
-from channels.email.parse import (
-    CHANNEL,
-    SIGNATURE_HEADER,
-    damaged,
-    parse,
-    verify,
-)
-from channels.email.smtp import EmailSender
-from channels.email.unsubscribe import unsubscribe_signature, verify_unsubscribe
-
-__all__ = [
-    "CHANNEL",
-    "SECURITY_MODES",
-    "SIGNATURE_HEADER",
-    "EmailSender",
-    "ImapMailbox",
-    "damaged",
-    "parse",
-    "unsubscribe_signature",
-    "verify",
-    "verify_unsubscribe",
-]
+"""Email, by concern: parsing inbound mail (parse), the IMAP mailbox the poller reads (imap),
+SMTP delivery of agent replies (smtp), the signed unsubscribe link (unsubscribe) and how
+connections to mail servers are encrypted (connections). Import the module you need: the
+package itself loads no mail client library."""

@@ -1,11 +1,11 @@
-"""Importing this module registers every route module's routes on `api` (the channels' own
-routes come with the channel registry)."""
+"""Every route the app serves: each API module's table, then each channel plugin's, from the
+registry. Collected when the app is built, not registered as a side effect of importing."""
 
-from hub import channel_plugins
 from hub.api import (
     audit,
     contacts,
     conversations,
+    jobs,
     marketing,
     ops,
     reports,
@@ -14,20 +14,11 @@ from hub.api import (
     stream,
     tickets,
 )
-from hub.api.routing import api
+from hub.api.route_table import RouteTable
+from hub.channel_plugins import plugins
 
-ROUTE_MODULES = (
-    audit,
-    contacts,
-    conversations,
-    marketing,
-    ops,
-    reports,
-    sales,
-    staff,
-    stream,
-    tickets,
-    channel_plugins,
-)
+API_MODULES = (audit, contacts, conversations, jobs, marketing, ops, reports, sales, staff, stream, tickets)
 
-__all__ = ["ROUTE_MODULES", "api"]
+
+def all_routes() -> RouteTable:
+    return RouteTable.joined([module.routes for module in API_MODULES] + [p.routes for p in plugins()])

@@ -8,10 +8,13 @@ from crm_core.audit import AUDITED, stored_target_id
 from crm_core.automation.rules import RULES_ID
 from crm_core.vocabularies import MANAGERS
 from hub.api.errors import ApiError
-from hub.api.routing import Call, QueryParam, api, json_ok
+from hub.api.route_table import QueryParam, RouteTable
+from hub.api.routing import Call, json_ok
+
+routes = RouteTable()
 
 
-@api.route("GET", "/api/v1/audit", summary="Who changed a record, newest first.", tag="audit",
+@routes.route("GET", "/api/v1/audit", summary="Who changed a record, newest first.", tag="audit",
            roles=MANAGERS,
            query=(QueryParam("target_type", ", ".join(AUDITED)),
                   QueryParam("target_id", f"the record's id ({RULES_ID}: the rules)")))  # fmt: skip

@@ -10,7 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from channels.base import MAX_SAFE_INTEGER
 from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS
 from hub.api.cursors import decode_cursor
-from hub.api.routing import Call, QueryParam, api, json_ok, page
+from hub.api.route_table import QueryParam, RouteTable
+from hub.api.routing import Call, json_ok, page
+
+routes = RouteTable()
 
 # Attribute names become field names in the database: no "$" first, no ".", no NUL.
 AttributeName = Annotated[str, StringConstraints(pattern=r"^[^$.\x00][^.\x00]{0,63}$")]
@@ -43,7 +46,7 @@ class MergeBody(BaseModel):
     other_id: str = Field(min_length=1, max_length=64)
 
 
-@api.route("GET", "/api/v1/contacts", summary="Contacts, most recently changed first; q searches name, "
+@routes.route("GET", "/api/v1/contacts", summary="Contacts, most recently changed first; q searches name, "
            "company, email and phone by prefix.", tag="contacts", roles=ALL_STAFF,
            query=(QueryParam("q", "words to search"), QueryParam("limit", "1-100, default 25", "integer"),
                   QueryParam("cursor", "`next_cursor` from the previous page")))  # fmt: skip
@@ -54,7 +57,7 @@ async def list_contacts(call: Call) -> web.Response:
     return page(items, limit, "updated_at")
 
 
-@api.route("POST", "/api/v1/contacts", summary="Create a contact.", tag="contacts", roles=INBOX_WORKERS,
+@routes.route("POST", "/api/v1/contacts", summary="Create a contact.", tag="contacts", roles=INBOX_WORKERS,
            body=ContactFields, ok_status=201)  # fmt: skip
 async def create_contact(call: Call) -> web.Response:
     contact = await call.services.contacts.create(_fields(call.body))
@@ -62,20 +65,20 @@ async def create_contact(call: Call) -> web.Response:
     return json_ok(contact, status=201)
 
 
-@api.route("GET", "/api/v1/contacts/{id}", summary="One contact with its identities on every channel.",
+@routes.route("GET", "/api/v1/contacts/{id}", summary="One contact with its identities on every channel.",
            tag="contacts", roles=ALL_STAFF)  # fmt: skip
 async def get_contact(call: Call) -> web.Response:
     return json_ok(await call.services.contacts.get(call.path("id")))
 
 
-@api.route("GET", "/api/v1/contacts/{id}/relationship", summary="The customer's whole relationship, "
+@routes.route("GET", "/api/v1/contacts/{id}/relationship", summary="The customer's whole relationship, "
            "newest first: conversations on every channel, tickets, leads, deals and campaign enrolments "
            "(also the preview of what a merge moves).", tag="contacts", roles=ALL_STAFF)  # fmt: skip
 async def contact_relationship(call: Call) -> web.Response:
     return json_ok(await call.services.contacts.relationship(call.path("id")))
 
 
-@api.route("PATCH", "/api/v1/contacts/{id}", summary="Edit name, emails, phones, company, attributes or "
+@routes.route("PATCH", "/api/v1/contacts/{id}", summary="Edit name, emails, phones, company, attributes or "
            "marketing consent.", tag="contacts", roles=ALL_STAFF, body=ContactChanges)  # fmt: skip
 async def update_contact(call: Call) -> web.Response:
     fields = _fields(call.body)
@@ -90,7 +93,7 @@ async def update_contact(call: Call) -> web.Response:
     return json_ok(contact)
 
 
-@api.route("POST", "/api/v1/contacts/{id}/merge", summary="Merge other_id into this contact: identities, "
+@routes.route("POST", "/api/v1/contacts/{id}/merge", summary="Merge other_id into this contact: identities, "
            "emails, phones, conversations and messages move over; the other records merged_into.",
            tag="contacts", roles=INBOX_WORKERS, body=MergeBody)  # fmt: skip
 async def merge_contacts(call: Call) -> web.Response:

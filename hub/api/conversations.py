@@ -13,9 +13,12 @@ from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS, MANAGERS, Conversati
 from hub.api.cursors import decode_cursor
 from hub.api.downloads import download_headers
 from hub.api.errors import ApiError
-from hub.api.routing import Call, QueryParam, api, json_ok, page, whole_number
+from hub.api.route_table import QueryParam, RouteTable
+from hub.api.routing import Call, json_ok, page, whole_number
 from hub.channel_plugins import CHANNELS
 from nlp.labels import INTENTS
+
+routes = RouteTable()
 
 LIST_PARAMS = (
     QueryParam("status", "open, pending, snoozed or resolved; several separated by commas"),
@@ -46,8 +49,9 @@ class ConversationChangesBody(BaseModel):
     labels: list[str] | None = Field(default=None, max_length=50)
 
 
-@api.route("GET", "/api/v1/conversations", summary="The inbox: newest activity first, filtered, paginated; "
-           "each with its contact's name, emails, phones and company, and its ticket's SLA times.",
+@routes.route("GET", "/api/v1/conversations",
+           summary="The inbox: newest activity first, filtered, paginated; each with its contact's "
+           "name, emails, phones and company, and its ticket's SLA times.",
            tag="conversations", roles=ALL_STAFF, query=LIST_PARAMS)  # fmt: skip
 async def list_conversations(call: Call) -> web.Response:
     where = ConversationFilter(
@@ -58,18 +62,18 @@ async def list_conversations(call: Call) -> web.Response:
     )
     limit, cursor = call.limit(), decode_cursor(call.query("cursor"))
     async with call.searching(where.q):
-        items = await call.services.inbox_page(where, call.actor, limit=limit, cursor=cursor)
+        items = await call.services.inbox_pages.page(where, call.actor, limit=limit, cursor=cursor)
     return page(items, limit, "last_message_at")
 
 
-@api.route("GET", "/api/v1/inbox/counts",
+@routes.route("GET", "/api/v1/inbox/counts",
            summary="Conversations per inbox view (mine, unassigned, all) and status.",
            tag="conversations", roles=ALL_STAFF)  # fmt: skip
 async def inbox_counts(call: Call) -> web.Response:
     return json_ok(await call.services.inbox_counts.counts(call.actor["_id"]))
 
 
-@api.route("GET", "/api/v1/conversations/{id}", summary="One conversation with its contact.",
+@routes.route("GET", "/api/v1/conversations/{id}", summary="One conversation with its contact.",
            tag="conversations", roles=ALL_STAFF)  # fmt: skip
 async def get_conversation(call: Call) -> web.Response:
     conversation = await call.services.conversations.get(call.path("id"))
@@ -77,7 +81,7 @@ async def get_conversation(call: Call) -> web.Response:
     return json_ok({**conversation, "contact": contact})
 
 
-@api.route("GET", "/api/v1/conversations/{id}/messages", summary="The thread, oldest first, paginated.",
+@routes.route("GET", "/api/v1/conversations/{id}/messages", summary="The thread, oldest first, paginated.",
            tag="conversations", roles=ALL_STAFF,
            query=(QueryParam("limit", "1-200, default 50", "integer"),
                   QueryParam("cursor", "`next_cursor` from the previous page")))  # fmt: skip
@@ -89,18 +93,18 @@ async def list_messages(call: Call) -> web.Response:
     return page(items, limit, "created_at")
 
 
-@api.route("POST", "/api/v1/conversations/{id}/messages",
+@routes.route("POST", "/api/v1/conversations/{id}/messages",
            summary="Reply through the conversation's channel (delivered via the outbox), "
            "or add a private note with private=true.",
            tag="conversations", roles=INBOX_WORKERS, body=ReplyBody, ok_status=201)  # fmt: skip
 async def post_message(call: Call) -> web.Response:
-    message = await call.services.staff_message(
+    message = await call.services.staff_messages.post(
         call.path("id"), call.body.text, call.actor, private=call.body.private
     )
     return json_ok(message, status=201)
 
 
-@api.route("PATCH", "/api/v1/conversations/{id}", summary="Change status, assignee, priority or labels.",
+@routes.route("PATCH", "/api/v1/conversations/{id}", summary="Change status, assignee, priority or labels.",
            tag="conversations", roles=INBOX_WORKERS, body=ConversationChangesBody)  # fmt: skip
 async def update_conversation(call: Call) -> web.Response:
     changes = call.body.model_dump(exclude_unset=True)
@@ -112,7 +116,7 @@ async def update_conversation(call: Call) -> web.Response:
     return json_ok(conversation)
 
 
-@api.route(
+@routes.route(
     "GET",
     "/api/v1/messages/{id}/attachments/{index}",
     summary="Download an attachment's stored bytes.",
@@ -136,17 +140,17 @@ class IntentBody(BaseModel):
     intent: str = Field(min_length=1, max_length=40, description=f"one of: {', '.join(INTENTS)}")
 
 
-@api.route("PUT", "/api/v1/messages/{id}/intent",
+@routes.route("PUT", "/api/v1/messages/{id}/intent",
            summary="Review a classified inbound message's intent: the same as the model's counts as "
            "agreement (live accuracy); another one corrects it, routes the message again (un-spamming "
            "reopens the conversation and opens the ticket; a sales intent creates the lead), is audited "
            "and is used by the next `python -m nlp train`.",
            tag="conversations", roles=ALL_STAFF, body=IntentBody)  # fmt: skip
 async def review_intent(call: Call) -> web.Response:
-    return json_ok(await call.services.review_intent(call.path("id"), call.body.intent, call.actor))
+    return json_ok(await call.services.intent_reviewing.review(call.path("id"), call.body.intent, call.actor))
 
 
-@api.route("GET", "/api/v1/nlp/corrections",
+@routes.route("GET", "/api/v1/nlp/corrections",
            summary="Every intent correction agents made (text, their intent, the model's): the input "
            "of `python -m nlp train --corrections`.",
            tag="reports", roles=MANAGERS)  # fmt: skip

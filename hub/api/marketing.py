@@ -8,13 +8,16 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from channels.base import SignatureError
-from channels.email import verify_unsubscribe
+from channels.email.unsubscribe import verify_unsubscribe
 from crm_core.automation.rules import RULES_ID
 from crm_core.records import object_id
 from crm_core.vocabularies import MANAGERS, SALES_TEAM, CampaignStatus
 from hub.api.errors import ApiError
-from hub.api.routing import Call, QueryParam, api, json_ok
+from hub.api.route_table import QueryParam, RouteTable
+from hub.api.routing import Call, json_ok
 from hub.channel_plugins import CHANNELS
+
+routes = RouteTable()
 
 
 class Step(BaseModel):
@@ -56,14 +59,14 @@ class RulesBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-@api.route("GET", "/api/v1/campaigns", summary="Campaigns with their results.", tag="marketing",
+@routes.route("GET", "/api/v1/campaigns", summary="Campaigns with their results.", tag="marketing",
            roles=SALES_TEAM)  # fmt: skip
 async def list_campaigns(call: Call) -> web.Response:
     campaigns = await call.services.campaigns.list()
     return json_ok({"items": [await _with_results(call, c) for c in campaigns]})
 
 
-@api.route("POST", "/api/v1/campaigns", summary="Create a campaign of timed steps.", tag="marketing",
+@routes.route("POST", "/api/v1/campaigns", summary="Create a campaign of timed steps.", tag="marketing",
            roles=MANAGERS, body=NewCampaign, ok_status=201)  # fmt: skip
 async def create_campaign(call: Call) -> web.Response:
     campaign = await call.services.campaigns.create(call.body.model_dump())
@@ -71,7 +74,7 @@ async def create_campaign(call: Call) -> web.Response:
     return json_ok(campaign, status=201)
 
 
-@api.route("GET", "/api/v1/campaigns/{id}", summary="One campaign: results (enrolled, sent, failed, "
+@routes.route("GET", "/api/v1/campaigns/{id}", summary="One campaign: results (enrolled, sent, failed, "
            "replied, opted out) and its latest enrolments.", tag="marketing", roles=SALES_TEAM)  # fmt: skip
 async def get_campaign(call: Call) -> web.Response:
     campaign = await call.services.campaigns.get(call.path("id"))
@@ -79,7 +82,7 @@ async def get_campaign(call: Call) -> web.Response:
     return json_ok({**await _with_results(call, campaign), "enrolments": enrolments})
 
 
-@api.route("PATCH", "/api/v1/campaigns/{id}", summary="Rename, pause/resume/archive, or change steps.",
+@routes.route("PATCH", "/api/v1/campaigns/{id}", summary="Rename, pause/resume/archive, or change steps.",
            tag="marketing", roles=MANAGERS, body=CampaignChanges)  # fmt: skip
 async def update_campaign(call: Call) -> web.Response:
     changes = call.body.model_dump(exclude_unset=True)
@@ -90,7 +93,7 @@ async def update_campaign(call: Call) -> web.Response:
     return json_ok(campaign)
 
 
-@api.route("POST", "/api/v1/campaigns/{id}/enrolments", summary="Enrol a contact by hand (they must have "
+@routes.route("POST", "/api/v1/campaigns/{id}/enrolments", summary="Enrol a contact by hand (they must have "
            "consented to marketing).", tag="marketing", roles=SALES_TEAM, body=Enrolment,
            ok_status=201)  # fmt: skip
 async def enrol_contact(call: Call) -> web.Response:
@@ -105,14 +108,14 @@ async def enrol_contact(call: Call) -> web.Response:
     return json_ok(enrolled.enrolment, status=201)
 
 
-@api.route("GET", "/api/v1/automation/rules", summary="What the hub does with each classified message "
+@routes.route("GET", "/api/v1/automation/rules", summary="What the hub does with each classified message "
            "(tickets, leads, labels, campaign triggers); the defaults until changed.", tag="automation",
            roles=MANAGERS)  # fmt: skip
 async def get_rules(call: Call) -> web.Response:
     return json_ok((await call.services.rules.get()).model_dump())
 
 
-@api.route("PUT", "/api/v1/automation/rules", summary="Replace the rules (validated as a whole).",
+@routes.route("PUT", "/api/v1/automation/rules", summary="Replace the rules (validated as a whole).",
            tag="automation", roles=MANAGERS, body=RulesBody)  # fmt: skip
 async def put_rules(call: Call) -> web.Response:
     rules, changed = await call.services.rules.put(call.body.model_dump(), call.actor["_id"])
@@ -120,14 +123,14 @@ async def put_rules(call: Call) -> web.Response:
     return json_ok(rules.model_dump())
 
 
-@api.route("GET", "/unsubscribe", summary="The link in marketing email: records the opt-out.",
+@routes.route("GET", "/unsubscribe", summary="The link in marketing email: records the opt-out.",
            tag="marketing", roles=None,
            query=(QueryParam("c", "contact id"), QueryParam("s", "signature")))  # fmt: skip
 async def unsubscribe_page(call: Call) -> web.Response:
     return await _unsubscribe(call)
 
 
-@api.route("POST", "/unsubscribe", summary="One-click unsubscribe (RFC 8058), same parameters.",
+@routes.route("POST", "/unsubscribe", summary="One-click unsubscribe (RFC 8058), same parameters.",
            tag="marketing", roles=None,
            query=(QueryParam("c", "contact id"), QueryParam("s", "signature")))  # fmt: skip
 async def unsubscribe_one_click(call: Call) -> web.Response:

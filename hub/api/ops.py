@@ -11,19 +11,22 @@ from pymongo.errors import PyMongoError
 from crm_core.vocabularies import ALL_STAFF
 from hub.api.errors import error_response
 from hub.api.openapi import openapi_document
-from hub.api.routing import Call, api, json_ok
-from hub.channel_plugins import REGISTRY
+from hub.api.route_table import RouteTable
+from hub.api.routing import ROUTES, Call, json_ok
+from hub.channel_plugins import CHANNELS
 from hub.metrics import CONTENT_TYPE
+
+routes = RouteTable()
 
 READY_TIMEOUT = 2.0
 
 
-@api.route("GET", "/healthz", summary="The process is up.", tag="operations", roles=None)
+@routes.route("GET", "/healthz", summary="The process is up.", tag="operations", roles=None)
 async def healthz(call: Call) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-@api.route(
+@routes.route(
     "GET",
     "/readyz",
     summary="The hub can serve: its database answers (503 otherwise). Also each channel's health in "
@@ -40,7 +43,7 @@ async def readyz(call: Call) -> web.Response:
     return json_ok({"status": "ready", "realtime": _realtime_mode(call), "channels": channel_health(call)})
 
 
-@api.route(
+@routes.route(
     "GET",
     "/api/v1/channels",
     summary="The channels the hub speaks, in order, each with its health here (as in /readyz).",
@@ -53,25 +56,22 @@ async def channels(call: Call) -> web.Response:
 
 def channel_health(call: Call) -> dict[str, dict[str, Any]]:
     running = call.services.channels
-    return {
-        plugin.name: running[plugin.name].health() if plugin.name in running else {"status": "off"}
-        for plugin in REGISTRY
-    }
+    return {name: running[name].health() if name in running else {"status": "off"} for name in CHANNELS}
 
 
 def _realtime_mode(call: Call) -> str:
     return "change_streams" if call.services.realtime.uses_change_streams else "in_process"
 
 
-@api.route("GET", "/metrics", summary="Prometheus metrics (text format).", tag="operations", roles=None)
+@routes.route("GET", "/metrics", summary="Prometheus metrics (text format).", tag="operations", roles=None)
 async def metrics(call: Call) -> web.Response:
     response = web.Response(body=call.services.metrics.render())
     response.headers["Content-Type"] = CONTENT_TYPE
     return response
 
 
-@api.route(
+@routes.route(
     "GET", "/api/openapi.json", summary="This API's OpenAPI 3.1 document.", tag="operations", roles=None
 )
 async def openapi(call: Call) -> web.Response:
-    return web.json_response(openapi_document(api.routes))
+    return web.json_response(openapi_document(call.request.app[ROUTES].routes))

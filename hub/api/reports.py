@@ -17,8 +17,11 @@ from crm_core.reporting import MAX_PERIOD, Period
 from crm_core.vocabularies import ALL_STAFF, MANAGERS
 from hub.api.downloads import download_headers
 from hub.api.errors import ApiError
-from hub.api.routing import Call, QueryParam, api, json_ok
+from hub.api.route_table import QueryParam, RouteTable
+from hub.api.routing import Call, json_ok
 from hub.channel_plugins import CHANNELS
+
+routes = RouteTable()
 
 log = logging.getLogger(__name__)
 PERIOD_PARAMS = (
@@ -70,7 +73,7 @@ def _period(call: Call) -> tuple[Period, str | None]:
     return Period(start, end), channel
 
 
-@api.route("GET", "/api/v1/reports/summary", summary="Conversations, messages, response and resolution "
+@routes.route("GET", "/api/v1/reports/summary", summary="Conversations, messages, response and resolution "
            "times, tickets, leads and top intents for a period, with the previous period of the same length.",
            tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
 async def report_summary(call: Call) -> web.Response:
@@ -78,7 +81,7 @@ async def report_summary(call: Call) -> web.Response:
     return json_ok(await call.services.reports.summary(period, channel))
 
 
-@api.route("GET", "/api/v1/reports/daily", summary="Inbound messages per day and channel in a period "
+@routes.route("GET", "/api/v1/reports/daily", summary="Inbound messages per day and channel in a period "
            "({channel: {YYYY-MM-DD: count}}), days counted in HUB_TIMEZONE: the console's volume chart.",
            tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
 async def report_daily(call: Call) -> web.Response:
@@ -86,7 +89,7 @@ async def report_daily(call: Call) -> web.Response:
     return json_ok({"messages_per_day": await call.services.reports.messages_per_day(period)})
 
 
-@api.route("GET", "/api/v1/reports/times", summary="Median first response and resolution in a period, "
+@routes.route("GET", "/api/v1/reports/times", summary="Median first response and resolution in a period, "
            "by channel and by the conversation's latest intent: the console's chart.",
            tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
 async def report_times(call: Call) -> web.Response:
@@ -94,7 +97,7 @@ async def report_times(call: Call) -> web.Response:
     return json_ok(await call.services.reports.times(period))
 
 
-@api.route("GET", "/api/v1/reports/export.csv", summary="Conversations created in a period, as CSV.",
+@routes.route("GET", "/api/v1/reports/export.csv", summary="Conversations created in a period, as CSV.",
            tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
 async def report_export(call: Call) -> web.StreamResponse:
     period, channel = _period(call)
@@ -103,7 +106,7 @@ async def report_export(call: Call) -> web.StreamResponse:
     )
 
 
-@api.route("GET", "/api/v1/reports/daily.csv", summary="The period's figures per day and channel, "
+@routes.route("GET", "/api/v1/reports/daily.csv", summary="The period's figures per day and channel, "
            "as CSV (from the reporting roll-ups).", tag="reports", roles=MANAGERS,
            query=PERIOD_PARAMS)  # fmt: skip
 async def report_daily_csv(call: Call) -> web.StreamResponse:
@@ -139,7 +142,7 @@ async def _csv_download(
     return response
 
 
-@api.route("POST", "/api/v1/commands", summary='Run a staff chat command, e.g. {"text": "/stats today"}; '
+@routes.route("POST", "/api/v1/commands", summary='Run a staff chat command, e.g. {"text": "/stats today"}; '
            "the reply text, and a PNG chart (base64) when the command draws one.",
            tag="reports", roles=ALL_STAFF, body=CommandBody)  # fmt: skip
 async def run_command(call: Call) -> web.Response:

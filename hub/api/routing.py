@@ -1,5 +1,5 @@
-"""One registry for every route: it installs them on the app, checks bearer tokens and roles,
-validates JSON bodies, and is the single source the OpenAPI document is built from."""
+"""Serving the declared routes: it installs them on the app, checks bearer tokens and roles,
+and validates JSON bodies; the installed table is the single source of the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import contextlib
 import hashlib
 import hmac
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +18,7 @@ from channels.base import PayloadError, parse_json
 from crm_core.audit import diff
 from hub.api.cursors import decode_cursor, next_cursor
 from hub.api.errors import ApiError
+from hub.api.route_table import Route, RouteTable
 from hub.container import SERVICES, Services
 from hub.jsonable import jsonable
 
@@ -107,80 +108,14 @@ def whole_number(raw: str) -> int | None:
 
 
 _DIGITS = re.compile(r"[0-9]{1,12}")
-Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+ROUTES = web.AppKey("routes", RouteTable)  # every route the app serves
 
 
-@dataclass(frozen=True)
-class QueryParam:
-    name: str
-    description: str
-    type: str = "string"
-
-
-@dataclass
-class Route:
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    tag: str
-    roles: Sequence[str] | None
-    body: type[BaseModel] | None
-    query: Sequence[QueryParam] = field(default_factory=tuple)
-    ok_status: int = 200
-    # Routes that must see the raw bytes (signatures) read the body themselves; `raw_body` is its
-    # media type, and `body`, if given, only documents its shape.
-    raw_body: str | None = None
-    # A websocket route: its upgrade request may carry the token as ?access_token=.
-    websocket: bool = False
-
-
-class Api:
-    def __init__(self) -> None:
-        self.routes: list[Route] = []
-
-    def route(
-        self,
-        method: str,
-        path: str,
-        *,
-        summary: str,
-        tag: str,
-        roles: Sequence[str] | None,
-        body: type[BaseModel] | None = None,
-        query: Sequence[QueryParam] = (),
-        ok_status: int = 200,
-        raw_body: str | None = None,
-        websocket: bool = False,
-    ) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            self.routes.append(
-                Route(
-                    method,
-                    path,
-                    handler,
-                    summary,
-                    tag,
-                    roles,
-                    body,
-                    tuple(query),
-                    ok_status,
-                    raw_body=raw_body,
-                    websocket=websocket,
-                )
-            )
-            return handler
-
-        return register
-
-    def roles_of(self, method: str, path: str) -> Sequence[str]:
-        """Who may call a route (nobody signed in, for a route open to all: none)."""
-        route = next(r for r in self.routes if r.method == method and r.path == path)
-        return route.roles or ()
-
-    def install(self, app: web.Application) -> None:
-        for route in self.routes:
-            app.router.add_route(route.method, route.path, _endpoint(route))
+def install(table: RouteTable, app: web.Application) -> None:
+    """Serve `table`'s routes on `app` (and keep the table, for the OpenAPI document and the stream)."""
+    app[ROUTES] = table
+    for route in table.routes:
+        app.router.add_route(route.method, route.path, _endpoint(route))
 
 
 def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -273,6 +208,3 @@ def json_ok(data: Any, status: int = 200) -> web.Response:
 
 def page(items: list[dict[str, Any]], limit: int, cursor_field: str) -> web.Response:
     return json_ok({"items": items, "next_cursor": next_cursor(items, limit, cursor_field)})
-
-
-api = Api()

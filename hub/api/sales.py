@@ -8,7 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm_core.money import MAX_AMOUNT
 from crm_core.sales import DealFilter, LeadFilter
 from crm_core.vocabularies import SALES_TEAM, DealStage, LeadStatus
-from hub.api.routing import Call, QueryParam, api, json_ok
+from hub.api.route_table import QueryParam, RouteTable
+from hub.api.routing import Call, json_ok
+
+routes = RouteTable()
 
 PAGING = (
     QueryParam("limit", "1-100, default 25", "integer"),
@@ -31,7 +34,7 @@ class DealChanges(BaseModel):
     owner_id: str | None = None
 
 
-@api.route("GET", "/api/v1/leads", summary="Leads, newest first, each with its score and the signals "
+@routes.route("GET", "/api/v1/leads", summary="Leads, newest first, each with its score and the signals "
            "that earned it.", tag="sales", roles=SALES_TEAM,
            query=(QueryParam("status", "new, qualified, converted, lost; several separated by commas"),
                   QueryParam("owner", "a user id, `me` or `none`"),
@@ -43,12 +46,12 @@ async def list_leads(call: Call) -> web.Response:
     return await call.listed(call.services.leads.list, where, "created_at")
 
 
-@api.route("GET", "/api/v1/leads/{id}", summary="One lead.", tag="sales", roles=SALES_TEAM)  # fmt: skip
+@routes.route("GET", "/api/v1/leads/{id}", summary="One lead.", tag="sales", roles=SALES_TEAM)  # fmt: skip
 async def get_lead(call: Call) -> web.Response:
     return json_ok(await call.services.leads.get(call.path("id")))
 
 
-@api.route("PATCH", "/api/v1/leads/{id}", summary="Change status or owner.", tag="sales", roles=SALES_TEAM,
+@routes.route("PATCH", "/api/v1/leads/{id}", summary="Change status or owner.", tag="sales", roles=SALES_TEAM,
            body=LeadChanges)  # fmt: skip
 async def update_lead(call: Call) -> web.Response:
     lead, old = await call.services.leads.update(call.path("id"), call.body.model_dump(exclude_unset=True))
@@ -56,7 +59,7 @@ async def update_lead(call: Call) -> web.Response:
     return json_ok(lead)
 
 
-@api.route("POST", "/api/v1/leads/{id}/convert", summary="Make a deal in the default pipeline from the "
+@routes.route("POST", "/api/v1/leads/{id}/convert", summary="Make a deal in the default pipeline from the "
            "lead (once; again is a 409).", tag="sales", roles=SALES_TEAM, ok_status=201)  # fmt: skip
 async def convert_lead(call: Call) -> web.Response:
     deal = await call.services.leads.convert(call.path("id"), call.actor)
@@ -66,7 +69,7 @@ async def convert_lead(call: Call) -> web.Response:
     return json_ok(deal, status=201)
 
 
-@api.route("GET", "/api/v1/deals", summary="Deals, newest first.", tag="sales", roles=SALES_TEAM,
+@routes.route("GET", "/api/v1/deals", summary="Deals, newest first.", tag="sales", roles=SALES_TEAM,
            query=(QueryParam("stage", "new, qualified, proposal, won, lost; several separated by commas"),
                   QueryParam("owner", "a user id, `me` or `none`"), *PAGING))  # fmt: skip
 async def list_deals(call: Call) -> web.Response:
@@ -74,12 +77,12 @@ async def list_deals(call: Call) -> web.Response:
     return await call.listed(call.services.deals.list, where, "created_at")
 
 
-@api.route("GET", "/api/v1/deals/{id}", summary="One deal.", tag="sales", roles=SALES_TEAM)  # fmt: skip
+@routes.route("GET", "/api/v1/deals/{id}", summary="One deal.", tag="sales", roles=SALES_TEAM)  # fmt: skip
 async def get_deal(call: Call) -> web.Response:
     return json_ok(await call.services.deals.get(call.path("id")))
 
 
-@api.route("PATCH", "/api/v1/deals/{id}", summary="Move along the pipeline, set value or owner.",
+@routes.route("PATCH", "/api/v1/deals/{id}", summary="Move along the pipeline, set value or owner.",
            tag="sales", roles=SALES_TEAM, body=DealChanges)  # fmt: skip
 async def update_deal(call: Call) -> web.Response:
     changes = call.body.model_dump(exclude_unset=True)

@@ -11,7 +11,10 @@ from crm_core.audit import diff
 from crm_core.users import public_user
 from crm_core.vocabularies import ADMINS, ALL_STAFF, Role
 from hub.api.errors import ApiError
-from hub.api.routing import SESSION_COOKIE, Call, api, bearer_token, csrf_token, json_ok
+from hub.api.route_table import RouteTable
+from hub.api.routing import SESSION_COOKIE, Call, bearer_token, csrf_token, json_ok
+
+routes = RouteTable()
 
 
 class LoginBody(BaseModel):
@@ -57,14 +60,14 @@ async def _sign_in(call: Call) -> tuple[str, dict]:
     return result
 
 
-@api.route("POST", "/api/v1/auth/login", summary="Exchange email and password for a bearer token.",
+@routes.route("POST", "/api/v1/auth/login", summary="Exchange email and password for a bearer token.",
            tag="auth", roles=None, body=LoginBody)  # fmt: skip
 async def login(call: Call) -> web.Response:
     token, user = await _sign_in(call)
     return json_ok({"token": token, "user": public_user(user)})
 
 
-@api.route("POST", "/api/v1/auth/session",
+@routes.route("POST", "/api/v1/auth/session",
            summary="Sign a browser in: an HttpOnly, SameSite=Strict session cookie (Secure behind "
            "HTTPS) and the CSRF token that its state-changing requests must send as X-CSRF-Token.",
            tag="auth", roles=None, body=LoginBody)  # fmt: skip
@@ -83,14 +86,14 @@ async def open_session(call: Call) -> web.Response:
     return response
 
 
-@api.route("GET", "/api/v1/auth/session", summary="The signed-in browser's user and CSRF token.",
+@routes.route("GET", "/api/v1/auth/session", summary="The signed-in browser's user and CSRF token.",
            tag="auth", roles=ALL_STAFF)  # fmt: skip
 async def current_session(call: Call) -> web.Response:
     token = call.request.cookies.get(SESSION_COOKIE) or bearer_token(call.request) or ""
     return json_ok({"user": public_user(call.actor), "csrf_token": csrf_token(token)})
 
 
-@api.route("DELETE", "/api/v1/auth/session", summary="Sign the browser out: revoke its session.",
+@routes.route("DELETE", "/api/v1/auth/session", summary="Sign the browser out: revoke its session.",
            tag="auth", roles=ALL_STAFF)  # fmt: skip
 async def close_session(call: Call) -> web.Response:
     return await _end_session(call)
@@ -111,18 +114,20 @@ def _over_https(call: Call) -> bool:
     return call.request.secure or forwarded == "https" or call.services.settings.base_url.startswith("https:")
 
 
-@api.route("POST", "/api/v1/auth/logout", summary="Revoke the token or session used for this request.",
+@routes.route("POST", "/api/v1/auth/logout", summary="Revoke the token or session used for this request.",
            tag="auth", roles=ALL_STAFF)  # fmt: skip
 async def logout(call: Call) -> web.Response:
     return await _end_session(call)
 
 
-@api.route("GET", "/api/v1/auth/me", summary="The user this token belongs to.", tag="auth", roles=ALL_STAFF)
+@routes.route(
+    "GET", "/api/v1/auth/me", summary="The user this token belongs to.", tag="auth", roles=ALL_STAFF
+)
 async def me(call: Call) -> web.Response:
     return json_ok(public_user(call.actor))
 
 
-@api.route("POST", "/api/v1/auth/link-code", summary="A one-time code to link your Telegram or Slack "
+@routes.route("POST", "/api/v1/auth/link-code", summary="A one-time code to link your Telegram or Slack "
            "account: send `/link CODE` to the bot (Telegram) or `/hub link CODE` (Slack).",
            tag="auth", roles=ALL_STAFF, ok_status=201)  # fmt: skip
 async def link_code(call: Call) -> web.Response:
@@ -130,18 +135,18 @@ async def link_code(call: Call) -> web.Response:
     return json_ok({"code": code, "expires_at": expires_at}, status=201)
 
 
-@api.route("GET", "/api/v1/staff", summary="Active colleagues (id, name, email, role) for assignee "
+@routes.route("GET", "/api/v1/staff", summary="Active colleagues (id, name, email, role) for assignee "
            "pickers and presence.", tag="users", roles=ALL_STAFF)  # fmt: skip
 async def staff_directory(call: Call) -> web.Response:
     return json_ok({"items": await call.services.users.directory()})
 
 
-@api.route("GET", "/api/v1/users", summary="List staff users.", tag="users", roles=ADMINS)
+@routes.route("GET", "/api/v1/users", summary="List staff users.", tag="users", roles=ADMINS)
 async def list_users(call: Call) -> web.Response:
     return json_ok({"items": await call.services.users.list()})
 
 
-@api.route("POST", "/api/v1/users", summary="Create a staff user.", tag="users", roles=ADMINS,
+@routes.route("POST", "/api/v1/users", summary="Create a staff user.", tag="users", roles=ADMINS,
            body=NewUserBody, ok_status=201)  # fmt: skip
 async def create_user(call: Call) -> web.Response:
     body = call.body
@@ -150,7 +155,7 @@ async def create_user(call: Call) -> web.Response:
     return json_ok(public_user(user), status=201)
 
 
-@api.route("PATCH", "/api/v1/users/{id}", summary="Change a user's name, role, active flag or password.",
+@routes.route("PATCH", "/api/v1/users/{id}", summary="Change a user's name, role, active flag or password.",
            tag="users", roles=ADMINS, body=UserChangesBody)  # fmt: skip
 async def update_user(call: Call) -> web.Response:
     fields = call.body.model_dump(exclude_unset=True)

@@ -14,10 +14,13 @@ from pymongo.errors import PyMongoError
 from channels.base import PayloadError, parse_json
 from crm_core.vocabularies import ALL_STAFF
 from hub.api.errors import ApiError
-from hub.api.routing import Call, api
+from hub.api.route_table import RouteTable
+from hub.api.routing import ROUTES, Call
 from hub.realtime import RealtimeEvent, Subscription
 from hub.stream_sockets import StreamSocket, TooManySockets
 from hub.tasks import until_first_done
+
+routes = RouteTable()
 
 # Each kind of record is streamed to the roles that may read it over HTTP: its GET route's, so
 # the stream and the routes cannot disagree. A notification goes to its recipient only.
@@ -35,10 +38,10 @@ SESSION_CHECK_SECONDS = 10.0
 SESSION_ENDED = 4401  # the close code the console takes as "sign in again"
 
 
-def visible_to(user: dict[str, Any]) -> Callable[[RealtimeEvent], bool]:
+def visible_to(user: dict[str, Any], routes: RouteTable) -> Callable[[RealtimeEvent], bool]:
     """Whether `user` may see an event: the kinds their role may read, their notifications."""
     role, user_id = user["role"], str(user["_id"])
-    kinds = {kind for kind, path in READ_ROUTES.items() if role in api.roles_of("GET", path)}
+    kinds = {kind for kind, path in READ_ROUTES.items() if role in routes.roles_of("GET", path)}
 
     def wants(event: RealtimeEvent) -> bool:
         kind = event["type"].partition(".")[0]
@@ -49,7 +52,7 @@ def visible_to(user: dict[str, Any]) -> Callable[[RealtimeEvent], bool]:
     return wants
 
 
-@api.route(
+@routes.route(
     "GET",
     "/api/v1/stream",
     summary="Websocket of the events your role may read (the same rules as the routes): "
@@ -79,7 +82,8 @@ async def _serve(call: Call, socket: StreamSocket) -> web.WebSocketResponse:
     await ws.prepare(call.request)
     services.metrics.stream_clients.inc()
     try:
-        async with services.realtime.subscription(visible_to(call.actor)) as subscription:
+        wants = visible_to(call.actor, call.request.app[ROUTES])
+        async with services.realtime.subscription(wants) as subscription:
             ready = {"user_id": str(call.actor["_id"]), "presence": services.presence.all()}
             await ws.send_json({"type": "ready", "data": ready})
             await until_first_done(_push(ws, subscription), _listen(ws, call), _signed_in(call, socket))

@@ -7,7 +7,10 @@ from pydantic import BaseModel, ConfigDict
 
 from crm_core.tickets import TicketFilter
 from crm_core.vocabularies import INBOX_WORKERS, Priority, TicketStatus
-from hub.api.routing import Call, QueryParam, api, json_ok
+from hub.api.route_table import QueryParam, RouteTable
+from hub.api.routing import Call, json_ok
+
+routes = RouteTable()
 
 
 class TicketChanges(BaseModel):
@@ -17,7 +20,7 @@ class TicketChanges(BaseModel):
     assignee_id: str | None = None
 
 
-@api.route("GET", "/api/v1/tickets", summary="Tickets, newest first.", tag="service", roles=INBOX_WORKERS,
+@routes.route("GET", "/api/v1/tickets", summary="Tickets, newest first.", tag="service", roles=INBOX_WORKERS,
            query=(QueryParam("status", "open, pending, resolved, closed; several separated by commas"),
                   QueryParam("priority", "low, medium, high or urgent"),
                   QueryParam("assignee", "a user id, `me` or `none`"),
@@ -34,13 +37,13 @@ async def list_tickets(call: Call) -> web.Response:
     return await call.listed(call.services.tickets.list, where, "created_at")
 
 
-@api.route("GET", "/api/v1/tickets/{id}", summary="One ticket.", tag="service",
+@routes.route("GET", "/api/v1/tickets/{id}", summary="One ticket.", tag="service",
            roles=INBOX_WORKERS)  # fmt: skip
 async def get_ticket(call: Call) -> web.Response:
     return json_ok(await call.services.tickets.get(call.path("id")))
 
 
-@api.route("PATCH", "/api/v1/tickets/{id}", summary="Change status, priority or assignee.", tag="service",
+@routes.route("PATCH", "/api/v1/tickets/{id}", summary="Change status, priority or assignee.", tag="service",
            roles=INBOX_WORKERS, body=TicketChanges)  # fmt: skip
 async def update_ticket(call: Call) -> web.Response:
     ticket, old = await call.services.tickets.update(

@@ -1,21 +1,38 @@
-"""The channel registry: every channel the hub speaks, listed once. The app builds the
-configured ones, their routes are registered by importing them, and the API, campaigns,
-reports, commands and the CLI take the list of channels from here."""
+"""The channel registry: every channel the hub speaks, listed once, in order. The names are
+known without importing any plugin (so an API module that lists the channels loads no channel
+SDK); the running hub and the CLI load the plugins (`plugins()`), build the configured ones and
+collect their routes. The API, campaigns, reports, commands and the CLI take the list of
+channels from here."""
 
-from hub.channel_plugins.chat import ChatChannel
-from hub.channel_plugins.email import EmailChannel
-from hub.channel_plugins.plugin import ChannelPlugin
-from hub.channel_plugins.slack import SlackChannel
-from hub.channel_plugins.telegram import TelegramChannel
-from hub.channel_plugins.webchat import WebchatChannel
+from __future__ import annotations
 
-REGISTRY: tuple[type[ChannelPlugin], ...] = (
-    ChatChannel,
-    EmailChannel,
-    WebchatChannel,
-    TelegramChannel,
-    SlackChannel,
-)
-CHANNELS: tuple[str, ...] = tuple(plugin.name for plugin in REGISTRY)
+import functools
+import importlib
 
-__all__ = ["CHANNELS", "REGISTRY", "ChannelPlugin"]
+from hub.channel_plugins.contract import ChannelContext, ChannelPlugin
+
+# channel -> "module:class" of its plugin
+REGISTRY: dict[str, str] = {
+    "chat": "hub.channel_plugins.chat:ChatChannel",
+    "email": "hub.channel_plugins.email:EmailChannel",
+    "webchat": "hub.channel_plugins.webchat:WebchatChannel",
+    "telegram": "hub.channel_plugins.telegram:TelegramChannel",
+    "slack": "hub.channel_plugins.slack:SlackChannel",
+}
+CHANNELS: tuple[str, ...] = tuple(REGISTRY)
+
+
+@functools.cache
+def plugins() -> tuple[type[ChannelPlugin], ...]:
+    """The plugins in registry order, imported on first use."""
+    loaded = []
+    for name, where in REGISTRY.items():
+        module, _, attribute = where.partition(":")
+        plugin = getattr(importlib.import_module(module), attribute)
+        if not (isinstance(plugin, type) and issubclass(plugin, ChannelPlugin)) or plugin.name != name:
+            raise TypeError(f"the registry's {name!r} is not a ChannelPlugin named {name!r}: {where}")
+        loaded.append(plugin)
+    return tuple(loaded)
+
+
+__all__ = ["CHANNELS", "REGISTRY", "ChannelContext", "ChannelPlugin", "plugins"]

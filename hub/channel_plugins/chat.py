@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
-import aiohttp
 from aiohttp import web
 
 from channels import chat
 from channels.base import PayloadError
-from hub.api.routing import Call, api
-from hub.channel_plugins.plugin import ChannelPlugin, acknowledge, running
-from hub.container import Services
+from hub.api.route_table import RouteTable
+from hub.api.routing import Call
+from hub.channel_plugins.contract import ChannelContext, ChannelPlugin
+from hub.channel_plugins.serving import acknowledge, running
 from hub.settings import Settings
 
 
 class ChatChannel(ChannelPlugin):
     name = chat.CHANNEL
     settings_hint = "HUB_CHAT_SECRET is not set"
+    routes = RouteTable()
 
-    def __init__(self, services: Services, http: aiohttp.ClientSession) -> None:
-        super().__init__(services, http)
-        settings = services.settings
+    def __init__(self, context: ChannelContext) -> None:
+        super().__init__(context)
+        settings = context.settings
         self.secret = settings.chat_secret or ""
-        self.sender = chat.ChatSender(settings.chat_outbound_url, self.secret, http)
+        self.sender = chat.ChatSender(settings.chat_outbound_url, self.secret, context.http)
 
     @classmethod
     def configured(cls, settings: Settings) -> bool:
         return bool(settings.chat_secret)
 
 
-@api.route(
+@ChatChannel.routes.route(
     "POST",
     "/webhooks/chat",
     summary="Generic chat/API channel: one inbound customer message. Signed with "
@@ -47,6 +48,6 @@ async def chat_webhook(call: Call) -> web.Response:
     try:
         message = chat.parse(body)
     except PayloadError:
-        call.services.metrics.ingested.labels(chat.CHANNEL, "rejected").inc()
+        channel.context.metrics.ingested.labels(chat.CHANNEL, "rejected").inc()
         raise
-    return await acknowledge(call, message)
+    return await acknowledge(channel, message)

@@ -9,20 +9,23 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from aioimaplib import aioimaplib
 from pymongo.errors import PyMongoError
 
-from channels import email
 from channels.base import InboundMessage, PayloadError
+from channels.email.imap import ImapMailbox
+from channels.email.parse import CHANNEL, SIGNATURE_HEADER, damaged, verify
+from channels.email.parse import parse as parse_mail
+from channels.email.smtp import EmailSender
 from crm_core.mailboxes import MailboxState
 from crm_core.records import is_transient
 from hub.api.errors import ApiError
-from hub.api.routing import Call, api
+from hub.api.route_table import RouteTable
+from hub.api.routing import Call
 from hub.background import cancel_and_wait
-from hub.channel_plugins.plugin import ChannelPlugin, acknowledge, running
-from hub.container import Services
+from hub.channel_plugins.contract import ChannelContext, ChannelPlugin
+from hub.channel_plugins.serving import acknowledge, running
 from hub.pipeline import Pipeline
 from hub.settings import Settings
 
@@ -33,7 +36,7 @@ RECONNECT_SECONDS = (1, 2, 5, 10, 30, 60)
 class MailPoller:
     def __init__(
         self,
-        open_mailbox: Callable[[], email.ImapMailbox],
+        open_mailbox: Callable[[], ImapMailbox],
         pipeline: Pipeline,
         state: MailboxState,
         *,
@@ -76,7 +79,7 @@ class MailPoller:
             await asyncio.sleep(RECONNECT_SECONDS[min(failures, len(RECONNECT_SECONDS) - 1)])
             failures += 1
 
-    async def _follow(self, mailbox: email.ImapMailbox, uidvalidity: int) -> None:
+    async def _follow(self, mailbox: ImapMailbox, uidvalidity: int) -> None:
         last_uid = await self._state.last_uid(mailbox.name, uidvalidity)
         log.info("mailbox open", extra={"mailbox": mailbox.name, "last_uid": last_uid})
         read_up_to = None  # the UIDNEXT the last read covered
@@ -99,12 +102,12 @@ class MailPoller:
         it is stored as damaged (flags.error); if not even that, it is parked in the mailbox
         state with the reason (it stays on the IMAP server) and the poller moves on. Only a
         database outage stops here, to be retried."""
-        failure = await self._store(email.parse(raw, max_attachment_bytes=self._max_attachment_bytes))
+        failure = await self._store(parse_mail(raw, max_attachment_bytes=self._max_attachment_bytes))
         if failure is None:
             return
         reason = f"could not store the mail ({failure})"
         log.error("mail could not be stored as read; storing it as damaged", extra={"uid": uid})
-        failure = await self._store(email.damaged(raw, reason))
+        failure = await self._store(damaged(raw, reason))
         if failure is not None:
             log.error("damaged mail parked", extra={"uid": uid, "error": failure})
             await self._state.park(mailbox, uid, f"{reason}; as damaged: {failure}")
@@ -122,15 +125,16 @@ class MailPoller:
 
 
 class EmailChannel(ChannelPlugin):
-    name = email.CHANNEL
+    name = CHANNEL
     settings_hint = "none of HUB_EMAIL_WEBHOOK_SECRET, HUB_CHAT_SECRET, HUB_IMAP_*, HUB_SMTP_* is set"
+    routes = RouteTable()
 
-    def __init__(self, services: Services, http: aiohttp.ClientSession) -> None:
-        super().__init__(services, http)
-        settings = services.settings
+    def __init__(self, context: ChannelContext) -> None:
+        super().__init__(context)
+        settings = context.settings
         self.webhook_secret = settings.email_secret
         if _smtp_configured(settings):
-            self.sender = email.EmailSender(
+            self.sender = EmailSender(
                 host=settings.smtp_host or "",
                 port=settings.smtp_port,
                 from_address=settings.smtp_from or "",
@@ -139,7 +143,7 @@ class EmailChannel(ChannelPlugin):
                 security=settings.smtp_security,
                 tls_context=settings.tls_context(),
             )
-        self.poller = _mail_poller(services) if _imap_configured(settings) else None
+        self.poller = _mail_poller(context) if _imap_configured(settings) else None
 
     @classmethod
     def configured(cls, settings: Settings) -> bool:
@@ -170,10 +174,10 @@ def _smtp_configured(settings: Settings) -> bool:
     return bool(settings.smtp_host and settings.smtp_from)
 
 
-def _mail_poller(services: Services) -> MailPoller:
-    settings = services.settings
+def _mail_poller(context: ChannelContext) -> MailPoller:
+    settings = context.settings
     return MailPoller(
-        lambda: email.ImapMailbox(
+        lambda: ImapMailbox(
             host=settings.imap_host or "",
             port=settings.imap_port,
             user=settings.imap_user or "",
@@ -182,14 +186,14 @@ def _mail_poller(services: Services) -> MailPoller:
             security=settings.imap_security,
             tls_context=settings.tls_context(),
         ),
-        services.pipeline,
-        MailboxState(services.db),
+        context.pipeline,
+        MailboxState(context.db),
         poll_seconds=settings.imap_poll_seconds,
         max_attachment_bytes=settings.email_max_attachment_bytes,
     )
 
 
-@api.route(
+@EmailChannel.routes.route(
     "POST",
     "/webhooks/email",
     summary="Email forwarded by HTTP: one raw RFC 5322 message, signed with X-Hub-Signature-256 "
@@ -201,12 +205,13 @@ def _mail_poller(services: Services) -> MailPoller:
     ok_status=201,
 )
 async def email_webhook(call: Call) -> web.Response:
-    secret = running(call, EmailChannel).webhook_secret
+    channel = running(call, EmailChannel)
+    secret = channel.webhook_secret
     if not secret:
         raise ApiError(404, "channel_disabled", "the email webhook is off (no HUB_EMAIL_WEBHOOK_SECRET)")
     body = await call.request.read()
-    email.verify(secret, body, call.request.headers.get(email.SIGNATURE_HEADER))
+    verify(secret, body, call.request.headers.get(SIGNATURE_HEADER))
     if not body.strip():
         raise PayloadError("the body must be a raw RFC 5322 message")
-    limit = call.services.settings.email_max_attachment_bytes
-    return await acknowledge(call, email.parse(body, max_attachment_bytes=limit))
+    limit = channel.context.settings.email_max_attachment_bytes
+    return await acknowledge(channel, parse_mail(body, max_attachment_bytes=limit))

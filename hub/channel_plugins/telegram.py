@@ -9,7 +9,6 @@ import logging
 import sys
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from telegram import Update
 from telegram.error import TelegramError
@@ -21,9 +20,10 @@ from channels.base import InboundMessage, PayloadError, parse_json, same_secret
 from crm_core.conversations import Conversations
 from crm_core.users import Users
 from hub.api.errors import ApiError
-from hub.api.routing import Call, api, json_ok
-from hub.channel_plugins.plugin import ChannelPlugin, running
-from hub.container import Services
+from hub.api.route_table import RouteTable
+from hub.api.routing import Call, json_ok
+from hub.channel_plugins.contract import ChannelContext, ChannelPlugin
+from hub.channel_plugins.serving import running
 from hub.pipeline import Pipeline
 from hub.settings import Settings
 
@@ -99,14 +99,15 @@ class TelegramBot:
 class TelegramChannel(ChannelPlugin):
     name = telegram.CHANNEL
     settings_hint = "HUB_TELEGRAM_TOKEN/HUB_TELEGRAM_SECRET unset"
+    routes = RouteTable()
 
-    def __init__(self, services: Services, http: aiohttp.ClientSession) -> None:
-        super().__init__(services, http)
-        settings = services.settings
+    def __init__(self, context: ChannelContext) -> None:
+        super().__init__(context)
+        settings = context.settings
         application = telegram.build_application(settings.telegram_token or "", settings.telegram_api_url)
         self.secret = settings.telegram_secret
         self.bot = TelegramBot(
-            application, services.pipeline, services.conversations, services.users, services.commands
+            application, context.pipeline, context.conversations, context.users, context.commands
         )
         self.sender = telegram.TelegramSender(application.bot)
 
@@ -151,7 +152,7 @@ class TelegramChannel(ChannelPlugin):
         return 0
 
 
-@api.route(
+@TelegramChannel.routes.route(
     "POST",
     "/webhooks/telegram",
     summary="Telegram Bot API updates (webhook mode). Checked against X-Telegram-Bot-Api-Secret-Token "

@@ -7,16 +7,17 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import WSMsgType, web
 from bson import ObjectId
 
 from channels import webchat
 from channels.base import PayloadError, SignatureError, parse_json
 from crm_core.addresses import normalize_email
-from hub.api.routing import Call, api
-from hub.channel_plugins.plugin import ChannelPlugin, running
-from hub.container import Services
+from hub.api.route_table import RouteTable
+from hub.api.routing import Call
+from hub.channel_plugins.contract import ChannelContext, ChannelPlugin
+from hub.channel_plugins.serving import running
+from hub.ratelimit import PerMinuteLimit
 from hub.realtime import RealtimeEvent, Subscription
 from hub.settings import Settings
 from hub.tasks import until_first_done
@@ -30,10 +31,15 @@ HISTORY_LIMIT = 200
 class WebchatChannel(ChannelPlugin):
     name = webchat.CHANNEL
     settings_hint = "HUB_WIDGET_SECRET is not set"
+    routes = RouteTable()
 
-    def __init__(self, services: Services, http: aiohttp.ClientSession) -> None:
-        super().__init__(services, http)
-        self.secret = services.settings.widget_secret or ""
+    def __init__(self, context: ChannelContext) -> None:
+        super().__init__(context)
+        settings = context.settings
+        self.secret = settings.widget_secret or ""
+        # Per process: new conversations per client address, messages per visitor.
+        self.new_visitors = PerMinuteLimit(settings.widget_new_per_minute)
+        self.visitor_messages = PerMinuteLimit(settings.widget_messages_per_minute)
         self.sender = webchat.WebchatSender()
 
     @classmethod
@@ -45,7 +51,9 @@ def _secret(call: Call) -> str:
     return running(call, WebchatChannel).secret
 
 
-@api.route("GET", "/widget.js", summary="The embeddable chat widget script.", tag="widget", roles=None)
+@WebchatChannel.routes.route(
+    "GET", "/widget.js", summary="The embeddable chat widget script.", tag="widget", roles=None
+)
 async def widget_script(call: Call) -> web.Response:
     _secret(call)
     return web.Response(
@@ -55,7 +63,7 @@ async def widget_script(call: Call) -> web.Response:
     )
 
 
-@api.route(
+@WebchatChannel.routes.route(
     "GET",
     "/widget/demo",
     summary="A sample host page with the widget (?prechat=email asks for an email first).",
@@ -70,7 +78,7 @@ async def widget_demo(call: Call) -> web.Response:
     return web.Response(text=page, content_type="text/html")
 
 
-@api.route(
+@WebchatChannel.routes.route(
     "GET",
     "/widget/ws",
     summary="The widget's websocket. First frame {type: hello, token?, since?, user_id?, user_hash?}; "
@@ -79,18 +87,19 @@ async def widget_demo(call: Call) -> web.Response:
     roles=None,
 )
 async def widget_socket(call: Call) -> web.WebSocketResponse:
-    secret = _secret(call)
+    channel = running(call, WebchatChannel)
     ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(call.request)
-    call.services.metrics.widget_clients.inc()
+    widget_clients = channel.context.metrics.widget_clients
+    widget_clients.inc()
     try:
-        session = await _WidgetSession.open(call, ws, secret)
+        session = await _WidgetSession.open(channel, ws, call.request.remote or "?")
         if session is not None:
             await session.run()
     except ConnectionResetError:
         pass  # the visitor left (or aiohttp closed the socket on an over-long frame) mid-answer
     finally:
-        call.services.metrics.widget_clients.dec()
+        widget_clients.dec()
         await ws.close()
     return ws
 
@@ -98,14 +107,15 @@ async def widget_socket(call: Call) -> web.WebSocketResponse:
 class _WidgetSession:
     def __init__(
         self,
-        services: Services,
+        channel: WebchatChannel,
         ws: web.WebSocketResponse,
         visitor: webchat.Visitor,
         *,
         token: str,
         since: str | None,
     ) -> None:
-        self.services = services
+        self.channel = channel
+        self.context = channel.context
         self.ws = ws
         self.visitor = visitor
         self.token = token  # the visitor's, sent back in the welcome
@@ -115,7 +125,10 @@ class _WidgetSession:
         self.claimed: str | None = None  # the email last kept as this visitor's claim
 
     @classmethod
-    async def open(cls, call: Call, ws: web.WebSocketResponse, secret: str) -> _WidgetSession | None:
+    async def open(
+        cls, channel: WebchatChannel, ws: web.WebSocketResponse, client_address: str
+    ) -> _WidgetSession | None:
+        secret = channel.secret
         try:
             raw = await asyncio.wait_for(ws.receive_str(), HELLO_TIMEOUT)
             hello = webchat.parse_hello(parse_json(raw.encode()))
@@ -131,7 +144,7 @@ class _WidgetSession:
         except SignatureError:
             visitor_id = None  # a stale or forged token: start afresh rather than trust it
         if visitor_id is None:
-            if not call.services.widget_limiter.allow(call.request.remote or "?"):
+            if not channel.new_visitors.allow(client_address):
                 await ws.close(code=4429, message=b"too many new conversations from this address; try later")
                 return None
             token = webchat.issue_visitor_token(secret)
@@ -141,17 +154,17 @@ class _WidgetSession:
         visitor = webchat.Visitor(
             key=f"user:{hello.user_id}" if verified else f"visitor:{visitor_id}", verified=verified
         )
-        return cls(call.services, ws, visitor, token=token, since=hello.since)
+        return cls(channel, ws, visitor, token=token, since=hello.since)
 
     async def run(self) -> None:
         """Subscribed before the history is read, so no message falls between the two (one in
         both is shown once: the widget knows message ids)."""
-        async with self.services.realtime.subscription(self._shown) as subscription:
+        async with self.context.realtime.subscription(self._shown) as subscription:
             await self._welcome()
             await until_first_done(self._push(subscription), self._read())
 
     async def _welcome(self) -> None:
-        conversations = self.services.conversations
+        conversations = self.context.conversations
         conversation = await conversations.by_thread(webchat.CHANNEL, self.visitor.thread_key)
         history: list[dict[str, Any]] = []
         if conversation is not None:
@@ -208,9 +221,9 @@ class _WidgetSession:
             return
         if frame.type != "message":
             raise PayloadError(f"type: unknown frame type {frame.type!r}")
-        if not self.services.widget_messages.allow(self.visitor.key):
+        if not self.channel.visitor_messages.allow(self.visitor.key):
             raise PayloadError("too many messages: wait a minute before sending more")
-        stored = await self.services.pipeline.ingest(webchat.parse_message(self.visitor, frame))
+        stored = await self.context.pipeline.ingest(webchat.parse_message(self.visitor, frame))
         self.conversation_id, self.contact_id = stored.conversation_id, stored.contact_id
         await self._record_claim()
         await self.ws.send_json({"type": "ack", "client_id": frame.client_id, "id": str(stored.message_id)})
@@ -221,5 +234,5 @@ class _WidgetSession:
         email = self.visitor.email
         if self.visitor.verified or email in (None, self.claimed) or self.contact_id is None:
             return
-        await self.services.contacts.claim_email(self.contact_id, email)
+        await self.context.contacts.claim_email(self.contact_id, email)
         self.claimed = email

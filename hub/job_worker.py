@@ -1,0 +1,116 @@
+"""Runs the job queue's jobs (crm_core.jobs) through their kinds' handlers, a few at a time,
+with leases, retries and parking."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from typing import ClassVar, Protocol
+
+from pymongo.errors import PyMongoError
+
+from crm_core.jobs import Job, JobFailed, JobQueue, JobStatus
+from crm_core.records import utcnow
+from hub.background import cancel_and_wait
+from hub.metrics import Metrics
+
+log = logging.getLogger(__name__)
+IDLE_SECONDS = 5.0
+
+
+class JobHandler(Protocol):
+    """Does the jobs of one kind. `run` raises `JobFailed` (or anything: then retried) when the
+    try failed; it is told the job's stable `_id` and its `attempts` (this try's number, from 1),
+    and should be idempotent: a worker that dies after the effect and before the job is marked
+    done leaves it to be run again."""
+
+    kind: ClassVar[str]
+
+    async def run(self, job: Job) -> None: ...
+
+    async def failed(self, job: Job, failure: JobFailed, *, final: bool) -> None:
+        """After a failed try, once the queue knows whether the job is parked (`final`)."""
+        ...
+
+
+class JobWorker:
+    def __init__(self, queue: JobQueue, metrics: Metrics, *, concurrency: int = 4) -> None:
+        self._queue = queue
+        self._metrics = metrics
+        self._concurrency = concurrency
+        self.handlers: dict[str, JobHandler] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task] = []
+
+    def add(self, handlers: Iterable[JobHandler]) -> None:
+        for handler in handlers:
+            self.handlers[handler.kind] = handler
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._run(), name=f"jobs-{i}") for i in range(self._concurrency)]
+
+    def wake(self) -> None:
+        """New work was queued: skip the idle wait."""
+        self._wake.set()
+
+    async def stop(self, timeout: float) -> None:
+        """Let jobs in flight finish (bounded), then stop."""
+        self._stopping = True
+        self._wake.set()
+        _, pending = await asyncio.wait(self._tasks, timeout=timeout) if self._tasks else ((), ())
+        for task in pending:
+            await cancel_and_wait(task, task.get_name())
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                job = await self._queue.claim(list(self.handlers))
+                if job is None:
+                    await self._idle()
+                else:
+                    await self._do(job)
+            except PyMongoError as exc:
+                log.warning("job worker cannot reach the database", extra={"error": exc.__class__.__name__})
+                await self._sleep_unless_woken(1.0)
+
+    async def _idle(self) -> None:
+        due = await self._queue.next_due_at(list(self.handlers))
+        wait = IDLE_SECONDS if due is None else (due - utcnow()).total_seconds()
+        await self._sleep_unless_woken(min(max(wait, 0.01), IDLE_SECONDS))
+
+    async def _sleep_unless_woken(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _do(self, job: Job) -> None:
+        kind = job["kind"]
+        handler = self.handlers[kind]
+        started = time.perf_counter()
+        try:
+            await handler.run(job)
+        except Exception as exc:
+            failure = exc if isinstance(exc, JobFailed) else _unexpected(exc, job)
+            final = self._queue.final(job, failure)
+            await handler.failed(job, failure, final=final)
+            status = await self._queue.failed(job, failure)
+            result = "parked" if status is JobStatus.PARKED else "retrying"
+            log.info(
+                "job failed",
+                extra={"job_id": str(job["_id"]), "kind": kind, "error": str(failure), "next": result},
+            )
+        else:
+            await self._queue.done(job)
+            result = "done"
+        self._metrics.jobs.labels(kind, result).inc()
+        self._metrics.job_seconds.labels(kind).observe(time.perf_counter() - started)
+
+
+def _unexpected(exc: Exception, job: Job) -> JobFailed:
+    """A bug or a library surprise must not kill the worker or lose the job: it is retried."""
+    log.exception("unexpected error in a job", extra={"job_id": str(job["_id"]), "kind": job["kind"]})
+    return JobFailed(f"unexpected error: {exc.__class__.__name__}: {exc}")

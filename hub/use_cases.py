@@ -1,0 +1,124 @@
+"""The application's operations that span several parts of the domain, each one place that
+routes, bots and channels call: an agent's message (wherever it was written), a page of the
+inbox, an agent's word on a message's intent, and an admin's retry of a parked job. The
+container only builds these; routes parse, call one, and answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_core.audit import Audit
+from crm_core.automation.actions import Automation
+from crm_core.automation.rules import RuleStore
+from crm_core.contacts import Contacts
+from crm_core.conversations import ConversationFilter, Conversations
+from crm_core.domain_events import staff_actor
+from crm_core.intent_reviews import IntentReviews
+from crm_core.jobs import Job, JobQueue
+from crm_core.jobs import job_id as parse_job_id
+from crm_core.records import object_id
+from crm_core.tickets import Tickets
+from hub.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class StaffMessages:
+    conversations: Conversations
+    tickets: Tickets
+    audit: Audit
+    delivered: Callable[[], None]  # wakes the outbox worker
+
+    async def post(
+        self, conversation_id: Any, text: str, actor: dict[str, Any], *, private: bool, via: str = "api"
+    ) -> dict[str, Any]:
+        """An agent's reply (delivered through the conversation's channel; the ticket's first
+        response is met in the reply's own transaction) or private note, audited, wherever the
+        agent wrote it (the API, a Slack thread)."""
+        if private:
+            message = await self.conversations.add_note(conversation_id, text, actor)
+        else:
+            answered = object_id(conversation_id, "conversation")
+
+            async def meet_first_response(session: AsyncClientSession) -> None:
+                await self.tickets.responded(answered, session)
+
+            message = await self.conversations.add_reply(
+                conversation_id, text, actor, within=meet_first_response
+            )
+            self.delivered()
+        action = "conversation.note" if private else "conversation.reply"
+        changes = {"message_id": message["_id"], "via": via}
+        await self.audit.record(actor, action, "conversation", message["conversation_id"], changes)
+        return message
+
+
+@dataclass(frozen=True)
+class ParkedJobs:
+    jobs: JobQueue
+    audit: Audit
+    queued: Callable[[], None]  # wakes the job worker
+
+    async def retry(self, job_id: str, actor: dict[str, Any]) -> Job:
+        """An admin tries a parked job again, audited."""
+        job = await self.jobs.retry(parse_job_id(job_id))
+        self.queued()
+        await self.audit.record(actor, "job.retry", "job", job["_id"], {"last_error": job.get("last_error")})
+        return job
+
+
+@dataclass(frozen=True)
+class InboxPages:
+    conversations: Conversations
+    contacts: Contacts
+    tickets: Tickets
+
+    async def page(
+        self, where: ConversationFilter, viewer: dict[str, Any], *, limit: int, cursor: tuple | None
+    ) -> list[dict[str, Any]]:
+        """A page of the inbox, each conversation with its contact and its ticket's SLA times
+        (two more queries per page, not per row)."""
+        items = await self.conversations.list(where, viewer_id=viewer["_id"], limit=limit, cursor=cursor)
+        contacts = await self.contacts.briefs([c["contact_id"] for c in items])
+        tickets = await self.tickets.due_times([c["ticket_id"] for c in items if c.get("ticket_id")])
+        return [
+            {
+                **c,
+                "contact": contacts.get(c["contact_id"]),
+                "ticket": tickets.get(c["ticket_id"]) if c.get("ticket_id") else None,
+            }
+            for c in items
+        ]
+
+
+@dataclass(frozen=True)
+class IntentReviewing:
+    intent_reviews: IntentReviews
+    rules: RuleStore
+    automation: Automation
+    conversations: Conversations
+    audit: Audit
+    metrics: Metrics
+
+    async def review(self, message_id: str, intent: str, actor: dict[str, Any]) -> dict[str, Any]:
+        """An agent's word on a message's intent, audited; a correction routes the message
+        again (un-spamming reopens the conversation and opens the ticket, a sales intent
+        creates the lead)."""
+        message, review = await self.intent_reviews.record(message_id, intent, actor)
+        actions: list[dict[str, Any]] = []
+        if not review["agreed"]:
+            rules = await self.rules.get()
+            actions = await self.automation.corrected(message, intent, rules, staff_actor(actor))
+            await self.conversations.add_actions(message["_id"], actions)
+        self.metrics.intent_reviews.labels("agreed" if review["agreed"] else "corrected").inc()
+        await self.audit.record(
+            actor,
+            "message.intent",
+            "conversation",
+            message["conversation_id"],
+            {"message_id": message["_id"], "intent": {"from": review["model_intent"], "to": intent}},
+        )
+        return {**review, "actions": actions}
