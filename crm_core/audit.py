@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
@@ -9,8 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.domain_events import Event
-from crm_core.jobs import job_id
-from crm_core.records import object_id, utcnow
+from crm_core.records import id_or_key, object_id, utcnow
 
 # The kinds of record whose changes are audited, and can be read back by GET /api/v1/audit.
 AUDITED = ("conversation", "contact", "user", "ticket", "lead", "deal", "campaign", "rules", "job")
@@ -21,32 +21,56 @@ def stored_target_id(target_type: str, target_id: str) -> Any:
     (`rules.RULES_ID`) and a job may be named by its key."""
     if target_type == "rules":
         return target_id
-    return job_id(target_id) if target_type == "job" else object_id(target_id, target_type)
+    return id_or_key(target_id) if target_type == "job" else object_id(target_id, target_type)
+
+
+@dataclass(frozen=True)
+class Audited:
+    """A staff change as the audit trail names it: who, what, on which kind of record. Handed
+    to the domain method that makes the change, which writes the entry in the change's own
+    transaction, so there is never a change without its entry, nor an entry without its change."""
+
+    actor: dict[str, Any]
+    action: str
+    target_type: str
+    details: dict[str, Any] | None = None  # more to keep with every entry (where it was done)
+
+    async def record(
+        self,
+        db: AsyncDatabase,
+        target_id: ObjectId | str,
+        changes: dict[str, Any] | None,
+        session: AsyncClientSession | None,
+    ) -> None:
+        entry = {
+            "actor_id": self.actor["_id"],
+            "actor_email": self.actor["email"],
+            "action": self.action,
+            "target_type": self.target_type,
+            "target_id": target_id,
+            "changes": (changes or {}) | (self.details or {}),
+            "at": utcnow(),
+        }
+        await db.audit.insert_one(entry, session=session)
+
+
+async def audit_edit(
+    db: AsyncDatabase,
+    audited: Audited | None,
+    record: dict[str, Any],
+    old: dict[str, Any],
+    session: AsyncClientSession,
+    **more: Any,
+) -> None:
+    """Record an edit in its transaction: the fields that changed, from and to (and `more`);
+    nothing when no field changed or nobody is audited (automation's own changes)."""
+    if audited is not None and (old or more):
+        await audited.record(db, record["_id"], diff(old, record) | more, session)
 
 
 class Audit:
     def __init__(self, db: AsyncDatabase) -> None:
         self._col = db.audit
-
-    async def record(
-        self,
-        actor: dict[str, Any],
-        action: str,
-        target_type: str,
-        target_id: ObjectId | str,
-        changes: dict[str, Any] | None = None,
-    ) -> None:
-        await self._col.insert_one(
-            {
-                "actor_id": actor["_id"],
-                "actor_email": actor["email"],
-                "action": action,
-                "target_type": target_type,
-                "target_id": target_id,
-                "changes": changes or {},
-                "at": utcnow(),
-            }
-        )
 
     async def for_target(
         self, target_type: str, target_id: ObjectId | str, limit: int = 100

@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.addresses import normalize_email, normalize_phone
+from crm_core.audit import Audited, audit_edit
 from crm_core.contact_owned import CONTACT_OWNS
 from crm_core.domain_events import EventLog, staff_actor
 from crm_core.errors import Conflict, Invalid
@@ -72,6 +73,17 @@ def new_contact(**fields: Any) -> dict[str, Any]:
     }
     doc["terms"] = contact_terms(doc)
     return doc
+
+
+@dataclass(frozen=True)
+class Consent:
+    """A contact's word on marketing, and where it came from (a staff user, a message, a link)."""
+
+    marketing: bool
+    source: str
+
+    def record(self) -> dict[str, Any]:
+        return {"marketing": self.marketing, "changed_at": utcnow(), "source": self.source}
 
 
 class Contacts:
@@ -261,16 +273,26 @@ class Contacts:
             self._col, clauses, limit=limit, cursor=cursor, field="updated_at", windows=match is None
         )
 
-    async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, fields: dict[str, Any], audited: Audited | None = None) -> dict[str, Any]:
         doc = new_contact(**self._clean(fields))
         await self._check_unclaimed(doc["emails"], doc["phones"], exclude=None)
-        await self._col.insert_one(doc)
+        async with self._log.transaction() as session:
+            await self._col.insert_one(doc, session=session)
+            if audited is not None:
+                await audited.record(self._db, doc["_id"], None, session)
         return doc
 
-    async def update(self, contact_id: str | ObjectId, fields: dict[str, Any]) -> tuple[dict, dict]:
-        """Apply edits; returns (new record, the fields that changed with their old values). The
-        contact is read in the transaction that changes it (its search terms and the old values
-        are the ones this write replaced)."""
+    async def update(
+        self,
+        contact_id: str | ObjectId,
+        fields: dict[str, Any],
+        *,
+        consent: Consent | None = None,
+        audited: Audited | None = None,
+    ) -> tuple[dict, dict]:
+        """Apply edits (and a change of marketing consent); returns (new record, the fields that
+        changed with their old values). The contact is read in the transaction that changes it
+        (its search terms, the old values and the audit entry are the ones this write made)."""
         changes = self._clean(fields)
         await self._check_unclaimed(
             changes.get("emails", []), changes.get("phones", []), exclude=object_id(contact_id, "contact")
@@ -279,20 +301,21 @@ class Contacts:
             current = await find_by_id(self._col, contact_id, "contact", session)
             if current.get("merged_into"):
                 raise Conflict("contact was merged into another; edit that one")
+            if consent is not None and current["consent"].get("marketing") != consent.marketing:
+                changes["consent"] = consent.record()
+            if not changes:
+                return current, {}
             merged = {**current, **changes}
             update = {"$set": {**changes, "terms": contact_terms(merged), "updated_at": utcnow()}}
             updated = await update_found(self._col, current["_id"], update, "contact", session)
-        return updated, {k: current.get(k) for k in changes}
+            old = {k: current.get(k) for k in changes}
+            await audit_edit(self._db, audited, updated, old, session)
+        return updated, old
 
-    async def set_consent(self, contact_id: ObjectId, marketing: bool, *, source: str) -> tuple[dict, dict]:
+    async def set_consent(self, contact_id: ObjectId, consent: Consent) -> dict[str, Any]:
         """Record a marketing opt-in or opt-out and where it came from."""
-        current = await self.get(contact_id)
-        if current["consent"].get("marketing") == marketing:
-            return current, {}
-        consent = {"marketing": marketing, "changed_at": utcnow(), "source": source}
-        update = {"$set": {"consent": consent, "updated_at": utcnow()}}
-        updated = await update_found(self._col, current["_id"], update, "contact")
-        return updated, {"consent": current["consent"]}
+        updated, _ = await self.update(contact_id, {}, consent=consent)
+        return updated
 
     async def _check_unclaimed(self, emails: list[str], phones: list[str], exclude: ObjectId | None) -> None:
         """Two live contacts sharing an email or phone would make resolution ambiguous."""
@@ -321,7 +344,11 @@ class Contacts:
         return clean
 
     async def merge(
-        self, target_id: str | ObjectId, other_id: str | ObjectId, actor: dict[str, Any]
+        self,
+        target_id: str | ObjectId,
+        other_id: str | ObjectId,
+        actor: dict[str, Any],
+        audited: Audited | None = None,
     ) -> dict[str, Any]:
         """Fold `other` into `target`, both read inside the merge's transaction: identities,
         emails, phones, missing fields, and everything the customer has with us (each kind in
@@ -367,6 +394,8 @@ class Contacts:
                 moved=moved,
             )
             await self._log.record([merged], session)
+            if audited is not None:
+                await audited.record(self._db, target["_id"], {"merged": other["_id"]}, session)
         result = await self.get(target["_id"])
         result["moved"] = moved
         result["moved_conversations"] = moved["conversations"]

@@ -13,10 +13,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from crm_core.audit import Audited, audit_edit
 from crm_core.domain_events import Event, EventLog, staff_actor
 from crm_core.errors import Invalid, NotFound
 from crm_core.jobs import enqueue, message_job
-from crm_core.live import LivePublisher
+from crm_core.live import LiveEvent, LivePublisher
 from crm_core.records import (
     check_one_of,
     find_after_duplicate,
@@ -345,12 +346,13 @@ class Conversations:
             conversations = {c["_id"]: c for c in await self._col.find({"_id": {"$in": ids}}).to_list(None)}
         added: dict[ObjectId, int] = {}
         for write in writes:
-            self._events.publish("message.created", write.message)
+            self._events.publish(LiveEvent.MESSAGE_CREATED, write.message)
             added[write.conversation_id] = added.get(write.conversation_id, 0) + 1
         for conversation_id, count in added.items():
             conversation = conversations[conversation_id]
             created = conversation["message_count"] == count
-            self._events.publish("conversation.created" if created else "conversation.updated", conversation)
+            event = LiveEvent.CONVERSATION_CREATED if created else LiveEvent.CONVERSATION_UPDATED
+            self._events.publish(event, conversation)
 
     # Reading.
 
@@ -435,7 +437,7 @@ class Conversations:
             },
             "message",
         )
-        self._events.publish("message.updated", message)
+        self._events.publish(LiveEvent.MESSAGE_UPDATED, message)
         return message
 
     async def set_mirror(self, conversation_id: str | ObjectId, tool: str, thread_id: str) -> bool:
@@ -456,7 +458,7 @@ class Conversations:
         )
         message = await modify_one(self._messages, {"_id": message_id}, {"$set": fields})
         if message is not None:
-            self._events.publish("message.updated", message)
+            self._events.publish(LiveEvent.MESSAGE_UPDATED, message)
 
     async def unmirrored(self, message_ids: list[ObjectId], tool: str) -> list[dict[str, Any]]:
         """Those of the messages not yet mirrored to `tool`."""
@@ -496,7 +498,11 @@ class Conversations:
     # Work by staff.
 
     async def update(
-        self, conversation_id: str | ObjectId, changes: dict[str, Any], actor: dict[str, Any]
+        self,
+        conversation_id: str | ObjectId,
+        changes: dict[str, Any],
+        actor: dict[str, Any],
+        audited: Audited | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Apply status/assignee/priority/labels changes; returns (new record, old values). The
         conversation is read in the transaction that changes it, so what changed (the activity
@@ -525,10 +531,12 @@ class Conversations:
             if activities:
                 await self._messages.insert_many(activities, session=session)
             await self._log.record(self._changed(current, conversation, staff_actor(actor)), session)
+            old = {k: current.get(k) for k in changed}
+            await audit_edit(self._db, audited, conversation, old, session)
         for activity in activities:
-            self._events.publish("message.created", activity)
-        self._events.publish("conversation.updated", conversation)
-        return conversation, {k: current.get(k) for k in changed}
+            self._events.publish(LiveEvent.MESSAGE_CREATED, activity)
+        self._events.publish(LiveEvent.CONVERSATION_UPDATED, conversation)
+        return conversation, old
 
     async def _validated(self, changes: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """The changes, normalised, and the new assignee's name when there is one."""
@@ -552,11 +560,20 @@ class Conversations:
             assignee_name = assignee.get("name") or assignee["email"]
         return out, assignee_name
 
-    async def add_note(self, conversation_id: str | ObjectId, text: str, author: dict[str, Any]) -> dict:
+    async def add_note(
+        self,
+        conversation_id: str | ObjectId,
+        text: str,
+        author: dict[str, Any],
+        audited: Audited | None = None,
+    ) -> dict:
         conversation = await self.get(conversation_id)
         note = _message(conversation, kind="note", direction="out", sender=staff_sender(author), text=text)
-        await self._messages.insert_one(note)
-        self._events.publish("message.created", note)
+        async with self._log.transaction() as session:
+            await self._messages.insert_one(note, session=session)
+            if audited is not None:
+                await audited.record(self._db, conversation["_id"], {"message_id": note["_id"]}, session)
+        self._events.publish(LiveEvent.MESSAGE_CREATED, note)
         return note
 
     async def classified(
@@ -578,7 +595,7 @@ class Conversations:
             )
             if conversation is None:
                 raise NotFound(f"conversation {conversation_id} not found")
-            self._events.publish("conversation.updated", conversation)
+            self._events.publish(LiveEvent.CONVERSATION_UPDATED, conversation)
             return conversation
         fields |= {"status": "resolved", "resolved_at": utcnow(), "snoozed_until": None}
         update = {"$set": fields, "$addToSet": {"labels": {"$each": labels}}}
@@ -591,7 +608,7 @@ class Conversations:
             before = await find_by_id(self._col, conversation_id, "conversation", session)
             conversation = await update_found(self._col, conversation_id, update, "conversation", session)
             await self._log.record(self._changed(before, conversation, actor), session)
-        self._events.publish("conversation.updated", conversation)
+        self._events.publish(LiveEvent.CONVERSATION_UPDATED, conversation)
         return conversation
 
     async def add_actions(self, message_id: ObjectId, actions: list[dict[str, Any]]) -> None:
@@ -611,7 +628,7 @@ class Conversations:
             return await self.change(
                 conversation_id, {"$set": {"status": "open", "resolved_at": None}}, reviewer
             )
-        self._events.publish("conversation.updated", conversation)
+        self._events.publish(LiveEvent.CONVERSATION_UPDATED, conversation)
         return conversation
 
     def _sent(self, message: dict[str, Any], conversation: dict[str, Any], *, response: bool) -> Event:
@@ -669,11 +686,12 @@ class Conversations:
         author: dict[str, Any],
         *,
         within: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
+        audited: Audited | None = None,
     ) -> dict:
-        """Store an agent reply and the job that delivers it together (and `within`'s writes,
-        such as its ticket's first response)."""
+        """Store an agent reply, the job that delivers it and its audit entry together (and
+        `within`'s writes, such as its ticket's first response)."""
         return await self.add_outbound(
-            conversation_id, text, staff_sender(author), response=True, within=within
+            conversation_id, text, staff_sender(author), response=True, within=within, audited=audited
         )
 
     async def add_outbound(
@@ -685,6 +703,7 @@ class Conversations:
         response: bool = False,
         fields: dict[str, Any] | None = None,
         within: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
+        audited: Audited | None = None,
     ) -> dict:
         """An outbound message and the job that delivers it in one transaction, with `within` (more
         writes that must happen with it, or raise to abort it). A `response` (a person
@@ -707,10 +726,12 @@ class Conversations:
             updated = await update_found(self._col, conversation["_id"], counted, "conversation", session)
             if within is not None:
                 await within(session)
+            if audited is not None:
+                await audited.record(self._db, conversation["_id"], {"message_id": message["_id"]}, session)
             opens = [self._opened(updated)] if updated["message_count"] == 1 else []
             await self._log.record([self._sent(message, updated, response=response), *opens], session)
-        self._events.publish("message.created", message)
-        self._events.publish("conversation.updated", updated)
+        self._events.publish(LiveEvent.MESSAGE_CREATED, message)
+        self._events.publish(LiveEvent.CONVERSATION_UPDATED, updated)
         return message
 
 

@@ -18,25 +18,9 @@ from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_core.event_types import EVENT_TYPES, checked
 from crm_core.records import utcnow
 
-EVENT_TYPES = (
-    "message.received",  # an inbound message was stored (and counted in its conversation)
-    "message.sent",  # an outbound message was stored: an agent's reply or the hub's own
-    "message.classified",  # NLP gave an inbound message its intent
-    "message.intent_reviewed",  # an agent agreed with or corrected that intent
-    "conversation.opened",  # its first message was counted: it shows in the inbox from now on
-    "conversation.status_changed",
-    "conversation.assigned",
-    "ticket.opened",
-    "ticket.status_changed",
-    "ticket.breached",  # an open ticket's SLA due time (first response or resolution) passed unmet
-    "lead.created",
-    "lead.qualified",
-    "lead.assigned",  # automation handed a qualified lead to a sales rep
-    "deal.stage_changed",
-    "contact.merged",
-)
 Event = dict[str, Any]
 
 
@@ -73,8 +57,11 @@ class EventLog:
     def new(
         self, kind: str, *, at: datetime | None = None, actor: dict[str, Any] | None = None, **data: Any
     ) -> Event:
-        """An event; `data` holds the ids of what changed and the facts listeners need."""
-        return {"_id": ObjectId(), "type": kind, "at": at or utcnow(), "actor": actor, **data}
+        """An event; `data` holds the ids of what changed and the facts listeners need, checked
+        against the event's class (`event_types`)."""
+        event = {"_id": ObjectId(), "type": kind, "at": at or utcnow(), "actor": actor, **data}
+        checked(event)
+        return event
 
     def about_message(self, kind: str, message: dict[str, Any], **data: Any) -> Event:
         """An event about a message: its channel, conversation, contact and id, and `data`."""

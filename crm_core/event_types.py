@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from crm_core.vocabularies import ConversationStatus, DealStage, Priority, TicketStatus
+from crm_core.vocabularies import ConversationStatus, DealStage, Priority, SlaTarget, TicketStatus
 
 # An id: an ObjectId inside the hub, a string outside.
 Id = Annotated[str, BeforeValidator(str)]
@@ -140,7 +140,7 @@ class TicketBreached(EventData):
     channel: str
     assignee_id: OptionalId = None
     priority: Priority
-    sla: Literal["first_response", "resolution"]
+    sla: SlaTarget
 
 
 class LeadCreated(EventData):

@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_core.audit import Audited
 from crm_core.domain_events import EventLog, staff_actor
 from crm_core.errors import Conflict, Invalid
 from crm_core.records import find_by_id, utcnow
@@ -14,12 +15,15 @@ from crm_core.records import find_by_id, utcnow
 
 class IntentReviews:
     def __init__(self, db: AsyncDatabase, intents: tuple[str, ...], event_log: EventLog) -> None:
+        self._db = db
         self._col = db.intent_reviews
         self._log = event_log
         self._messages = db.messages
         self._intents = intents
 
-    async def record(self, message_id: str, intent: str, reviewer: dict[str, Any]) -> tuple[dict, dict]:
+    async def record(
+        self, message_id: str, intent: str, reviewer: dict[str, Any], audited: Audited | None = None
+    ) -> tuple[dict, dict]:
         """(the message, the review); one review per message, the latest agent's word wins."""
         if intent not in self._intents:
             raise Invalid(f"intent: unknown {intent!r}; known: {', '.join(self._intents)}")
@@ -53,6 +57,9 @@ class IntentReviews:
                 replaces={"at": earlier["at"], "agreed": earlier["agreed"]} if earlier else None,
             )
             await self._log.record([event], session)
+            if audited is not None:
+                changes = {"message_id": message["_id"], "intent": {"from": model_intent, "to": intent}}
+                await audited.record(self._db, message["conversation_id"], changes, session)
         return message, {"message_id": message["_id"], **review}
 
     async def corrections(self, limit: int = 100_000) -> list[dict[str, Any]]:

@@ -23,8 +23,9 @@ from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_core.audit import Audited
 from crm_core.errors import Conflict, NotFound
-from crm_core.records import modify_one, utcnow
+from crm_core.records import modify_one, transaction, utcnow
 
 Job = dict[str, Any]
 
@@ -86,11 +87,6 @@ async def enqueue(db: AsyncDatabase, job: Job, session: AsyncClientSession | Non
     """Store `job`, once (in the caller's transaction, when given one): a job with the `_id` of
     one stored before is that job."""
     await db.jobs.update_one({"_id": job["_id"]}, {"$setOnInsert": job}, upsert=True, session=session)
-
-
-def job_id(text: str) -> ObjectId | str:
-    """A job's id as given in a URL: an ObjectId's hex, or the key of a keyed job."""
-    return ObjectId(text) if ObjectId.is_valid(text) else text
 
 
 class JobFailed(Exception):
@@ -199,20 +195,17 @@ class JobQueue:
         where = {name: value for name, value in (("status", status), ("kind", kind)) if value is not None}
         return await self._col.find(where).sort("created_at", -1).to_list(limit)
 
-    async def retry(self, job_id: Any) -> Job:
-        """A parked job tried again now, from a fresh count of attempts (its progress kept)."""
-        job = await modify_one(
-            self._col,
-            {"_id": job_id, "status": JobStatus.PARKED.value},
-            {
-                "$set": {
-                    "status": JobStatus.PENDING.value,
-                    "attempts": 0,
-                    "next_attempt_at": utcnow(),
-                    "retried_at": utcnow(),
-                }
-            },
-        )
+    async def retry(self, job_id: Any, audited: Audited) -> Job:
+        """A parked job tried again now, from a fresh count of attempts (its progress kept),
+        audited in the same transaction."""
+        now = utcnow()
+        again = {"status": JobStatus.PENDING.value, "attempts": 0, "next_attempt_at": now, "retried_at": now}
+        parked = {"_id": job_id, "status": JobStatus.PARKED.value}
+        db = self._col.database
+        async with transaction(db) as session:
+            job = await modify_one(self._col, parked, {"$set": again}, session=session)
+            if job is not None:
+                await audited.record(db, job["_id"], {"last_error": job.get("last_error")}, session)
         if job is not None:
             return job
         if await self._col.find_one({"_id": job_id}, {"_id": 1}) is None:

@@ -17,10 +17,19 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from crm_core.contacts import Contacts
+from crm_core.audit import Audited, audit_edit
+from crm_core.contacts import Consent, Contacts
 from crm_core.conversations import Conversations
 from crm_core.errors import Conflict, Invalid
-from crm_core.records import changed_fields, check_one_of, find_by_id, modify_one, save_changes, utcnow
+from crm_core.records import (
+    changed_fields,
+    check_one_of,
+    find_by_id,
+    modify_one,
+    save_changes,
+    transaction,
+    utcnow,
+)
 from crm_core.vocabularies import CAMPAIGN_STATUSES
 
 TEMPLATE_FIELDS = ("name", "first_name", "company", "email")
@@ -93,12 +102,15 @@ class Campaigns:
 
     # Campaigns.
 
-    async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, fields: dict[str, Any], audited: Audited | None = None) -> dict[str, Any]:
         check_steps(fields["steps"], self._channels)
         now = utcnow()
         campaign = {"_id": ObjectId(), "status": "active", **fields, "created_at": now, "updated_at": now}
         try:
-            await self._col.insert_one(campaign)
+            async with transaction(self._db) as session:
+                await self._col.insert_one(campaign, session=session)
+                if audited is not None:
+                    await audited.record(self._db, campaign["_id"], None, session)
         except DuplicateKeyError as exc:
             raise Conflict(f"a campaign with key {fields['key']!r} exists") from exc
         return campaign
@@ -109,18 +121,22 @@ class Campaigns:
     async def list(self) -> list[dict[str, Any]]:
         return await self._col.find({"status": {"$ne": "archived"}}).sort("created_at", -1).to_list(500)
 
-    async def update(self, campaign_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
+    async def update(
+        self, campaign_id: str | ObjectId, changes: dict[str, Any], audited: Audited | None = None
+    ) -> tuple[dict, dict]:
         """Change steps, status or name; returns (new, old values), read in the transaction
         that changes it."""
         if "steps" in changes:
             check_steps(changes["steps"], self._channels)
         check_one_of(changes, "status", CAMPAIGN_STATUSES)
-        async with self._db.client.start_session() as session, await session.start_transaction():
+        async with transaction(self._db) as session:
             current = await find_by_id(self._col, campaign_id, "campaign", session)
             changed = changed_fields(current, changes)
             if not changed:
                 return current, {}
-            return await save_changes(self._col, current, changed, session)
+            campaign, old = await save_changes(self._col, current, changed, session)
+            await audit_edit(self._db, audited, campaign, old, session)
+            return campaign, old
 
     async def results(self, campaign_id: ObjectId) -> dict[str, int]:
         """Enrolled, sent, failed, replied, opted out (and where enrolments stand now)."""
@@ -200,7 +216,7 @@ class Campaigns:
 
     async def opt_out(self, contact_id: ObjectId, *, source: str) -> None:
         """Record the opt-out and end every enrolment of the contact."""
-        await self._contacts.set_consent(contact_id, False, source=source)
+        await self._contacts.set_consent(contact_id, Consent(marketing=False, source=source))
         await self._enrolments.update_many(
             {"contact_id": contact_id, "status": {"$nin": list(ENDED)}},
             {"$set": {"status": "opted_out", "ended_at": utcnow(), "lease_until": None}},

@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.domain_events import Event
 from crm_core.jobs import enqueue, staff_dm_job
-from crm_core.live import LivePublisher
+from crm_core.live import LiveEvent, LivePublisher
 from crm_core.records import utcnow
 
 
@@ -81,4 +81,4 @@ class Notifications:
             user = await self._db.users.find_one({"_id": user_id}, {"links": 1, "email": 1}, session=session)
             if user is not None:
                 await enqueue(self._db, staff_dm_job(user, text), session)
-        self._events.publish("notification.created", {"_id": key, **notification})
+        self._events.publish(LiveEvent.NOTIFICATION_CREATED, {"_id": key, **notification})

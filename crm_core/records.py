@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from crm_core.errors import Invalid, NotFound
@@ -229,3 +231,16 @@ def check_one_of(fields: dict[str, Any], field: str, allowed: tuple[str, ...]) -
     """Reject an edit that sets `field` to a value outside its vocabulary."""
     if field in fields and fields[field] not in allowed:
         raise Invalid(f"{field}: must be one of {', '.join(allowed)}")
+
+
+@contextlib.asynccontextmanager
+async def transaction(db: AsyncDatabase) -> AsyncIterator[AsyncClientSession]:
+    """A transaction for a change that records no domain event (with events: EventLog's)."""
+    async with db.client.start_session() as session, await session.start_transaction():
+        yield session
+
+
+def id_or_key(text: str) -> ObjectId | str:
+    """A record's id as given in a URL: an ObjectId's hex, or the key of a record named by one
+    (a keyed job)."""
+    return ObjectId(text) if ObjectId.is_valid(text) else text

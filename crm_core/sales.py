@@ -12,10 +12,11 @@ from pymongo.errors import DuplicateKeyError
 
 from crm_core import money
 from crm_core.assignment import active_user_id, next_assignee, user_filter
+from crm_core.audit import Audited, audit_edit
 from crm_core.automation.rules import LeadRules
 from crm_core.domain_events import EventLog, rule_actor, staff_actor
 from crm_core.errors import Conflict
-from crm_core.live import LivePublisher
+from crm_core.live import LiveEvent, LivePublisher
 from crm_core.records import (
     changed_fields,
     check_one_of,
@@ -25,6 +26,7 @@ from crm_core.records import (
     modify_one,
     one_of,
     save_changes,
+    transaction,
     utcnow,
 )
 from crm_core.vocabularies import DEAL_STAGES, LEAD_STATUSES, SALES_TEAM, LeadStatus
@@ -141,7 +143,7 @@ class Leads:
                 }
             },
         )
-        self._events.publish("lead.updated", lead)
+        self._events.publish(LiveEvent.LEAD_UPDATED, lead)
         return lead
 
     async def _create(self, contact_id: ObjectId) -> dict[str, Any]:
@@ -208,7 +210,9 @@ class Leads:
             clauses.append({"score": {"$gte": where.min_score}})
         return await find_page(self._col, clauses, limit=limit, cursor=cursor)
 
-    async def update(self, lead_id: str | ObjectId, changes: dict[str, Any]) -> tuple[dict, dict]:
+    async def update(
+        self, lead_id: str | ObjectId, changes: dict[str, Any], audited: Audited | None = None
+    ) -> tuple[dict, dict]:
         """Change status (not to converted: use convert) or owner; returns (new, old values).
         Read in the transaction that changes it, as a ticket is."""
         fields = dict(changes)
@@ -224,10 +228,13 @@ class Leads:
                 return current, {}
             extra = {"open": changed["status"] != "lost"} if "status" in changed else {}
             lead, old = await save_changes(self._col, current, changed, session, **extra)
-        self._events.publish("lead.updated", lead)
+            await audit_edit(self._db, audited, lead, old, session)
+        self._events.publish(LiveEvent.LEAD_UPDATED, lead)
         return lead, old
 
-    async def convert(self, lead_id: str | ObjectId, actor: dict[str, Any]) -> dict[str, Any]:
+    async def convert(
+        self, lead_id: str | ObjectId, actor: dict[str, Any], audited: Audited | None = None
+    ) -> dict[str, Any]:
         """A deal in the default pipeline from this lead, once: the lead is marked converted in
         the same transaction, so a second convert is a conflict, not a second deal."""
         lead = await self.get(lead_id)
@@ -253,7 +260,7 @@ class Leads:
             "created_at": now,
             "updated_at": now,
         }
-        async with self._db.client.start_session() as session, await session.start_transaction():
+        async with transaction(self._db) as session:
             converted = await self._col.update_one(
                 {"_id": lead["_id"], "status": {"$nin": ["converted", "lost"]}},
                 {"$set": {"status": "converted", "open": False, "deal_id": deal["_id"], "updated_at": now}},
@@ -262,7 +269,9 @@ class Leads:
             if converted.modified_count == 0:
                 raise Conflict("the lead was converted meanwhile")
             await self._db.deals.insert_one(deal, session=session)
-        self._events.publish("deal.created", deal)
+            if audited is not None:
+                await audited.record(self._db, lead["_id"], {"deal_id": deal["_id"]}, session)
+        self._events.publish(LiveEvent.DEAL_CREATED, deal)
         return deal
 
 
@@ -293,7 +302,11 @@ class Deals:
         return await find_page(self._col, clauses, limit=limit, cursor=cursor)
 
     async def update(
-        self, deal_id: str | ObjectId, changes: dict[str, Any], actor: dict[str, Any]
+        self,
+        deal_id: str | ObjectId,
+        changes: dict[str, Any],
+        actor: dict[str, Any],
+        audited: Audited | None = None,
     ) -> tuple[dict, dict]:
         """Move a deal along the pipeline, set its value or owner; returns (new, old values).
         Read in the transaction that changes it, as a ticket is."""
@@ -315,6 +328,7 @@ class Deals:
                 extra["open"] = changed["stage"] not in ("won", "lost")
                 extra["closed_at"] = None if extra["open"] else utcnow()
             deal, old = await save_changes(self._col, current, changed, session, **extra)
+            await audit_edit(self._db, audited, deal, old, session)
             if "stage" in changed:
                 event = self._log.new(
                     "deal.stage_changed",
@@ -326,5 +340,5 @@ class Deals:
                     currency=deal.get("currency"),
                 )
                 await self._log.record([event], session)
-        self._events.publish("deal.updated", deal)
+        self._events.publish(LiveEvent.DEAL_UPDATED, deal)
         return deal, old

@@ -13,11 +13,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.assignment import active_user_id, next_assignee, user_filter
+from crm_core.audit import Audited, audit_edit
 from crm_core.automation.rules import TicketRules
 from crm_core.conversations import Conversations
 from crm_core.domain_events import EventLog, rule_actor, staff_actor
 from crm_core.errors import Invalid
-from crm_core.live import LivePublisher
+from crm_core.live import LiveEvent, LivePublisher
 from crm_core.records import (
     changed_fields,
     check_one_of,
@@ -29,10 +30,16 @@ from crm_core.records import (
     update_found,
     utcnow,
 )
-from crm_core.vocabularies import INBOX_WORKERS, OPEN_TICKET_STATUSES, PRIORITIES, TICKET_STATUSES, Priority
+from crm_core.vocabularies import (
+    INBOX_WORKERS,
+    OPEN_TICKET_STATUSES,
+    PRIORITIES,
+    SLA_TARGETS,
+    TICKET_STATUSES,
+    Priority,
+)
 
 AT_LEAST_HIGH = ("complaint", "cancellation")
-SLA_TARGETS = ("first_response", "resolution")
 BREACH_BATCH = 100
 
 
@@ -95,7 +102,7 @@ class Tickets:
             await self._db.conversations.update_one(
                 {"_id": conversation["_id"]}, {"$set": {"priority": priority}}
             )
-        self._events.publish("ticket.updated", ticket)
+        self._events.publish(LiveEvent.TICKET_UPDATED, ticket)
         return ticket
 
     async def _create(
@@ -260,11 +267,15 @@ class Tickets:
         return await find_page(self._col, clauses, limit=limit, cursor=cursor)
 
     async def update(
-        self, ticket_id: str | ObjectId, changes: dict[str, Any], actor: dict[str, Any]
+        self,
+        ticket_id: str | ObjectId,
+        changes: dict[str, Any],
+        actor: dict[str, Any],
+        audited: Audited | None = None,
     ) -> tuple[dict, dict]:
         """Change status, priority or assignee; returns (new record, old values). The ticket is
-        read in the transaction that changes it, so the old values and the event are what this
-        write changed, whatever a colleague did a moment before."""
+        read in the transaction that changes it, so the old values, the event and the audit
+        entry are what this write changed, whatever a colleague did a moment before."""
         fields = dict(changes)
         check_one_of(fields, "status", TICKET_STATUSES)
         check_one_of(fields, "priority", PRIORITIES)
@@ -287,6 +298,7 @@ class Tickets:
                 if clash is not None:
                     raise Invalid(f"the conversation already has an open ticket ({clash['_id']})")
             ticket, old = await save_changes(self._col, current, changed, session, **extra)
+            await audit_edit(self._db, audited, ticket, old, session)
             if "status" in changed:
                 event = self._log.new(
                     "ticket.status_changed",
@@ -297,7 +309,7 @@ class Tickets:
                     status={"from": current["status"], "to": ticket["status"]},
                 )
                 await self._log.record([event], session)
-        self._events.publish("ticket.updated", ticket)
+        self._events.publish(LiveEvent.TICKET_UPDATED, ticket)
         return ticket, old
 
 

@@ -14,8 +14,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.addresses import normalize_email
+from crm_core.audit import Audited, audit_edit
 from crm_core.errors import Conflict, Invalid
-from crm_core.records import find_by_id, modify_one, update_found, utcnow
+from crm_core.records import find_by_id, modify_one, transaction, update_found, utcnow
 from crm_core.vocabularies import ROLES
 
 MIN_PASSWORD_LENGTH = 8
@@ -35,12 +36,15 @@ def public_user(user: dict[str, Any]) -> dict[str, Any]:
 
 class Users:
     def __init__(self, db: AsyncDatabase, *, token_ttl: timedelta = timedelta(days=30)) -> None:
+        self._db = db
         self._col = db.users
         self._tokens = db.api_tokens
         self._link_codes = db.link_codes
         self._token_ttl = token_ttl
 
-    async def create(self, email: str, password: str, role: str, name: str | None = None) -> dict[str, Any]:
+    async def create(
+        self, email: str, password: str, role: str, name: str | None = None, audited: Audited | None = None
+    ) -> dict[str, Any]:
         address = normalize_email(email)
         if address is None:
             raise Invalid("email: not a valid address")
@@ -56,7 +60,10 @@ class Users:
             "updated_at": now,
         }
         try:
-            await self._col.insert_one(user)
+            async with transaction(self._db) as session:
+                await self._col.insert_one(user, session=session)
+                if audited is not None:
+                    await audited.record(self._db, user["_id"], {"role": role}, session)
         except DuplicateKeyError as exc:
             raise Conflict(f"a user with email {address} already exists") from exc
         return user
@@ -75,9 +82,11 @@ class Users:
     async def get(self, user_id: Any) -> dict[str, Any]:
         return await find_by_id(self._col, user_id, "user")
 
-    async def update(self, user_id: Any, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Change name, role, active or password; returns (new record, old values)."""
-        current = await self.get(user_id)
+    async def update(
+        self, user_id: Any, fields: dict[str, Any], audited: Audited | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Change name, role, active or password; returns (new record, old values), read in the
+        transaction that changes it, with its audit entry (a password only as "changed")."""
         changes: dict[str, Any] = {}
         for key, value in fields.items():
             if key == "role":
@@ -88,10 +97,14 @@ class Users:
                 raise Invalid(f"{key}: not an editable user field")
             changes[key] = value
         update = {"$set": {**changes, "updated_at": utcnow()}}
-        updated = await update_found(self._col, current["_id"], update, "user")
-        if changes.get("active") is False or "password_hash" in changes:
-            await self._tokens.delete_many({"user_id": current["_id"]})
-        old = {k: current.get(k) for k in changes if k != "password_hash"}
+        async with transaction(self._db) as session:
+            current = await find_by_id(self._col, user_id, "user", session)
+            updated = await update_found(self._col, current["_id"], update, "user", session)
+            if changes.get("active") is False or "password_hash" in changes:
+                await self._tokens.delete_many({"user_id": current["_id"]}, session=session)
+            old = {k: current.get(k) for k in changes if k != "password_hash"}
+            password = {"password": "changed"} if "password_hash" in changes else {}
+            await audit_edit(self._db, audited, updated, old, session, **password)
         return updated, old
 
     async def login(self, email: str, password: str) -> tuple[str, dict[str, Any]] | None:

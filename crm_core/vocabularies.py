@@ -36,6 +36,13 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
+class SlaTarget(StrEnum):
+    """The two times a ticket's SLA promises: its first response and its resolution."""
+
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION = "resolution"
+
+
 class LeadStatus(StrEnum):
     NEW = "new"
     QUALIFIED = "qualified"
@@ -64,6 +71,7 @@ ACTIVE_STATUSES = tuple(status for status in ConversationStatus if status != Con
 PRIORITIES = tuple(Priority)
 TICKET_STATUSES = tuple(TicketStatus)
 OPEN_TICKET_STATUSES = (TicketStatus.OPEN, TicketStatus.PENDING)
+SLA_TARGETS = tuple(SlaTarget)
 LEAD_STATUSES = tuple(LeadStatus)
 DEAL_STAGES = tuple(DealStage)
 CAMPAIGN_STATUSES = tuple(CampaignStatus)

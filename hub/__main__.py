@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import sys
 
@@ -15,6 +16,7 @@ from crm_core.errors import DomainError
 from crm_core.inbox_counts import InboxCounts
 from crm_core.vocabularies import ROLES
 from hub import logs
+from hub.api.all_routes import served_document
 from hub.app import create_app
 from hub.channel_plugins import plugins
 from hub.database import DatabaseUnavailable, open_database
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     events_commands = events.add_subparsers(dest="events_command", required=True)
     replay = events_commands.add_parser("replay", help="hand every stored event to a listener again")
     replay.add_argument("listener", help="the listener's name (see ARCHITECTURE.md)")
+    commands.add_parser("openapi", help="print the OpenAPI document (the console's types are made from it)")
     inbox = commands.add_parser("inbox", help="the inbox counts")
     inbox_commands = inbox.add_subparsers(dest="inbox_command", required=True)
     inbox_commands.add_parser("recount", help="count the inbox totals again from the conversations")
@@ -52,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         plugin.add_commands(commands)
     args = parser.parse_args(argv)
 
+    if args.command == "openapi":
+        print(json.dumps(served_document(), indent=1, sort_keys=True))
+        return 0
     try:
         settings = Settings.from_env()
     except ValueError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
+from crm_core.live import LiveEvent
 from hub.background import cancel_and_wait
 from hub.jsonable import jsonable
 
@@ -121,16 +122,16 @@ class Realtime:
     def needs_publishing(self) -> bool:
         return not self.uses_change_streams
 
-    def publish(self, event_type: str, record: dict[str, Any]) -> None:
+    def publish(self, event_type: LiveEvent, record: dict[str, Any]) -> None:
         """Called by the services after each change; a no-op when change streams carry events."""
         if self.needs_publishing:
             self._fan_out(event_type, record)
 
-    def broadcast(self, event_type: str, data: dict[str, Any]) -> None:
+    def broadcast(self, event_type: LiveEvent, data: dict[str, Any]) -> None:
         """An event that is no database change (presence): always fanned out in-process."""
         self._fan_out(event_type, data)
 
-    def _fan_out(self, event_type: str, record: dict[str, Any]) -> None:
+    def _fan_out(self, event_type: LiveEvent, record: dict[str, Any]) -> None:
         event = {"type": event_type, "data": jsonable(record)}
         for subscription in list(self._subscriptions):
             if not subscription.wants(event):
@@ -199,9 +200,8 @@ class Realtime:
                         resume_token = change["_id"]
                         prefix = _WATCHED.get(change["ns"]["coll"])
                         if prefix and change.get("fullDocument"):
-                            self._fan_out(
-                                f"{prefix}.{_VERBS[change['operationType']]}", change["fullDocument"]
-                            )
+                            event = LiveEvent(f"{prefix}.{_VERBS[change['operationType']]}")
+                            self._fan_out(event, change["fullDocument"])
             except PyMongoError as exc:
                 if self._retired():
                     return

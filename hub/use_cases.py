@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from crm_core.audit import Audit
+from crm_core.audit import Audited
 from crm_core.automation.actions import Automation
 from crm_core.automation.rules import RuleStore
 from crm_core.contacts import Contacts
@@ -19,8 +19,7 @@ from crm_core.conversations import ConversationFilter, Conversations
 from crm_core.domain_events import staff_actor
 from crm_core.intent_reviews import IntentReviews
 from crm_core.jobs import Job, JobQueue
-from crm_core.jobs import job_id as parse_job_id
-from crm_core.records import object_id
+from crm_core.records import id_or_key, object_id
 from crm_core.tickets import Tickets
 from hub.metrics import Metrics
 
@@ -29,44 +28,39 @@ from hub.metrics import Metrics
 class StaffMessages:
     conversations: Conversations
     tickets: Tickets
-    audit: Audit
-    delivered: Callable[[], None]  # wakes the outbox worker
+    delivered: Callable[[], None]  # wakes the job worker
 
     async def post(
         self, conversation_id: Any, text: str, actor: dict[str, Any], *, private: bool, via: str = "api"
     ) -> dict[str, Any]:
         """An agent's reply (delivered through the conversation's channel; the ticket's first
         response is met in the reply's own transaction) or private note, audited, wherever the
-        agent wrote it (the API, a Slack thread)."""
-        if private:
-            message = await self.conversations.add_note(conversation_id, text, actor)
-        else:
-            answered = object_id(conversation_id, "conversation")
-
-            async def meet_first_response(session: AsyncClientSession) -> None:
-                await self.tickets.responded(answered, session)
-
-            message = await self.conversations.add_reply(
-                conversation_id, text, actor, within=meet_first_response
-            )
-            self.delivered()
+        agent wrote it (the API, a Slack thread); the audit entry is written with the message."""
         action = "conversation.note" if private else "conversation.reply"
-        changes = {"message_id": message["_id"], "via": via}
-        await self.audit.record(actor, action, "conversation", message["conversation_id"], changes)
+        audited = Audited(actor, action, "conversation", details={"via": via})
+        if private:
+            return await self.conversations.add_note(conversation_id, text, actor, audited)
+        answered = object_id(conversation_id, "conversation")
+
+        async def meet_first_response(session: AsyncClientSession) -> None:
+            await self.tickets.responded(answered, session)
+
+        message = await self.conversations.add_reply(
+            conversation_id, text, actor, within=meet_first_response, audited=audited
+        )
+        self.delivered()
         return message
 
 
 @dataclass(frozen=True)
 class ParkedJobs:
     jobs: JobQueue
-    audit: Audit
     queued: Callable[[], None]  # wakes the job worker
 
     async def retry(self, job_id: str, actor: dict[str, Any]) -> Job:
         """An admin tries a parked job again, audited."""
-        job = await self.jobs.retry(parse_job_id(job_id))
+        job = await self.jobs.retry(id_or_key(job_id), Audited(actor, "job.retry", "job"))
         self.queued()
-        await self.audit.record(actor, "job.retry", "job", job["_id"], {"last_error": job.get("last_error")})
         return job
 
 
@@ -100,25 +94,18 @@ class IntentReviewing:
     rules: RuleStore
     automation: Automation
     conversations: Conversations
-    audit: Audit
     metrics: Metrics
 
     async def review(self, message_id: str, intent: str, actor: dict[str, Any]) -> dict[str, Any]:
-        """An agent's word on a message's intent, audited; a correction routes the message
-        again (un-spamming reopens the conversation and opens the ticket, a sales intent
-        creates the lead)."""
-        message, review = await self.intent_reviews.record(message_id, intent, actor)
+        """An agent's word on a message's intent, audited with the review; a correction routes
+        the message again (un-spamming reopens the conversation and opens the ticket, a sales
+        intent creates the lead)."""
+        audited = Audited(actor, "message.intent", "conversation")
+        message, review = await self.intent_reviews.record(message_id, intent, actor, audited)
         actions: list[dict[str, Any]] = []
         if not review["agreed"]:
             rules = await self.rules.get()
             actions = await self.automation.corrected(message, intent, rules, staff_actor(actor))
             await self.conversations.add_actions(message["_id"], actions)
         self.metrics.intent_reviews.labels("agreed" if review["agreed"] else "corrected").inc()
-        await self.audit.record(
-            actor,
-            "message.intent",
-            "conversation",
-            message["conversation_id"],
-            {"message_id": message["_id"], "intent": {"from": review["model_intent"], "to": intent}},
-        )
         return {**review, "actions": actions}

@@ -14,6 +14,7 @@ import pytest
 from bson import ObjectId
 
 from channels.email.unsubscribe import unsubscribe_signature
+from crm_core.contacts import Consent
 from tests.conftest import CHAT_SECRET, all_events_handled, chat_message, eventually, post_email
 from tests.mail_peers import SMTP_PASSWORD, SMTP_USER
 
@@ -208,7 +209,7 @@ async def test_vague_inquiry_enrols_in_nurture_reply_pauses_and_unsubscribe_stop
 async def test_email_unsubscribe_link_is_signed(hub):
     ack = await (await hub.chat(chat_message())).json()
     contact_id = ack["contact_id"]
-    await hub.services.contacts.set_consent(contact_id, True, source="test")
+    await hub.services.contacts.set_consent(ObjectId(str(contact_id)), Consent(True, source="test"))
     status, _ = await hub.call("GET", f"/unsubscribe?c={contact_id}&s=deadbeef")
     assert status == 403
     assert (await hub.services.contacts.get(contact_id))["consent"]["marketing"] is True
@@ -287,7 +288,7 @@ async def test_two_schedulers_send_every_step_exactly_once(make_hub, receiver_fa
             await first.chat(chat_message("hi", sender={"id": f"d{n}", "name": f"Dee {n}", "email": None}))
         ).json()
         contact_id = ObjectId(ack["contact_id"])
-        await first.services.contacts.set_consent(contact_id, True, source="test")
+        await first.services.contacts.set_consent(ObjectId(str(contact_id)), Consent(True, source="test"))
         contacts.append(contact_id)
     # Enrolled behind the schedulers' backs: a second hub starting up finds the due steps in the
     # database, and both hubs' schedulers then race for them.

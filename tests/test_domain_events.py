@@ -33,6 +33,19 @@ from tests.mail_peers import free_port
 from tests.test_reports import rebuild_rollups, rewrite_events
 
 
+def received(log: EventLog, external: str) -> dict:
+    """A `message.received` with every fact its class asks for, marked `external`."""
+    ids = {name: ObjectId() for name in ("message_id", "conversation_id", "contact_id")}
+    return log.new("message.received", channel="chat", external=external, **ids)
+
+
+def opened_ticket(log: EventLog, external: str) -> dict:
+    ids = {name: ObjectId() for name in ("ticket_id", "conversation_id", "contact_id")}
+    return log.new(
+        "ticket.opened", channel="chat", priority="high", intent="complaint", external=external, **ids
+    )
+
+
 async def caught_up(hub) -> None:
     await eventually(lambda: all_events_handled(hub.db), timeout=30)
 
@@ -234,7 +247,7 @@ async def test_a_failing_listener_retries_then_parks_the_event_and_others_go_on(
     # depend on how fast the loops wake (an event alone in a batch then in a larger one is tried
     # once more).
     for n in range(5):
-        await log.record([log.new("message.received", external=f"e{n}")])
+        await log.record([received(log, f"e{n}")])
     for loop in loops:
         loop.start()
     try:
@@ -260,12 +273,12 @@ async def test_a_commit_wakes_only_the_listeners_it_owes_events_and_only_once_co
         hub.db, {"counts": ["message.received"], "alerts": ["ticket.opened"]}, recorded=woken.append
     )
     async with log.transaction() as session:
-        await log.record([log.new("message.received", external="w1")], session)
+        await log.record([received(log, "w1")], session)
         assert woken == []  # not before the commit: the listener would find nothing yet
     assert woken == [{"counts"}]
     try:
         async with log.transaction() as session:
-            await log.record([log.new("ticket.opened", external="w2")], session)
+            await log.record([opened_ticket(log, "w2")], session)
             raise RuntimeError("the change failed")
     except RuntimeError:
         pass
@@ -289,12 +302,12 @@ async def test_a_woken_listener_goes_back_to_sleep_once_caught_up(hub):
     log.recorded = lambda names: loop.wake()
     loop.start()
     try:
-        await log.record([log.new("message.received", external="s1")])
+        await log.record([received(log, "s1")])
         await eventually(lambda: asyncio.sleep(0, recorder.handled() == ["s1"]))
         looks = loop.looks
         await asyncio.sleep(1.0)  # a quiet second: it must not keep polling the database
         assert loop.looks - looks <= 1
-        await log.record([log.new("message.received", external="s2")])
+        await log.record([received(log, "s2")])
         await eventually(lambda: asyncio.sleep(0, recorder.handled() == ["s1", "s2"]), timeout=1)
     finally:
         await loop.stop()
@@ -304,14 +317,14 @@ async def test_a_listener_runs_in_one_process_at_a_time(hub):
     first, second = Recorder("solo"), Recorder("solo")
     log = EventLog(hub.db, {"solo": first.types})
     for n in range(3):
-        await log.record([log.new("message.received", external=f"s{n}")])
+        await log.record([received(log, f"s{n}")])
     a, b = ListenerLoop(hub.db, first, Metrics()), ListenerLoop(hub.db, second, Metrics())
     assert await a.lead() and not await b.lead()
     assert await a.drain() >= 3
     # A rebuild takes the lease over: the old holder's next batch, handled while its lease
     # looked fresh to it, cannot commit (acknowledging is fenced), and the new holder has it.
     assert await b.lead(force=True)
-    await log.record([log.new("message.received", external="s3")])
+    await log.record([received(log, "s3")])
     with pytest.raises(LostLease):
         await a.run_once()
     assert await b.run_once() == 1 and second.handled() == ["s3"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bson import ObjectId
 
+from crm_core.audit import Audited
 from crm_core.domain_events import events_of
 from crm_core.sales import Deals
 from crm_core.tickets import Tickets
@@ -59,3 +60,38 @@ async def test_a_ticket_change_made_after_a_colleagues_records_what_it_changed(h
     assert status == 200 and changed["status"] == "resolved"
     moves = [e["status"] for e in await _events(hub, "ticket.status_changed")]
     assert moves == [{"from": "open", "to": "pending"}, {"from": "pending", "to": "resolved"}]
+
+
+async def test_a_change_whose_audit_entry_cannot_be_written_is_not_made(hub, monkeypatch):
+    """The audit entry is written in the change's own transaction: one cannot be without the
+    other (before, a failure after the commit left a change nobody could trace)."""
+    admin, agent = await hub.login("admin"), await hub.login("agent")
+    ack = await (await hub.chat(chat_message("where is my parcel"))).json()
+    conversation = f"/api/v1/conversations/{ack['conversation_id']}"
+    contact = f"/api/v1/contacts/{ack['contact_id']}"
+    rules = (await hub.call("GET", "/api/v1/automation/rules", admin))[1]
+
+    async def fails(self, db, target_id, changes, session):
+        raise RuntimeError("the audit trail is away")
+
+    monkeypatch.setattr(Audited, "record", fails)
+    changes = [
+        ("PATCH", conversation, agent, {"status": "resolved", "priority": "high"}),
+        ("POST", f"{conversation}/messages", agent, {"text": "On its way"}),
+        ("PATCH", contact, agent, {"name": "Someone Else", "marketing_consent": True}),
+        ("PUT", "/api/v1/automation/rules", admin, {**rules, "tickets": {**rules["tickets"], "intents": []}}),
+        ("POST", "/api/v1/users", admin, {"email": "new@staff.example", "password": "a-long-password",
+                                           "role": "agent"}),
+    ]  # fmt: skip
+    for method, path, token, body in changes:
+        status, _ = await hub.call(method, path, token, json=body)
+        assert status == 500, path
+    monkeypatch.undo()
+    _, after = await hub.call("GET", conversation, agent)
+    assert after["status"] == "open" and after["priority"] is None
+    assert after["contact"]["name"] == "Ann Example" and not after["contact"]["consent"].get("marketing")
+    assert await hub.db.messages.count_documents({"direction": "out"}) == 0
+    assert await hub.db.jobs.count_documents({}) == 0  # no reply went out either
+    assert (await hub.call("GET", "/api/v1/automation/rules", admin))[1] == rules
+    assert await hub.db.users.count_documents({"email": "new@staff.example"}) == 0
+    assert await hub.db.audit.count_documents({}) == 0

@@ -9,8 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_core.audit import Audited
 from crm_core.errors import Invalid
-from crm_core.records import utcnow
+from crm_core.records import transaction, utcnow
 from crm_core.vocabularies import Priority
 from nlp.labels import LEAD_INTENTS, TICKET_INTENTS
 
@@ -110,6 +111,7 @@ class Rules(_Strict):
 
 class RuleStore:
     def __init__(self, db: AsyncDatabase, intents: Sequence[str]) -> None:
+        self._db = db
         self._col = db.settings
         self._intents = tuple(intents)
 
@@ -117,21 +119,27 @@ class RuleStore:
         doc = await self._col.find_one({"_id": RULES_ID})
         return Rules.model_validate(doc["rules"]) if doc else Rules()
 
-    async def put(self, data: Any, actor_id: Any) -> tuple[Rules, dict[str, Any]]:
-        """Replace the rules; returns them and the sections that changed, from and to."""
+    async def put(self, data: Any, audited: Audited) -> tuple[Rules, dict[str, Any]]:
+        """Replace the rules; returns them and the sections that changed, from and to (read,
+        written and audited in one transaction)."""
         rules = self.validate(data)
-        before = (await self.get()).model_dump(mode="json")
-        await self._col.update_one(
-            {"_id": RULES_ID},
-            {"$set": {"rules": rules.model_dump(), "updated_at": utcnow(), "updated_by": actor_id}},
-            upsert=True,
-        )
         after = rules.model_dump(mode="json")
-        changed = {
-            key: {"from": before.get(key), "to": value}
-            for key, value in after.items()
-            if before.get(key) != value
-        }
+        stamped = {"rules": rules.model_dump(), "updated_at": utcnow(), "updated_by": audited.actor["_id"]}
+        async with transaction(self._db) as session:
+            stored = await self._col.find_one({"_id": RULES_ID}, session=session)
+            before = (Rules.model_validate(stored["rules"]) if stored else Rules()).model_dump(mode="json")
+            await self._col.update_one(
+                {"_id": RULES_ID},
+                {"$set": stamped},
+                upsert=True,
+                session=session,
+            )
+            changed = {
+                key: {"from": before.get(key), "to": value}
+                for key, value in after.items()
+                if before.get(key) != value
+            }
+            await audited.record(self._db, RULES_ID, changed, session)
         return rules, changed
 
     def validate(self, data: Any) -> Rules:

@@ -1,6 +1,8 @@
 """Every route the app serves: each API module's table, then each channel plugin's, from the
 registry. Collected when the app is built, not registered as a side effect of importing."""
 
+from typing import Any
+
 from hub.api import (
     audit,
     contacts,
@@ -14,6 +16,7 @@ from hub.api import (
     stream,
     tickets,
 )
+from hub.api.openapi import openapi_document
 from hub.api.route_table import RouteTable
 from hub.channel_plugins import plugins
 
@@ -22,3 +25,8 @@ API_MODULES = (audit, contacts, conversations, jobs, marketing, ops, reports, sa
 
 def all_routes() -> RouteTable:
     return RouteTable.joined([module.routes for module in API_MODULES] + [p.routes for p in plugins()])
+
+
+def served_document() -> dict[str, Any]:
+    """The OpenAPI document the app serves at /api/openapi.json (`python -m hub openapi`)."""
+    return openapi_document(all_routes().routes)

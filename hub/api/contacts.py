@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from channels.base import MAX_SAFE_INTEGER
+from crm_core.contacts import Consent
 from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS
 from hub.api.cursors import decode_cursor
 from hub.api.route_table import QueryParam, RouteTable
@@ -60,8 +61,8 @@ async def list_contacts(call: Call) -> web.Response:
 @routes.route("POST", "/api/v1/contacts", summary="Create a contact.", tag="contacts", roles=INBOX_WORKERS,
            body=ContactFields, ok_status=201)  # fmt: skip
 async def create_contact(call: Call) -> web.Response:
-    contact = await call.services.contacts.create(_fields(call.body))
-    await call.services.audit.record(call.actor, "contact.create", "contact", contact["_id"])
+    audited = call.audited("contact.create", "contact")
+    contact = await call.services.contacts.create(_fields(call.body), audited)
     return json_ok(contact, status=201)
 
 
@@ -82,14 +83,11 @@ async def contact_relationship(call: Call) -> web.Response:
            "marketing consent.", tag="contacts", roles=ALL_STAFF, body=ContactChanges)  # fmt: skip
 async def update_contact(call: Call) -> web.Response:
     fields = _fields(call.body)
-    consent = fields.pop("marketing_consent", None)
-    contact, old = await call.services.contacts.update(call.path("id"), fields)
-    if consent is not None:
-        contact, old_consent = await call.services.contacts.set_consent(
-            contact["_id"], consent, source=f"staff:{call.actor['email']}"
-        )
-        old |= old_consent
-    await call.audit_change("contact.update", "contact", contact, old)
+    marketing = fields.pop("marketing_consent", None)
+    consent = None if marketing is None else Consent(marketing, source=f"staff:{call.actor['email']}")
+    audited = call.audited("contact.update", "contact")
+    contact, _ = await call.services.contacts.update(call.path("id"), fields, consent=consent,
+                                                     audited=audited)  # fmt: skip
     return json_ok(contact)
 
 
@@ -97,10 +95,8 @@ async def update_contact(call: Call) -> web.Response:
            "emails, phones, conversations and messages move over; the other records merged_into.",
            tag="contacts", roles=INBOX_WORKERS, body=MergeBody)  # fmt: skip
 async def merge_contacts(call: Call) -> web.Response:
-    contact = await call.services.contacts.merge(call.path("id"), call.body.other_id, call.actor)
-    await call.services.audit.record(
-        call.actor, "contact.merge", "contact", contact["_id"], {"merged": call.body.other_id}
-    )
+    audited = call.audited("contact.merge", "contact")
+    contact = await call.services.contacts.merge(call.path("id"), call.body.other_id, call.actor, audited)
     return json_ok(contact)
 
 

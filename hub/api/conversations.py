@@ -7,7 +7,6 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_core.audit import diff
 from crm_core.conversations import ConversationFilter
 from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS, MANAGERS, ConversationStatus, Priority
 from hub.api.cursors import decode_cursor
@@ -108,11 +107,8 @@ async def post_message(call: Call) -> web.Response:
            tag="conversations", roles=INBOX_WORKERS, body=ConversationChangesBody)  # fmt: skip
 async def update_conversation(call: Call) -> web.Response:
     changes = call.body.model_dump(exclude_unset=True)
-    conversation, old = await call.services.conversations.update(call.path("id"), changes, call.actor)
-    if old:
-        await call.services.audit.record(
-            call.actor, "conversation.update", "conversation", conversation["_id"], diff(old, conversation)
-        )
+    audited = call.audited("conversation.update", "conversation")
+    conversation, _ = await call.services.conversations.update(call.path("id"), changes, call.actor, audited)
     return json_ok(conversation)
 
 

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.base import SignatureError
 from channels.email.unsubscribe import verify_unsubscribe
-from crm_core.automation.rules import RULES_ID
 from crm_core.records import object_id
 from crm_core.vocabularies import MANAGERS, SALES_TEAM, CampaignStatus
 from hub.api.errors import ApiError
@@ -69,8 +68,8 @@ async def list_campaigns(call: Call) -> web.Response:
 @routes.route("POST", "/api/v1/campaigns", summary="Create a campaign of timed steps.", tag="marketing",
            roles=MANAGERS, body=NewCampaign, ok_status=201)  # fmt: skip
 async def create_campaign(call: Call) -> web.Response:
-    campaign = await call.services.campaigns.create(call.body.model_dump())
-    await call.services.audit.record(call.actor, "campaign.create", "campaign", campaign["_id"])
+    audited = call.audited("campaign.create", "campaign")
+    campaign = await call.services.campaigns.create(call.body.model_dump(), audited)
     return json_ok(campaign, status=201)
 
 
@@ -86,8 +85,8 @@ async def get_campaign(call: Call) -> web.Response:
            tag="marketing", roles=MANAGERS, body=CampaignChanges)  # fmt: skip
 async def update_campaign(call: Call) -> web.Response:
     changes = call.body.model_dump(exclude_unset=True)
-    campaign, old = await call.services.campaigns.update(call.path("id"), changes)
-    await call.audit_change("campaign.update", "campaign", campaign, old)
+    audited = call.audited("campaign.update", "campaign")
+    campaign, _ = await call.services.campaigns.update(call.path("id"), changes, audited)
     if campaign["status"] == "active":
         call.services.campaign_scheduler.wake()
     return json_ok(campaign)
@@ -118,8 +117,8 @@ async def get_rules(call: Call) -> web.Response:
 @routes.route("PUT", "/api/v1/automation/rules", summary="Replace the rules (validated as a whole).",
            tag="automation", roles=MANAGERS, body=RulesBody)  # fmt: skip
 async def put_rules(call: Call) -> web.Response:
-    rules, changed = await call.services.rules.put(call.body.model_dump(), call.actor["_id"])
-    await call.services.audit.record(call.actor, "automation.rules", "rules", RULES_ID, changed)
+    audited = call.audited("automation.rules", "rules")
+    rules, _ = await call.services.rules.put(call.body.model_dump(), audited)
     return json_ok(rules.model_dump())
 
 

@@ -6,6 +6,22 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from crm_core.event_types import EVENT_TYPES, PUBLIC_EVENTS
+from crm_core.jobs import JobStatus
+from crm_core.live import LiveEvent
+from crm_core.vocabularies import (
+    CampaignStatus,
+    ConversationStatus,
+    DealStage,
+    LeadStatus,
+    Priority,
+    Role,
+    SlaTarget,
+    TicketStatus,
+)
+from hub.channel_plugins import CHANNELS
+from nlp.labels import INTENTS
+
 _REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{(\w+)}")
 _ERROR = {
@@ -21,7 +37,7 @@ _ERROR = {
 
 
 def openapi_document(routes: Iterable[Any]) -> dict[str, Any]:
-    schemas: dict[str, Any] = {"Error": _ERROR}
+    schemas: dict[str, Any] = {"Error": _ERROR} | _vocabularies()
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)
@@ -34,6 +50,7 @@ def openapi_document(routes: Iterable[Any]) -> dict[str, Any]:
             'Errors are `{"error": {"code", "message"}}`.',
         },
         "paths": paths,
+        "webhooks": _events(schemas),
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -85,3 +102,56 @@ def _operation(route: Any, schemas: dict[str, Any]) -> dict[str, Any]:
     elif route.raw_body is not None:
         operation["requestBody"] = {"required": True, "content": {route.raw_body: {"schema": {}}}}
     return operation
+
+
+def _vocabularies() -> dict[str, Any]:
+    """Each vocabulary as a named schema (the console's types and option lists come from these)."""
+    enums: dict[str, Iterable[str]] = {
+        "Role": Role,
+        "ConversationStatus": ConversationStatus,
+        "Priority": Priority,
+        "TicketStatus": TicketStatus,
+        "SlaTarget": SlaTarget,
+        "LeadStatus": LeadStatus,
+        "DealStage": DealStage,
+        "CampaignStatus": CampaignStatus,
+        "JobStatus": JobStatus,
+        "LiveEvent": LiveEvent,
+        "Intent": INTENTS,
+        "Channel": CHANNELS,
+        "DomainEventType": EVENT_TYPES,
+    }
+    schemas = {
+        name: {"type": "string", "enum": [str(value) for value in values]} for name, values in enums.items()
+    }
+    schemas["StreamEvent"] = {
+        "type": "object",
+        "description": "One event of the staff stream (GET /api/v1/stream).",
+        "properties": {"type": {"$ref": _REF.format(model="LiveEvent")}, "data": {"type": "object"}},
+        "required": ["type", "data"],
+    }
+    return schemas
+
+
+def _events(schemas: dict[str, Any]) -> dict[str, Any]:
+    """The domain events as the hub publishes them (`crm_core.event_types`): each type's
+    versioned envelope, the body outbound webhooks sign and send."""
+    webhooks = {}
+    for kind, envelope in PUBLIC_EVENTS.items():
+        schema = envelope.model_json_schema(ref_template=_REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[envelope.__name__] = schema
+        ref = _REF.format(model=envelope.__name__)
+        webhooks[kind] = {
+            "post": {
+                "summary": schema.get("description", kind),
+                "operationId": f"event_{kind.replace('.', '_')}",
+                "tags": ["events"],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": ref}}},
+                },
+                "responses": {"2XX": {"description": "Received"}},
+            }
+        }
+    return webhooks

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from channels.base import PayloadError, parse_json
-from crm_core.audit import diff
+from crm_core.audit import Audited
 from hub.api.cursors import decode_cursor, next_cursor
 from hub.api.errors import ApiError
 from hub.api.route_table import Route, RouteTable
@@ -94,12 +94,10 @@ class Call:
         items = await lister(where, viewer_id=self.actor["_id"], limit=limit, cursor=cursor)
         return page(items, limit, cursor_field)
 
-    async def audit_change(self, action: str, target_type: str, record: dict[str, Any], old: dict) -> None:
-        """Record an edit (the fields that changed, from and to) when there was one."""
-        if old:
-            await self.services.audit.record(
-                self.actor, action, target_type, record["_id"], diff(old, record)
-            )
+    def audited(self, action: str, target_type: str) -> Audited:
+        """This user's change as the audit trail names it (the domain writes the entry in the
+        change's own transaction)."""
+        return Audited(self.actor, action, target_type)
 
 
 def whole_number(raw: str) -> int | None:

@@ -54,18 +54,16 @@ async def get_lead(call: Call) -> web.Response:
 @routes.route("PATCH", "/api/v1/leads/{id}", summary="Change status or owner.", tag="sales", roles=SALES_TEAM,
            body=LeadChanges)  # fmt: skip
 async def update_lead(call: Call) -> web.Response:
-    lead, old = await call.services.leads.update(call.path("id"), call.body.model_dump(exclude_unset=True))
-    await call.audit_change("lead.update", "lead", lead, old)
+    changes = call.body.model_dump(exclude_unset=True)
+    lead, _ = await call.services.leads.update(call.path("id"), changes, call.audited("lead.update", "lead"))
     return json_ok(lead)
 
 
 @routes.route("POST", "/api/v1/leads/{id}/convert", summary="Make a deal in the default pipeline from the "
            "lead (once; again is a 409).", tag="sales", roles=SALES_TEAM, ok_status=201)  # fmt: skip
 async def convert_lead(call: Call) -> web.Response:
-    deal = await call.services.leads.convert(call.path("id"), call.actor)
-    await call.services.audit.record(
-        call.actor, "lead.convert", "lead", deal["lead_id"], {"deal_id": deal["_id"]}
-    )
+    audited = call.audited("lead.convert", "lead")
+    deal = await call.services.leads.convert(call.path("id"), call.actor, audited)
     return json_ok(deal, status=201)
 
 
@@ -86,6 +84,6 @@ async def get_deal(call: Call) -> web.Response:
            tag="sales", roles=SALES_TEAM, body=DealChanges)  # fmt: skip
 async def update_deal(call: Call) -> web.Response:
     changes = call.body.model_dump(exclude_unset=True)
-    deal, old = await call.services.deals.update(call.path("id"), changes, call.actor)
-    await call.audit_change("deal.update", "deal", deal, old)
+    audited = call.audited("deal.update", "deal")
+    deal, _ = await call.services.deals.update(call.path("id"), changes, call.actor, audited)
     return json_ok(deal)

@@ -7,7 +7,6 @@ import math
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_core.audit import diff
 from crm_core.users import public_user
 from crm_core.vocabularies import ADMINS, ALL_STAFF, Role
 from hub.api.errors import ApiError
@@ -150,8 +149,8 @@ async def list_users(call: Call) -> web.Response:
            body=NewUserBody, ok_status=201)  # fmt: skip
 async def create_user(call: Call) -> web.Response:
     body = call.body
-    user = await call.services.users.create(body.email, body.password, body.role, body.name)
-    await call.services.audit.record(call.actor, "user.create", "user", user["_id"], {"role": body.role})
+    audited = call.audited("user.create", "user")
+    user = await call.services.users.create(body.email, body.password, body.role, body.name, audited)
     return json_ok(public_user(user), status=201)
 
 
@@ -159,9 +158,7 @@ async def create_user(call: Call) -> web.Response:
            tag="users", roles=ADMINS, body=UserChangesBody)  # fmt: skip
 async def update_user(call: Call) -> web.Response:
     fields = call.body.model_dump(exclude_unset=True)
-    user, old = await call.services.users.update(call.path("id"), fields)
+    user, _ = await call.services.users.update(call.path("id"), fields, call.audited("user.update", "user"))
     if fields.keys() & {"active", "password", "role"}:
         call.services.stream_sockets.end_user(str(user["_id"]))  # reconnects get the new rights
-    changes = diff(old, user) | ({"password": "changed"} if "password" in fields else {})
-    await call.services.audit.record(call.actor, "user.update", "user", user["_id"], changes)
     return json_ok(public_user(user))

@@ -12,6 +12,7 @@ from aiohttp import WSMsgType, web
 from pymongo.errors import PyMongoError
 
 from channels.base import PayloadError, parse_json
+from crm_core.live import LiveEvent
 from crm_core.vocabularies import ALL_STAFF
 from hub.api.errors import ApiError
 from hub.api.route_table import RouteTable
@@ -85,7 +86,7 @@ async def _serve(call: Call, socket: StreamSocket) -> web.WebSocketResponse:
         wants = visible_to(call.actor, call.request.app[ROUTES])
         async with services.realtime.subscription(wants) as subscription:
             ready = {"user_id": str(call.actor["_id"]), "presence": services.presence.all()}
-            await ws.send_json({"type": "ready", "data": ready})
+            await ws.send_json({"type": LiveEvent.READY, "data": ready})
             await until_first_done(_push(ws, subscription), _listen(ws, call), _signed_in(call, socket))
     finally:
         _viewing(call, ws, None)
@@ -153,4 +154,6 @@ async def _listen(ws: web.WebSocketResponse, call: Call) -> None:
 def _viewing(call: Call, ws: web.WebSocketResponse, conversation_id: str | None) -> None:
     presence, realtime = call.services.presence, call.services.realtime
     for changed in presence.view(ws, conversation_id, call.actor):
-        realtime.broadcast("presence", {"conversation_id": changed, "viewers": presence.viewers(changed)})
+        realtime.broadcast(
+            LiveEvent.PRESENCE, {"conversation_id": changed, "viewers": presence.viewers(changed)}
+        )

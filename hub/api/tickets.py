@@ -46,8 +46,6 @@ async def get_ticket(call: Call) -> web.Response:
 @routes.route("PATCH", "/api/v1/tickets/{id}", summary="Change status, priority or assignee.", tag="service",
            roles=INBOX_WORKERS, body=TicketChanges)  # fmt: skip
 async def update_ticket(call: Call) -> web.Response:
-    ticket, old = await call.services.tickets.update(
-        call.path("id"), call.body.model_dump(exclude_unset=True), call.actor
-    )
-    await call.audit_change("ticket.update", "ticket", ticket, old)
+    changes, audited = call.body.model_dump(exclude_unset=True), call.audited("ticket.update", "ticket")
+    ticket, _ = await call.services.tickets.update(call.path("id"), changes, call.actor, audited)
     return json_ok(ticket)

@@ -13,6 +13,7 @@ from bson import ObjectId
 from channels import webchat
 from channels.base import PayloadError, SignatureError, parse_json
 from crm_core.addresses import normalize_email
+from crm_core.live import LiveEvent
 from hub.api.route_table import RouteTable
 from hub.api.routing import Call
 from hub.channel_plugins.contract import ChannelContext, ChannelPlugin
@@ -188,7 +189,7 @@ class _WidgetSession:
         """Only the messages of this visitor's conversation reach the widget (never notes)."""
         message = event["data"]
         return (
-            event["type"] == "message.created"
+            event["type"] == LiveEvent.MESSAGE_CREATED
             and message.get("kind") == "message"
             and self.conversation_id is not None
             and message.get("conversation_id") == str(self.conversation_id)

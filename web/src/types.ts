@@ -6,18 +6,29 @@ export interface ChannelState {
   status: 'ok' | 'down' | 'off'
   problem?: string
 }
-// The server's vocabularies (crm_core, nlp.labels), copied for types and translations;
-// tests/test_vocabularies.py fails when a copy drifts from the server's.
-export const ROLES = ['admin', 'agent', 'sales', 'manager'] as const
-export type Role = (typeof ROLES)[number]
-export const STATUSES = ['open', 'pending', 'snoozed', 'resolved'] as const
-export type Status = (typeof STATUSES)[number]
-export const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const
-export type Priority = (typeof PRIORITIES)[number]
+// The server's vocabularies, from its OpenAPI document (src/api-schema.ts is generated from
+// openapi.json by `npm run types`; the test command fails when either is stale).
+export {
+  roleValues as ROLES,
+  conversationStatusValues as STATUSES,
+  priorityValues as PRIORITIES,
+  intentValues as INTENTS,
+  dealStageValues as DEAL_STAGES,
+  ticketStatusValues as TICKET_STATUSES,
+  campaignStatusValues as CAMPAIGN_STATUSES,
+} from './api-schema'
+export type {
+  Role,
+  ConversationStatus as Status,
+  Priority,
+  DealStage,
+  LeadStatus,
+  CampaignStatus,
+  LiveEvent,
+  TicketStatus,
+} from './api-schema'
+import type { Role, ConversationStatus as Status, Priority, DealStage, LeadStatus, LiveEvent, TicketStatus } from './api-schema'
 export const VIEWS = ['mine', 'unassigned', 'all'] as const
-export const INTENTS = [
-  'support_request', 'billing', 'sales_inquiry', 'complaint', 'cancellation', 'feedback', 'greeting', 'spam', 'other',
-] as const
 export type View = (typeof VIEWS)[number]
 
 export interface User {
@@ -75,12 +86,9 @@ export interface Page<T> {
 }
 
 export interface StreamEvent {
-  type: string
+  type: LiveEvent
   data: Record<string, unknown>
 }
-
-export const DEAL_STAGES = ['new', 'qualified', 'proposal', 'won', 'lost'] as const
-export type DealStage = (typeof DEAL_STAGES)[number]
 
 export interface Deal {
   id: string
@@ -96,20 +104,18 @@ export interface Lead {
   id: string
   contact_id: string
   score: number
-  status: 'new' | 'qualified' | 'converted' | 'lost'
+  status: LeadStatus
   owner_id: string | null
   signals: { signal: string; points: number; evidence: string }[]
   created_at: string
 }
-
-export const TICKET_STATUSES = ['open', 'pending', 'resolved', 'closed'] as const
 
 export interface Ticket {
   id: string
   conversation_id: string
   subject: string
   intent: string
-  status: (typeof TICKET_STATUSES)[number]
+  status: TicketStatus
   priority: Priority
   assignee_id: string | null
   sla: { first_response_due: string; resolution_due: string }
