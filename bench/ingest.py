@@ -1,5 +1,14 @@
-"""Ingest benchmark: signed chat webhooks against a real hub on loopback, compared with raw
-`insert_one` throughput of the same driver against the same database server.
+"""Ingest benchmark: signed chat webhooks against a real hub on loopback, compared with the
+limit of the hub's own data model, and with raw `insert_one` throughput of the same driver
+against the same database server.
+
+The limit of the data model is a replay, with the driver alone and no hub: the same messages,
+in the same batches (the hub's own commit records say which messages went together), written
+by the same domain code (`Conversations.add_inbound`: the duplicate look-up, the messages, the
+conversations' counters and the events, in one transaction per batch) into a fresh database
+with the same indexes, one batch at a time as the hub's group commit writes them. What the hub
+adds on top is its HTTP edge, contact and thread resolution, the group commit's waits, and the
+listeners working beside the ingest.
 
     .venv/bin/python bench/ingest.py [--messages 5000] [--concurrency 32] [--senders 500] [--watchers 0]
 
@@ -26,8 +35,21 @@ import aiohttp
 from pymongo import AsyncMongoClient
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, for bench.harness
-from bench.harness import ADMIN, PASSWORD, SECRET, cpu_seconds, peak_rss_mb, running_hub  # noqa: E402
+from bench.harness import (  # noqa: E402
+    ADMIN,
+    BENCH_DB,
+    PASSWORD,
+    SECRET,
+    cpu_seconds,
+    peak_rss_mb,
+    running_hub,
+)
 from channels.base import hmac_sha256_signature  # noqa: E402
+from crm_core.conversations import Conversations, InboundWrite  # noqa: E402
+from crm_core.domain_events import EventLog  # noqa: E402
+from crm_core.indexes import ensure_indexes  # noqa: E402
+from crm_core.records import utcnow  # noqa: E402
+from crm_core.search import TermSearch  # noqa: E402
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -114,6 +136,57 @@ async def _raw_inserts(mongo_uri: str, messages: int, concurrency: int) -> float
     return messages / elapsed
 
 
+class _Unpublished:
+    """The replay's realtime publisher: like a hub on change streams, it publishes nothing."""
+
+    needs_publishing = False
+
+    def publish(self, event_type: str, record: dict) -> None:
+        pass
+
+
+async def _replay(mongo_uri: str, since, server_cpu) -> tuple[float, float, int, float]:
+    """The hub's ingest writes since `since`, replayed batch by batch into a fresh database:
+    (messages per second, server CPU seconds per message, batches, mean batch size)."""
+    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
+    source, target = client[BENCH_DB], client[f"bench_replay_{uuid.uuid4().hex[:6]}"]
+    try:
+        await ensure_indexes(target)
+        commits = (
+            await source.events.find(
+                {"at": {"$gte": since}, "events.type": "message.received"}, {"events.message_id": 1}
+            )
+            .sort("_id", 1)
+            .to_list(None)
+        )
+        batches = [[event["message_id"] for event in commit["events"]] for commit in commits]
+        ids = [message_id for batch in batches for message_id in batch]
+        messages = {m["_id"]: m for m in await source.messages.find({"_id": {"$in": ids}}).to_list(None)}
+        conversation_ids = list({m["conversation_id"] for m in messages.values()})
+        conversations = await source.conversations.find({"_id": {"$in": conversation_ids}}).to_list(None)
+        routes = {c["_id"]: c.get("route", {}) for c in conversations}
+        await target.conversations.insert_many(conversations)  # as they stand: the replay updates them
+        repository = Conversations(target, _Unpublished(), EventLog(target), TermSearch(target))
+        pristine = {"nlp": {"status": "pending"}}
+        before, started = server_cpu(), time.perf_counter()
+        for batch in batches:
+            writes = [
+                InboundWrite(
+                    messages[i]["conversation_id"],
+                    {**messages[i], **pristine},
+                    routes[messages[i]["conversation_id"]],
+                )
+                for i in batch
+            ]
+            await repository.add_inbound(writes)
+        elapsed = time.perf_counter() - started
+        cpu = (server_cpu() - before) / max(1, len(ids))
+        return len(ids) / elapsed, cpu, len(batches), len(ids) / max(1, len(batches))
+    finally:
+        await client.drop_database(target.name)
+        await client.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -156,9 +229,10 @@ async def _measure(
     raw_cpu = (server_cpu() - before) / args.messages
     await _drive_hub(url, min(500, args.messages), args.concurrency, args.senders)  # warm-up
     async with _watching(url, args.watchers) as events:
-        before = server_cpu()
+        before, since = server_cpu(), utcnow()
         rate, latencies = await _drive_hub(url, args.messages, args.concurrency, args.senders)
         hub_cpu = (server_cpu() - before) / args.messages
+    replay, replay_cpu, batches, batch_size = await _replay(mongo_uri, since, server_cpu)
     peak_rss = peak_rss_mb(hub_pid) if hub_pid else None
     ms = [x * 1000 for x in latencies]
     print(f"messages: {args.messages}  concurrency: {args.concurrency}  senders: {args.senders}  "
@@ -166,11 +240,17 @@ async def _measure(
     print(f"hub ingest: {rate:8.0f} msg/s")
     p50, p95, p99 = statistics.median(ms), _percentile(ms, 95), _percentile(ms, 99)
     print(f"ack latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}")
+    print(
+        f"replay of the hub's writes: {replay:8.0f} msg/s ({batches} batches, {batch_size:.1f} messages each)"
+    )
+    print(f"ratio hub/replay: {rate / replay:.2f}")
     print(f"raw insert_one: {raw:8.0f} docs/s")
     print(f"ratio hub/raw: {rate / raw:.2f}")
     if database_pid:
-        print(f"server CPU: {hub_cpu * 1000:.2f} ms per message, {raw_cpu * 1000:.2f} ms per raw insert "
-              f"(ratio {raw_cpu / hub_cpu:.2f})")  # fmt: skip
+        print(
+            f"server CPU: {hub_cpu * 1000:.2f} ms per message, {replay_cpu * 1000:.2f} ms per replayed "
+            f"message (ratio {replay_cpu / hub_cpu:.2f}), {raw_cpu * 1000:.2f} ms per raw insert"
+        )
     if events:
         print(f"events pushed to each watcher: {min(events)}-{max(events)}")
     if peak_rss is not None:

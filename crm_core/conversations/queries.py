@@ -1,0 +1,122 @@
+"""Reading conversations and their messages: the inbox, threads, attachments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from crm_core.conversations.shapes import (
+    STARTED,
+    ConversationFilter,
+)
+from crm_core.conversations.store import ConversationStore
+from crm_core.errors import Invalid, NotFound
+from crm_core.records import (
+    find_by_id,
+    find_page,
+    object_id,
+    one_of,
+)
+from crm_core.vocabularies import ACTIVE_STATUSES, CONVERSATION_STATUSES, PRIORITIES
+
+
+class ConversationQueries(ConversationStore):
+    async def get(self, conversation_id: str | ObjectId) -> dict[str, Any]:
+        return await find_by_id(self._col, conversation_id, "conversation")
+
+    async def list(
+        self, where: ConversationFilter, *, viewer_id: ObjectId, limit: int, cursor: tuple | None
+    ) -> list[dict[str, Any]]:
+        """Newest activity first; the cursor is the (last_message_at, _id) of the last row seen."""
+        clauses = [STARTED, *await self._filter_clauses(where, viewer_id)]
+        # One contact's conversations, a search's, or the active ones (few, however long the
+        # history) are found through their own index; the rest of the history in time windows.
+        active_only = bool(where.status) and set(where.status.split(",")) <= set(ACTIVE_STATUSES)
+        selective = bool(where.contact_id or where.q) or active_only
+        return await find_page(
+            self._col, clauses, limit=limit, cursor=cursor, field="last_message_at", windows=not selective
+        )
+
+    async def _filter_clauses(self, where: ConversationFilter, viewer_id: ObjectId) -> list[dict[str, Any]]:
+        # The search's ids first: the embedded server tries a filter's fields in order.
+        clauses: list[dict[str, Any]] = [await self._search_clause(where.q)] if where.q else []
+        if where.status:
+            clauses.append(one_of("status", where.status, CONVERSATION_STATUSES))
+        if where.channel:
+            clauses.append({"channel": where.channel})
+        if where.assignee == "me":
+            clauses.append({"assignee_id": viewer_id})
+        elif where.assignee == "none":
+            clauses.append({"assignee_id": None})
+        elif where.assignee:
+            clauses.append({"assignee_id": object_id(where.assignee, "assignee")})
+        if where.intent:
+            clauses.append({"last_intent": where.intent})
+        if where.label:
+            clauses.append({"labels": where.label})
+        if where.priority:
+            clauses.append(one_of("priority", where.priority, PRIORITIES))
+        if where.contact_id:
+            clauses.append({"contact_id": object_id(where.contact_id, "contact")})
+        return clauses
+
+    async def _search_clause(self, q: str) -> dict[str, Any]:
+        """Conversations whose messages or contact match every word of q, by prefix: their ids
+        (an `$or` of the two would make the embedded server read every conversation)."""
+        match = await self._term_search.match(q)
+        if match is None:
+            raise Invalid("q: give at least one word of two or more letters")
+        of_messages = await self._term_search.find_ids(self._messages, match, {}, "conversation_id")
+        contact_ids = await self._term_search.find_ids(self._db.contacts, match, {"merged_into": None})
+        of_contacts = self._col.find({"contact_id": {"$in": contact_ids}}, {"_id": 1})
+        conversation_ids = set(of_messages) | {c["_id"] async for c in of_contacts}
+        return {"_id": {"$in": list(conversation_ids)}}
+
+    async def messages(
+        self,
+        conversation_id: str | ObjectId,
+        *,
+        limit: int,
+        cursor: tuple | None,
+        customer_visible: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Oldest first; the cursor is the (created_at, _id) of the last message seen.
+        `customer_visible` leaves out notes and activity lines (for the customer's own view)."""
+        conversation = await self.get(conversation_id)
+        query: dict[str, Any] = {"conversation_id": conversation["_id"]}
+        if customer_visible:
+            query["kind"] = "message"
+        return await find_page(self._messages, [query], limit=limit, cursor=cursor, oldest_first=True)
+
+    async def unmirrored(self, message_ids: list[ObjectId], tool: str) -> list[dict[str, Any]]:
+        """Those of the messages not yet mirrored to `tool`."""
+        return await self._messages.find(
+            {"_id": {"$in": message_ids}, f"mirrored.{tool}": {"$exists": False}}
+        ).to_list(None)
+
+    async def by_mirror(self, tool: str, thread_id: str) -> dict[str, Any] | None:
+        return await self._col.find_one({f"mirrors.{tool}": thread_id})
+
+    async def by_thread(self, channel: str, thread_key: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"channel": channel, "thread_key": thread_key})
+
+    async def message_cursor(self, conversation_id: ObjectId, message_id: str) -> tuple | None:
+        """The (created_at, _id) cursor of a message in this conversation, if it is one."""
+        try:
+            oid = ObjectId(message_id)
+        except (InvalidId, TypeError):
+            return None
+        found = await self._messages.find_one(
+            {"_id": oid, "conversation_id": conversation_id}, {"created_at": 1}
+        )
+        return (found["created_at"], found["_id"]) if found else None
+
+    async def attachment(self, message_id: str, index: int) -> dict[str, Any]:
+        """One attachment of a message, with its bytes when they were kept."""
+        message = await self._messages.find_one({"_id": object_id(message_id, "message")}, {"attachments": 1})
+        attachments = message.get("attachments", []) if message else []
+        if not 0 <= index < len(attachments) or attachments[index].get("content") is None:
+            raise NotFound(f"message {message_id} has no stored attachment {index}")
+        return attachments[index]
