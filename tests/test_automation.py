@@ -15,6 +15,7 @@ from bson import ObjectId
 
 from channels.email.unsubscribe import unsubscribe_signature
 from crm_core.contacts import Consent
+from hub.listeners import ListenerLoop
 from tests.conftest import CHAT_SECRET, all_events_handled, chat_message, eventually, post_email
 from tests.mail_peers import SMTP_PASSWORD, SMTP_USER
 
@@ -453,3 +454,32 @@ async def test_campaign_triggers_match_intent_channel_and_contact_attributes(mak
     assert not any(a.startswith("campaign:") for a in actions["Free"])
     enrolled = await hub.db.enrolments.find().to_list(10)
     assert len(enrolled) == 1
+
+
+async def test_automation_retried_after_its_writes_leaves_each_effect_once(make_hub, monkeypatch):
+    """The automation listener's batch fails after every step has written (before the events
+    are acknowledged) and is handed over again: one ticket, one lead scored once, one
+    assignment and one notification, each event once."""
+    acknowledge, failures = ListenerLoop._acknowledge, []
+
+    async def fails_once(loop, commits, session):
+        if loop.listener.name == "automation" and not failures:
+            failures.append("after the steps' writes")
+            raise RuntimeError("killed before the acknowledgement")
+        return await acknowledge(loop, commits, session)
+
+    monkeypatch.setattr(ListenerLoop, "_acknowledge", fails_once)
+    hub = await make_hub(nlp_worker=True)
+    await hub.login("sales")
+    await hub.chat(chat_message(RICH_SALES_INQUIRY, sender={"id": "lead-2", "name": "Jo Buyer"}))
+    await hub.chat(chat_message(BILLING_COMPLAINT, sender={"id": "angry-1", "name": "Al Angry"}))
+    await classified(hub, 2)
+    await eventually(lambda: all_events_handled(hub.db), timeout=20)
+    assert failures
+    [lead] = await hub.db.leads.find().to_list(None)
+    assert lead["score"] == sum(s["points"] for s in lead["signals"]) and len(lead["message_ids"]) == 1
+    assert await hub.db.tickets.count_documents({}) == 1
+    assert await hub.db.notifications.count_documents({"kind": "lead.assigned"}) == 1
+    events = [e["type"] for c in await hub.db.events.find().to_list(None) for e in c["events"]]
+    for kind in ("ticket.opened", "lead.created", "lead.qualified", "lead.assigned"):
+        assert events.count(kind) == 1, kind
