@@ -274,6 +274,27 @@ async def test_admins_manage_users_and_agents_see_no_settings(make_hub, browser)
     await expect(agent_page.get_by_role("link", name="Settings")).to_have_count(0)
 
 
+async def test_an_admin_sees_a_parked_reply_and_tries_it_again(make_hub, browser, receiver_factory):
+    receiver = await receiver_factory([500])
+    hub = await make_hub(chat_outbound_url=receiver.url, outbox_max_attempts=1)
+    admin = await staff(hub, "admin", "Ada")
+    agent = await hub.login("agent")
+    ack = await (await hub.chat(chat_message())).json()
+    path = f"/api/v1/conversations/{ack['conversation_id']}/messages"
+    reply = (await hub.call("POST", path, agent, json={"text": "Sorry, on its way"}))[1]
+    await eventually(lambda: hub.db.jobs.find_one({"status": "parked"}))
+    page = await signed_in(browser, hub, admin, "/settings")
+    parked = page.get_by_role("table", name="Parked jobs")
+    await expect(parked.get_by_role("row").filter(has_text="Reply delivery")).to_contain_text("HTTP 500")
+    await no_serious_violations(page)
+    await page.get_by_role("button", name="Try again: Reply delivery").click()
+    await expect(page.get_by_text("No parked jobs")).to_be_visible()
+    await eventually(
+        lambda: hub.db.messages.find_one({"_id": ObjectId(reply["id"]), "delivery.status": "sent"})
+    )
+    assert len(receiver.requests) == 2
+
+
 async def test_contacts_and_tickets_screens(make_hub, browser):
     hub = await make_hub()
     agent = await staff(hub, "agent", "Tia")

@@ -26,8 +26,9 @@ export type {
   CampaignStatus,
   LiveEvent,
   TicketStatus,
+  JobStatus,
 } from './api-schema'
-import type { Role, ConversationStatus as Status, Priority, DealStage, LeadStatus, LiveEvent, TicketStatus } from './api-schema'
+import type { Role, ConversationStatus as Status, Priority, DealStage, LeadStatus, LiveEvent, TicketStatus, JobStatus } from './api-schema'
 export const VIEWS = ['mine', 'unassigned', 'all'] as const
 export type View = (typeof VIEWS)[number]
 
@@ -108,6 +109,17 @@ export interface Lead {
   owner_id: string | null
   signals: { signal: string; points: number; evidence: string }[]
   created_at: string
+}
+
+export interface Job {
+  id: string
+  kind: string
+  status: JobStatus
+  attempts: number
+  last_error: string | null
+  parked_at?: string | null
+  created_at: string
+  payload: Record<string, unknown>
 }
 
 export interface Ticket {
