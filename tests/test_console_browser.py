@@ -104,6 +104,55 @@ async def test_an_agent_works_a_live_inbox(make_hub, browser, receiver_factory):
     assert await delivered(b"refund policy") is None
 
 
+async def test_an_agent_picks_conversations_and_resolves_assigns_and_labels_them_at_once(make_hub, browser):
+    hub = await make_hub()
+    agent = await staff(hub, "agent", "Alice")
+    await staff(hub, "agent", "Bob")
+    for name in ("Ann", "Ben", "Cat", "Dan"):
+        sender = {"id": name, "name": name, "email": f"{name.lower()}@example.com"}
+        await hub.chat(chat_message(f"Hello from {name}", sender=sender))
+    page = await signed_in(browser, hub, agent)
+    await expect(page.get_by_role("checkbox", name="Select Ann")).to_be_visible()
+    await page.get_by_role("checkbox", name="Select Dan").click()
+    await page.get_by_role("checkbox", name="Select Ben").click(modifiers=["Shift"])  # Dan, Cat, Ben
+    bar = page.get_by_role("toolbar", name="Selected conversations")
+    await expect(bar).to_contain_text("3 selected")
+    await no_serious_violations(page)
+    await bar.get_by_role("button", name="Label", exact=True).click()
+    await bar.get_by_label("Label to add").fill("Shipping")
+    await bar.get_by_label("Label to add").press("Enter")
+    await expect(bar).to_have_count(0)  # done: the selection is cleared
+
+    for name in ("Ben", "Cat"):
+        await page.get_by_role("checkbox", name=f"Select {name}").click()
+    await bar.get_by_role("button", name="Assign", exact=True).click()
+    await bar.get_by_role("button", name="Bob").click()
+    for name in ("Ben", "Cat"):
+        await page.get_by_role("checkbox", name=f"Select {name}").click()
+    await bar.get_by_role("button", name="Resolve").click()
+    await expect(page.get_by_role("checkbox", name="Select Cat")).to_have_count(0)  # resolved: not Open
+    await expect(page.get_by_role("checkbox", name="Select Ann")).to_be_visible()
+
+    by_name = {}
+    for conversation in await hub.db.conversations.find().to_list(None):
+        contact = await hub.db.contacts.find_one({"_id": conversation["contact_id"]})
+        by_name[contact["name"]] = conversation
+    bob = await hub.db.users.find_one({"name": "Bob"})
+    assert [by_name[n]["status"] for n in ("Ann", "Ben", "Cat", "Dan")] == [
+        "open",
+        "resolved",
+        "resolved",
+        "open",
+    ]
+    assert [by_name[n]["labels"] for n in ("Ann", "Ben", "Cat", "Dan")] == [
+        [],
+        ["shipping"],
+        ["shipping"],
+        ["shipping"],
+    ]
+    assert by_name["Ben"]["assignee_id"] == by_name["Cat"]["assignee_id"] == bob["_id"]
+
+
 async def test_a_colleague_sees_assignment_resolve_and_presence_live(make_hub, browser):
     hub = await make_hub()
     alice, bob = await staff(hub, "agent", "Alice"), await staff(hub, "agent", "Bob")

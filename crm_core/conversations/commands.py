@@ -84,14 +84,17 @@ class ConversationCommands(ConversationQueries):
         actor: dict[str, Any],
         audited: Audited | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Apply status/assignee/priority/labels changes; returns (new record, old values). The
-        conversation is read in the transaction that changes it, so what changed (the activity
-        lines, the events, the old values) is what this write changed, whatever another agent
-        did a moment before."""
+        """Apply status/assignee/priority/labels changes (`add_labels`: labels added to those it
+        has); returns (new record, old values). The conversation is read in the transaction that
+        changes it, so what changed (the activity lines, the events, the old values) is what
+        this write changed, whatever another agent did a moment before."""
         changes, assignee_name = await self._validated(changes)
+        added = changes.pop("add_labels", None)
         now = utcnow()
         async with self._log.transaction() as session:
             current = await find_by_id(self._col, conversation_id, "conversation", session)
+            if added:
+                changes["labels"] = sorted(set(current.get("labels") or []) | set(added))
             changed = {k: v for k, v in changes.items() if current.get(k) != v}
             if not changed:
                 return current, {}
@@ -118,6 +121,22 @@ class ConversationCommands(ConversationQueries):
         self._events.publish(LiveEvent.CONVERSATION_UPDATED, conversation)
         return conversation, old
 
+    async def update_many(
+        self, conversation_ids: list[str], changes: dict[str, Any], actor: dict[str, Any], audited: Audited
+    ) -> list[dict[str, Any]]:
+        """The same change to several conversations (a bulk action): checked first, so a change
+        that is invalid, or a conversation that does not exist, changes none of them and says
+        which; then each conversation is changed in its own transaction, as `update` does."""
+        await self._validated(changes)
+        ids = list(
+            dict.fromkeys(object_id(conversation_id, "conversation") for conversation_id in conversation_ids)
+        )
+        found = {c["_id"] for c in await self._col.find({"_id": {"$in": ids}}, {"_id": 1}).to_list(None)}
+        missing = [str(conversation_id) for conversation_id in ids if conversation_id not in found]
+        if missing:
+            raise NotFound(f"no conversation {', '.join(missing)}: none was changed")
+        return [(await self.update(conversation_id, changes, actor, audited))[0] for conversation_id in ids]
+
     async def _validated(self, changes: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """The changes, normalised, and the new assignee's name when there is one."""
         out = dict(changes)
@@ -127,8 +146,9 @@ class ConversationCommands(ConversationQueries):
             raise Invalid(f"priority: must be one of {', '.join(PRIORITIES)} or null")
         if out.get("status") == "snoozed" and out.get("snoozed_until") is None:
             raise Invalid("snoozed_until: required when status is snoozed")
-        if "labels" in out:
-            out["labels"] = sorted({label.strip().lower() for label in out["labels"] or [] if label.strip()})
+        for field in ("labels", "add_labels"):
+            if field in out:
+                out[field] = sorted({label.strip().lower() for label in out[field] or [] if label.strip()})
         if out.get("assignee_id") is not None:
             assignee = await self._db.users.find_one(
                 {"_id": object_id(out["assignee_id"], "user"), "active": True},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -78,6 +79,29 @@ async def get_conversation(call: Call) -> web.Response:
     conversation = await call.services.conversations.get(call.path("id"))
     contact = await call.services.contacts.get(conversation["contact_id"])
     return json_ok({**conversation, "contact": contact})
+
+
+class BulkChangesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[str] = Field(min_length=1, max_length=100, description="the conversations to change")
+    status: ConversationStatus | None = None
+    snoozed_until: datetime | None = None
+    assignee_id: str | None = None
+    priority: Priority | None = None
+    add_labels: list[Annotated[str, Field(max_length=50)]] | None = Field(default=None, max_length=50)
+
+
+@routes.route("POST", "/api/v1/conversations/bulk",
+              summary="One change (status, snooze, assignee, priority, labels added) to up to 100 "
+              "conversations: checked first (an unknown conversation or an invalid change changes none "
+              "and says which), then made to each, audited each; answers each conversation as it is now.",
+              tag="conversations", roles=INBOX_WORKERS, body=BulkChangesBody)  # fmt: skip
+async def bulk_update_conversations(call: Call) -> web.Response:
+    changes = call.body.model_dump(exclude_unset=True)
+    ids = changes.pop("ids")
+    audited = call.audited("conversation.update", "conversation")
+    items = await call.services.conversations.update_many(ids, changes, call.actor, audited)
+    return json_ok({"items": items})
 
 
 @routes.route("GET", "/api/v1/conversations/{id}/messages", summary="The thread, oldest first, paginated.",

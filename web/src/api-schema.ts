@@ -383,6 +383,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * One change (status, snooze, assignee, priority, labels added) to up to 100 conversations: checked first (an unknown conversation or an invalid change changes none and says which), then made to each, audited each; answers each conversation as it is now.
+         * @description Roles: admin, agent, manager
+         */
+        post: operations["post_bulk_update_conversations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}": {
         parameters: {
             query?: never;
@@ -1373,6 +1393,33 @@ export interface components {
              * @enum {string}
              */
             type: "user" | "rule";
+        };
+        /** BulkChangesBody */
+        BulkChangesBody: {
+            /**
+             * Add Labels
+             * @default null
+             */
+            add_labels: string[] | null;
+            /**
+             * Assignee Id
+             * @default null
+             */
+            assignee_id: string | null;
+            /**
+             * Ids
+             * @description the conversations to change
+             */
+            ids: string[];
+            /** @default null */
+            priority: components["schemas"]["Priority"] | null;
+            /**
+             * Snoozed Until
+             * @default null
+             */
+            snoozed_until: string | null;
+            /** @default null */
+            status: components["schemas"]["ConversationStatus"] | null;
         };
         /** CampaignChanges */
         CampaignChanges: {
@@ -2470,6 +2517,7 @@ export interface components {
     pathItems: never;
 }
 export type Actor = components['schemas']['Actor'];
+export type BulkChangesBody = components['schemas']['BulkChangesBody'];
 export type CampaignChanges = components['schemas']['CampaignChanges'];
 export type CampaignStatus = components['schemas']['CampaignStatus'];
 export type ChangeAnnotatedStrBeforeValidator = components['schemas']['Change_Annotated_str__BeforeValidator__'];
@@ -3286,6 +3334,37 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_bulk_update_conversations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkChangesBody"];
+            };
+        };
         responses: {
             /** @description Success */
             200: {

@@ -17,6 +17,8 @@ export const useInbox = defineStore('inbox', () => {
   const selected = ref<Conversation | null>(null)
   const messages = ref<Message[]>([])
   const loading = ref(false)
+  const chosen = ref<string[]>([]) // the conversations picked for a bulk action, in list order
+  let lastChosen: string | null = null
   let userId = ''
   let unlisten: (() => void) | null = null
 
@@ -36,6 +38,7 @@ export const useInbox = defineStore('inbox', () => {
       const page = await api<Page<Conversation>>('GET', `/api/v1/conversations${query(listParams.value)}`)
       items.value = page.items
       nextCursor.value = page.next_cursor
+      chosen.value = chosen.value.filter((id) => page.items.some((c) => c.id === id))
     } finally {
       loading.value = false
     }
@@ -97,6 +100,42 @@ export const useInbox = defineStore('inbox', () => {
     conversationChanged(updated)
   }
 
+  /** Pick or unpick a conversation for a bulk action; with `range`, everything between the last
+   * one picked and this one takes this one's new state (shift-click). */
+  function choose(id: string, range = false): void {
+    const on = !chosen.value.includes(id)
+    let ids = [id]
+    const from = lastChosen === null ? -1 : items.value.findIndex((c) => c.id === lastChosen)
+    const to = items.value.findIndex((c) => c.id === id)
+    if (range && from >= 0 && to >= 0) {
+      ids = items.value.slice(Math.min(from, to), Math.max(from, to) + 1).map((c) => c.id)
+    }
+    const next = new Set(chosen.value)
+    for (const each of ids) {
+      if (on) next.add(each)
+      else next.delete(each)
+    }
+    chosen.value = items.value.map((c) => c.id).filter((each) => next.has(each))
+    lastChosen = id
+  }
+
+  function clearChosen(): void {
+    chosen.value = []
+    lastChosen = null
+  }
+
+  /** One change to every picked conversation, in one request; the list takes the results. */
+  async function changeChosen(changes: Record<string, unknown>): Promise<void> {
+    if (!chosen.value.length) return
+    const page = await api<{ items: Conversation[] }>('POST', '/api/v1/conversations/bulk', {
+      ids: chosen.value,
+      ...changes,
+    })
+    for (const conversation of page.items) conversationChanged(conversation)
+    clearChosen()
+    void refreshCounts()
+  }
+
   function addMessage(message: Message): void {
     if (message.conversation_id !== selectedId.value) return
     const rest = messages.value.filter((m) => m.id !== message.id)
@@ -148,7 +187,7 @@ export const useInbox = defineStore('inbox', () => {
   }
 
   return {
-    filter, items, nextCursor, counts, staff, selectedId, selected, messages, loading,
-    load, loadMore, select, send, change, start, stop,
+    filter, items, nextCursor, counts, staff, selectedId, selected, messages, loading, chosen,
+    load, loadMore, select, send, change, start, stop, choose, clearChosen, changeChosen,
   }
 })
