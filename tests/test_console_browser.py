@@ -153,6 +153,39 @@ async def test_an_agent_picks_conversations_and_resolves_assigns_and_labels_them
     assert by_name["Ben"]["assignee_id"] == by_name["Cat"]["assignee_id"] == bob["_id"]
 
 
+async def test_the_command_palette_finds_a_contacts_latest_conversation_and_acts_on_it(make_hub, browser):
+    hub = await make_hub()
+    agent = await staff(hub, "agent", "Alice")
+    me = await hub.db.users.find_one({"name": "Alice"})
+    carla = {"id": "carla", "name": "Carla Quinn", "email": "carla@example.com"}
+    await hub.chat(chat_message("First question", sender=carla))
+    latest = await (await hub.chat(chat_message("Another thing", sender=carla, thread_id="second"))).json()
+    await hub.chat(chat_message("Unrelated", sender={"id": "d", "name": "Dora", "email": "dora@example.com"}))
+    page = await signed_in(browser, hub, agent, "/contacts")
+    await expect(page.get_by_role("link", name="Inbox")).to_be_visible()  # signed in
+    await page.keyboard.press("Control+k")
+    palette = page.get_by_role("dialog", name="Command palette")
+    await expect(palette).to_be_visible()
+    await no_serious_violations(page)
+    await palette.get_by_role("combobox", name="Search commands and contacts").fill("Carla Qu")
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(str(hub.client.make_url(f"/inbox/{latest['conversation_id']}")))
+    await expect(palette).to_be_hidden()
+    await expect(page.get_by_role("list", name="Messages")).to_contain_text("Another thing")
+
+    await page.keyboard.press("Control+k")
+    await palette.get_by_role("combobox").fill("assign to me")
+    await page.keyboard.press("Enter")
+    conversation = ObjectId(latest["conversation_id"])
+    assigned = {"_id": conversation, "assignee_id": me["_id"]}
+    await eventually(lambda: hub.db.conversations.find_one(assigned))
+    await page.keyboard.press("Control+k")
+    await palette.get_by_role("combobox").fill("go to tick")
+    await page.keyboard.press("ArrowDown")  # nothing else matches: still the one
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(str(hub.client.make_url("/tickets")))
+
+
 async def test_a_colleague_sees_assignment_resolve_and_presence_live(make_hub, browser):
     hub = await make_hub()
     alice, bob = await staff(hub, "agent", "Alice"), await staff(hub, "agent", "Bob")

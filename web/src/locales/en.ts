@@ -262,5 +262,17 @@ export default {
     resolve: 'Resolve',
     search: 'Search',
     help: 'Show the shortcuts',
+    palette: 'Command palette: go anywhere, find a contact, act on the conversation',
+  },
+  palette: {
+    title: 'Command palette',
+    search: 'Search commands and contacts',
+    placeholder: 'Type a contact, a screen or an action',
+    results: 'Commands',
+    nothing: 'Nothing matches.',
+    goTo: 'Go to {screen}',
+    assignToMe: 'Assign to me',
+    resolve: 'Resolve the conversation',
+    snoozeTomorrow: 'Snooze until tomorrow morning',
   },
 }

@@ -264,6 +264,18 @@ const zh: typeof en = {
     resolve: '标记解决',
     search: '搜索',
     help: '显示快捷键',
+    palette: '命令面板：跳转到任意页面、查找联系人、处理当前会话',
+  },
+  palette: {
+    title: '命令面板',
+    search: '搜索命令和联系人',
+    placeholder: '输入联系人、页面或操作',
+    results: '命令',
+    nothing: '没有匹配项。',
+    goTo: '前往{screen}',
+    assignToMe: '分配给我',
+    resolve: '解决此会话',
+    snoozeTomorrow: '暂停到明天早上',
   },
 }
 export default zh
