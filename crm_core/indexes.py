@@ -113,6 +113,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASC), ("next_at", ASC)], name="due"),
         IndexModel([("contact_id", ASC), ("status", ASC)], name="contact"),
     ],
+    "notifications": [IndexModel([("user_id", ASC), ("created_at", DESC)], name="recipient")],
     "jobs": [
         IndexModel([("status", ASC), ("next_attempt_at", ASC)], name="due"),
         IndexModel([("status", ASC), ("created_at", DESC)], name="by_status"),

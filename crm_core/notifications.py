@@ -82,3 +82,34 @@ class Notifications:
             if user is not None:
                 await enqueue(self._db, staff_dm_job(user, text), session)
         self._events.publish(LiveEvent.NOTIFICATION_CREATED, {"_id": key, **notification})
+
+    async def mentioned(
+        self,
+        note: dict[str, Any],
+        author: dict[str, Any],
+        user_ids: list[ObjectId],
+        session: AsyncClientSession,
+    ) -> None:
+        """Tell each colleague named in a private note, in the note's own transaction."""
+        who = author.get("name") or author["email"]
+        excerpt = note["text"] if len(note["text"]) <= 140 else note["text"][:139] + "…"
+        refs = {"conversation_id": note["conversation_id"], "message_id": note["_id"]}
+        for user_id in user_ids:
+            key = f"mention:{note['_id']}:{user_id}"
+            await self._notify(key, user_id, "mention", f"{who} mentioned you: {excerpt}", refs, session)
+
+    async def recent(self, user_id: ObjectId, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        """A user's latest notifications, newest first, and how many of all theirs are unread."""
+        mine = {"user_id": user_id}
+        items = await self._db.notifications.find(mine).sort("created_at", -1).to_list(limit)
+        unread = await self._db.notifications.count_documents({**mine, "read_at": None})
+        return items, unread
+
+    async def mark_read(self, user_id: ObjectId, ids: list[ObjectId | str] | None) -> int:
+        """Mark these of the user's notifications read (all of them without `ids`); returns how
+        many are still unread. Another user's ids are not theirs to mark: they are left alone."""
+        where: dict[str, Any] = {"user_id": user_id, "read_at": None}
+        if ids is not None:
+            where["_id"] = {"$in": ids}
+        await self._db.notifications.update_many(where, {"$set": {"read_at": utcnow()}})
+        return await self._db.notifications.count_documents({"user_id": user_id, "read_at": None})

@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_core.addresses import normalize_email
 from crm_core.audit import Audited, audit_edit
 from crm_core.errors import Conflict, Invalid
-from crm_core.records import find_by_id, modify_one, transaction, update_found, utcnow
+from crm_core.records import find_by_id, modify_one, object_id, transaction, update_found, utcnow
 from crm_core.vocabularies import ROLES
 
 MIN_PASSWORD_LENGTH = 8
@@ -78,6 +80,19 @@ class Users:
         """Active staff as every colleague may see them (for assignee pickers and presence)."""
         fields = {"name": 1, "email": 1, "role": 1}
         return await self._col.find({"active": {"$ne": False}}, fields).sort("name", 1).to_list(1000)
+
+    async def active_ids(self, user_ids: Sequence[str]) -> list[ObjectId]:
+        """The ids of these users, each an active staff user (else Invalid, naming the first
+        that is not)."""
+        ids = list(dict.fromkeys(object_id(given, "user") for given in user_ids))
+        found = {
+            u["_id"]
+            for u in await self._col.find({"_id": {"$in": ids}, "active": True}, {"_id": 1}).to_list(None)
+        }
+        for wanted in ids:
+            if wanted not in found:
+                raise Invalid(f"mentions: no active staff user {wanted}")
+        return ids
 
     async def get(self, user_id: Any) -> dict[str, Any]:
         return await find_by_id(self._col, user_id, "user")

@@ -208,6 +208,8 @@ def build_services(
     chain = default_chain(conversations, contacts, tickets, leads, campaigns, enrolled=scheduler.wake)
     automation = Automation(db, rules, conversations, chain)
     audit = Audit(db)
+    users = Users(db, token_ttl=timedelta(hours=settings.token_ttl_hours))
+    notifications = Notifications(db, realtime, slack_dm=settings.slack_configured)
     intent_reviews = IntentReviews(db, INTENTS, event_log)
     nlp_worker = None
     if analyzer is not None:
@@ -220,7 +222,7 @@ def build_services(
         contacts=contacts,
         conversations=conversations,
         inbox_counts=InboxCounts(db),
-        users=Users(db, token_ttl=timedelta(hours=settings.token_ttl_hours)),
+        users=users,
         audit=audit,
         jobs=jobs,
         pipeline=Pipeline(
@@ -238,7 +240,8 @@ def build_services(
         rules=rules,
         automation=automation,
         intent_reviews=intent_reviews,
-        staff_messages=StaffMessages(conversations, tickets, delivered=job_worker.wake),
+        notifications=notifications,
+        staff_messages=StaffMessages(conversations, tickets, users, notifications, delivered=job_worker.wake),
         inbox_pages=InboxPages(conversations, contacts, tickets),
         parked_jobs=ParkedJobs(jobs, queued=job_worker.wake),
         intent_reviewing=IntentReviewing(intent_reviews, rules, automation, conversations, metrics),
@@ -250,7 +253,6 @@ def build_services(
         event_log=event_log,
         listeners=listeners,
     )
-    notifications = Notifications(db, realtime, slack_dm=settings.slack_configured)
     for reaction in (automation, rollups, AutomationAudit(db), services.inbox_counts):
         services.add_listener(reaction)
     services.add_listener(notifications, queues_jobs=True)  # staff DMs on Slack

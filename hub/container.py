@@ -18,6 +18,7 @@ from crm_core.inbox_counts import InboxCounts
 from crm_core.intent_reviews import IntentReviews
 from crm_core.jobs import JobQueue
 from crm_core.marketing import Campaigns
+from crm_core.notifications import Notifications
 from crm_core.reporting import Reports
 from crm_core.sales import Deals, Leads
 from crm_core.tickets import Tickets
@@ -67,6 +68,7 @@ class Services:
     listeners: list[ListenerLoop]
     automation: Automation
     intent_reviews: IntentReviews
+    notifications: Notifications
     presence: Presence
     stream_sockets: StreamSockets
     staff_messages: StaffMessages

@@ -5,7 +5,7 @@ container only builds these; routes parse, call one, and answer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +17,13 @@ from crm_core.automation.rules import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import ConversationFilter, Conversations
 from crm_core.domain_events import staff_actor
+from crm_core.errors import Invalid
 from crm_core.intent_reviews import IntentReviews
 from crm_core.jobs import Job, JobQueue
+from crm_core.notifications import Notifications
 from crm_core.records import id_or_key, object_id
 from crm_core.tickets import Tickets
+from crm_core.users import Users
 from hub.metrics import Metrics
 
 
@@ -28,18 +31,35 @@ from hub.metrics import Metrics
 class StaffMessages:
     conversations: Conversations
     tickets: Tickets
+    users: Users
+    notifications: Notifications
     delivered: Callable[[], None]  # wakes the job worker
 
     async def post(
-        self, conversation_id: Any, text: str, actor: dict[str, Any], *, private: bool, via: str = "api"
+        self,
+        conversation_id: Any,
+        text: str,
+        actor: dict[str, Any],
+        *,
+        private: bool,
+        via: str = "api",
+        mentions: Sequence[str] = (),
     ) -> dict[str, Any]:
         """An agent's reply (delivered through the conversation's channel; the ticket's first
         response is met in the reply's own transaction) or private note, audited, wherever the
-        agent wrote it (the API, a Slack thread); the audit entry is written with the message."""
+        agent wrote it (the API, a Slack thread); the audit entry is written with the message.
+        A note's `mentions` (active colleagues) are each told, in the note's transaction."""
         action = "conversation.note" if private else "conversation.reply"
         audited = Audited(actor, action, "conversation", details={"via": via})
+        if mentions and not private:
+            raise Invalid("mentions: only a private note mentions colleagues")
         if private:
-            return await self.conversations.add_note(conversation_id, text, actor, audited)
+            told = await self.users.active_ids(mentions)
+
+            async def tell(session: AsyncClientSession, note: dict[str, Any]) -> None:
+                await self.notifications.mentioned(note, actor, told, session)
+
+            return await self.conversations.add_note(conversation_id, text, actor, audited, within=tell)
         answered = object_id(conversation_id, "conversation")
 
         async def meet_first_response(session: AsyncClientSession) -> None:

@@ -166,11 +166,15 @@ class ConversationCommands(ConversationQueries):
         text: str,
         author: dict[str, Any],
         audited: Audited | None = None,
+        within: Callable[[AsyncClientSession, dict[str, Any]], Awaitable[None]] | None = None,
     ) -> dict:
+        """A private note, with `within`'s writes about it (its mentions' notifications)."""
         conversation = await self.get(conversation_id)
         note = _message(conversation, kind="note", direction="out", sender=staff_sender(author), text=text)
         async with self._log.transaction() as session:
             await self._messages.insert_one(note, session=session)
+            if within is not None:
+                await within(session, note)
             if audited is not None:
                 await audited.record(self._db, conversation["_id"], {"message_id": note["_id"]}, session)
         self._events.publish(LiveEvent.MESSAGE_CREATED, note)

@@ -9,6 +9,7 @@ from hub.api import (
     conversations,
     jobs,
     marketing,
+    notifications,
     ops,
     reports,
     sales,
@@ -20,7 +21,20 @@ from hub.api.openapi import openapi_document
 from hub.api.route_table import RouteTable
 from hub.channel_plugins import plugins
 
-API_MODULES = (audit, contacts, conversations, jobs, marketing, ops, reports, sales, staff, stream, tickets)
+API_MODULES = (
+    audit,
+    contacts,
+    conversations,
+    jobs,
+    marketing,
+    notifications,
+    ops,
+    reports,
+    sales,
+    staff,
+    stream,
+    tickets,
+)
 
 
 def all_routes() -> RouteTable:

@@ -38,6 +38,11 @@ class ReplyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=65536)
     private: bool = False
+    mentions: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="a note's mentioned colleagues (user ids): each is notified",
+    )
 
 
 class ConversationChangesBody(BaseModel):
@@ -121,8 +126,9 @@ async def list_messages(call: Call) -> web.Response:
            "or add a private note with private=true.",
            tag="conversations", roles=INBOX_WORKERS, body=ReplyBody, ok_status=201)  # fmt: skip
 async def post_message(call: Call) -> web.Response:
+    body = call.body
     message = await call.services.staff_messages.post(
-        call.path("id"), call.body.text, call.actor, private=call.body.private
+        call.path("id"), body.text, call.actor, private=body.private, mentions=body.mentions
     )
     return json_ok(message, status=201)
 
