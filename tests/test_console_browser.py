@@ -186,6 +186,38 @@ async def test_the_command_palette_finds_a_contacts_latest_conversation_and_acts
     await expect(page).to_have_url(str(hub.client.make_url("/tickets")))
 
 
+async def test_a_mention_in_a_note_reaches_the_colleagues_notifications(make_hub, browser):
+    hub = await make_hub()
+    alice = await staff(hub, "agent", "Alice")
+    bob = await staff(hub, "agent", "Bob")
+    ack = await (await hub.chat(chat_message("My parcel is lost"))).json()
+    bobs = await signed_in(browser, hub, bob)
+    await expect(bobs.get_by_role("button", name="Notifications", exact=True)).to_be_visible()
+    page = await signed_in(browser, hub, alice, f"/inbox/{ack['conversation_id']}")
+    await page.get_by_role("button", name="Note", exact=True).click()
+    note = page.get_by_label("Note")
+    await note.press_sequentially("@Bo")
+    colleagues = page.get_by_role("listbox", name="Colleagues to mention")
+    await expect(colleagues.get_by_role("option", name="Bob")).to_be_visible()
+    await note.press("Enter")
+    await expect(colleagues).to_have_count(0)
+    await note.press_sequentially("please call the courier")
+    await expect(note).to_have_value("@Bob please call the courier")
+    await note.press("Control+Enter")
+    await expect(page.get_by_role("list", name="Messages")).to_contain_text("@Bob please call the courier")
+
+    bell = bobs.get_by_role("button", name="Notifications (1)")
+    await expect(bell).to_be_visible()  # live, without a reload
+    await no_serious_violations(bobs)
+    await bell.click()
+    await expect(bobs.get_by_role("region", name="Your notifications")).to_contain_text(
+        "Alice mentioned you: @Bob please call the courier"
+    )
+    await expect(bobs.get_by_role("button", name="Notifications", exact=True)).to_be_visible()  # read now
+    await bobs.get_by_role("button", name="Alice mentioned you").click()
+    await expect(bobs).to_have_url(str(hub.client.make_url(f"/inbox/{ack['conversation_id']}")))
+
+
 async def test_a_colleague_sees_assignment_resolve_and_presence_live(make_hub, browser):
     hub = await make_hub()
     alice, bob = await staff(hub, "agent", "Alice"), await staff(hub, "agent", "Bob")

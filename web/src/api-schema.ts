@@ -679,6 +679,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your notifications, newest first, and how many of them are unread.
+         * @description Roles: admin, agent, sales, manager
+         */
+        get: operations["get_list_notifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark your notifications read (those in `ids`, else all); answers how many are still unread.
+         * @description Roles: admin, agent, sales, manager
+         */
+        post: operations["post_read_notifications"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/reports/daily": {
         parameters: {
             query?: never;
@@ -2246,8 +2286,22 @@ export interface components {
          * @enum {string}
          */
         Priority: "low" | "medium" | "high" | "urgent";
+        /** ReadBody */
+        ReadBody: {
+            /**
+             * Ids
+             * @description these; all when left out
+             * @default null
+             */
+            ids: string[] | null;
+        };
         /** ReplyBody */
         ReplyBody: {
+            /**
+             * Mentions
+             * @description a note's mentioned colleagues (user ids): each is notified
+             */
+            mentions?: string[];
             /**
              * Private
              * @default false
@@ -2572,6 +2626,7 @@ export type MessageSentEvent = components['schemas']['MessageSentEvent'];
 export type NewCampaign = components['schemas']['NewCampaign'];
 export type NewUserBody = components['schemas']['NewUserBody'];
 export type Priority = components['schemas']['Priority'];
+export type ReadBody = components['schemas']['ReadBody'];
 export type ReplyBody = components['schemas']['ReplyBody'];
 export type Role = components['schemas']['Role'];
 export type RulesBody = components['schemas']['RulesBody'];
@@ -3901,6 +3956,67 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_list_notifications: {
+        parameters: {
+            query?: {
+                /** @description 1-100, default 50 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_read_notifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReadBody"];
+            };
+        };
         responses: {
             /** @description Success */
             200: {

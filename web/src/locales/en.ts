@@ -64,6 +64,7 @@ export default {
     unassigned: 'Unassigned',
     assignToMe: 'Assign to me',
     alsoViewing: 'Also viewing: {names}',
+    colleagues: 'Colleagues to mention',
     delivery: { pending: 'Sending', sent: 'Sent', failed: 'Failed: {error}' },
     private: 'Private note',
     contact: 'Contact',
@@ -263,6 +264,12 @@ export default {
     search: 'Search',
     help: 'Show the shortcuts',
     palette: 'Command palette: go anywhere, find a contact, act on the conversation',
+  },
+  notifications: {
+    button: 'Notifications',
+    buttonCount: 'Notifications ({count})',
+    title: 'Your notifications',
+    none: 'Nothing new for you.',
   },
   palette: {
     title: 'Command palette',

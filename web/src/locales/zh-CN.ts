@@ -66,6 +66,7 @@ const zh: typeof en = {
     unassigned: '未分配',
     assignToMe: '分配给我',
     alsoViewing: '同时在看：{names}',
+    colleagues: '可提及的同事',
     delivery: { pending: '发送中', sent: '已发送', failed: '发送失败：{error}' },
     private: '内部备注',
     contact: '联系人',
@@ -265,6 +266,12 @@ const zh: typeof en = {
     search: '搜索',
     help: '显示快捷键',
     palette: '命令面板：跳转到任意页面、查找联系人、处理当前会话',
+  },
+  notifications: {
+    button: '通知',
+    buttonCount: '通知（{count}）',
+    title: '你的通知',
+    none: '没有新通知。',
   },
   palette: {
     title: '命令面板',

@@ -83,12 +83,13 @@ export const useInbox = defineStore('inbox', () => {
     messages.value = page.items
   }
 
-  async function send(text: string, isPrivate: boolean): Promise<void> {
+  async function send(text: string, isPrivate: boolean, mentions: string[] = []): Promise<void> {
     const id = selectedId.value
     if (!id) return
     const message = await api<Message>('POST', `/api/v1/conversations/${id}/messages`, {
       text,
       private: isPrivate,
+      ...(mentions.length ? { mentions } : {}),
     })
     addMessage(message)
   }
