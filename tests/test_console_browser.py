@@ -34,10 +34,13 @@ async def staff(hub, role: str, name: str) -> str:
 
 
 async def signed_in(
-    browser, hub, email: str, path: str = "/inbox", password: str = PASSWORD, width: int = 1200
-) -> Page:
+    browser, hub, email: str, path: str = "/inbox", password: str = PASSWORD, width: int = 1200,
+    init_script: str | None = None,
+) -> Page:  # fmt: skip
     # bypass_csp: axe-core is injected as an inline script, which the console's CSP refuses.
     context = await browser.new_context(viewport={"width": width, "height": 800}, bypass_csp=True)
+    if init_script:
+        await context.add_init_script(init_script)
     page = await context.new_page()
     await page.goto(str(hub.client.make_url(path)))
     await page.get_by_label("Email").fill(email)
@@ -216,6 +219,71 @@ async def test_a_mention_in_a_note_reaches_the_colleagues_notifications(make_hub
     await expect(bobs.get_by_role("button", name="Notifications", exact=True)).to_be_visible()  # read now
     await bobs.get_by_role("button", name="Alice mentioned you").click()
     await expect(bobs).to_have_url(str(hub.client.make_url(f"/inbox/{ack['conversation_id']}")))
+
+
+async def test_drafts_stay_with_their_conversation_across_switches_and_a_reload(make_hub, browser):
+    hub = await make_hub()
+    agent = await staff(hub, "agent", "Alice")
+    first = await (
+        await hub.chat(chat_message("One", sender={"id": "a", "name": "Ann", "email": "a@x.example"}))
+    ).json()
+    second = await (
+        await hub.chat(chat_message("Two", sender={"id": "b", "name": "Ben", "email": "b@x.example"}))
+    ).json()
+    page = await signed_in(browser, hub, agent, f"/inbox/{first['conversation_id']}")
+    await page.get_by_label("Reply").fill("Half a reply to Ann")
+    await page.goto(str(hub.client.make_url(f"/inbox/{second['conversation_id']}")))
+    await expect(page.get_by_label("Reply")).to_have_value("")
+    await page.get_by_role("button", name="Note", exact=True).click()
+    await page.get_by_label("Note").fill("A note about Ben")
+    await page.reload()
+    await expect(page.get_by_label("Note")).to_have_value("A note about Ben")
+    await page.goto(str(hub.client.make_url(f"/inbox/{first['conversation_id']}")))
+    await expect(page.get_by_label("Reply")).to_have_value("Half a reply to Ann")
+    await page.get_by_label("Reply").press("Control+Enter")
+    await expect(page.get_by_role("list", name="Messages")).to_contain_text("Half a reply to Ann")
+    await page.reload()
+    await expect(page.get_by_label("Reply")).to_have_value("")  # sent: the draft is gone
+
+
+# The browser's notifications as the page sees them, recorded (as granted by the agent).
+RECORDED_NOTIFICATIONS = """
+window.__alerts = [];
+window.Notification = class {
+  static permission = 'granted';
+  static requestPermission() { return Promise.resolve('granted'); }
+  constructor(title, options) { window.__alerts.push({ title, body: (options || {}).body }); }
+};
+"""
+
+
+async def test_an_agent_is_told_by_the_browser_and_the_tab_title(make_hub, browser):
+    hub = await make_hub()
+    alice = await staff(hub, "agent", "Alice")
+    bob = await hub.login("agent")
+    alice_id = str((await hub.db.users.find_one({"name": "Alice"}))["_id"])
+    ack = await (await hub.chat(chat_message("Where is my parcel?"))).json()
+    page = await signed_in(browser, hub, alice, "/contacts", init_script=RECORDED_NOTIFICATIONS)
+    await expect(page.get_by_role("button", name="Notifications", exact=True)).to_be_visible()
+
+    async def alerted(text: str):
+        told = await page.evaluate("window.__alerts")
+        return [a for a in told if text in (a["title"], a["body"])] or None
+
+    path = f"/api/v1/conversations/{ack['conversation_id']}"
+    assert (await hub.call("PATCH", path, bob, json={"assignee_id": alice_id}))[0] == 200
+    await eventually(lambda: alerted("A conversation was assigned to you"))
+    await hub.chat(chat_message("Any news?"))  # the same customer, the same conversation
+    await eventually(lambda: alerted("A customer answered your conversation"))
+    note = {"text": "@Alice see this", "private": True, "mentions": [alice_id]}
+    assert (await hub.call("POST", f"{path}/messages", bob, json=note))[0] == 201
+    await expect(page).to_have_title("(1) Hub console")
+    await eventually(lambda: alerted("Agent User mentioned you: @Alice see this"))
+    await page.get_by_role("button", name="Notifications (1)").click()
+    await expect(page).to_have_title("Hub console")
+    await expect(page.get_by_role("button", name="Browser notifications")).to_have_attribute(
+        "aria-pressed", "true"
+    )
 
 
 async def test_a_colleague_sees_assignment_resolve_and_presence_live(make_hub, browser):

@@ -270,6 +270,12 @@ export default {
     buttonCount: 'Notifications ({count})',
     title: 'Your notifications',
     none: 'Nothing new for you.',
+    browser: 'Browser notifications',
+  },
+  alerts: {
+    assigned: 'A conversation was assigned to you',
+    answered: 'A customer answered your conversation',
+    notice: 'Hub console',
   },
   palette: {
     title: 'Command palette',

@@ -272,6 +272,12 @@ const zh: typeof en = {
     buttonCount: '通知（{count}）',
     title: '你的通知',
     none: '没有新通知。',
+    browser: '浏览器通知',
+  },
+  alerts: {
+    assigned: '有会话分配给了你',
+    answered: '客户回复了你的会话',
+    notice: '客服中心控制台',
   },
   palette: {
     title: '命令面板',

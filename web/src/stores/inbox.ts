@@ -2,6 +2,7 @@ import { defineStore } from 'pinia'
 import { computed, reactive, ref } from 'vue'
 import { api, query } from '../api'
 import { applyChange, type InboxFilter } from '../inbox-logic'
+import { useAlerts } from './alerts'
 import { refetchOn, useLive } from './live'
 import type { Conversation, Counts, Message, Page, StreamEvent, User } from '../types'
 
@@ -39,6 +40,7 @@ export const useInbox = defineStore('inbox', () => {
       items.value = page.items
       nextCursor.value = page.next_cursor
       chosen.value = chosen.value.filter((id) => page.items.some((c) => c.id === id))
+      useAlerts().remember(page.items)
     } finally {
       loading.value = false
     }
@@ -97,6 +99,7 @@ export const useInbox = defineStore('inbox', () => {
   async function change(changes: Record<string, unknown>): Promise<void> {
     const id = selectedId.value
     if (!id) return
+    useAlerts().changedByMe([id])
     const updated = await api<Conversation>('PATCH', `/api/v1/conversations/${id}`, changes)
     conversationChanged(updated)
   }
@@ -128,6 +131,7 @@ export const useInbox = defineStore('inbox', () => {
   /** One change to every picked conversation, in one request; the list takes the results. */
   async function changeChosen(changes: Record<string, unknown>): Promise<void> {
     if (!chosen.value.length) return
+    useAlerts().changedByMe(chosen.value)
     const page = await api<{ items: Conversation[] }>('POST', '/api/v1/conversations/bulk', {
       ids: chosen.value,
       ...changes,
