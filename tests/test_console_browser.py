@@ -286,6 +286,27 @@ async def test_an_agent_is_told_by_the_browser_and_the_tab_title(make_hub, brows
     )
 
 
+async def test_every_screen_passes_axe_in_the_dark_theme_too(make_hub, browser):
+    hub = await make_hub()
+    admin = await staff(hub, "admin", "Ada")
+    ack = await (await hub.chat(chat_message("Where is my order #88412?"))).json()
+    page = await signed_in(browser, hub, admin, f"/inbox/{ack['conversation_id']}")
+    await page.get_by_label("Theme").select_option("dark")
+    assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
+    for screen, ready in (
+        (f"/inbox/{ack['conversation_id']}", page.get_by_role("list", name="Messages")),
+        ("/contacts", page.get_by_role("heading", name="Contacts")),
+        ("/tickets", page.get_by_role("heading", name="Tickets")),
+        ("/sales", page.get_by_role("heading", name="Sales")),
+        ("/campaigns", page.get_by_role("heading", name="Campaigns")),
+        ("/settings", page.get_by_role("heading", name="Settings")),
+    ):
+        await page.goto(str(hub.client.make_url(screen)))
+        await expect(ready).to_be_visible()
+        assert await page.evaluate("document.documentElement.dataset.theme") == "dark"  # remembered
+        await no_serious_violations(page)
+
+
 async def test_a_colleague_sees_assignment_resolve_and_presence_live(make_hub, browser):
     hub = await make_hub()
     alice, bob = await staff(hub, "agent", "Alice"), await staff(hub, "agent", "Bob")

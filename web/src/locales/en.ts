@@ -1,5 +1,8 @@
 export default {
-  app: { name: 'Hub console', skip: 'Skip to content', language: 'Language', signOut: 'Sign out', shortcuts: 'Keyboard shortcuts', close: 'Close' },
+  app: {
+    name: 'Hub console', skip: 'Skip to content', language: 'Language', signOut: 'Sign out', shortcuts: 'Keyboard shortcuts', close: 'Close',
+    theme: 'Theme', themes: { system: 'As the system', light: 'Light', dark: 'Dark' },
+  },
   nav: { inbox: 'Inbox', contacts: 'Contacts', tickets: 'Tickets', sales: 'Sales', campaigns: 'Campaigns', reports: 'Reports', settings: 'Settings', main: 'Main' },
   signIn: {
     title: 'Sign in to the hub',

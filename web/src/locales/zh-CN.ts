@@ -1,7 +1,10 @@
 import type en from './en'
 
 const zh: typeof en = {
-  app: { name: '客服中心控制台', skip: '跳到主要内容', language: '语言', signOut: '退出登录', shortcuts: '快捷键', close: '关闭' },
+  app: {
+    name: '客服中心控制台', skip: '跳到主要内容', language: '语言', signOut: '退出登录', shortcuts: '快捷键', close: '关闭',
+    theme: '主题', themes: { system: '跟随系统', light: '浅色', dark: '深色' },
+  },
   nav: { inbox: '收件箱', contacts: '联系人', tickets: '工单', sales: '销售', campaigns: '营销活动', reports: '报表', settings: '设置', main: '主导航' },
   signIn: {
     title: '登录客服中心',
