@@ -4,6 +4,7 @@ served pre-compressed, every client-side route answered with `index.html`. Witho
 
 from __future__ import annotations
 
+import mimetypes
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from aiohttp import web
 from hub.api.errors import ApiError
 
 DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
+mimetypes.add_type("application/manifest+json", ".webmanifest")  # the installable app's manifest
 # Paths the hub answers itself: never the console's index.html, so an unknown API path is a 404.
 NOT_CONSOLE = ("/api/", "/webhooks/", "/widget", "/unsubscribe", "/healthz", "/readyz", "/metrics")
 NOT_BUILT = (

@@ -244,6 +244,13 @@ async def test_drafts_stay_with_their_conversation_across_switches_and_a_reload(
     await expect(page.get_by_role("list", name="Messages")).to_contain_text("Half a reply to Ann")
     await page.reload()
     await expect(page.get_by_label("Reply")).to_have_value("")  # sent: the draft is gone
+    await page.context.set_offline(True)
+    await expect(page.get_by_role("status").filter(has_text="You are offline")).to_be_visible()
+    await page.get_by_label("Reply").fill("Written offline")
+    await page.context.set_offline(False)
+    await expect(page.get_by_role("status").filter(has_text="You are offline")).to_have_count(0)
+    await page.reload()
+    await expect(page.get_by_label("Reply")).to_have_value("Written offline")
 
 
 # The browser's notifications as the page sees them, recorded (as granted by the agent).
@@ -593,11 +600,23 @@ async def test_on_a_phone_list_thread_and_contact_stack(make_hub, browser):
     agent = await staff(hub, "agent", "Pia")
     await hub.chat(chat_message("is my order on its way?", sender={"id": "m1", "name": "Mo Bile"}))
     page = await signed_in(browser, hub, agent, width=390)
+    # The screens are a tab bar at the bottom; the filters wait behind one button.
+    tabs = page.get_by_role("navigation", name="Main")
+    box = await tabs.bounding_box()
+    assert box is not None and box["y"] + box["height"] >= 800 - 2
+    await expect(page.get_by_label("Filter by status")).to_be_hidden()
+    await page.get_by_role("button", name="Filters").click()
+    await expect(page.get_by_label("Filter by status")).to_be_visible()
+    await page.get_by_role("button", name="Filters").click()
     await page.get_by_role("link", name="Mo Bile").click()
     await expect(page.get_by_role("region", name="Conversations")).to_be_hidden()
     await expect(page.get_by_role("list", name="Messages")).to_contain_text("is my order on its way?")
     await expect(page.get_by_role("complementary", name="Contact")).to_be_visible()
+    reply = await page.get_by_label("Reply").bounding_box()
+    assert reply is not None and reply["y"] + reply["height"] <= 800  # the composer is in reach
     await no_serious_violations(page)
+    manifest = await page.request.get(str(hub.client.make_url("/manifest.webmanifest")))
+    assert manifest.ok and (await manifest.json())["display"] == "standalone"
     await page.get_by_role("button", name="Back to the list").click()
     await expect(page.get_by_role("link", name="Mo Bile")).to_be_visible()
 

@@ -1,6 +1,7 @@
 export default {
   app: {
     name: 'Hub console', skip: 'Skip to content', language: 'Language', signOut: 'Sign out', shortcuts: 'Keyboard shortcuts', close: 'Close',
+    offline: 'You are offline: what you write is kept here and sent when you are back.',
     theme: 'Theme', themes: { system: 'As the system', light: 'Light', dark: 'Dark' },
   },
   nav: { inbox: 'Inbox', contacts: 'Contacts', tickets: 'Tickets', sales: 'Sales', campaigns: 'Campaigns', reports: 'Reports', settings: 'Settings', main: 'Main' },
@@ -38,6 +39,7 @@ export default {
     pick: 'Pick a conversation.',
     slaDue: 'SLA: {due}',
     unknownContact: 'Unknown contact',
+    filters: 'Filters',
   },
   bulk: {
     select: 'Select {name}',

@@ -3,6 +3,7 @@ import type en from './en'
 const zh: typeof en = {
   app: {
     name: '客服中心控制台', skip: '跳到主要内容', language: '语言', signOut: '退出登录', shortcuts: '快捷键', close: '关闭',
+    offline: '你已离线：正在写的内容会保留在这里，恢复网络后再发送。',
     theme: '主题', themes: { system: '跟随系统', light: '浅色', dark: '深色' },
   },
   nav: { inbox: '收件箱', contacts: '联系人', tickets: '工单', sales: '销售', campaigns: '营销活动', reports: '报表', settings: '设置', main: '主导航' },
@@ -40,6 +41,7 @@ const zh: typeof en = {
     pick: '请选择一个会话。',
     slaDue: 'SLA：{due}',
     unknownContact: '未知联系人',
+    filters: '筛选',
   },
   bulk: {
     select: '选择 {name}',
