@@ -8,7 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pymongo.errors import PyMongoError
 
@@ -29,7 +29,14 @@ class JobHandler(Protocol):
 
     kind: ClassVar[str]
 
-    async def run(self, job: Job) -> None: ...
+    async def run(self, job: Job) -> Any:
+        """Do the job's effect; what it returns is handed to `done`."""
+        ...
+
+    async def done(self, job: Job, outcome: Any) -> None:
+        """After the queue marked the job done: record what came of it (a reply's delivery), so
+        a crash in between leaves the effect done once rather than done again."""
+        ...
 
     async def failed(self, job: Job, failure: JobFailed, *, final: bool) -> None:
         """After a failed try, once the queue knows whether the job is parked (`final`)."""
@@ -92,7 +99,7 @@ class JobWorker:
         handler = self.handlers[kind]
         started = time.perf_counter()
         try:
-            await handler.run(job)
+            outcome = await handler.run(job)
         except Exception as exc:
             failure = exc if isinstance(exc, JobFailed) else _unexpected(exc, job)
             final = self._queue.final(job, failure)
@@ -105,6 +112,7 @@ class JobWorker:
             )
         else:
             await self._queue.done(job)
+            await handler.done(job, outcome)
             result = "done"
         self._metrics.jobs.labels(kind, result).inc()
         self._metrics.job_seconds.labels(kind).observe(time.perf_counter() - started)

@@ -23,7 +23,8 @@ class MessageDelivery:
         self._conversations = conversations
         self._metrics = metrics
 
-    async def run(self, job: Job) -> None:
+    async def run(self, job: Job) -> str | None:
+        """Send; returns the message's id at the channel."""
         payload = job["payload"]
         channel = payload["channel"]
         sender = self.senders.get(channel)
@@ -47,10 +48,16 @@ class MessageDelivery:
                 retry_after=exc.retry_after,
                 progress={"parts_sent": exc.parts_sent},
             ) from exc
+        return external_id
+
+    async def done(self, job: Job, outcome: str | None) -> None:
+        """The reply shows as sent only once its job is done: a crash in between never leaves a
+        reply shown as sent whose job will send it again."""
+        payload = job["payload"]
         if payload["message_id"] is not None:
             delivery = {"status": "sent", "attempts": job["attempts"], "error": None, "sent_at": utcnow()}
-            await self._conversations.record_delivery(payload["message_id"], delivery, external_id)
-        self._metrics.deliveries.labels(channel, "sent").inc()
+            await self._conversations.record_delivery(payload["message_id"], delivery, outcome)
+        self._metrics.deliveries.labels(payload["channel"], "sent").inc()
 
     async def failed(self, job: Job, failure: JobFailed, *, final: bool) -> None:
         payload = job["payload"]

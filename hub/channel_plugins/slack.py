@@ -167,6 +167,9 @@ class SlackMirrorPosts:
                 raise JobFailed(str(exc), retryable=exc.retryable, retry_after=exc.retry_after) from exc
             await self._conversations.mark_mirrored(message["_id"], slack.CHANNEL, ts)
 
+    async def done(self, job: Job, outcome: None) -> None:
+        """Marked mirrored by `run`, right after its post."""
+
     async def failed(self, job: Job, failure: JobFailed, *, final: bool) -> None:
         if final:
             log.warning("could not mirror a message to Slack", extra={"error": str(failure)})

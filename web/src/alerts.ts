@@ -35,3 +35,33 @@ export async function setAlerts(on: boolean, storage: Storage = localStorage): P
 export function titleWith(count: number, name: string): string {
   return count > 0 ? `(${count}) ${name}` : name
 }
+
+const SOUND = 'hub.sound'
+let audio: AudioContext | null = null
+
+export function soundOn(storage: Storage = localStorage): boolean {
+  return storage.getItem(SOUND) === 'on'
+}
+
+/** Turn the sound on or off (turning it on is a click, which lets the page play it later). */
+export function setSound(on: boolean, storage: Storage = localStorage): boolean {
+  storage.setItem(SOUND, on ? 'on' : 'off')
+  if (on && typeof AudioContext !== 'undefined') {
+    audio ??= new AudioContext()
+    void audio.resume()
+  }
+  return on
+}
+
+/** A short, soft chime. */
+export function chime(): void {
+  if (!audio) return
+  const tone = audio.createOscillator()
+  const volume = audio.createGain()
+  tone.frequency.value = 880
+  volume.gain.setValueAtTime(0.08, audio.currentTime)
+  volume.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.25)
+  tone.connect(volume).connect(audio.destination)
+  tone.start()
+  tone.stop(audio.currentTime + 0.25)
+}

@@ -40,6 +40,7 @@ export default {
     slaDue: 'SLA: {due}',
     unknownContact: 'Unknown contact',
     filters: 'Filters',
+    byUs: 'Us:',
   },
   bulk: {
     select: 'Select {name}',
@@ -276,6 +277,7 @@ export default {
     title: 'Your notifications',
     none: 'Nothing new for you.',
     browser: 'Browser notifications',
+    sound: 'Sound',
   },
   alerts: {
     assigned: 'A conversation was assigned to you',

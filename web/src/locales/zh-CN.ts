@@ -42,6 +42,7 @@ const zh: typeof en = {
     slaDue: 'SLA：{due}',
     unknownContact: '未知联系人',
     filters: '筛选',
+    byUs: '我方：',
   },
   bulk: {
     select: '选择 {name}',
@@ -278,6 +279,7 @@ const zh: typeof en = {
     title: '你的通知',
     none: '没有新通知。',
     browser: '浏览器通知',
+    sound: '提示音',
   },
   alerts: {
     assigned: '有会话分配给了你',

@@ -3,7 +3,7 @@
 // SLA breach (the hub's notifications). Changes the agent made themselves are not news.
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
-import { alertsOn, browserSink, setAlerts } from '../alerts'
+import { alertsOn, browserSink, chime, setAlerts, setSound, soundOn } from '../alerts'
 import { useLive } from './live'
 import type { Conversation, Message, StreamEvent } from '../types'
 
@@ -12,6 +12,7 @@ export type AlertKind = 'assigned' | 'answered' | 'notice'
 
 export const useAlerts = defineStore('alerts', () => {
   const on = ref(alertsOn(browserSink()))
+  const sound = ref(soundOn())
   const assignees = new Map<string, string | null>() // conversation -> assignee, as last seen
   const mine = new Map<string, number>() // conversation -> when this agent last changed it
   let me = ''
@@ -21,6 +22,7 @@ export const useAlerts = defineStore('alerts', () => {
   function show(title: string, body: string, tag: string): void {
     const sink = browserSink()
     if (alertsOn(sink)) sink?.show(title, body, tag) // read now: the agent may have allowed them since
+    if (sound.value) chime()
   }
 
   function changedByMe(ids: string[]): void {
@@ -67,5 +69,9 @@ export const useAlerts = defineStore('alerts', () => {
     on.value = await setAlerts(!on.value)
   }
 
-  return { on, start, stop, toggle, changedByMe, remember }
+  function toggleSound(): void {
+    sound.value = setSound(!sound.value)
+  }
+
+  return { on, sound, start, stop, toggle, toggleSound, changedByMe, remember }
 })
