@@ -269,9 +269,38 @@ class Contacts:
         if match:
             found = await self._term_search.find_ids(self._col, match, {"merged_into": None})
             clauses.insert(0, {"_id": {"$in": found}})
-        return await find_page(
+        items = await find_page(
             self._col, clauses, limit=limit, cursor=cursor, field="updated_at", windows=match is None
         )
+        return await self._with_activity(items)
+
+    async def _with_activity(self, contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each contact with what a list shows of their dealings: the channels they wrote on, when
+        they last wrote or were written to, and how many of their conversations are not resolved
+        (one query for the page)."""
+        ids = [contact["_id"] for contact in contacts]
+        pipeline = [
+            {"$match": {"contact_id": {"$in": ids}, "message_count": {"$gt": 0}}},
+            {
+                "$group": {
+                    "_id": "$contact_id",
+                    "last": {"$max": "$last_message_at"},
+                    "open": {"$sum": {"$cond": [{"$eq": ["$status", "resolved"]}, 0, 1]}},
+                    "channels": {"$addToSet": "$channel"},
+                }
+            },
+        ]
+        rows = await (await self._db.conversations.aggregate(pipeline)).to_list(None) if ids else []
+        activity = {row["_id"]: row for row in rows}
+        return [
+            contact
+            | {
+                "last_contact_at": activity.get(contact["_id"], {}).get("last"),
+                "open_conversations": activity.get(contact["_id"], {}).get("open", 0),
+                "channels": sorted(activity.get(contact["_id"], {}).get("channels", [])),
+            }
+            for contact in contacts
+        ]
 
     async def create(self, fields: dict[str, Any], audited: Audited | None = None) -> dict[str, Any]:
         doc = new_contact(**self._clean(fields))

@@ -548,6 +548,11 @@ async def test_contacts_and_tickets_screens(make_hub, browser):
 
     await page.get_by_role("link", name="Contacts").click()
     await page.get_by_label("Search contacts").fill("Pat")
+    listed = (
+        page.get_by_role("region", name="Contact list").get_by_role("listitem").filter(has_text="Pat Doe")
+    )
+    await expect(listed).to_contain_text("1 open")  # snoozed counts: not resolved
+    await expect(listed).to_contain_text("chat")
     await page.get_by_role("link", name="Pat Doe").click()
     profile = page.get_by_role("region", name="Contact profile")
     await expect(profile).to_contain_text("Conversations (1)")

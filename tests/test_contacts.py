@@ -151,3 +151,21 @@ async def test_merge_moves_conversations_identities_and_history(hub):
     )
     assert status == 422
     assert await hub.db.audit.count_documents({"action": "contact.merge"}) == 1
+
+
+async def test_the_contact_list_says_when_each_last_wrote_on_which_channels_and_what_is_open(hub):
+    agent = await hub.login("agent")
+    first = await (
+        await hub.chat(chat_message("One", sender={"id": "c1", "name": "Cy", "email": "cy@x.example"}))
+    ).json()
+    await hub.chat(chat_message("Two", sender={"id": "c1", "name": "Cy"}, thread_id="other"))
+    path = f"/api/v1/conversations/{first['conversation_id']}"
+    assert (await hub.call("PATCH", path, agent, json={"status": "resolved"}))[0] == 200
+    quiet = await hub.services.contacts.create({"name": "Quiet One"})
+    status, body = await hub.call("GET", "/api/v1/contacts", agent)
+    assert status == 200
+    by_name = {item["name"]: item for item in body["items"]}
+    cy = by_name["Cy"]
+    assert cy["channels"] == ["chat"] and cy["open_conversations"] == 1 and cy["last_contact_at"]
+    assert by_name["Quiet One"]["open_conversations"] == 0 and by_name["Quiet One"]["last_contact_at"] is None
+    assert str(quiet["_id"]) == by_name["Quiet One"]["id"]

@@ -45,6 +45,10 @@ export interface Contact {
   emails: string[]
   phones: string[]
   company?: string | null
+  // In lists: their dealings at a glance.
+  channels?: string[]
+  last_contact_at?: string | null
+  open_conversations?: number
 }
 
 export interface Conversation {

@@ -91,6 +91,8 @@ export default {
   },
   contacts: {
     title: 'Contacts',
+    open: '{count} open',
+    lastContact: 'last {when}',
     list: 'Contact list',
     profile: 'Contact profile',
     search: 'Search contacts',

@@ -93,6 +93,8 @@ const zh: typeof en = {
   },
   contacts: {
     title: '联系人',
+    open: '{count} 个未解决',
+    lastContact: '最近 {when}',
     list: '联系人列表',
     profile: '联系人详情',
     search: '搜索联系人',
