@@ -36,7 +36,7 @@ from hub.realtime import Realtime
 from hub.settings import Settings
 from hub.sla_watch import SlaWatch
 from hub.stream_sockets import StreamSockets
-from hub.use_cases import InboxPages, IntentReviewing, ParkedJobs, StaffMessages
+from hub.use_cases import InboxPages, IntentReviewing, LeadPages, ParkedJobs, StaffMessages
 
 
 @dataclass
@@ -73,6 +73,7 @@ class Services:
     stream_sockets: StreamSockets
     staff_messages: StaffMessages
     inbox_pages: InboxPages
+    lead_pages: LeadPages
     intent_reviewing: IntentReviewing
     parked_jobs: ParkedJobs
     nlp_worker: NlpWorker | None = None

@@ -22,6 +22,7 @@ from crm_core.intent_reviews import IntentReviews
 from crm_core.jobs import Job, JobQueue
 from crm_core.notifications import Notifications
 from crm_core.records import id_or_key, object_id
+from crm_core.sales import LeadFilter, Leads
 from crm_core.tickets import Tickets
 from crm_core.users import Users
 from hub.metrics import Metrics
@@ -105,6 +106,35 @@ class InboxPages:
                 "ticket": tickets.get(c["ticket_id"]) if c.get("ticket_id") else None,
             }
             for c in items
+        ]
+
+
+@dataclass(frozen=True)
+class LeadPages:
+    leads: Leads
+    contacts: Contacts
+    conversations: Conversations
+
+    async def page(
+        self, where: LeadFilter, viewer: dict[str, Any], *, limit: int, cursor: tuple | None
+    ) -> list[dict[str, Any]]:
+        """A page of leads, each with who it is (the contact's name, company, addresses) and the
+        channel it came from (its first conversation's): two more queries per page."""
+        items = await self.leads.list(where, viewer_id=viewer["_id"], limit=limit, cursor=cursor)
+        contacts = await self.contacts.briefs([lead["contact_id"] for lead in items])
+        first = {
+            lead["_id"]: lead["source_conversation_ids"][0]
+            for lead in items
+            if lead.get("source_conversation_ids")
+        }
+        channels = await self.conversations.channels_of(list(first.values()))
+        return [
+            {
+                **lead,
+                "contact": contacts.get(lead["contact_id"]),
+                "source_channel": channels.get(first[lead["_id"]]) if lead["_id"] in first else None,
+            }
+            for lead in items
         ]
 
 

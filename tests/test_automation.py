@@ -111,6 +111,7 @@ async def test_rich_sales_inquiry_becomes_a_qualified_lead_assigned_to_a_rep(mak
     assert status == 200
     [lead] = leads["items"]
     assert lead["owner_id"] == rep_id
+    assert lead["contact"]["name"] == "Jo Buyer" and lead["source_channel"] == "chat"  # who, from where
     signals = {s["signal"]: s for s in lead["signals"]}
     assert {"budget", "team_size", "timeline", "request", "title", "company"} <= set(signals)
     assert signals["budget"]["evidence"] == "EUR 60k" and signals["team_size"]["value"] == 40

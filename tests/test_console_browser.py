@@ -420,8 +420,16 @@ async def test_a_sales_rep_drags_a_deal_to_won_and_the_api_agrees(make_hub, brow
         for title, value in (("Acme rollout", 12000), ("Globex pilot", 3000))
     ]  # fmt: skip
     await hub.db.deals.insert_many(deals)
+    buyer = {"id": "jo", "name": "Jo Buyer", "email": "jo@globex.example"}
+    ack = await (await hub.chat(chat_message("We need 40 seats, can we get a demo?", sender=buyer))).json()
+    inquiry = await hub.db.messages.find_one({"_id": ObjectId(ack["id"])})
+    await hub.services.automation.act(
+        inquiry, unsure_analysis("sales_inquiry"), await hub.services.rules.get()
+    )
     page = await signed_in(browser, hub, rep, "/sales")
     await expect(page.get_by_role("link", name="Inbox")).to_be_visible()
+    lead = page.get_by_role("row").filter(has_text="Jo Buyer")
+    await expect(lead).to_contain_text("chat")  # who the lead is, and where it came from
     await expect(page.get_by_role("link", name="Reports")).to_have_count(0)
     await expect(page.get_by_role("link", name="Settings")).to_have_count(0)
     proposal = page.get_by_role("region", name="Proposal")

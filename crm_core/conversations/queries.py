@@ -120,3 +120,8 @@ class ConversationQueries(ConversationStore):
         if not 0 <= index < len(attachments) or attachments[index].get("content") is None:
             raise NotFound(f"message {message_id} has no stored attachment {index}")
         return attachments[index]
+
+    async def channels_of(self, conversation_ids: list[ObjectId]) -> dict[ObjectId, str]:
+        """The channel of each of these conversations."""
+        found = self._col.find({"_id": {"$in": conversation_ids}}, {"channel": 1})
+        return {conversation["_id"]: conversation["channel"] async for conversation in found}

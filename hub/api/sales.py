@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm_core.money import MAX_AMOUNT
 from crm_core.sales import DealFilter, LeadFilter
 from crm_core.vocabularies import SALES_TEAM, DealStage, LeadStatus
+from hub.api.cursors import decode_cursor
 from hub.api.route_table import QueryParam, RouteTable
-from hub.api.routing import Call, json_ok
+from hub.api.routing import Call, json_ok, page
 
 routes = RouteTable()
 
@@ -35,7 +36,8 @@ class DealChanges(BaseModel):
 
 
 @routes.route("GET", "/api/v1/leads", summary="Leads, newest first, each with its score and the signals "
-           "that earned it.", tag="sales", roles=SALES_TEAM,
+           "that earned it, its contact (name, company, addresses) and the channel it came from.",
+           tag="sales", roles=SALES_TEAM,
            query=(QueryParam("status", "new, qualified, converted, lost; several separated by commas"),
                   QueryParam("owner", "a user id, `me` or `none`"),
                   QueryParam("min_score", "0-100", "integer"), *PAGING))  # fmt: skip
@@ -43,7 +45,9 @@ async def list_leads(call: Call) -> web.Response:
     where = LeadFilter(
         status=call.query("status"), owner=call.query("owner"), min_score=call.number("min_score", 100)
     )
-    return await call.listed(call.services.leads.list, where, "created_at")
+    limit, cursor = call.limit(), decode_cursor(call.query("cursor"))
+    items = await call.services.lead_pages.page(where, call.actor, limit=limit, cursor=cursor)
+    return page(items, limit, "created_at")
 
 
 @routes.route("GET", "/api/v1/leads/{id}", summary="One lead.", tag="sales", roles=SALES_TEAM)  # fmt: skip

@@ -563,7 +563,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Leads, newest first, each with its score and the signals that earned it.
+         * Leads, newest first, each with its score and the signals that earned it, its contact (name, company, addresses) and the channel it came from.
          * @description Roles: admin, sales, manager
          */
         get: operations["get_list_leads"];

@@ -113,6 +113,8 @@ export interface Lead {
   owner_id: string | null
   signals: { signal: string; points: number; evidence: string }[]
   created_at: string
+  contact?: Contact | null
+  source_channel?: string | null
 }
 
 export interface Job {

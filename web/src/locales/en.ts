@@ -135,6 +135,9 @@ export default {
   },
   sales: {
     title: 'Sales',
+    customer: 'Customer',
+    source: 'Came from',
+    since: 'since {when}',
     pipeline: 'Deals pipeline',
     leads: 'Open leads',
     score: 'Score',

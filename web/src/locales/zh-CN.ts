@@ -137,6 +137,9 @@ const zh: typeof en = {
   },
   sales: {
     title: '销售',
+    customer: '客户',
+    source: '来源渠道',
+    since: '始于 {when}',
     pipeline: '商机看板',
     leads: '待跟进线索',
     score: '评分',
