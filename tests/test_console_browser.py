@@ -130,6 +130,7 @@ async def test_an_agent_picks_conversations_and_resolves_assigns_and_labels_them
         await page.get_by_role("checkbox", name=f"Select {name}").click()
     await bar.get_by_role("button", name="Assign", exact=True).click()
     await bar.get_by_role("button", name="Bob").click()
+    await expect(bar).to_have_count(0)
     for name in ("Ben", "Cat"):
         await page.get_by_role("checkbox", name=f"Select {name}").click()
     await bar.get_by_role("button", name="Resolve").click()

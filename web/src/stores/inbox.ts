@@ -130,14 +130,18 @@ export const useInbox = defineStore('inbox', () => {
 
   /** One change to every picked conversation, in one request; the list takes the results. */
   async function changeChosen(changes: Record<string, unknown>): Promise<void> {
-    if (!chosen.value.length) return
-    useAlerts().changedByMe(chosen.value)
-    const page = await api<{ items: Conversation[] }>('POST', '/api/v1/conversations/bulk', {
-      ids: chosen.value,
-      ...changes,
-    })
+    const ids = [...chosen.value]
+    if (!ids.length) return
+    useAlerts().changedByMe(ids)
+    clearChosen() // at once: what is picked while the request runs is the next selection
+    let page: { items: Conversation[] }
+    try {
+      page = await api<{ items: Conversation[] }>('POST', '/api/v1/conversations/bulk', { ids, ...changes })
+    } catch (failed) {
+      if (!chosen.value.length) chosen.value = ids // picked again, with the reason beside them
+      throw failed
+    }
     for (const conversation of page.items) conversationChanged(conversation)
-    clearChosen()
     void refreshCounts()
   }
 
