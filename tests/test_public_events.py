@@ -11,7 +11,17 @@ from pydantic import ValidationError
 from crm_core.domain_events import EventLog
 from crm_core.event_types import EVENT_TYPES, public_event
 from crm_core.live import LiveEvent
-from crm_core.vocabularies import CONVERSATION_STATUSES, DEAL_STAGES, PRIORITIES, ROLES, TICKET_STATUSES
+from crm_core.vocabularies import (
+    ADMINS,
+    CONVERSATION_STATUSES,
+    DEAL_STAGES,
+    INBOX_WORKERS,
+    MANAGERS,
+    PRIORITIES,
+    ROLES,
+    SALES_TEAM,
+    TICKET_STATUSES,
+)
 from nlp.labels import INTENTS
 from tests.conftest import all_events_handled, chat_message, eventually
 
@@ -66,6 +76,10 @@ async def test_the_vocabularies_are_named_schemas(hub):
     schemas = document["components"]["schemas"]
     for name, values in {
         "Role": ROLES,
+        "InboxWorkerRole": INBOX_WORKERS,
+        "SalesTeamRole": SALES_TEAM,
+        "ManagerRole": MANAGERS,
+        "AdminRole": ADMINS,
         "ConversationStatus": CONVERSATION_STATUSES,
         "Priority": PRIORITIES,
         "TicketStatus": TICKET_STATUSES,

@@ -10,6 +10,11 @@ from crm_core.event_types import EVENT_TYPES, PUBLIC_EVENTS
 from crm_core.jobs import JobStatus
 from crm_core.live import LiveEvent
 from crm_core.vocabularies import (
+    ADMINS,
+    ALL_STAFF,
+    INBOX_WORKERS,
+    MANAGERS,
+    SALES_TEAM,
     CampaignStatus,
     ConversationStatus,
     DealStage,
@@ -108,6 +113,12 @@ def _vocabularies() -> dict[str, Any]:
     """Each vocabulary as a named schema (the console's types and option lists come from these)."""
     enums: dict[str, Iterable[str]] = {
         "Role": Role,
+        # The role groups the routes allow (each route's own roles are in its description).
+        "AllStaffRole": ALL_STAFF,
+        "InboxWorkerRole": INBOX_WORKERS,
+        "SalesTeamRole": SALES_TEAM,
+        "ManagerRole": MANAGERS,
+        "AdminRole": ADMINS,
         "ConversationStatus": ConversationStatus,
         "Priority": Priority,
         "TicketStatus": TicketStatus,

@@ -1,13 +1,19 @@
-// What each role may do in the console: the same rules as the API's (hub/api/routing.py), so
-// no one sees a control the API would refuse.
+// What each role may do in the console: the role groups of the API's routes, from its OpenAPI
+// document (src/api-schema.ts), so no one sees a control the API would refuse.
+import {
+  adminRoleValues,
+  allStaffRoleValues,
+  inboxWorkerRoleValues,
+  managerRoleValues,
+  salesTeamRoleValues,
+} from './api-schema'
 import type { Role } from './types'
 
-export const ALL_STAFF: readonly Role[] = ['admin', 'agent', 'sales', 'manager']
-export const INBOX_WORKERS: readonly Role[] = ['admin', 'agent', 'manager']
-export const MANAGERS: readonly Role[] = ['admin', 'manager']
-
-export const SALES_TEAM: readonly Role[] = ['admin', 'sales', 'manager']
-export const ADMINS: readonly Role[] = ['admin']
+export const ALL_STAFF: readonly Role[] = allStaffRoleValues
+export const INBOX_WORKERS: readonly Role[] = inboxWorkerRoleValues
+export const MANAGERS: readonly Role[] = managerRoleValues
+export const SALES_TEAM: readonly Role[] = salesTeamRoleValues
+export const ADMINS: readonly Role[] = adminRoleValues
 
 export const SCREENS = {
   inbox: ALL_STAFF,

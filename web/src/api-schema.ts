@@ -1434,6 +1434,10 @@ export interface components {
              */
             type: "user" | "rule";
         };
+        /** @enum {string} */
+        AdminRole: "admin";
+        /** @enum {string} */
+        AllStaffRole: "admin" | "agent" | "sales" | "manager";
         /** BulkChangesBody */
         BulkChangesBody: {
             /**
@@ -1907,6 +1911,8 @@ export interface components {
             };
         };
         /** @enum {string} */
+        InboxWorkerRole: "admin" | "agent" | "manager";
+        /** @enum {string} */
         Intent: "support_request" | "billing" | "sales_inquiry" | "complaint" | "cancellation" | "feedback" | "greeting" | "spam" | "other";
         /** IntentBody */
         IntentBody: {
@@ -2057,6 +2063,8 @@ export interface components {
             /** Password */
             password: string;
         };
+        /** @enum {string} */
+        ManagerRole: "admin" | "manager";
         /** MergeBody */
         MergeBody: {
             /** Other Id */
@@ -2322,6 +2330,8 @@ export interface components {
         RulesBody: {
             [key: string]: unknown;
         };
+        /** @enum {string} */
+        SalesTeamRole: "admin" | "sales" | "manager";
         /**
          * SlaTarget
          * @description The two times a ticket's SLA promises: its first response and its resolution.
@@ -2571,6 +2581,8 @@ export interface components {
     pathItems: never;
 }
 export type Actor = components['schemas']['Actor'];
+export type AdminRole = components['schemas']['AdminRole'];
+export type AllStaffRole = components['schemas']['AllStaffRole'];
 export type BulkChangesBody = components['schemas']['BulkChangesBody'];
 export type CampaignChanges = components['schemas']['CampaignChanges'];
 export type CampaignStatus = components['schemas']['CampaignStatus'];
@@ -2601,6 +2613,7 @@ export type DealStageChangedEvent = components['schemas']['DealStageChangedEvent
 export type DomainEventType = components['schemas']['DomainEventType'];
 export type Enrolment = components['schemas']['Enrolment'];
 export type Error = components['schemas']['Error'];
+export type InboxWorkerRole = components['schemas']['InboxWorkerRole'];
 export type Intent = components['schemas']['Intent'];
 export type IntentBody = components['schemas']['IntentBody'];
 export type JobStatus = components['schemas']['JobStatus'];
@@ -2614,6 +2627,7 @@ export type LeadQualifiedEvent = components['schemas']['LeadQualifiedEvent'];
 export type LeadStatus = components['schemas']['LeadStatus'];
 export type LiveEvent = components['schemas']['LiveEvent'];
 export type LoginBody = components['schemas']['LoginBody'];
+export type ManagerRole = components['schemas']['ManagerRole'];
 export type MergeBody = components['schemas']['MergeBody'];
 export type MessageClassified = components['schemas']['MessageClassified'];
 export type MessageClassifiedEvent = components['schemas']['MessageClassifiedEvent'];
@@ -2630,6 +2644,7 @@ export type ReadBody = components['schemas']['ReadBody'];
 export type ReplyBody = components['schemas']['ReplyBody'];
 export type Role = components['schemas']['Role'];
 export type RulesBody = components['schemas']['RulesBody'];
+export type SalesTeamRole = components['schemas']['SalesTeamRole'];
 export type SlaTarget = components['schemas']['SlaTarget'];
 export type Step = components['schemas']['Step'];
 export type StreamEvent = components['schemas']['StreamEvent'];
@@ -5174,17 +5189,22 @@ type ReadonlyArray<T> = [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
 export const actorTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Actor"]["type"]> = ["user", "rule"];
+export const adminRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AdminRole"]> = ["admin"];
+export const allStaffRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AllStaffRole"]> = ["admin", "agent", "sales", "manager"];
 export const campaignStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CampaignStatus"]> = ["active", "paused", "archived"];
 export const channelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Channel"]> = ["chat", "email", "webchat", "telegram", "slack"];
 export const conversationStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ConversationStatus"]> = ["open", "pending", "snoozed", "resolved"];
 export const dealStageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DealStage"]> = ["new", "qualified", "proposal", "won", "lost"];
 export const domainEventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DomainEventType"]> = ["message.received", "message.sent", "message.classified", "message.intent_reviewed", "conversation.opened", "conversation.status_changed", "conversation.assigned", "ticket.opened", "ticket.status_changed", "ticket.breached", "lead.created", "lead.qualified", "lead.assigned", "deal.stage_changed", "contact.merged"];
+export const inboxWorkerRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InboxWorkerRole"]> = ["admin", "agent", "manager"];
 export const intentValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Intent"]> = ["support_request", "billing", "sales_inquiry", "complaint", "cancellation", "feedback", "greeting", "spam", "other"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["pending", "running", "done", "parked"];
 export const leadStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LeadStatus"]> = ["new", "qualified", "converted", "lost"];
 export const liveEventValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LiveEvent"]> = ["conversation.created", "conversation.updated", "message.created", "message.updated", "ticket.created", "ticket.updated", "lead.created", "lead.updated", "deal.created", "deal.updated", "notification.created", "notification.updated", "presence", "ready"];
+export const managerRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ManagerRole"]> = ["admin", "manager"];
 export const priorityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Priority"]> = ["low", "medium", "high", "urgent"];
 export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["admin", "agent", "sales", "manager"];
+export const salesTeamRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SalesTeamRole"]> = ["admin", "sales", "manager"];
 export const slaTargetValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SlaTarget"]> = ["first_response", "resolution"];
 export const stepChannelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Step"]["channel"]> = ["chat", "email", "webchat", "telegram", "slack"];
 export const ticketStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TicketStatus"]> = ["open", "pending", "resolved", "closed"];
