@@ -4,7 +4,7 @@ automation (intent, labels, actions), by channels (edits, deliveries, mirrors)."
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -12,13 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_core.audit import Audited, audit_edit
 from crm_core.conversations.queries import ConversationQueries
-from crm_core.conversations.shapes import (
-    _describe_changes,
-    _message,
-    _preview,
-    _staff_update,
-    staff_sender,
-)
+from crm_core.conversations.shapes import message_preview, staff_sender
 from crm_core.domain_events import Event, staff_actor
 from crm_core.errors import Invalid, NotFound
 from crm_core.jobs import enqueue, message_job
@@ -318,7 +312,7 @@ class ConversationCommands(ConversationQueries):
         message |= fields or {}
         message["delivery"] = {"status": "pending", "attempts": 0, "error": None}
         counted: dict[str, Any] = {
-            "$set": {"last_message": _preview(message), "updated_at": now},
+            "$set": {"last_message": message_preview(message), "updated_at": now},
             "$max": {"last_message_at": now},
             "$inc": {"message_count": 1},
         }
@@ -337,3 +331,58 @@ class ConversationCommands(ConversationQueries):
         self._events.publish(LiveEvent.MESSAGE_CREATED, message)
         self._events.publish(LiveEvent.CONVERSATION_UPDATED, updated)
         return message
+
+
+def _message(
+    conversation: dict[str, Any],
+    *,
+    kind: str,
+    direction: str,
+    sender: dict[str, Any],
+    text: str,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "_id": ObjectId(),
+        "conversation_id": conversation["_id"],
+        "contact_id": conversation["contact_id"],
+        "channel": conversation["channel"],
+        "external_id": None,
+        "direction": direction,
+        "kind": kind,
+        "sender": sender,
+        "text": text,
+        "attachments": [],
+        "terms": search_terms(text) if kind != "activity" else [],
+        "created_at": at or utcnow(),
+    }
+
+
+def _staff_update(changed: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The update for a staff member's changes: resolving stamps the time, and any other status
+    than snoozed ends a snooze."""
+    update: dict[str, Any] = {"$set": {**changed, "updated_at": now}}
+    if changed.get("status") == "resolved":
+        update["$set"]["resolved_at"] = now
+    if "status" in changed and changed["status"] != "snoozed" and "snoozed_until" not in changed:
+        update["$set"]["snoozed_until"] = None
+    return update
+
+
+def _describe_changes(changed: dict[str, Any], actor: dict[str, Any], assignee_name: str | None) -> list[str]:
+    who = actor.get("name") or actor["email"]
+    lines = []
+    for field, value in changed.items():
+        if field == "snoozed_until":
+            continue
+        if field == "assignee_id":
+            lines.append(
+                f"{who} unassigned the conversation"
+                if value is None
+                else f"{who} assigned it to {assignee_name}"
+            )
+        elif field == "labels":
+            lines.append(f"{who} set labels: {', '.join(value) or 'none'}")
+        else:
+            lines.append(f"{who} set {field} to {value if value is not None else 'none'}")
+    return lines

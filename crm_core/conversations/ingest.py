@@ -15,11 +15,7 @@ from crm_core.conversations.shapes import (
     InboundWrite,
     NewThread,
     Stored,
-    _ContactMoved,
-    _counted,
-    _fresh,
-    _key,
-    _new_conversation,
+    message_preview,
 )
 from crm_core.domain_events import Event
 from crm_core.errors import NotFound
@@ -272,3 +268,75 @@ class ConversationIngest(ConversationQueries):
             created = conversation["message_count"] == count
             event = LiveEvent.CONVERSATION_CREATED if created else LiveEvent.CONVERSATION_UPDATED
             self._events.publish(event, conversation)
+
+
+class _ContactMoved(Exception):
+    """A conversation's contact changed (a merge) after the message was addressed to it."""
+
+
+def _new_conversation(thread: NewThread) -> dict[str, Any]:
+    """`waiting_since` and `first_response_at` stay absent until set: `$min` fills an absent
+    field but would keep a null one."""
+    return {
+        "channel": thread.channel,
+        "thread_key": thread.thread_key,
+        "contact_id": thread.contact_id,
+        "route": thread.route,
+        "subject": thread.subject,
+        "subject_key": thread.subject_key,
+        "status": thread.status,
+        "snoozed_until": None,
+        "assignee_id": None,
+        "team": None,
+        "priority": None,
+        "labels": [],
+        "last_intent": None,
+        "ticket_id": None,
+        "lead_id": None,
+        "message_count": 0,
+        "last_message_at": thread.at,
+        "created_at": utcnow(),
+    }
+
+
+def _counted(writes: Sequence[InboundWrite]) -> list[dict[str, Any]]:
+    """One update counting the inbound messages in the conversations they join: one statement
+    for the batch (the embedded server pays its per-statement work, reading the index catalogue
+    among it, once, not once per message). Each conversation finds its own figures by its id in
+    the lists the update carries. It is one stage, since the embedded server copies the whole
+    document for each stage. Machine-sent mail does not reopen the conversation or make it wait
+    for an agent."""
+    figures: dict[ObjectId, dict[str, Any]] = {}
+    for write in writes:
+        message, at = write.message, write.message["created_at"]
+        counted = figures.setdefault(write.conversation_id, {"count": 0, "at": at, "reopens": False})
+        counted.update(count=counted["count"] + 1, at=max(counted["at"], at), route=write.route,
+                       last_message=message_preview(message))  # fmt: skip
+        if "auto" not in message["flags"]:
+            counted.update(reopens=True, waiting_since=min(counted.get("waiting_since", at), at))
+    ids = list(figures)
+    mine = {"$arrayElemAt": [{"$literal": list(figures.values())}, {"$indexOfArray": [ids, "$_id"]}]}
+    reopens = "$$mine.reopens"
+    counts = {
+        "route": "$$mine.route",
+        "last_message": "$$mine.last_message",
+        "updated_at": "$$mine.at",
+        "last_message_at": {"$max": ["$last_message_at", "$$mine.at"]},
+        "message_count": {"$add": ["$message_count", "$$mine.count"]},
+        "status": {"$cond": [reopens, "open", "$status"]},
+        "snoozed_until": {"$cond": [reopens, None, "$snoozed_until"]},
+        "waiting_since": {
+            "$cond": [reopens, {"$min": ["$waiting_since", "$$mine.waiting_since"]}, "$waiting_since"]
+        },
+    }
+    counted = {"$mergeObjects": ["$$ROOT", counts]}
+    return [{"$replaceWith": {"$let": {"vars": {"mine": mine}, "in": counted}}}]
+
+
+def _key(write: InboundWrite) -> tuple[str, str]:
+    return write.message["channel"], write.message["external_id"]
+
+
+def _fresh(write: InboundWrite) -> Stored:
+    message = write.message
+    return Stored(message["_id"], write.conversation_id, message["contact_id"], False)
