@@ -59,25 +59,35 @@ MESSAGE = "message"
 
 def message_job(message: dict[str, Any], conversation: dict[str, Any]) -> Job:
     """The delivery of a stored outbound message through its conversation's channel."""
-    payload = {
-        "message_id": message["_id"],
-        "conversation_id": conversation["_id"],
-        "channel": conversation["channel"],
-        "route": conversation.get("route", {}),
-        "text": message["text"],
-    }
-    return new_job(MESSAGE, payload)
+    return _delivery(
+        conversation["channel"],
+        conversation.get("route", {}),
+        message["text"],
+        message_id=message["_id"],
+        conversation_id=conversation["_id"],
+    )
 
 
 def staff_dm_job(user: dict[str, Any], text: str) -> Job:
     """A direct message to a staff user on Slack: the account they linked, else the one
     with their email (the sender looks it up)."""
     staff = {"slack_user": user.get("links", {}).get("slack"), "email": user.get("email")}
+    return _delivery("slack", {"staff": staff}, text)
+
+
+def _delivery(
+    channel: str,
+    route: dict[str, Any],
+    text: str,
+    *,
+    message_id: ObjectId | None = None,
+    conversation_id: ObjectId | None = None,
+) -> Job:
     payload = {
-        "message_id": None,
-        "conversation_id": None,
-        "channel": "slack",
-        "route": {"staff": staff},
+        "message_id": message_id,
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "route": route,
         "text": text,
     }
     return new_job(MESSAGE, payload)
@@ -217,11 +227,14 @@ class JobQueue:
         (their ids, so deliveries keep their ids); idempotent, so a crash mid-way is harmless."""
         adopted = 0
         async for entry in self._outbox.find({"status": {"$in": ["pending", "sending"]}}):
-            payload = {
-                name: entry.get(name)
-                for name in ("message_id", "conversation_id", "channel", "route", "text")
-            }
-            job = new_job(MESSAGE, payload) | {"_id": entry["_id"], "attempts": entry.get("attempts", 0)}
+            delivery = _delivery(
+                entry["channel"],
+                entry.get("route", {}),
+                entry["text"],
+                message_id=entry.get("message_id"),
+                conversation_id=entry.get("conversation_id"),
+            )
+            job = delivery | {"_id": entry["_id"], "attempts": entry.get("attempts", 0)}
             job["progress"] = {"parts_sent": entry.get("parts_sent", 0)}
             await self.enqueue(job)
             await self._outbox.delete_one({"_id": entry["_id"]})
