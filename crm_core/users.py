@@ -85,6 +85,8 @@ class Users:
         """The ids of these users, each an active staff user (else Invalid, naming the first
         that is not)."""
         ids = list(dict.fromkeys(object_id(given, "user") for given in user_ids))
+        if not ids:
+            return []
         found = {
             u["_id"]
             for u in await self._col.find({"_id": {"$in": ids}, "active": True}, {"_id": 1}).to_list(None)

@@ -82,7 +82,19 @@ class ConversationCommands(ConversationQueries):
         has); returns (new record, old values). The conversation is read in the transaction that
         changes it, so what changed (the activity lines, the events, the old values) is what
         this write changed, whatever another agent did a moment before."""
-        changes, assignee_name = await self._validated(changes)
+        validated, assignee_name = await self._validated(changes)
+        return await self._apply(conversation_id, validated, assignee_name, actor, audited)
+
+    async def _apply(
+        self,
+        conversation_id: str | ObjectId,
+        validated: dict[str, Any],
+        assignee_name: str | None,
+        actor: dict[str, Any],
+        audited: Audited | None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """`update`, once its changes are checked."""
+        changes = dict(validated)
         added = changes.pop("add_labels", None)
         now = utcnow()
         async with self._log.transaction() as session:
@@ -120,8 +132,9 @@ class ConversationCommands(ConversationQueries):
     ) -> list[dict[str, Any]]:
         """The same change to several conversations (a bulk action): checked first, so a change
         that is invalid, or a conversation that does not exist, changes none of them and says
-        which; then each conversation is changed in its own transaction, as `update` does."""
-        await self._validated(changes)
+        which; then each conversation is changed in its own transaction, as `update` does (the
+        change checked once, not once per conversation)."""
+        validated, assignee_name = await self._validated(changes)
         ids = list(
             dict.fromkeys(object_id(conversation_id, "conversation") for conversation_id in conversation_ids)
         )
@@ -129,7 +142,10 @@ class ConversationCommands(ConversationQueries):
         missing = [str(conversation_id) for conversation_id in ids if conversation_id not in found]
         if missing:
             raise NotFound(f"no conversation {', '.join(missing)}: none was changed")
-        return [(await self.update(conversation_id, changes, actor, audited))[0] for conversation_id in ids]
+        return [
+            (await self._apply(conversation_id, validated, assignee_name, actor, audited))[0]
+            for conversation_id in ids
+        ]
 
     async def _validated(self, changes: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """The changes, normalised, and the new assignee's name when there is one."""
