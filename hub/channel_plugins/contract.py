@@ -61,7 +61,7 @@ class ChannelPlugin:
 
     name: ClassVar[str]
     settings_hint: ClassVar[str]  # the settings that turn the channel on, for its routes' 404
-    routes: ClassVar[RouteTable] = RouteTable()  # its webhooks and pages
+    routes: ClassVar[RouteTable]  # its webhooks and pages: a table of its own
 
     def __init__(self, context: ChannelContext) -> None:
         self.context = context
