@@ -20,7 +20,7 @@ class SignatureError(Exception):
 
 
 class DeliveryError(Exception):
-    """A send failed. `retryable` tells the outbox whether to try again; `parts_sent`, how many
+    """A send failed. `retryable` tells the job queue whether to try again; `parts_sent`, how many
     parts of a message sent in parts are delivered, so a retry sends only the rest."""
 
     def __init__(

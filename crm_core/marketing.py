@@ -1,7 +1,7 @@
 """Marketing: campaigns of timed steps sent to enrolled contacts, with consent respected.
 
 An enrolment is the contact's place in a campaign. The scheduler claims due enrolments with
-leases; sending a step (message, outbox entry, enrolment advanced) is one transaction, so a
+leases; sending a step (message, its delivery job, enrolment advanced) is one transaction, so a
 step is never sent twice, and a crash before it commits leaves the step to be sent again."""
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ class Campaigns:
         return due["next_at"] if due else None
 
     async def send_step(self, enrolment: dict[str, Any]) -> dict[str, Any] | None:
-        """Send the enrolment's next step through the outbox; the message, or None when the
+        """Send the enrolment's next step through the job queue; the message, or None when the
         step cannot be sent (campaign gone or paused, no conversation on that channel)."""
         campaign = await self._col.find_one({"_id": enrolment["campaign_id"]})
         if campaign is None or campaign["status"] != "active":

@@ -19,10 +19,10 @@ IDLE_SECONDS = 30.0
 class CampaignScheduler(BackgroundLoop):
     name = "campaign-scheduler"
 
-    def __init__(self, campaigns: Campaigns, wake_outbox: Callable[[], None]) -> None:
+    def __init__(self, campaigns: Campaigns, wake_jobs: Callable[[], None]) -> None:
         super().__init__()
         self._campaigns = campaigns
-        self._wake_outbox = wake_outbox
+        self._wake_jobs = wake_jobs
 
     async def _run(self) -> None:
         while self.running:
@@ -44,7 +44,7 @@ class CampaignScheduler(BackgroundLoop):
             message = await self._campaigns.send_step(enrolment)
             if message is not None:
                 sent += 1
-                self._wake_outbox()
+                self._wake_jobs()
                 log.info(
                     "campaign step queued",
                     extra={"enrolment_id": str(enrolment["_id"]), "step": enrolment["step"]},

@@ -48,7 +48,7 @@ def embedded_uri(port: int) -> str:
     there are 10,000 (it keeps them 30 minutes): ingest from new customers fell to 31 msg/s after
     8,000 of them, and holds 160-177 msg/s without (bench/README.md). The hub's writes outside
     transactions are upserts on unique keys or updates by id, and a failed one is retried by its
-    caller (the channel's redelivery, the listener, the outbox)."""
+    caller (the channel's redelivery, the listener, the job queue)."""
     return f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false"
 
 

@@ -122,7 +122,7 @@ async def list_messages(call: Call) -> web.Response:
 
 
 @routes.route("POST", "/api/v1/conversations/{id}/messages",
-           summary="Reply through the conversation's channel (delivered via the outbox), "
+           summary="Reply through the conversation's channel (delivered by the job queue), "
            "or add a private note with private=true.",
            tag="conversations", roles=INBOX_WORKERS, body=ReplyBody, ok_status=201)  # fmt: skip
 async def post_message(call: Call) -> web.Response:

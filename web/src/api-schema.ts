@@ -441,7 +441,7 @@ export interface paths {
         get: operations["get_list_messages"];
         put?: never;
         /**
-         * Reply through the conversation's channel (delivered via the outbox), or add a private note with private=true.
+         * Reply through the conversation's channel (delivered by the job queue), or add a private note with private=true.
          * @description Roles: admin, agent, manager
          */
         post: operations["post_post_message"];
