@@ -87,6 +87,41 @@ class OutboundMessage:
     message_id: str | None  # None for a direct message to staff
     conversation_id: str | None
     parts_sent: int = 0  # of a message sent in parts: delivered by earlier attempts
+    attachments: tuple[Attachment, ...] = ()  # with their bytes
+
+
+# Files people send each other at work; never programs or pages a browser would run.
+EVERYDAY_FILE_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+    "application/zip",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "audio/mpeg",
+    "audio/ogg",
+    "video/mp4",
+)
+
+
+MAX_FILES_PER_MESSAGE = 5
+
+
+@dataclass(frozen=True)
+class AttachmentPolicy:
+    """What files a channel's replies can carry: each at most `max_bytes`, of these types."""
+
+    max_bytes: int
+    content_types: tuple[str, ...] = EVERYDAY_FILE_TYPES
+
+    def accepts(self, content_type: str) -> bool:
+        return content_type in self.content_types
 
 
 class ReplySender(Protocol):

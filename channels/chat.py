@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Annotated
@@ -12,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from channels.base import (
     MAX_SAFE_INTEGER,
     Attachment,
+    AttachmentPolicy,
     DeliveryError,
     InboundMessage,
     OutboundMessage,
@@ -24,6 +26,8 @@ from channels.base import (
 )
 
 CHANNEL = "chat"
+# Files go inline, base64-encoded in the signed JSON post.
+REPLY_ATTACHMENTS = AttachmentPolicy(max_bytes=5 * 1024 * 1024)
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 DELIVERY_HEADER = "X-Hub-Delivery"
 
@@ -115,6 +119,15 @@ class ChatSender:
                 "recipient": {"id": message.route.get("sender_id")},
                 "thread_id": message.route.get("thread_id"),
                 "text": message.text,
+                "attachments": [
+                    {
+                        "name": attachment.name,
+                        "content_type": attachment.content_type,
+                        "size": attachment.size,
+                        "content_base64": base64.b64encode(attachment.content or b"").decode(),
+                    }
+                    for attachment in message.attachments
+                ],
             }
         ).encode()
         headers = {

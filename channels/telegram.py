@@ -12,12 +12,14 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application
 from telegram.warnings import PTBDeprecationWarning
 
-from channels.base import Attachment, DeliveryError, InboundMessage, OutboundMessage, Sender
+from channels.base import Attachment, AttachmentPolicy, DeliveryError, InboundMessage, OutboundMessage, Sender
 
 CHANNEL = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_API_URL = "https://api.telegram.org"
 MAX_TEXT = 4096  # UTF-16 code units in one message (Bot API sendMessage)
+# Sent as documents (the Bot API takes up to 50 MB; we keep uploads small).
+REPLY_ATTACHMENTS = AttachmentPolicy(max_bytes=5 * 1024 * 1024)
 STAFF_COMMANDS = ("/stats", "/leads", "/sla", "/help", "/link")
 
 
@@ -167,14 +169,24 @@ class TelegramSender:
         self._bot = bot
 
     async def send(self, message: OutboundMessage) -> str | None:
-        """A text longer than Telegram takes goes as several messages, in order; a retry sends
-        only the parts not yet delivered. Returns the last part's id."""
+        """A text longer than Telegram takes goes as several messages, in order, then each
+        attachment as a document; a retry sends only the parts not yet delivered. Returns the
+        last part's id."""
         chat_id = message.route["chat_id"]
-        parts = text_parts(message.text, MAX_TEXT)
+        texts = text_parts(message.text, MAX_TEXT) if message.text.strip() else []
+        parts = [*texts, *message.attachments]
         last_id = None
         for number in range(message.parts_sent, len(parts)):
+            part = parts[number]
             try:
-                last_id = (await self._bot.send_message(chat_id=chat_id, text=parts[number])).message_id
+                sent = (
+                    await self._bot.send_message(chat_id=chat_id, text=part)
+                    if isinstance(part, str)
+                    else await self._bot.send_document(
+                        chat_id=chat_id, document=part.content or b"", filename=part.name
+                    )
+                )
             except TelegramError as exc:
                 raise _delivery_error(exc, parts_sent=number) from exc
+            last_id = sent.message_id
         return f"{chat_id}:{last_id}" if last_id is not None else None

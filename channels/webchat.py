@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from channels.base import (
+    AttachmentPolicy,
     InboundMessage,
     OutboundMessage,
     PayloadError,
@@ -24,6 +25,8 @@ from channels.base import (
 Frame = TypeVar("Frame", bound=BaseModel)
 CHANNEL = "webchat"
 MAX_TEXT = 4000
+# Shown in the widget as links the hub serves, signed per file.
+REPLY_ATTACHMENTS = AttachmentPolicy(max_bytes=5 * 1024 * 1024)
 
 
 def _mac(key: bytes, value: str) -> str:
@@ -134,19 +137,42 @@ def parse_message(visitor: Visitor, frame: _Frame) -> InboundMessage:
     )
 
 
-def public_message(message: dict[str, Any]) -> dict[str, Any]:
-    """What a visitor may see of a message: never notes, activities or staff internals."""
+def _attachment_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"hub widget attachment v1", hashlib.sha256).digest()
+
+
+def attachment_signature(secret: str, message_id: str, index: int) -> str:
+    """Lets whoever was shown an agent's file fetch it, and nothing else."""
+    return _mac(_attachment_key(secret), f"{message_id}:{index}")
+
+
+def public_message(message: dict[str, Any], secret: str) -> dict[str, Any]:
+    """What a visitor may see of a message: never notes, activities or staff internals; an
+    agent's files as links signed with `secret`."""
     sender = message.get("sender") or {}
     at = message["created_at"]
     inbound = message["direction"] == "in"
+    message_id = str(message.get("_id") or message.get("id"))
     return {
-        "id": str(message.get("_id") or message.get("id")),
+        "id": message_id,
         # Lets the tab that sent it replace its pending bubble, whichever arrives first.
         "client_id": (message.get("external_id") or "").rpartition(":")[2] if inbound else None,
         "direction": message["direction"],
         "text": message["text"],
         "author": None if inbound else sender.get("name"),
         "at": at if isinstance(at, str) else at.isoformat(),
+        "attachments": []
+        if inbound
+        else [
+            {
+                "name": attachment["name"],
+                "content_type": attachment.get("content_type"),
+                "size": attachment.get("size"),
+                "url": f"/widget/attachments/{message_id}/{index}"
+                f"?sig={attachment_signature(secret, message_id, index)}",
+            }
+            for index, attachment in enumerate(message.get("attachments", []))
+        ],
     }
 
 

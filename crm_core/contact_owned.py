@@ -122,4 +122,5 @@ CONTACT_OWNS: tuple[Owned, ...] = (
     Owned("leads", NEWEST, _any, _merge_leads, Erasure.ANONYMISE),
     Owned("deals", NEWEST, _any, moved("deals"), Erasure.ANONYMISE),
     Owned("enrolments", NEWEST, None, _merge_enrolments, Erasure.DELETE),
+    Owned("uploads", None, None, moved("uploads"), Erasure.DELETE),  # files agents sent them
 )

@@ -68,6 +68,11 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("token_hash", ASC)], name="token_hash", unique=True),
         IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0),
     ],
+    "uploads": [
+        IndexModel([("contact_id", ASC)], name="contact"),
+        # An upload no message claimed is removed; a claimed one has no expires_at.
+        IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0),
+    ],
     "link_codes": [
         IndexModel([("code_hash", ASC)], name="code_hash", unique=True),
         IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0),

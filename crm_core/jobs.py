@@ -59,13 +59,15 @@ MESSAGE = "message"
 
 def message_job(message: dict[str, Any], conversation: dict[str, Any]) -> Job:
     """The delivery of a stored outbound message through its conversation's channel."""
-    return _delivery(
+    job = _delivery(
         conversation["channel"],
         conversation.get("route", {}),
         message["text"],
         message_id=message["_id"],
         conversation_id=conversation["_id"],
     )
+    job["payload"]["attachments"] = len(message.get("attachments", []))
+    return job
 
 
 def staff_dm_job(user: dict[str, Any], text: str) -> Job:

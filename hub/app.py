@@ -39,7 +39,7 @@ from crm_core.users import Users
 from hub import console, logs
 from hub.api.all_routes import all_routes
 from hub.api.errors import error_middleware, error_response
-from hub.api.routing import install
+from hub.api.routing import install, streams_body
 from hub.campaign_scheduler import CampaignScheduler
 from hub.channel_plugins import CHANNELS, ChannelContext, plugins
 from hub.client_address import forwarded_client
@@ -272,11 +272,12 @@ def _unsubscribe_url(settings: Settings) -> Callable[[ObjectId], str] | None:
 def body_in_time(seconds: float) -> Middleware:
     """A request's body is read whole, within `seconds`, before its handler runs: a client that
     sends headers and then trickles or goes silent holds a connection only that long (handlers
-    reading the body later get it from memory)."""
+    reading the body later get it from memory). A route that streams its body (a file upload)
+    keeps the same time limit itself."""
 
     @web.middleware
     async def read_body(request: web.Request, handler) -> web.StreamResponse:
-        if request.body_exists:
+        if request.body_exists and not streams_body(request):
             try:
                 async with asyncio.timeout(seconds):
                     await request.read()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from channels.base import DeliveryError, OutboundMessage, ReplySender
+from channels.base import Attachment, DeliveryError, OutboundMessage, ReplySender
 from crm_core.conversations import Conversations
 from crm_core.jobs import MESSAGE, Job, JobFailed
 from crm_core.records import utcnow
@@ -38,6 +38,7 @@ class MessageDelivery:
             message_id=_text(payload["message_id"]),
             conversation_id=_text(payload["conversation_id"]),
             parts_sent=job.get("progress", {}).get("parts_sent", 0),
+            attachments=await self._attachments(payload),
         )
         try:
             external_id = await sender.send(message)
@@ -49,6 +50,15 @@ class MessageDelivery:
                 progress={"parts_sent": exc.parts_sent},
             ) from exc
         return external_id
+
+    async def _attachments(self, payload: dict[str, Any]) -> tuple[Attachment, ...]:
+        if not payload.get("attachments"):
+            return ()
+        stored = await self._conversations.sent_attachments(str(payload["message_id"]))
+        return tuple(
+            Attachment(name=a["name"], content_type=a["content_type"], size=a["size"], content=a["content"])
+            for a in stored
+        )
 
     async def done(self, job: Job, outcome: str | None) -> None:
         """The reply shows as sent only once its job is done: a crash in between never leaves a

@@ -45,11 +45,13 @@ class StaffMessages:
         private: bool,
         via: str = "api",
         mentions: Sequence[str] = (),
+        upload_ids: Sequence[str] = (),
     ) -> dict[str, Any]:
         """An agent's reply (delivered through the conversation's channel; the ticket's first
         response is met in the reply's own transaction) or private note, audited, wherever the
         agent wrote it (the API, a Slack thread); the audit entry is written with the message.
-        A note's `mentions` (active colleagues) are each told, in the note's transaction."""
+        A note's `mentions` (active colleagues) are each told, in the note's transaction; its
+        `upload_ids` (the author's uploads for it) become its attachments."""
         action = "conversation.note" if private else "conversation.reply"
         audited = Audited(actor, action, "conversation", details={"via": via})
         if mentions and not private:
@@ -60,14 +62,16 @@ class StaffMessages:
             async def tell(session: AsyncClientSession, note: dict[str, Any]) -> None:
                 await self.notifications.mentioned(note, actor, told, session)
 
-            return await self.conversations.add_note(conversation_id, text, actor, audited, within=tell)
+            return await self.conversations.add_note(
+                conversation_id, text, actor, audited, within=tell, upload_ids=upload_ids
+            )
         answered = object_id(conversation_id, "conversation")
 
         async def meet_first_response(session: AsyncClientSession) -> None:
             await self.tickets.responded(answered, session)
 
         message = await self.conversations.add_reply(
-            conversation_id, text, actor, within=meet_first_response, audited=audited
+            conversation_id, text, actor, within=meet_first_response, audited=audited, upload_ids=upload_ids
         )
         self.delivered()
         return message

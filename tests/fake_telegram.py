@@ -57,13 +57,20 @@ class FakeTelegram(LocalServer):
             return _ok(BOT_USER)
         if method in ("setWebhook", "deleteWebhook"):
             return _ok(True)
-        if method in ("sendMessage", "sendPhoto"):
+        if method in ("sendMessage", "sendPhoto", "sendDocument"):
             self._next_id += 1
             message = {"message_id": self._next_id, "date": int(time.time()), "from": BOT_USER,
                        "chat": {"id": chat_id, "type": "private"}}  # fmt: skip
             if method == "sendMessage":
                 message["text"] = params.get("text", "")
                 self.delivered.setdefault(chat_id, []).append(message["text"])
+            elif method == "sendDocument":
+                upload = params["document"]
+                message["document"] = {
+                    "file_id": "d1",
+                    "file_unique_id": "d1",
+                    "file_name": upload["filename"],
+                }
             else:
                 message["photo"] = [{"file_id": "p1", "file_unique_id": "u1", "width": 1, "height": 1}]
             return _ok(message)
@@ -71,8 +78,8 @@ class FakeTelegram(LocalServer):
 
 
 def _value(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value  # an uploaded file
+    if isinstance(value, web.FileField):
+        return {"filename": value.filename, "content": value.file.read()}  # read before aiohttp closes it
     try:
         return json.loads(value)
     except ValueError:

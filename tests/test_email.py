@@ -273,3 +273,24 @@ async def test_a_poisoned_mail_never_blocks_the_mailbox(email_hub, dovecot):
     assert messages[0]["sender"]["name"] == "José", messages[0].get("flags")
     assert "error" in messages[1]["flags"]
     assert messages[2]["subject"] == "after the poison"
+
+
+async def test_a_reply_with_a_file_goes_as_a_mime_attachment(email_hub, dovecot):
+    hub = email_hub
+    agent = await hub.login("agent")
+    await dovecot.deliver(hub.mail_user, mail())
+    [first] = await _messages(hub, 1)
+    conversation_id = first["conversation_id"]
+    status, uploaded = await hub.call("POST", f"/api/v1/conversations/{conversation_id}/attachments", agent,
+                                      params={"name": "发票.pdf"}, data=b"%PDF-1.4 invoice",
+                                      headers={"Content-Type": "application/pdf"})  # fmt: skip
+    assert status == 201
+    sending = {"text": "Your invoice is attached.", "attachments": [uploaded["id"]]}
+    status, _ = await hub.call("POST", f"/api/v1/conversations/{conversation_id}/messages", agent,
+                               json=sending)  # fmt: skip
+    assert status == 201
+    [outgoing] = await eventually(lambda: asyncio.sleep(0, hub.smtp_inbox.messages))
+    [attached] = list(outgoing.iter_attachments())
+    assert attached.get_filename() == "发票.pdf" and attached.get_content_type() == "application/pdf"
+    assert attached.get_content() == b"%PDF-1.4 invoice"
+    assert "Your invoice is attached." in outgoing.get_body(("plain",)).get_content()

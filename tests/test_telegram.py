@@ -228,3 +228,25 @@ def test_parts_fit_the_limit_and_keep_every_character_in_order(text, limit):
     assert all(len(part.encode("utf-16-le")) <= 2 * limit for part in parts)
     assert "".join("".join(parts).split()) == "".join(text.split())  # only whitespace at cuts goes
     assert len(parts) == 1 or all(part.strip() for part in parts)
+
+
+async def test_a_reply_with_a_file_sends_the_text_then_the_document(tg_hub):
+    hub = tg_hub
+    assert (await post(hub, update())).status == 200
+    message = await eventually(lambda: hub.db.messages.find_one({"channel": "telegram"}))
+    conversation_id = message["conversation_id"]
+    agent = await hub.login("agent")
+    status, uploaded = await hub.call("POST", f"/api/v1/conversations/{conversation_id}/attachments", agent,
+                                      params={"name": "label.pdf"}, data=b"%PDF-1.4 label",
+                                      headers={"Content-Type": "application/pdf"})  # fmt: skip
+    assert status == 201
+    sending = {"text": "Your return label", "attachments": [uploaded["id"]]}
+    _, reply = await hub.call("POST", f"/api/v1/conversations/{conversation_id}/messages", agent,
+                              json=sending)  # fmt: skip
+    await eventually(
+        lambda: hub.db.messages.find_one({"_id": ObjectId(reply["id"]), "delivery.status": "sent"})
+    )
+    [text] = hub.fake.sent("sendMessage")
+    [document] = hub.fake.sent("sendDocument")
+    assert text["text"] == "Your return label"
+    assert document["document"] == {"filename": "label.pdf", "content": b"%PDF-1.4 label"}

@@ -313,3 +313,30 @@ async def test_any_frames_get_answers_or_a_clean_close_never_an_error(
     await fresh.close()
     assert await _server_errors(hub) == []
     assert [r.getMessage() for r in error_records] == []
+
+
+async def test_a_file_an_agent_sends_reaches_the_visitor_as_a_signed_link(widget_hub):
+    agent = await widget_hub.login("agent")
+    ws, _ = await _connect(widget_hub)
+    await _say(ws, "Can I see the size chart?")
+    message = await widget_hub.db.messages.find_one({})
+    conversation = str(message["conversation_id"])
+    path = f"/api/v1/conversations/{conversation}/attachments"
+    png = {"Content-Type": "image/png"}
+    status, uploaded = await widget_hub.call("POST", path, agent, params={"name": "sizes.png"},
+                                             data=b"\x89PNG sizes", headers=png)  # fmt: skip
+    assert status == 201
+    await widget_hub.call("POST", f"/api/v1/conversations/{conversation}/messages", agent,
+                          json={"text": "Here it is", "attachments": [uploaded["id"]]})  # fmt: skip
+    while (frame := await ws.receive_json(timeout=5))["type"] != "message" or frame["message"][
+        "direction"
+    ] != "out":
+        pass
+    [file] = frame["message"]["attachments"]
+    assert file["name"] == "sizes.png" and file["content_type"] == "image/png"
+    async with widget_hub.client.get(file["url"]) as resp:
+        assert resp.status == 200 and await resp.read() == b"\x89PNG sizes"
+    forged = file["url"].replace("/0?", "/1?")
+    assert (await widget_hub.client.get(forged)).status == 404
+    assert (await widget_hub.client.get(file["url"].split("?")[0] + "?sig=00")).status == 404
+    await ws.close()

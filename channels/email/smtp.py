@@ -8,8 +8,11 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from channels.base import DeliveryError, OutboundMessage
+from channels.base import AttachmentPolicy, DeliveryError, OutboundMessage
 from channels.email.parse import CHANNEL, UNKNOWN_SENDER, normalize_subject, one_line
+
+# Attached as MIME parts; most mail servers refuse messages past 10-25 MB in all.
+REPLY_ATTACHMENTS = AttachmentPolicy(max_bytes=5 * 1024 * 1024)
 
 
 class EmailSender:
@@ -62,6 +65,9 @@ class EmailSender:
             f"{html.escape(message.text)}</div></body></html>",
             subtype="html",
         )
+        for attachment in message.attachments:
+            maintype, _, subtype = (attachment.content_type or "application/octet-stream").partition("/")
+            mail.add_attachment(attachment.content or b"", maintype, subtype, filename=attachment.name)
         return mail
 
     async def send(self, message: OutboundMessage) -> str:

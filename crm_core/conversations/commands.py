@@ -177,11 +177,14 @@ class ConversationCommands(ConversationQueries):
         author: dict[str, Any],
         audited: Audited | None = None,
         within: Callable[[AsyncClientSession, dict[str, Any]], Awaitable[None]] | None = None,
+        upload_ids: Sequence[str] = (),
     ) -> dict:
-        """A private note, with `within`'s writes about it (its mentions' notifications)."""
+        """A private note with its attachments (the author's uploads), and `within`'s writes
+        about it (its mentions' notifications)."""
         conversation = await self.get(conversation_id)
         note = _message(conversation, kind="note", direction="out", sender=staff_sender(author), text=text)
         async with self._log.transaction() as session:
+            note["attachments"] = await self.uploads.claim(upload_ids, note, author["_id"], "note", session)
             await self._messages.insert_one(note, session=session)
             if within is not None:
                 await within(session, note)
@@ -301,11 +304,25 @@ class ConversationCommands(ConversationQueries):
         *,
         within: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
         audited: Audited | None = None,
+        upload_ids: Sequence[str] = (),
     ) -> dict:
-        """Store an agent reply, the job that delivers it and its audit entry together (and
-        `within`'s writes, such as its ticket's first response)."""
+        """Store an agent reply with its attachments (the author's uploads), the job that
+        delivers it and its audit entry together (and `within`'s writes, such as its ticket's
+        first response)."""
+
+        async def attach(session: AsyncClientSession, message: dict[str, Any]) -> None:
+            message["attachments"] = await self.uploads.claim(
+                upload_ids, message, author["_id"], "reply", session
+            )
+
         return await self.add_outbound(
-            conversation_id, text, staff_sender(author), response=True, within=within, audited=audited
+            conversation_id,
+            text,
+            staff_sender(author),
+            response=True,
+            within=within,
+            audited=audited,
+            attach=attach if upload_ids else None,
         )
 
     async def add_outbound(
@@ -318,10 +335,12 @@ class ConversationCommands(ConversationQueries):
         fields: dict[str, Any] | None = None,
         within: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
         audited: Audited | None = None,
+        attach: Callable[[AsyncClientSession, dict[str, Any]], Awaitable[None]] | None = None,
     ) -> dict:
         """An outbound message and the job that delivers it in one transaction, with `within` (more
-        writes that must happen with it, or raise to abort it). A `response` (a person
-        answering) ends the customer's wait and counts for first-response time."""
+        writes that must happen with it, or raise to abort it) and `attach` (its attachments,
+        set on it before it is stored). A `response` (a person answering) ends the customer's
+        wait and counts for first-response time."""
         conversation = await self.get(conversation_id)
         now = utcnow()
         message = _message(conversation, kind="message", direction="out", sender=sender, text=text, at=now)
@@ -335,6 +354,8 @@ class ConversationCommands(ConversationQueries):
         if response:
             counted |= {"$unset": {"waiting_since": ""}, "$min": {"first_response_at": now}}
         async with self._log.transaction() as session:
+            if attach is not None:
+                await attach(session, message)
             await self._messages.insert_one(message, session=session)
             await enqueue(self._db, message_job(message, conversation), session)
             updated = await update_found(self._col, conversation["_id"], counted, "conversation", session)

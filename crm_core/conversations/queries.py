@@ -114,12 +114,24 @@ class ConversationQueries(ConversationStore):
         return (found["created_at"], found["_id"]) if found else None
 
     async def attachment(self, message_id: str, index: int) -> dict[str, Any]:
-        """One attachment of a message, with its bytes when they were kept."""
+        """One attachment of a message, with its bytes when they were kept (a channel's in the
+        message, an agent's upload in its own record)."""
         message = await self._messages.find_one({"_id": object_id(message_id, "message")}, {"attachments": 1})
         attachments = message.get("attachments", []) if message else []
-        if not 0 <= index < len(attachments) or attachments[index].get("content") is None:
+        if not 0 <= index < len(attachments):
+            raise NotFound(f"message {message_id} has no attachment {index}")
+        attachment = attachments[index]
+        if "upload_id" in attachment:
+            return attachment | {"content": await self.uploads.content(attachment["upload_id"])}
+        if attachment.get("content") is None:
             raise NotFound(f"message {message_id} has no stored attachment {index}")
-        return attachments[index]
+        return attachment
+
+    async def sent_attachments(self, message_id: str) -> list[dict[str, Any]]:
+        """An outbound message's attachments with their bytes, for its delivery."""
+        message = await self._messages.find_one({"_id": object_id(message_id, "message")}, {"attachments": 1})
+        count = len(message.get("attachments", [])) if message else 0
+        return [await self.attachment(message_id, index) for index in range(count)]
 
     async def channels_of(self, conversation_ids: list[ObjectId]) -> dict[ObjectId, str]:
         """The channel of each of these conversations."""

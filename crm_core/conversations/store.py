@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_core.conversations.uploads import Uploads
 from crm_core.domain_events import Event, EventLog
 from crm_core.live import LivePublisher
 from crm_core.search import TermSearch
@@ -19,6 +20,7 @@ class ConversationStore:
         self._db = db
         self._col = db.conversations
         self._messages = db.messages
+        self.uploads = Uploads(db)
         self._events = events
         self._log = event_log
         self._term_search = term_search

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from channels.base import MAX_FILES_PER_MESSAGE, AttachmentPolicy
 from crm_core.conversations import ConversationFilter
+from crm_core.conversations.uploads import PURPOSES, file_name
 from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS, MANAGERS, ConversationStatus, Priority
 from hub.api.cursors import decode_cursor
-from hub.api.downloads import download_headers
+from hub.api.downloads import attachment_response
 from hub.api.errors import ApiError
 from hub.api.route_table import QueryParam, RouteTable
 from hub.api.routing import Call, json_ok, page, whole_number
@@ -36,13 +40,29 @@ LIST_PARAMS = (
 
 class ReplyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=65536)
+    text: str = Field(default="", max_length=65536, description="may be empty when files are attached")
     private: bool = False
     mentions: list[Annotated[str, Field(max_length=40)]] = Field(
         default_factory=list,
         max_length=20,
         description="a note's mentioned colleagues (user ids): each is notified",
     )
+    attachments: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list,
+        max_length=MAX_FILES_PER_MESSAGE,
+        description="ids of your uploads to this conversation (POST .../attachments), sent with it",
+    )
+
+    @model_validator(mode="after")
+    def says_something(self) -> ReplyBody:
+        if not self.text.strip() and not self.attachments:
+            raise ValueError("a message needs text or at least one attachment")
+        return self
+
+
+# A note's files stay in the hub: any everyday file.
+NOTE_FILES = AttachmentPolicy(max_bytes=5 * 1024 * 1024)
+UPLOAD_CHUNK_BYTES = 64 * 1024
 
 
 class ConversationChangesBody(BaseModel):
@@ -78,12 +98,16 @@ async def inbox_counts(call: Call) -> web.Response:
     return json_ok(await call.services.inbox_counts.counts(call.actor["_id"]))
 
 
-@routes.route("GET", "/api/v1/conversations/{id}", summary="One conversation with its contact.",
+@routes.route("GET", "/api/v1/conversations/{id}",
+           summary="One conversation with its contact, and what files its replies can carry "
+           "(`reply_attachments`: max_bytes, content_types; null when text only).",
            tag="conversations", roles=ALL_STAFF)  # fmt: skip
 async def get_conversation(call: Call) -> web.Response:
     conversation = await call.services.conversations.get(call.path("id"))
     contact = await call.services.contacts.get(conversation["contact_id"])
-    return json_ok({**conversation, "contact": contact})
+    plugin = call.services.channels.get(conversation["channel"])
+    files = plugin.reply_attachments if plugin else None
+    return json_ok({**conversation, "contact": contact, "reply_attachments": files and asdict(files)})
 
 
 class BulkChangesBody(BaseModel):
@@ -128,9 +152,75 @@ async def list_messages(call: Call) -> web.Response:
 async def post_message(call: Call) -> web.Response:
     body = call.body
     message = await call.services.staff_messages.post(
-        call.path("id"), body.text, call.actor, private=body.private, mentions=body.mentions
+        call.path("id"),
+        body.text,
+        call.actor,
+        private=body.private,
+        mentions=body.mentions,
+        upload_ids=body.attachments,
     )
     return json_ok(message, status=201)
+
+
+@routes.route("POST", "/api/v1/conversations/{id}/attachments",
+              summary="Upload a file to send: the body is the file, its Content-Type the file's type, ?name= "
+              "its name. For a reply (the default) the conversation's channel decides what it carries "
+              "(GET /api/v1/conversations/{id} says: `reply_attachments`); ?purpose=note for a note. A "
+              "file too large (413) or of a refused type (415) is refused before its upload ends. Send "
+              "the answered id in the message's `attachments`; an upload not sent within a day is removed.",
+              tag="conversations", roles=INBOX_WORKERS, raw_body="application/octet-stream", ok_status=201,
+              streams_body=True, query=(QueryParam("name", "the file's name (1-200 characters)"),
+                     QueryParam("purpose", "reply (default) or note")))  # fmt: skip
+async def upload_attachment(call: Call) -> web.Response:
+    purpose = call.query("purpose") or "reply"
+    if purpose not in PURPOSES:
+        raise ApiError(400, "bad_query", "purpose: reply or note")
+    name = file_name(call.query("name") or "")
+    conversation = await call.services.conversations.get(call.path("id"))
+    policy = NOTE_FILES if purpose == "note" else _reply_files(call, conversation["channel"])
+    content_type = call.request.content_type
+    if not policy.accepts(content_type):
+        raise ApiError(415, "file_type_refused", f"{content_type} cannot be sent here; send one of: "
+                       f"{', '.join(policy.content_types)}")  # fmt: skip
+    try:
+        async with asyncio.timeout(call.services.settings.http_body_seconds):
+            content = await _file_body(call.request, policy.max_bytes)
+    except TimeoutError as exc:
+        raise ApiError(408, "body_timeout", "the file took too long to arrive") from exc
+    upload = await call.services.conversations.uploads.store(
+        conversation,
+        call.actor["_id"],
+        purpose=purpose,
+        name=name,
+        content_type=content_type,
+        content=content,
+    )
+    return json_ok(upload, status=201)
+
+
+def _reply_files(call: Call, channel: str) -> AttachmentPolicy:
+    plugin = call.services.channels.get(channel)
+    if plugin is None:
+        raise ApiError(409, "channel_not_configured", f"{channel} is not set up on this hub: no reply can go")
+    if plugin.reply_attachments is None:
+        raise ApiError(415, "file_type_refused", f"{channel} replies carry text only")
+    return plugin.reply_attachments
+
+
+async def _file_body(request: web.Request, max_bytes: int) -> bytes:
+    """The uploaded file, refused as soon as it is known to be too large: at once when the
+    request says its length, else once the bytes read pass the limit."""
+    too_large = ApiError(413, "file_too_large", f"a file here may be at most {max_bytes} bytes")
+    if (request.content_length or 0) > max_bytes:
+        raise too_large
+    content = bytearray()
+    async for chunk in request.content.iter_chunked(UPLOAD_CHUNK_BYTES):
+        content += chunk
+        if len(content) > max_bytes:
+            raise too_large
+    if not content:
+        raise ApiError(400, "empty_file", "the file is empty")
+    return bytes(content)
 
 
 @routes.route("PATCH", "/api/v1/conversations/{id}", summary="Change status, assignee, priority or labels.",
@@ -154,11 +244,7 @@ async def download_attachment(call: Call) -> web.Response:
     if index is None:
         raise ApiError(404, "not_found", f"no attachment {call.path('index')!r}")
     attachment = await call.services.conversations.attachment(call.path("id"), index)
-    return web.Response(
-        body=attachment["content"],
-        content_type=attachment.get("content_type") or "application/octet-stream",
-        headers=download_headers(attachment["name"] or "attachment"),
-    )
+    return attachment_response(attachment)
 
 
 class IntentBody(BaseModel):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
+
+from aiohttp import web
 
 
 def download_headers(filename: str) -> dict[str, str]:
@@ -16,3 +19,12 @@ def download_headers(filename: str) -> dict[str, str]:
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox",
     }
+
+
+def attachment_response(attachment: dict[str, Any]) -> web.Response:
+    """A stored attachment's bytes, as a download."""
+    return web.Response(
+        body=attachment["content"],
+        content_type=attachment.get("content_type") or "application/octet-stream",
+        headers=download_headers(attachment["name"] or "attachment"),
+    )

@@ -37,6 +37,8 @@ class Route:
     raw_body: str | None = None
     # A websocket route: its upgrade request may carry the token as ?access_token=.
     websocket: bool = False
+    # A route taking a body past the app's JSON limit (a file) reads it itself, as it streams in.
+    streams_body: bool = False
 
 
 class RouteTable:
@@ -58,6 +60,7 @@ class RouteTable:
         ok_status: int = 200,
         raw_body: str | None = None,
         websocket: bool = False,
+        streams_body: bool = False,
     ) -> Callable[[Handler], Handler]:
         def declare(handler: Handler) -> Handler:
             self.routes.append(
@@ -73,6 +76,7 @@ class RouteTable:
                     ok_status,
                     raw_body=raw_body,
                     websocket=websocket,
+                    streams_body=streams_body,
                 )
             )
             return handler

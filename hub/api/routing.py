@@ -107,6 +107,7 @@ def whole_number(raw: str) -> int | None:
 
 _DIGITS = re.compile(r"[0-9]{1,12}")
 ROUTES = web.AppKey("routes", RouteTable)  # every route the app serves
+STREAMS_BODY = "streams_body"  # an endpoint's attribute: Route.streams_body
 
 
 def install(table: RouteTable, app: web.Application) -> None:
@@ -127,7 +128,13 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
             call.body = await read_body(request, route.body)
         return await route.handler(call)
 
+    setattr(endpoint, STREAMS_BODY, route.streams_body)
     return endpoint
+
+
+def streams_body(request: web.Request) -> bool:
+    """Whether the request's route reads its body itself (a file upload), so nothing before it may."""
+    return getattr(request.match_info.handler, STREAMS_BODY, False)
 
 
 def bearer_token(request: web.Request, *, websocket: bool = False) -> str | None:

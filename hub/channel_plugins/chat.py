@@ -17,6 +17,7 @@ class ChatChannel(ChannelPlugin):
     name = chat.CHANNEL
     settings_hint = "HUB_CHAT_SECRET is not set"
     routes = RouteTable()
+    reply_attachments = chat.REPLY_ATTACHMENTS
 
     def __init__(self, context: ChannelContext) -> None:
         super().__init__(context)

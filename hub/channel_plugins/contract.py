@@ -19,7 +19,7 @@ import aiohttp
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bots.commands import Commands
-from channels.base import ReplySender
+from channels.base import AttachmentPolicy, ReplySender
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.jobs import JobQueue
@@ -62,6 +62,8 @@ class ChannelPlugin:
     name: ClassVar[str]
     settings_hint: ClassVar[str]  # the settings that turn the channel on, for its routes' 404
     routes: ClassVar[RouteTable]  # its webhooks and pages: a table of its own
+    # What files its replies can carry; None: replies go as text only.
+    reply_attachments: ClassVar[AttachmentPolicy | None] = None
 
     def __init__(self, context: ChannelContext) -> None:
         self.context = context

@@ -17,7 +17,7 @@ from channels.base import InboundMessage, PayloadError
 from channels.email.imap import ImapMailbox
 from channels.email.parse import CHANNEL, SIGNATURE_HEADER, damaged, verify
 from channels.email.parse import parse as parse_mail
-from channels.email.smtp import EmailSender
+from channels.email.smtp import REPLY_ATTACHMENTS, EmailSender
 from crm_core.mailboxes import MailboxState
 from crm_core.records import is_transient
 from hub.api.errors import ApiError
@@ -128,6 +128,7 @@ class EmailChannel(ChannelPlugin):
     name = CHANNEL
     settings_hint = "none of HUB_EMAIL_WEBHOOK_SECRET, HUB_CHAT_SECRET, HUB_IMAP_*, HUB_SMTP_* is set"
     routes = RouteTable()
+    reply_attachments = REPLY_ATTACHMENTS
 
     def __init__(self, context: ChannelContext) -> None:
         super().__init__(context)

@@ -100,6 +100,7 @@ class TelegramChannel(ChannelPlugin):
     name = telegram.CHANNEL
     settings_hint = "HUB_TELEGRAM_TOKEN/HUB_TELEGRAM_SECRET unset"
     routes = RouteTable()
+    reply_attachments = telegram.REPLY_ATTACHMENTS
 
     def __init__(self, context: ChannelContext) -> None:
         super().__init__(context)

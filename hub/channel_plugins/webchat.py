@@ -11,11 +11,13 @@ from aiohttp import WSMsgType, web
 from bson import ObjectId
 
 from channels import webchat
-from channels.base import PayloadError, SignatureError, parse_json
+from channels.base import PayloadError, SignatureError, parse_json, same_secret
 from crm_core.addresses import normalize_email
 from crm_core.live import LiveEvent
-from hub.api.route_table import RouteTable
-from hub.api.routing import Call
+from hub.api.downloads import attachment_response
+from hub.api.errors import ApiError
+from hub.api.route_table import QueryParam, RouteTable
+from hub.api.routing import Call, whole_number
 from hub.channel_plugins.contract import ChannelContext, ChannelPlugin
 from hub.channel_plugins.serving import running
 from hub.ratelimit import PerMinuteLimit
@@ -33,6 +35,7 @@ class WebchatChannel(ChannelPlugin):
     name = webchat.CHANNEL
     settings_hint = "HUB_WIDGET_SECRET is not set"
     routes = RouteTable()
+    reply_attachments = webchat.REPLY_ATTACHMENTS
 
     def __init__(self, context: ChannelContext) -> None:
         super().__init__(context)
@@ -77,6 +80,25 @@ async def widget_demo(call: Call) -> web.Response:
     if call.query("prechat") == "email":
         page = page.replace('data-title="Acme support"', 'data-title="Acme support" data-prechat="email"')
     return web.Response(text=page, content_type="text/html")
+
+
+@WebchatChannel.routes.route(
+    "GET",
+    "/widget/attachments/{message_id}/{index}",
+    summary="A file an agent sent in the widget, by the signed link the widget was given (?sig=).",
+    tag="widget",
+    roles=None,
+    query=(QueryParam("sig", "the link's signature"),),
+)
+async def widget_attachment(call: Call) -> web.Response:
+    secret = _secret(call)
+    message_id, index = call.path("message_id"), whole_number(call.path("index"))
+    if index is None or not same_secret(
+        webchat.attachment_signature(secret, message_id, index), call.query("sig") or ""
+    ):
+        raise ApiError(404, "not_found", "no such file")
+    attachment = await running(call, WebchatChannel).context.conversations.attachment(message_id, index)
+    return attachment_response(attachment)
 
 
 @WebchatChannel.routes.route(
@@ -181,7 +203,7 @@ class _WidgetSession:
                 "type": "welcome",
                 "token": self.token,
                 "verified": self.visitor.verified,
-                "messages": [webchat.public_message(m) for m in history],
+                "messages": [webchat.public_message(m, self.channel.secret) for m in history],
             }
         )
 
@@ -197,7 +219,9 @@ class _WidgetSession:
 
     async def _push(self, subscription: Subscription) -> None:
         while (event := await subscription.queue.get()) is not None:
-            await self.ws.send_json({"type": "message", "message": webchat.public_message(event["data"])})
+            await self.ws.send_json(
+                {"type": "message", "message": webchat.public_message(event["data"], self.channel.secret)}
+            )
 
     async def _read(self) -> None:
         async for raw in self.ws:

@@ -30,7 +30,7 @@
     '.log{flex:1;overflow-y:auto;padding:12px;background:#f6f8fa}' +
     '.msg{max-width:80%;margin:6px 0;padding:8px 10px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}' +
     '.in{margin-left:auto;background:' + color + ';color:#fff}.out{background:#fff;border:1px solid #d0d7de}' +
-    '.msg.pending{opacity:.6}.author{display:block;font-size:11px;color:#57606a;margin-bottom:2px}' +
+    '.msg.pending{opacity:.6}.msg .file{display:block;margin-top:4px;color:inherit}.author{display:block;font-size:11px;color:#57606a;margin-bottom:2px}' +
     'form{display:flex;border-top:1px solid #d0d7de}input{flex:1;border:0;padding:12px;outline:none}' +
     'button.send{border:0;background:none;color:#1f6feb;font-weight:600;padding:0 14px;cursor:pointer}' +
     '.prechat{padding:16px;display:none}.prechat.show{display:block}.prechat input{width:100%;border:1px solid #d0d7de;border-radius:6px;margin:8px 0}' +
@@ -62,6 +62,11 @@
     el.textContent = "";
     if (message.author) { var who = document.createElement("span"); who.className = "author"; who.textContent = message.author; el.appendChild(who); }
     el.appendChild(document.createTextNode(message.text));
+    (message.attachments || []).forEach(function (file) {
+      var link = document.createElement("a");
+      link.className = "file"; link.href = new URL(file.url, base).href; link.textContent = file.name; link.download = file.name;
+      el.appendChild(link);
+    });
     if (!pending) $("log").appendChild(el);
     $("log").scrollTop = $("log").scrollHeight;
   }

@@ -411,7 +411,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * One conversation with its contact.
+         * One conversation with its contact, and what files its replies can carry (`reply_attachments`: max_bytes, content_types; null when text only).
          * @description Roles: admin, agent, sales, manager
          */
         get: operations["get_get_conversation"];
@@ -425,6 +425,26 @@ export interface paths {
          * @description Roles: admin, agent, manager
          */
         patch: operations["patch_update_conversation"];
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a file to send: the body is the file, its Content-Type the file's type, ?name= its name. For a reply (the default) the conversation's channel decides what it carries (GET /api/v1/conversations/{id} says: `reply_attachments`); ?purpose=note for a note. A file too large (413) or of a refused type (415) is refused before its upload ends. Send the answered id in the message's `attachments`; an upload not sent within a day is removed.
+         * @description Roles: admin, agent, manager
+         */
+        post: operations["post_upload_attachment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/conversations/{id}/messages": {
@@ -1110,6 +1130,23 @@ export interface paths {
         };
         /** The embeddable chat widget script. */
         get: operations["get_widget_script"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/attachments/{message_id}/{index}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A file an agent sent in the widget, by the signed link the widget was given (?sig=). */
+        get: operations["get_widget_attachment"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2306,6 +2343,11 @@ export interface components {
         /** ReplyBody */
         ReplyBody: {
             /**
+             * Attachments
+             * @description ids of your uploads to this conversation (POST .../attachments), sent with it
+             */
+            attachments?: string[];
+            /**
              * Mentions
              * @description a note's mentioned colleagues (user ids): each is notified
              */
@@ -2315,7 +2357,11 @@ export interface components {
              * @default false
              */
             private: boolean;
-            /** Text */
+            /**
+             * Text
+             * @description may be empty when files are attached
+             * @default
+             */
             text: string;
         };
         /**
@@ -3500,6 +3546,44 @@ export interface operations {
         responses: {
             /** @description Success */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_upload_attachment: {
+        parameters: {
+            query?: {
+                /** @description the file's name (1-200 characters) */
+                name?: string;
+                /** @description reply (default) or note */
+                purpose?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": unknown;
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4773,6 +4857,39 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_widget_attachment: {
+        parameters: {
+            query?: {
+                /** @description the link's signature */
+                sig?: string;
+            };
+            header?: never;
+            path: {
+                message_id: string;
+                index: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
