@@ -107,6 +107,50 @@ async def test_an_agent_works_a_live_inbox(make_hub, browser, receiver_factory):
     assert await delivered(b"refund policy") is None
 
 
+DROP_A_PNG = """() => {
+  const data = new DataTransfer()
+  data.items.add(new File([new Uint8Array([137, 80, 78, 71])], 'photo.png', { type: 'image/png' }))
+  const drop = new DragEvent('drop', { dataTransfer: data, bubbles: true })
+  document.querySelector('.composer').dispatchEvent(drop)
+}"""
+
+
+async def test_an_agent_attaches_files_to_a_chat_reply(make_hub, browser, receiver_factory):
+    receiver = await receiver_factory([])
+    hub = await make_hub(chat_outbound_url=receiver.url)
+    agent = await staff(hub, "agent", "Alice")
+    await hub.chat(chat_message("Can you send the invoice?", sender={"id": "c-1", "name": "Carla Customer"}))
+    page = await signed_in(browser, hub, agent)
+    await page.get_by_role("link", name="Carla Customer").click()
+    await expect(page.get_by_role("list", name="Messages")).to_contain_text("Can you send the invoice?")
+
+    files = page.get_by_label("Attach files")
+    await files.set_input_files(
+        [{"name": "setup.exe", "mimeType": "application/x-msdownload", "buffer": b"MZ"}]
+    )
+    await expect(page.get_by_role("alert")).to_contain_text("setup.exe was not attached")
+    await files.set_input_files(
+        [{"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"}]
+    )
+    await page.evaluate(DROP_A_PNG)  # an image dropped on the composer joins it
+    attached = page.get_by_role("list", name="Files to send")
+    await expect(attached).to_contain_text("invoice.pdf")
+    await expect(attached).to_contain_text("photo.png")
+    await no_serious_violations(page)
+    await page.get_by_label("Reply").fill("Here you are")
+    await page.get_by_label("Reply").press("Control+Enter")
+    thread = page.get_by_role("list", name="Messages")
+    await expect(thread.get_by_role("link", name="invoice.pdf")).to_be_visible()
+    await expect(attached).to_have_count(0)
+
+    async def delivered() -> dict | None:
+        return next((json.loads(body) for _, body in receiver.requests if b"Here you are" in body), None)
+
+    sent = await eventually(delivered, timeout=10)
+    assert [(f["name"], f["content_type"]) for f in sent["attachments"]] == [
+        ("invoice.pdf", "application/pdf"), ("photo.png", "image/png")]  # fmt: skip
+
+
 async def test_an_agent_picks_conversations_and_resolves_assigns_and_labels_them_at_once(make_hub, browser):
     hub = await make_hub()
     agent = await staff(hub, "agent", "Alice")

@@ -17,15 +17,19 @@ export function useCsrf(token: string): void {
 }
 
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return request<T>(method, path, body === undefined ? undefined : JSON.stringify(body), 'application/json')
+}
+
+/** A file as the request's whole body, its type as the Content-Type. */
+export async function upload<T>(path: string, file: Blob): Promise<T> {
+  return request<T>('POST', path, file, file.type || 'application/octet-stream')
+}
+
+async function request<T>(method: string, path: string, body: BodyInit | undefined, contentType: string): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' }
-  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (body !== undefined) headers['Content-Type'] = contentType
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken
-  const response = await fetch(path, {
-    method,
-    headers,
-    credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
+  const response = await fetch(path, { method, headers, credentials: 'same-origin', body })
   const isJson = response.headers.get('Content-Type')?.includes('application/json') ?? false
   const data: unknown = isJson ? await response.json() : null
   if (!response.ok) {

@@ -67,6 +67,8 @@ export interface Conversation {
   contact_id: string
   ticket_id?: string | null
   ticket?: Pick<Ticket, 'status' | 'sla' | 'first_response_at' | 'resolved_at'> | null
+  // One conversation read alone: what files its replies can carry (null: text only).
+  reply_attachments?: { max_bytes: number; content_types: string[] } | null
 }
 
 export interface Message {

@@ -88,6 +88,16 @@ export default {
     openProfile: 'Open the contact profile',
     back: 'Back to the list',
     sendFailed: 'Not sent: {message}',
+    attach: 'Attach files',
+    attached: 'Files to send',
+    removeFile: 'Remove {name}',
+    dropHere: 'Drop files to attach them',
+    refused: {
+      type: '{name} was not attached: this channel does not take that kind of file',
+      size: '{name} was not attached: files here may be at most {limit}',
+      textOnly: '{name} was not attached: replies on this channel carry text only',
+      count: '{name} was not attached: at most {limit} files per message',
+    },
   },
   contacts: {
     title: 'Contacts',

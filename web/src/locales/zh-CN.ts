@@ -90,6 +90,16 @@ const zh: typeof en = {
     openProfile: '查看联系人详情',
     back: '返回列表',
     sendFailed: '未发送：{message}',
+    attach: '添加附件',
+    attached: '待发送的文件',
+    removeFile: '移除 {name}',
+    dropHere: '拖放文件以添加附件',
+    refused: {
+      type: '未添加 {name}：此渠道不接受该类型的文件',
+      size: '未添加 {name}：此处文件最大 {limit}',
+      textOnly: '未添加 {name}：此渠道的回复仅支持文字',
+      count: '未添加 {name}：每条消息最多 {limit} 个文件',
+    },
   },
   contacts: {
     title: '联系人',

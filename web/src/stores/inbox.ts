@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, reactive, ref } from 'vue'
 import { api, query } from '../api'
+import { uploadAll } from '../uploads'
 import { applyChange, type InboxFilter } from '../inbox-logic'
 import { useAlerts } from './alerts'
 import { refetchOn, useLive } from './live'
@@ -85,13 +86,15 @@ export const useInbox = defineStore('inbox', () => {
     messages.value = page.items
   }
 
-  async function send(text: string, isPrivate: boolean, mentions: string[] = []): Promise<void> {
+  async function send(text: string, isPrivate: boolean, mentions: string[] = [], files: File[] = []): Promise<void> {
     const id = selectedId.value
     if (!id) return
+    const attachments = await uploadAll(id, files, isPrivate ? 'note' : 'reply')
     const message = await api<Message>('POST', `/api/v1/conversations/${id}/messages`, {
       text,
       private: isPrivate,
       ...(mentions.length ? { mentions } : {}),
+      ...(attachments.length ? { attachments } : {}),
     })
     addMessage(message)
   }
@@ -154,7 +157,7 @@ export const useInbox = defineStore('inbox', () => {
   function conversationChanged(conversation: Conversation): void {
     items.value = applyChange(items.value, conversation, filter, userId)
     if (selected.value?.id === conversation.id) {
-      selected.value = { ...conversation, contact: selected.value.contact }
+      selected.value = { ...conversation, contact: selected.value.contact, reply_attachments: selected.value.reply_attachments }
     }
     if (!conversation.contact && items.value.some((c) => c.id === conversation.id && !c.contact)) {
       void withContact(conversation.id)
