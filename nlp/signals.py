@@ -163,7 +163,20 @@ def language(text: str) -> str:
 def _vader() -> Any:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    return SentimentIntensityAnalyzer()
+    analyzer = SentimentIntensityAnalyzer()
+    # VADER's lexicon reads "want" as pleased; in a support inbox it is the start of a demand.
+    analyzer.lexicon.update({"want": 0.0, "wanted": 0.0})
+    return analyzer
+
+
+# What a customer asks for when something went wrong: never a pleased message, unless it also
+# says so plainly ("thanks for the quick refund!").
+_GRIEVANCE = re.compile(
+    r"\b(refund|money back|replacement|replace it|damaged|broken|missing|never (arrived|came|got)|"
+    r"still (waiting|not)|wrong (item|size|order)|cancel)\b|退款|退货|退钱|换货|坏了|破损|没收到|还没到|发错",
+    re.IGNORECASE,
+)
+GRIEVANCE_WEIGHT = 0.4
 
 
 # VADER reads English only; for Chinese, a small lexicon of our own gives the direction.
@@ -179,6 +192,8 @@ def sentiment(text: str) -> dict[str, Any]:
     if score == 0 and HAN.search(text):
         negative, positive = len(_ZH_NEGATIVE.findall(text)), len(_ZH_POSITIVE.findall(text))
         score = round((positive - negative) / (positive + negative + 1), 4)
+    if _GRIEVANCE.search(text):
+        score = round(max(-1.0, score - GRIEVANCE_WEIGHT), 4)
     label = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
     return {"label": label, "score": score}
 

@@ -215,6 +215,11 @@ def test_sentiment_urgency_and_language():
     complaint = "你们服务太差了，快递丢了也没人管，我要投诉"
     assert signals.sentiment(complaint)["label"] == "negative"
     assert signals.urgency("急用，麻烦马上发货")["urgent"] is True
+    # A demand after something went wrong is never called pleased; thanks for a refund still are.
+    assert signals.sentiment("Order #88412. I want a replacement or my money back.")["label"] == "negative"
+    assert signals.sentiment("我要退款，东西坏了")["label"] == "negative"
+    assert signals.sentiment("Thanks so much for the quick refund, great service!")["label"] == "positive"
+    assert signals.sentiment("I want to buy 20 licenses")["label"] == "neutral"
 
 
 def test_order_numbers_are_entities_in_several_languages():
