@@ -71,6 +71,19 @@ class ConversationCommands(ConversationQueries):
         """A message is mirrored to `tool` (as `ref` there; None when it could not be)."""
         await self._messages.update_one({"_id": message_id}, {"$set": {f"mirrored.{tool}": ref}})
 
+    async def seen(self, conversation_id: str | ObjectId) -> dict[str, Any]:
+        """Staff have read the customer's messages so far: its unread count is zero (for every
+        colleague: the inbox is shared)."""
+        conversation = await self.get(conversation_id)
+        if conversation.get("seen_inbound_count", 0) >= conversation.get("inbound_count", 0):
+            return conversation
+        seen = [{"$set": {"seen_inbound_count": {"$ifNull": ["$inbound_count", 0]}}}]
+        updated = await modify_one(self._col, {"_id": conversation["_id"]}, seen)
+        if updated is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        self._events.publish(LiveEvent.CONVERSATION_UPDATED, updated)
+        return updated
+
     async def update(
         self,
         conversation_id: str | ObjectId,

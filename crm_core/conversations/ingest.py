@@ -294,6 +294,9 @@ def _new_conversation(thread: NewThread) -> dict[str, Any]:
         "ticket_id": None,
         "lead_id": None,
         "message_count": 0,
+        # The customer's messages, and how many of them staff had seen: the row's unread count.
+        "inbound_count": 0,
+        "seen_inbound_count": 0,
         "last_message_at": thread.at,
         "created_at": utcnow(),
     }
@@ -323,6 +326,7 @@ def _counted(writes: Sequence[InboundWrite]) -> list[dict[str, Any]]:
         "updated_at": "$$mine.at",
         "last_message_at": {"$max": ["$last_message_at", "$$mine.at"]},
         "message_count": {"$add": ["$message_count", "$$mine.count"]},
+        "inbound_count": {"$add": [{"$ifNull": ["$inbound_count", 0]}, "$$mine.count"]},
         "status": {"$cond": [reopens, "open", "$status"]},
         "snoozed_until": {"$cond": [reopens, None, "$snoozed_until"]},
         "waiting_since": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from bson import ObjectId
@@ -21,6 +22,15 @@ from crm_core.records import (
 )
 from crm_core.vocabularies import ACTIVE_STATUSES, CONVERSATION_STATUSES, PRIORITIES
 
+# The inbox filters counted per value (`facets`), and the field each counts.
+FACETS = {
+    "channel": "$channel",
+    "intent": "$last_intent",
+    "priority": "$priority",
+    "label": "$labels",
+    "assignee": "$assignee_id",
+}
+
 
 class ConversationQueries(ConversationStore):
     async def get(self, conversation_id: str | ObjectId) -> dict[str, Any]:
@@ -38,6 +48,34 @@ class ConversationQueries(ConversationStore):
         return await find_page(
             self._col, clauses, limit=limit, cursor=cursor, field="last_message_at", windows=not selective
         )
+
+    async def facets(
+        self, where: ConversationFilter, viewer_id: ObjectId
+    ) -> dict[str, dict[str, int]] | None:
+        """{filter: {value: conversations}}: each filter's values counted with the other filters
+        applied, in one aggregation over the active conversations (None when `where` asks for
+        resolved ones: the whole history is not counted on the fly)."""
+        statuses = where.status.split(",") if where.status else list(ACTIVE_STATUSES)
+        one_of("status", ",".join(statuses), CONVERSATION_STATUSES)  # refuses an unknown one
+        if not set(statuses) <= set(ACTIVE_STATUSES):
+            return None
+        scope = replace(where, **dict.fromkeys(FACETS, None))
+        common = [STARTED, *await self._filter_clauses(replace(scope, status=",".join(statuses)), viewer_id)]
+        facets: dict[str, list[dict[str, Any]]] = {}
+        for name, field in FACETS.items():
+            others = await self._filter_clauses(
+                replace(where, **{name: None, "status": None, "q": None, "contact_id": None}), viewer_id
+            )
+            stages: list[dict[str, Any]] = [{"$match": {"$and": others}}] if others else []
+            if name == "label":
+                stages.append({"$unwind": "$labels"})
+            facets[name] = [*stages, {"$group": {"_id": field, "count": {"$sum": 1}}}]
+        pipeline = [{"$match": {"$and": common}}, {"$facet": facets}]
+        [found] = await (await self._col.aggregate(pipeline)).to_list(None)
+        return {
+            name: {("none" if row["_id"] is None else str(row["_id"])): row["count"] for row in rows}
+            for name, rows in found.items()
+        }
 
     async def _filter_clauses(self, where: ConversationFilter, viewer_id: ObjectId) -> list[dict[str, Any]]:
         # The search's ids first: the embedded server tries a filter's fields in order.

@@ -108,9 +108,12 @@ def inbound_message(
 
 
 def message_preview(message: dict[str, Any]) -> dict[str, Any]:
+    """The conversation's last message as its inbox row shows it: who wrote it and how it starts."""
     return {
         "id": message["_id"],
         "direction": message["direction"],
+        "author": (message.get("sender") or {}).get("name"),
         "text": message["text"][:200],
+        "files": len(message.get("attachments", [])),
         "at": message["created_at"],
     }

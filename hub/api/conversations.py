@@ -79,12 +79,7 @@ class ConversationChangesBody(BaseModel):
            "name, emails, phones and company, and its ticket's SLA times.",
            tag="conversations", roles=ALL_STAFF, query=LIST_PARAMS)  # fmt: skip
 async def list_conversations(call: Call) -> web.Response:
-    where = ConversationFilter(
-        **{
-            name: call.query(name)
-            for name in ("status", "channel", "assignee", "intent", "label", "priority", "contact_id", "q")
-        }
-    )
+    where = _filter(call)
     limit, cursor = call.limit(), decode_cursor(call.query("cursor"))
     async with call.searching(where.q):
         items = await call.services.inbox_pages.page(where, call.actor, limit=limit, cursor=cursor)
@@ -131,6 +126,34 @@ async def bulk_update_conversations(call: Call) -> web.Response:
     audited = call.audited("conversation.update", "conversation")
     items = await call.services.conversations.update_many(ids, changes, call.actor, audited)
     return json_ok({"items": items})
+
+
+@routes.route("POST", "/api/v1/conversations/{id}/seen",
+           summary="Mark the customer's messages so far as read (the row's unread count, "
+           "`inbound_count - seen_inbound_count`, is shared by the team); answers the conversation.",
+           tag="conversations", roles=INBOX_WORKERS)  # fmt: skip
+async def mark_seen(call: Call) -> web.Response:
+    return json_ok(await call.services.conversations.seen(call.path("id")))
+
+
+@routes.route("GET", "/api/v1/inbox/facets",
+           summary="How many conversations each value of a filter (channel, intent, priority, label, "
+           "assignee) would show, with the other filters as given: counted over active conversations; "
+           "`null` when the status filter includes resolved ones.",
+           tag="conversations", roles=ALL_STAFF, query=LIST_PARAMS[:-2])  # fmt: skip
+async def inbox_facets(call: Call) -> web.Response:
+    where = _filter(call)
+    async with call.searching(where.q):
+        return json_ok({"facets": await call.services.conversations.facets(where, call.actor["_id"])})
+
+
+def _filter(call: Call) -> ConversationFilter:
+    return ConversationFilter(
+        **{
+            name: call.query(name)
+            for name in ("status", "channel", "assignee", "intent", "label", "priority", "contact_id", "q")
+        }
+    )
 
 
 @routes.route("GET", "/api/v1/conversations/{id}/messages", summary="The thread, oldest first, paginated.",

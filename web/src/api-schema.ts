@@ -471,6 +471,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/seen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark the customer's messages so far as read (the row's unread count, `inbound_count - seen_inbound_count`, is shared by the team); answers the conversation.
+         * @description Roles: admin, agent, manager
+         */
+        post: operations["post_mark_seen"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deals": {
         parameters: {
             query?: never;
@@ -527,6 +547,26 @@ export interface paths {
          * @description Roles: admin, agent, sales, manager
          */
         get: operations["get_inbox_counts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inbox/facets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How many conversations each value of a filter (channel, intent, priority, label, assignee) would show, with the other filters as given: counted over active conversations; `null` when the status filter includes resolved ones.
+         * @description Roles: admin, agent, sales, manager
+         */
+        get: operations["get_inbox_facets"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3667,6 +3707,35 @@ export interface operations {
             };
         };
     };
+    post_mark_seen: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_list_deals: {
         parameters: {
             query?: {
@@ -3768,6 +3837,50 @@ export interface operations {
     get_inbox_counts: {
         parameters: {
             query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_inbox_facets: {
+        parameters: {
+            query?: {
+                /** @description open, pending, snoozed or resolved; several separated by commas */
+                status?: string;
+                /** @description chat, email, webchat, telegram, slack */
+                channel?: string;
+                /** @description a user id, `me` or `none` */
+                assignee?: string;
+                /** @description the last NLP intent */
+                intent?: string;
+                /** @description one label */
+                label?: string;
+                /** @description low, medium, high or urgent; several separated by commas */
+                priority?: string;
+                /** @description one contact's conversations */
+                contact_id?: string;
+                /** @description words found (by prefix) in messages or the contact's name, email or phone */
+                q?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
