@@ -49,3 +49,8 @@ export function neighbour(list: Conversation[], current: string | null, step: 1 
   const next = Math.min(Math.max(index + step, 0), list.length - 1)
   return list[next]?.id ?? null
 }
+
+/** The customer's messages no one on the team has read yet. */
+export function unread(conversation: Conversation): number {
+  return Math.max(0, (conversation.inbound_count ?? 0) - (conversation.seen_inbound_count ?? 0))
+}

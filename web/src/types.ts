@@ -62,7 +62,9 @@ export interface Conversation {
   last_message_at: string
   waiting_since: string | null
   subject: string | null
-  last_message: { id: string; direction: 'in' | 'out'; text: string; at: string } | null
+  last_message: { id: string; direction: 'in' | 'out'; author?: string | null; text: string; files?: number; at: string } | null
+  inbound_count?: number
+  seen_inbound_count?: number
   contact?: Contact | null
   contact_id: string
   ticket_id?: string | null
@@ -86,6 +88,8 @@ export interface Message {
 }
 
 export type Counts = Record<View, Record<Status, number>>
+// GET /api/v1/inbox/facets: filter -> value -> conversations ("none" for no value).
+export type Facets = Record<'channel' | 'intent' | 'priority' | 'label' | 'assignee', Record<string, number>>
 
 export interface Page<T> {
   items: T[]

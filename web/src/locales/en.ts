@@ -1,4 +1,5 @@
 export default {
+  common: { loading: 'Loading', any: 'Any', exportCsv: 'Export CSV', filterRows: 'Filter rows', sortBy: 'Sort by {column}', noRows: 'Nothing to show.' },
   app: {
     name: 'Hub console', skip: 'Skip to content', language: 'Language', signOut: 'Sign out', shortcuts: 'Keyboard shortcuts', close: 'Close',
     offline: 'You are offline: what you write is kept here and sent when you are back.',
@@ -41,6 +42,11 @@ export default {
     unknownContact: 'Unknown contact',
     filters: 'Filters',
     byUs: 'Us:',
+    chips: { status: 'Status', channel: 'Channel', intent: 'Intent', priority: 'Priority', label: 'Label' },
+    unread: '{count} unread',
+    files: 'with files',
+    emptyHint: 'Nothing matches these filters. Try another status or clear a filter.',
+    pickHint: 'Choose one from the list, or press j and k to move through it.',
   },
   bulk: {
     select: 'Select {name}',

@@ -1,6 +1,7 @@
 import type en from './en'
 
 const zh: typeof en = {
+  common: { loading: '加载中', any: '全部', exportCsv: '导出 CSV', filterRows: '筛选行', sortBy: '按{column}排序', noRows: '暂无内容。' },
   app: {
     name: '客服中心控制台', skip: '跳到主要内容', language: '语言', signOut: '退出登录', shortcuts: '快捷键', close: '关闭',
     offline: '你已离线：正在写的内容会保留在这里，恢复网络后再发送。',
@@ -43,6 +44,11 @@ const zh: typeof en = {
     unknownContact: '未知联系人',
     filters: '筛选',
     byUs: '我方：',
+    chips: { status: '状态', channel: '渠道', intent: '意图', priority: '优先级', label: '标签' },
+    unread: '{count} 条未读',
+    files: '含文件',
+    emptyHint: '没有符合这些筛选条件的会话。换个状态或清除一个筛选试试。',
+    pickHint: '从列表中选择一个会话，或按 j 和 k 上下移动。',
   },
   bulk: {
     select: '选择 {name}',

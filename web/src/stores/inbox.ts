@@ -2,10 +2,12 @@ import { defineStore } from 'pinia'
 import { computed, reactive, ref } from 'vue'
 import { api, query } from '../api'
 import { uploadAll } from '../uploads'
-import { applyChange, type InboxFilter } from '../inbox-logic'
+import { applyChange, unread, type InboxFilter } from '../inbox-logic'
+import { mayWork } from '../access'
+import { useSession } from './session'
 import { useAlerts } from './alerts'
 import { refetchOn, useLive } from './live'
-import type { Conversation, Counts, Message, Page, StreamEvent, User } from '../types'
+import type { Conversation, Counts, Facets, Message, Page, StreamEvent, User } from '../types'
 
 export const useInbox = defineStore('inbox', () => {
   const filter = reactive<InboxFilter>({
@@ -14,6 +16,7 @@ export const useInbox = defineStore('inbox', () => {
   const items = ref<Conversation[]>([])
   const nextCursor = ref<string | null>(null)
   const counts = ref<Counts | null>(null)
+  const facets = ref<Facets | null>(null) // each filter value's conversations, the others applied
   const staff = ref<User[]>([])
   const selectedId = ref<string | null>(null)
   const selected = ref<Conversation | null>(null)
@@ -65,7 +68,25 @@ export const useInbox = defineStore('inbox', () => {
   }
 
   async function refreshCounts(): Promise<void> {
-    counts.value = await api<Counts>('GET', '/api/v1/inbox/counts')
+    const [views, found] = await Promise.all([
+      api<Counts>('GET', '/api/v1/inbox/counts'),
+      api<{ facets: Facets | null }>('GET', `/api/v1/inbox/facets${query(listParams.value)}`),
+    ])
+    counts.value = views
+    facets.value = found.facets
+  }
+
+  // The customer's messages count as read once staff have the conversation in front of them.
+  let marking: string | null = null
+  async function markSeen(conversation: Conversation): Promise<void> {
+    if (unread(conversation) === 0 || marking === conversation.id || document.visibilityState !== 'visible') return
+    if (!mayWork(useSession().user?.role)) return
+    marking = conversation.id
+    try {
+      await api('POST', `/api/v1/conversations/${conversation.id}/seen`)
+    } finally {
+      marking = null
+    }
   }
 
 
@@ -83,6 +104,7 @@ export const useInbox = defineStore('inbox', () => {
     ])
     if (selectedId.value !== id) return // another was picked meanwhile
     selected.value = conversation
+    void markSeen(conversation)
     messages.value = page.items
   }
 
@@ -158,6 +180,7 @@ export const useInbox = defineStore('inbox', () => {
     items.value = applyChange(items.value, conversation, filter, userId)
     if (selected.value?.id === conversation.id) {
       selected.value = { ...conversation, contact: selected.value.contact, reply_attachments: selected.value.reply_attachments }
+      void markSeen(conversation)
     }
     if (!conversation.contact && items.value.some((c) => c.id === conversation.id && !c.contact)) {
       void withContact(conversation.id)
@@ -199,7 +222,7 @@ export const useInbox = defineStore('inbox', () => {
   }
 
   return {
-    filter, items, nextCursor, counts, staff, selectedId, selected, messages, loading, chosen,
+    filter, items, nextCursor, counts, facets, staff, selectedId, selected, messages, loading, chosen,
     load, loadMore, select, send, change, start, stop, choose, clearChosen, changeChosen,
   }
 })
