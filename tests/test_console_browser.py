@@ -187,7 +187,19 @@ async def test_an_agent_picks_conversations_and_resolves_assigns_and_labels_them
         await page.get_by_role("checkbox", name=f"Select {name}").click()
     await bar.get_by_role("button", name="Resolve").click()
     await expect(page.get_by_role("checkbox", name="Select Cat")).to_have_count(0)  # resolved: not Open
+    await expect(page.get_by_role("status").filter(has_text="2 conversations resolved")).to_be_visible()
     await expect(page.get_by_role("checkbox", name="Select Ann")).to_be_visible()
+
+    for name in ("Ann", "Dan"):
+        await page.get_by_role("checkbox", name=f"Select {name}").click()
+    await bar.get_by_role("button", name="Priority").click()
+    await page.get_by_role("menuitem", name="High").click()
+    await expect(page.get_by_role("status").filter(has_text="2 conversations reprioritised")).to_be_visible()
+    for name in ("Ann", "Dan"):
+        await page.get_by_role("checkbox", name=f"Select {name}").click()
+    await bar.get_by_role("button", name="Snooze").click()
+    await page.get_by_role("menuitem", name="Until tomorrow, 9:00").click()
+    await expect(page.get_by_role("checkbox", name="Select Ann")).to_have_count(0)  # snoozed: not Open
 
     by_name = {}
     for conversation in await hub.db.conversations.find().to_list(None):
@@ -195,11 +207,13 @@ async def test_an_agent_picks_conversations_and_resolves_assigns_and_labels_them
         by_name[contact["name"]] = conversation
     bob = await hub.db.users.find_one({"name": "Bob"})
     assert [by_name[n]["status"] for n in ("Ann", "Ben", "Cat", "Dan")] == [
-        "open",
+        "snoozed",
         "resolved",
         "resolved",
-        "open",
+        "snoozed",
     ]
+    assert by_name["Ann"]["priority"] == by_name["Dan"]["priority"] == "high"
+    assert by_name["Ann"]["snoozed_until"] > datetime.now(UTC)
     assert [by_name[n]["labels"] for n in ("Ann", "Ben", "Cat", "Dan")] == [
         [],
         ["shipping"],

@@ -60,6 +60,15 @@ export default {
     addLabel: 'Add label',
     resolve: 'Resolve',
     clear: 'Clear selection',
+    priority: 'Priority',
+    snooze: 'Snooze',
+    untilTomorrow: 'Until tomorrow, 9:00',
+    untilMonday: 'Until Monday, 9:00',
+    done: {
+      resolved: '{count} conversations resolved', assigned: '{count} conversations assigned',
+      labelled: '{count} conversations labelled', prioritised: '{count} conversations reprioritised',
+      snoozed: '{count} conversations snoozed',
+    },
   },
   conversation: {
     thread: 'Messages',

@@ -62,6 +62,15 @@ const zh: typeof en = {
     addLabel: '添加标签',
     resolve: '解决',
     clear: '取消选择',
+    priority: '优先级',
+    snooze: '稍后处理',
+    untilTomorrow: '到明天 9:00',
+    untilMonday: '到周一 9:00',
+    done: {
+      resolved: '已解决 {count} 个会话', assigned: '已分配 {count} 个会话',
+      labelled: '已为 {count} 个会话加标签', prioritised: '已调整 {count} 个会话的优先级',
+      snoozed: '已将 {count} 个会话稍后处理',
+    },
   },
   conversation: {
     thread: '消息',
