@@ -68,6 +68,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("token_hash", ASC)], name="token_hash", unique=True),
         IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0),
     ],
+    "presence": [IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0)],
     "uploads": [
         IndexModel([("contact_id", ASC)], name="contact"),
         # An upload no message claimed is removed; a claimed one has no expires_at.

@@ -246,7 +246,7 @@ def build_services(
         lead_pages=LeadPages(leads, contacts, conversations),
         parked_jobs=ParkedJobs(jobs, queued=job_worker.wake),
         intent_reviewing=IntentReviewing(intent_reviews, rules, automation, conversations, metrics),
-        presence=Presence(),
+        presence=Presence(db, realtime),
         stream_sockets=StreamSockets(),
         campaign_scheduler=scheduler,
         sla_watch=SlaWatch(tickets),

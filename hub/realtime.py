@@ -35,6 +35,7 @@ _WATCHED = {
     "leads": "lead",
     "deals": "deal",
     "notifications": "notification",
+    "presence": "presence",  # not a record's change: each is one LiveEvent.PRESENCE
 }
 _VERBS = {"insert": "created", "update": "updated", "replace": "updated"}
 
@@ -127,10 +128,6 @@ class Realtime:
         if self.needs_publishing:
             self._fan_out(event_type, record)
 
-    def broadcast(self, event_type: LiveEvent, data: dict[str, Any]) -> None:
-        """An event that is no database change (presence): always fanned out in-process."""
-        self._fan_out(event_type, data)
-
     def _fan_out(self, event_type: LiveEvent, record: dict[str, Any]) -> None:
         event = {"type": event_type, "data": jsonable(record)}
         for subscription in list(self._subscriptions):
@@ -200,7 +197,10 @@ class Realtime:
                         resume_token = change["_id"]
                         prefix = _WATCHED.get(change["ns"]["coll"])
                         if prefix and change.get("fullDocument"):
-                            event = LiveEvent(f"{prefix}.{_VERBS[change['operationType']]}")
+                            verb = _VERBS[change["operationType"]]
+                            event = (
+                                LiveEvent.PRESENCE if prefix == "presence" else LiveEvent(f"{prefix}.{verb}")
+                            )
                             self._fan_out(event, change["fullDocument"])
             except PyMongoError as exc:
                 if self._retired():

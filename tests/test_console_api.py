@@ -4,7 +4,9 @@ counts, the staff directory, presence over the websocket, and the build served a
 from __future__ import annotations
 
 import gzip
+from datetime import UTC, datetime, timedelta
 
+from hub.presence import STALE_SECONDS, TYPING_SECONDS, viewers
 from tests.conftest import PASSWORD, chat_message, eventually
 
 
@@ -79,6 +81,59 @@ async def test_presence_says_who_else_has_a_conversation_open(hub):
     left = await eventually(lambda: presence(ws_second))
     assert left["data"] == {"conversation_id": conversation, "viewers": []}
     await ws_second.close()
+
+
+async def stream_of(hub, token: str):
+    return await hub.client.ws_connect("/api/v1/stream", headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_presence_and_typing_reach_colleagues_on_another_hub_process(make_hub):
+    first_hub, second_hub = await make_hub(), await make_hub()  # one database, two processes
+    ack = await (await first_hub.chat(chat_message())).json()
+    conversation = ack["conversation_id"]
+    agent, manager = await first_hub.login("agent"), await second_hub.login("manager")
+    ws_agent = await first_hub.client.ws_connect(
+        "/api/v1/stream", headers={"Authorization": f"Bearer {agent}"}
+    )
+    ws_manager = await second_hub.client.ws_connect(
+        "/api/v1/stream", headers={"Authorization": f"Bearer {manager}"}
+    )
+    assert (await ws_agent.receive_json())["type"] == "ready"
+    assert (await ws_manager.receive_json())["type"] == "ready"
+
+    async def presence(ws, **wanted):
+        event = await ws.receive_json()
+        if event["type"] != "presence":
+            return None
+        viewers = event["data"]["viewers"]
+        return event if viewers and all(viewers[0].get(k) == v for k, v in wanted.items()) else None
+
+    await ws_agent.send_json({"type": "viewing", "conversation_id": conversation})
+    seen = await eventually(lambda: presence(ws_manager, name="Agent User", typing=False))
+    assert seen["data"]["conversation_id"] == conversation
+    await ws_agent.send_json({"type": "typing"})
+    await eventually(lambda: presence(ws_manager, name="Agent User", typing=True))
+
+    # A console opened later learns who is there from its first frame.
+    late = await second_hub.client.ws_connect(
+        "/api/v1/stream", headers={"Authorization": f"Bearer {manager}"}
+    )
+    ready = await late.receive_json()
+    assert [v["name"] for v in ready["data"]["presence"][conversation]] == ["Agent User"]
+    for ws in (ws_agent, ws_manager, late):
+        await ws.close()
+
+
+def test_a_viewer_whose_process_died_is_no_longer_shown():
+    now = datetime.now(UTC)
+    record = {"_id": "c1", "viewers": {
+        "a": {"id": "u1", "name": "Ann", "at": now, "typing_at": now},
+        "b": {"id": "u1", "name": "Ann", "at": now - timedelta(seconds=5)},
+        "c": {"id": "u2", "name": "Bob", "at": now - timedelta(seconds=STALE_SECONDS + 1)},
+        "d": {"id": "u3", "name": "Cy", "at": now, "typing_at": now - timedelta(seconds=TYPING_SECONDS + 1)},
+    }}  # fmt: skip
+    assert viewers(record) == [
+        {"id": "u1", "name": "Ann", "typing": True}, {"id": "u3", "name": "Cy", "typing": False}]  # fmt: skip
 
 
 async def test_the_console_build_is_served_with_client_routes_and_cached_assets(

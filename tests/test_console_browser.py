@@ -187,14 +187,14 @@ async def test_an_agent_picks_conversations_and_resolves_assigns_and_labels_them
         await page.get_by_role("checkbox", name=f"Select {name}").click()
     await bar.get_by_role("button", name="Resolve").click()
     await expect(page.get_by_role("checkbox", name="Select Cat")).to_have_count(0)  # resolved: not Open
-    await expect(page.get_by_role("status").filter(has_text="2 conversations resolved")).to_be_visible()
+    await expect(page.get_by_text("2 conversations resolved")).to_be_visible()
     await expect(page.get_by_role("checkbox", name="Select Ann")).to_be_visible()
 
     for name in ("Ann", "Dan"):
         await page.get_by_role("checkbox", name=f"Select {name}").click()
     await bar.get_by_role("button", name="Priority").click()
     await page.get_by_role("menuitem", name="High").click()
-    await expect(page.get_by_role("status").filter(has_text="2 conversations reprioritised")).to_be_visible()
+    await expect(page.get_by_text("2 conversations reprioritised")).to_be_visible()
     for name in ("Ann", "Dan"):
         await page.get_by_role("checkbox", name=f"Select {name}").click()
     await bar.get_by_role("button", name="Snooze").click()
@@ -388,7 +388,12 @@ async def test_a_colleague_sees_assignment_resolve_and_presence_live(make_hub, b
     path = f"/inbox/{ack['conversation_id']}"
     first = await signed_in(browser, hub, alice, path)
     second = await signed_in(browser, hub, bob, path)
-    await expect(second.get_by_role("status")).to_contain_text("Also viewing: Alice")
+    await expect(second.get_by_role("status").filter(has_text="Also viewing")).to_contain_text("Alice")
+    await first.get_by_label("Reply").press_sequentially("On it")
+    await expect(second.get_by_role("status").filter(has_text="typing")).to_contain_text("Alice is typing")
+    await expect(second.get_by_role("status").filter(has_text="Also viewing")).to_contain_text(
+        "Alice", timeout=10_000
+    )
 
     await first.get_by_label("Assignee", exact=True).select_option(label="Alice")
     await expect(second.get_by_label("Assignee", exact=True)).to_have_value(
@@ -616,8 +621,9 @@ async def test_contacts_and_tickets_screens(make_hub, browser):
     await expect(page.get_by_role("button", name="Remove label vip")).to_be_visible()
     conversation = await hub.db.conversations.find_one({"_id": ObjectId(first["conversation_id"])})
     assert conversation["labels"] == ["vip"]
-    await page.get_by_label("Snooze until").fill("2030-01-02T09:30")
     await page.get_by_role("button", name="Snooze", exact=True).click()
+    await page.get_by_label("Snooze until").fill("2030-01-02T09:30")
+    await page.get_by_role("button", name="Snooze until then").click()
     await expect(page.get_by_label("Status", exact=True)).to_have_value("snoozed")
     await no_serious_violations(page)
 

@@ -17,6 +17,8 @@ from crm_core.vocabularies import ALL_STAFF
 from hub.api.errors import ApiError
 from hub.api.route_table import RouteTable
 from hub.api.routing import ROUTES, Call
+from hub.jsonable import jsonable
+from hub.presence import REFRESH_SECONDS, presence_event
 from hub.realtime import RealtimeEvent, Subscription
 from hub.stream_sockets import StreamSocket, TooManySockets
 from hub.tasks import until_first_done
@@ -58,7 +60,8 @@ def visible_to(user: dict[str, Any], routes: RouteTable) -> Callable[[RealtimeEv
     "/api/v1/stream",
     summary="Websocket of the events your role may read (the same rules as the routes): "
     "conversation.*, message.*, ticket.*, lead.*, deal.* (created, updated), your own "
-    "notification.*, presence ({conversation_id, viewers}), each {type, data}. Send "
+    "notification.*, presence ({conversation_id, viewers: [{id, name, typing}]}, across hub processes), "
+    "each {type, data}. Send "
     '{"type": "viewing", "conversation_id": ID or null} to tell colleagues what you have open. '
     "Token in the Authorization header, ?access_token=, or the console's session cookie (from "
     "the hub's own origin only). Closed with code 4401 when the session ends; at most 10 "
@@ -85,11 +88,14 @@ async def _serve(call: Call, socket: StreamSocket) -> web.WebSocketResponse:
     try:
         wants = visible_to(call.actor, call.request.app[ROUTES])
         async with services.realtime.subscription(wants) as subscription:
-            ready = {"user_id": str(call.actor["_id"]), "presence": services.presence.all()}
+            ready = {"user_id": str(call.actor["_id"]), "presence": await services.presence.all()}
             await ws.send_json({"type": LiveEvent.READY, "data": ready})
-            await until_first_done(_push(ws, subscription), _listen(ws, call), _signed_in(call, socket))
+            await until_first_done(
+                _push(ws, subscription), _listen(ws, call), _signed_in(call, socket), _present(call, ws)
+            )
     finally:
-        _viewing(call, ws, None)
+        with contextlib.suppress(PyMongoError):
+            await services.presence.view(ws, None, call.actor)
         services.metrics.stream_clients.dec()
         if socket.ended.is_set():
             await ws.close(code=SESSION_ENDED, message=b"session ended")
@@ -131,7 +137,17 @@ async def _signed_in(call: Call, socket: StreamSocket) -> None:
 
 async def _push(ws: web.WebSocketResponse, subscription: Subscription) -> None:
     while (event := await subscription.queue.get()) is not None:
-        await ws.send_json(event)
+        if event["type"] == LiveEvent.PRESENCE:
+            event = {"type": LiveEvent.PRESENCE, "data": presence_event(event["data"])}
+        await ws.send_json(jsonable(event))
+
+
+async def _present(call: Call, ws: web.WebSocketResponse) -> None:
+    """Renews the socket's presence while it lives (never returns)."""
+    while True:
+        await asyncio.sleep(REFRESH_SECONDS)
+        with contextlib.suppress(PyMongoError):
+            await call.services.presence.refresh(ws)
 
 
 async def _listen(ws: web.WebSocketResponse, call: Call) -> None:
@@ -146,14 +162,14 @@ async def _listen(ws: web.WebSocketResponse, call: Call) -> None:
             frame = parse_json(message.data.encode())
         except PayloadError:
             continue
-        if isinstance(frame, dict) and frame.get("type") == "viewing":
-            shown = frame.get("conversation_id")
-            _viewing(call, ws, shown if isinstance(shown, str) and len(shown) <= 64 else None)
-
-
-def _viewing(call: Call, ws: web.WebSocketResponse, conversation_id: str | None) -> None:
-    presence, realtime = call.services.presence, call.services.realtime
-    for changed in presence.view(ws, conversation_id, call.actor):
-        realtime.broadcast(
-            LiveEvent.PRESENCE, {"conversation_id": changed, "viewers": presence.viewers(changed)}
-        )
+        if not isinstance(frame, dict):
+            continue
+        try:
+            if frame.get("type") == "viewing":
+                shown = frame.get("conversation_id")
+                conversation_id = shown if isinstance(shown, str) and len(shown) <= 64 else None
+                await call.services.presence.view(ws, conversation_id, call.actor)
+            elif frame.get("type") == "typing":
+                await call.services.presence.typing(ws)
+        except PyMongoError:
+            continue  # the database is away: presence is a courtesy, the socket stays

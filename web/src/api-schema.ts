@@ -907,7 +907,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Websocket of the events your role may read (the same rules as the routes): conversation.*, message.*, ticket.*, lead.*, deal.* (created, updated), your own notification.*, presence ({conversation_id, viewers}), each {type, data}. Send {"type": "viewing", "conversation_id": ID or null} to tell colleagues what you have open. Token in the Authorization header, ?access_token=, or the console's session cookie (from the hub's own origin only). Closed with code 4401 when the session ends; at most 10 sockets per user (429).
+         * Websocket of the events your role may read (the same rules as the routes): conversation.*, message.*, ticket.*, lead.*, deal.* (created, updated), your own notification.*, presence ({conversation_id, viewers: [{id, name, typing}]}, across hub processes), each {type, data}. Send {"type": "viewing", "conversation_id": ID or null} to tell colleagues what you have open. Token in the Authorization header, ?access_token=, or the console's session cookie (from the hub's own origin only). Closed with code 4401 when the session ends; at most 10 sockets per user (429).
          * @description Roles: admin, agent, sales, manager
          */
         get: operations["get_stream"];

@@ -85,6 +85,8 @@ export default {
     unassigned: 'Unassigned',
     assignToMe: 'Assign to me',
     alsoViewing: 'Also viewing: {names}',
+    typing: '{names} is typing…',
+    snoozeThen: 'Snooze until then',
     colleagues: 'Colleagues to mention',
     delivery: { pending: 'Sending', sent: 'Sent', failed: 'Failed: {error}' },
     private: 'Private note',

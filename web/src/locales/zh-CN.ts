@@ -87,6 +87,8 @@ const zh: typeof en = {
     unassigned: '未分配',
     assignToMe: '分配给我',
     alsoViewing: '同时在看：{names}',
+    typing: '{names} 正在输入…',
+    snoozeThen: '稍后处理到该时间',
     colleagues: '可提及的同事',
     delivery: { pending: '发送中', sent: '已发送', failed: '发送失败：{error}' },
     private: '内部备注',

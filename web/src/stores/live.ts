@@ -8,7 +8,11 @@ type Listener = (event: StreamEvent) => void
 export interface Viewer {
   id: string
   name: string | null
+  typing?: boolean
 }
+
+// A typing mark lasts this long after the last one the hub reported (hub.presence.TYPING_SECONDS).
+export const TYPING_MS = 6000
 
 /** The one websocket of a signed-in console: every screen listens to the events it shows, and
  * refetches after a reconnect (events missed meanwhile are not replayed). */
@@ -19,12 +23,23 @@ export const useLive = defineStore('live', () => {
   const presence = ref<Record<string, Viewer[]>>({})
   let stream: Stream | null = null
 
+  const typingTimers = new Map<string, ReturnType<typeof setTimeout>>()
+
+  function setViewers(conversationId: string, viewers: Viewer[]): void {
+    presence.value = { ...presence.value, [conversationId]: viewers }
+    clearTimeout(typingTimers.get(conversationId))
+    if (viewers.some((viewer) => viewer.typing)) {
+      // No word comes when someone stops typing: the mark fades by itself.
+      typingTimers.set(conversationId, setTimeout(() => {
+        setViewers(conversationId, (presence.value[conversationId] ?? []).map((viewer) => ({ ...viewer, typing: false })))
+      }, TYPING_MS))
+    }
+  }
+
   function track(event: StreamEvent): void {
     const data = event.data
     if (event.type === 'ready') presence.value = (data.presence as Record<string, Viewer[]>) ?? {}
-    if (event.type === 'presence') {
-      presence.value = { ...presence.value, [String(data.conversation_id)]: data.viewers as Viewer[] }
-    }
+    if (event.type === 'presence') setViewers(String(data.conversation_id), data.viewers as Viewer[])
   }
 
   /** Open the stream; `onSessionEnded` runs when the hub ends the session it was opened with. */
