@@ -143,6 +143,21 @@ class TicketBreached(EventData):
     sla: SlaTarget
 
 
+class TicketSlaWarning(EventData):
+    type = "ticket.sla_warning"
+    about = (
+        "An open ticket's SLA due time (first response or resolution) is less than 15 minutes away, unmet."
+    )
+    ticket_id: Id
+    conversation_id: Id
+    contact_id: Id
+    channel: str
+    assignee_id: OptionalId = None
+    priority: Priority
+    sla: SlaTarget
+    due_at: datetime
+
+
 class LeadCreated(EventData):
     type = "lead.created"
     about = "A sales lead was opened for a contact."
@@ -196,6 +211,7 @@ EVENT_CLASSES: tuple[type[EventData], ...] = (
     ConversationAssigned,
     TicketOpened,
     TicketStatusChanged,
+    TicketSlaWarning,
     TicketBreached,
     LeadCreated,
     LeadQualified,

@@ -20,7 +20,7 @@ from crm_core.records import utcnow
 class Notifications:
     name = "notifications"
     gather_seconds = 0.0
-    types = ("lead.assigned", "ticket.breached")
+    types = ("lead.assigned", "ticket.sla_warning", "ticket.breached")
 
     def __init__(self, db: AsyncDatabase, events: LivePublisher, *, slack_dm: bool) -> None:
         self._db = db
@@ -31,8 +31,11 @@ class Notifications:
         for event in events:
             if event["type"] == "lead.assigned":
                 await self._lead_assigned(event, session)
-            elif event["type"] == "ticket.breached" and event["assignee_id"] is not None:
-                await self._ticket_breached(event, session)
+            elif (
+                event["type"] in ("ticket.sla_warning", "ticket.breached")
+                and event["assignee_id"] is not None
+            ):
+                await self._ticket_sla(event, session)
 
     async def _lead_assigned(self, event: Event, session: AsyncClientSession) -> None:
         lead = await self._db.leads.find_one({"_id": event["lead_id"]}, session=session)
@@ -50,15 +53,21 @@ class Notifications:
         key = f"lead.assigned:{lead['_id']}:{event['owner_id']}"
         await self._notify(key, event["owner_id"], "lead.assigned", text, {"lead_id": lead["_id"]}, session)
 
-    async def _ticket_breached(self, event: Event, session: AsyncClientSession) -> None:
+    async def _ticket_sla(self, event: Event, session: AsyncClientSession) -> None:
+        """An SLA about to breach, or breached, on the assignee's ticket."""
         ticket = await self._db.tickets.find_one({"_id": event["ticket_id"]}, {"subject": 1}, session=session)
         what = "first response" if event["sla"] == "first_response" else "resolution"
         subject = (ticket or {}).get("subject") or "a ticket"
-        due = f"{event['at']:%Y-%m-%d %H:%M} UTC"
-        text = f'SLA breached: the {what} of "{subject}" ({event["priority"]}) was due at {due}.'
-        key = f"ticket.breached:{event['ticket_id']}:{event['sla']}"
+        kind = event["type"]
+        if kind == "ticket.breached":
+            due = f"{event['at']:%Y-%m-%d %H:%M} UTC"
+            text = f'SLA breached: the {what} of "{subject}" ({event["priority"]}) was due at {due}.'
+        else:
+            due = f"{event['due_at']:%Y-%m-%d %H:%M} UTC"
+            text = f'SLA about to breach: the {what} of "{subject}" ({event["priority"]}) is due at {due}.'
+        key = f"{kind}:{event['ticket_id']}:{event['sla']}"
         refs = {"ticket_id": event["ticket_id"], "conversation_id": event["conversation_id"]}
-        await self._notify(key, event["assignee_id"], "ticket.breached", text, refs, session)
+        await self._notify(key, event["assignee_id"], kind, text, refs, session)
 
     async def _notify(
         self,

@@ -3,6 +3,7 @@ A conversation has at most one open ticket; later support messages join it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -191,36 +192,39 @@ class Tickets:
             session=session,
         )
 
-    async def record_breaches(self) -> int:
-        """Record `ticket.breached` once per open ticket and SLA target whose due time passed
-        unmet, marking the ticket (`breached.<target>`) in the same transaction, so several
-        processes record each breach once. The event is dated at the due time: a breach counts
-        on the day it happened however late it is noticed. Returns how many it recorded."""
+    async def record_sla_marks(self) -> int:
+        """Record, once per open ticket and SLA target, `ticket.sla_warning` when its due time is
+        less than SLA_WARNING away and `ticket.breached` when it passed unmet, marking the ticket
+        (`sla_warned.<target>`, `breached.<target>`) in the same transaction, so several
+        processes record each once. A breach is dated at the due time: it counts on the day it
+        happened however late it is noticed. Returns how many it recorded."""
         now = utcnow()
-        late = [
-            (target, ticket)
+        found = [
+            (mark, target, ticket)
+            for mark in SLA_MARKS
             for target in SLA_TARGETS
-            for ticket in await self._col.find(_unbreached(target, now)).limit(BREACH_BATCH).to_list(None)
+            for ticket in await self._col.find(mark.unmarked(target, now)).limit(BREACH_BATCH).to_list(None)
         ]
-        if not late:
+        if not found:
             return 0
-        breaches = []
+        events = []
         async with self._log.transaction() as session:
-            for target, ticket in late:
+            for mark, target, ticket in found:
                 marked = await self._col.update_one(
-                    {"_id": ticket["_id"], **_unbreached(target, now)},
-                    {"$set": {f"breached.{target}": now}},
+                    {"_id": ticket["_id"], **mark.unmarked(target, now)},
+                    {"$set": {f"{mark.field}.{target}": now}},
                     session=session,
                 )
                 if marked.modified_count:
-                    breaches.append(self._breach(ticket, target))
-            await self._log.record(breaches, session)
-        return len(breaches)
+                    events.append(self._sla_event(mark, ticket, target, now))
+            await self._log.record(events, session)
+        return len(events)
 
-    def _breach(self, ticket: dict[str, Any], target: str) -> dict[str, Any]:
+    def _sla_event(self, mark: SlaMark, ticket: dict[str, Any], target: str, now: datetime) -> dict[str, Any]:
+        due = ticket["sla"][f"{target}_due"]
         return self._log.new(
-            "ticket.breached",
-            at=ticket["sla"][f"{target}_due"],
+            mark.event,
+            at=due if mark.event == "ticket.breached" else now,
             actor=rule_actor("tickets.sla"),
             channel=ticket["channel"],
             ticket_id=ticket["_id"],
@@ -229,16 +233,19 @@ class Tickets:
             assignee_id=ticket.get("assignee_id"),
             priority=ticket["priority"],
             sla=target,
+            **({"due_at": due} if mark.event == "ticket.sla_warning" else {}),
         )
 
     async def next_due_at(self) -> datetime | None:
-        """The earliest SLA due time not yet met nor recorded as breached, if any."""
-        dues = [
-            ticket["sla"][f"{target}_due"]
+        """The earliest moment an SLA mark falls due: a due time not yet met nor recorded as
+        breached, or SLA_WARNING before one not yet warned of."""
+        moments = [
+            ticket["sla"][f"{target}_due"] - mark.ahead
+            for mark in SLA_MARKS
             for target in SLA_TARGETS
-            if (ticket := await self._col.find_one(_unbreached(target), sort=[(f"sla.{target}_due", 1)]))
+            if (ticket := await self._col.find_one(mark.unmarked(target), sort=[(f"sla.{target}_due", 1)]))
         ]
-        return min(dues, default=None)
+        return min(moments, default=None)
 
     async def due_times(self, ticket_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
         """Each ticket's SLA due times and whether they were met, for lists that show them."""
@@ -323,4 +330,31 @@ def _late(target: str, before: datetime | None = None) -> dict[str, Any]:
 
 def _unbreached(target: str, before: datetime | None = None) -> dict[str, Any]:
     """Late (see `_late`) and not yet recorded as breached."""
-    return _late(target, before) | {f"breached.{target}": None}
+    return _late(target, before) | {"breached." + target: None}
+
+
+def _unwarned(target: str, now: datetime | None = None) -> dict[str, Any]:
+    """Open, unmet, not yet warned of nor breached, and due within SLA_WARNING from `now`
+    (whenever it is due, without one)."""
+    soon = _late(target)
+    if now is not None:
+        soon[f"sla.{target}_due"] = {"$gte": now, "$lt": now + SLA_WARNING}
+    return soon | {"sla_warned." + target: None, "breached." + target: None}
+
+
+@dataclass(frozen=True)
+class SlaMark:
+    """A moment in an SLA target's life the hub records once: the event, the ticket's field
+    marking it recorded, its filter, and how long before the due time it comes."""
+
+    event: str
+    field: str
+    unmarked: Callable[..., dict[str, Any]]
+    ahead: timedelta
+
+
+SLA_WARNING = timedelta(minutes=15)  # "about to breach": this long before a due time
+SLA_MARKS = (
+    SlaMark("ticket.sla_warning", "sla_warned", _unwarned, SLA_WARNING),
+    SlaMark("ticket.breached", "breached", _unbreached, timedelta(0)),
+)

@@ -1,6 +1,7 @@
-"""Notices tickets whose SLA due time passed unmet and records `ticket.breached` for them
-(the roll-ups count it, the notifications listener tells the assignee). Time-based, so a loop
-rather than a reaction to a change; the record is written once across processes."""
+"""Notices tickets whose SLA due time is near (`ticket.sla_warning`) or passed unmet
+(`ticket.breached`) and records it (the roll-ups count breaches, the notifications listener
+tells the assignee of both). Time-based, so a loop rather than a reaction to a change; each
+is recorded once across processes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from crm_core.tickets import Tickets
 from hub.background import BackgroundLoop
 
 log = logging.getLogger(__name__)
-IDLE_SECONDS = 15.0  # a breach is noticed at most this late (tickets opened meanwhile included)
+IDLE_SECONDS = 15.0  # a warning or breach is noticed at most this late (tickets opened meanwhile included)
 
 
 class SlaWatch(BackgroundLoop):
@@ -27,7 +28,7 @@ class SlaWatch(BackgroundLoop):
         while self.running:
             self._wake.clear()
             try:
-                if await self._tickets.record_breaches():
+                if await self._tickets.record_sla_marks():
                     continue
                 due = await self._tickets.next_due_at()
                 wait = IDLE_SECONDS if due is None else (due - utcnow()).total_seconds() + 0.05

@@ -362,7 +362,7 @@ async def test_a_ticket_past_its_sla_is_recorded_breached_once_and_its_agent_tol
     complaint = await hub.db.messages.find_one({"_id": ObjectId(ack["id"])})
     await hub.services.automation.act(complaint, unsure_analysis("complaint"), await hub.services.rules.get())
     ticket = await hub.db.tickets.find_one({"conversation_id": complaint["conversation_id"]})
-    assert ticket["assignee_id"] is not None and await hub.services.tickets.record_breaches() == 0
+    assert ticket["assignee_id"] is not None and await hub.services.tickets.record_sla_marks() == 0
 
     # Time passes: the first response was due a moment ago, and nobody answered.
     due = datetime.now(UTC) - timedelta(seconds=5)
@@ -376,7 +376,7 @@ async def test_a_ticket_past_its_sla_is_recorded_breached_once_and_its_agent_tol
     [event] = await eventually(breached, timeout=20)
     assert event["sla"] == "first_response" and event["ticket_id"] == ticket["_id"]
     assert abs(event["at"].replace(tzinfo=UTC) - due) < timedelta(milliseconds=1)  # dated when it happened
-    assert await hub.services.tickets.record_breaches() == 0  # once, however often it is looked at
+    assert await hub.services.tickets.record_sla_marks() == 0  # once, however often it is looked at
     await caught_up(hub)
     [note] = await hub.db.notifications.find({"kind": "ticket.breached"}).to_list(None)
     assert note["user_id"] == ticket["assignee_id"] and "first response" in note["text"]
@@ -384,6 +384,41 @@ async def test_a_ticket_past_its_sla_is_recorded_breached_once_and_its_agent_tol
     assert summary["figures"]["tickets_breached"] == 1
     _, listed = await hub.call("GET", "/api/v1/tickets?breached=true", agent)
     assert [t["id"] for t in listed["items"]] == [str(ticket["_id"])]
+
+
+async def test_an_agent_is_warned_once_before_a_tickets_sla_breaches(hub):
+    await hub.login("agent")  # the ticket's assignee
+    ack = await (await hub.chat(chat_message("my third order arrived broken again"))).json()
+    complaint = await hub.db.messages.find_one({"_id": ObjectId(ack["id"])})
+    await hub.services.automation.act(complaint, unsure_analysis("complaint"), await hub.services.rules.get())
+    ticket = await hub.db.tickets.find_one({"conversation_id": complaint["conversation_id"]})
+    await caught_up(hub)
+    assert await hub.db.notifications.count_documents({"kind": "ticket.sla_warning"}) == 0
+
+    # Ten minutes left and nobody has answered yet.
+    due = datetime.now(UTC) + timedelta(minutes=10)
+    await hub.db.tickets.update_one({"_id": ticket["_id"]}, {"$set": {"sla.first_response_due": due}})
+    hub.services.sla_watch.wake()
+
+    async def warned():
+        commits = await hub.db.events.find({"events.type": "ticket.sla_warning"}).to_list(None)
+        return events_of(commits, ["ticket.sla_warning"])
+
+    [event] = await eventually(warned, timeout=20)
+    assert event["sla"] == "first_response"
+    assert abs(event["due_at"].replace(tzinfo=UTC) - due) < timedelta(seconds=1)
+    assert await hub.services.tickets.record_sla_marks() == 0  # once
+    await caught_up(hub)
+    [note] = await hub.db.notifications.find({"kind": "ticket.sla_warning"}).to_list(None)
+    assert note["user_id"] == ticket["assignee_id"] and note["text"].startswith("SLA about to breach")
+    assert await hub.db.events.count_documents({"events.type": "ticket.breached"}) == 0
+
+    # A ticket already late is breached, not warned.
+    await hub.db.tickets.update_one(
+        {"_id": ticket["_id"]}, {"$set": {"sla.resolution_due": datetime.now(UTC) - timedelta(seconds=1)}}
+    )
+    assert await hub.services.tickets.record_sla_marks() == 1
+    assert len(await warned()) == 1
 
 
 async def test_a_reply_and_its_tickets_first_response_are_stored_together_or_not_at_all(hub, monkeypatch):
@@ -411,4 +446,4 @@ async def test_a_reply_and_its_tickets_first_response_are_stored_together_or_not
     assert ticket["first_response_at"] is not None and reply is not None
     past_due = datetime.now(UTC) - timedelta(seconds=5)
     await hub.db.tickets.update_one({"_id": ticket["_id"]}, {"$set": {"sla.first_response_due": past_due}})
-    assert await hub.services.tickets.record_breaches() == 0
+    assert await hub.services.tickets.record_sla_marks() == 0

@@ -1469,6 +1469,23 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "ticket.sla_warning": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An open ticket's SLA due time (first response or resolution) is less than 15 minutes away, unmet. */
+        post: operations["event_ticket_sla_warning"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "ticket.status_changed": {
         parameters: {
             query?: never;
@@ -1975,7 +1992,7 @@ export interface components {
             version: 1;
         };
         /** @enum {string} */
-        DomainEventType: "message.received" | "message.sent" | "message.classified" | "message.intent_reviewed" | "conversation.opened" | "conversation.status_changed" | "conversation.assigned" | "ticket.opened" | "ticket.status_changed" | "ticket.breached" | "lead.created" | "lead.qualified" | "lead.assigned" | "deal.stage_changed" | "contact.merged";
+        DomainEventType: "message.received" | "message.sent" | "message.classified" | "message.intent_reviewed" | "conversation.opened" | "conversation.status_changed" | "conversation.assigned" | "ticket.opened" | "ticket.status_changed" | "ticket.sla_warning" | "ticket.breached" | "lead.created" | "lead.qualified" | "lead.assigned" | "deal.stage_changed" | "contact.merged";
         /** Enrolment */
         Enrolment: {
             /** Contact Id */
@@ -2555,6 +2572,58 @@ export interface components {
              */
             version: 1;
         };
+        /** TicketSlaWarning */
+        TicketSlaWarning: {
+            /**
+             * Assignee Id
+             * @default null
+             */
+            assignee_id: string | null;
+            /** Channel */
+            channel: string;
+            /** Contact Id */
+            contact_id: string;
+            /** Conversation Id */
+            conversation_id: string;
+            /**
+             * Due At
+             * Format: date-time
+             */
+            due_at: string;
+            priority: components["schemas"]["Priority"];
+            sla: components["schemas"]["SlaTarget"];
+            /** Ticket Id */
+            ticket_id: string;
+        };
+        /**
+         * TicketSlaWarningEvent
+         * @description An open ticket's SLA due time (first response or resolution) is less than 15 minutes away, unmet.
+         */
+        TicketSlaWarningEvent: {
+            /** @default null */
+            actor: components["schemas"]["Actor"] | null;
+            data: components["schemas"]["TicketSlaWarning"];
+            /**
+             * Id
+             * @description the event's id: receivers deduplicate on it
+             */
+            id: string;
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "ticket.sla_warning";
+            /**
+             * Version
+             * @constant
+             */
+            version: 1;
+        };
         /**
          * TicketStatus
          * @enum {string}
@@ -2739,6 +2808,8 @@ export type TicketBreachedEvent = components['schemas']['TicketBreachedEvent'];
 export type TicketChanges = components['schemas']['TicketChanges'];
 export type TicketOpened = components['schemas']['TicketOpened'];
 export type TicketOpenedEvent = components['schemas']['TicketOpenedEvent'];
+export type TicketSlaWarning = components['schemas']['TicketSlaWarning'];
+export type TicketSlaWarningEvent = components['schemas']['TicketSlaWarningEvent'];
 export type TicketStatus = components['schemas']['TicketStatus'];
 export type TicketStatusChanged = components['schemas']['TicketStatusChanged'];
 export type TicketStatusChangedEvent = components['schemas']['TicketStatusChangedEvent'];
@@ -5387,6 +5458,28 @@ export interface operations {
             };
         };
     };
+    event_ticket_sla_warning: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TicketSlaWarningEvent"];
+            };
+        };
+        responses: {
+            /** @description Received */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     event_ticket_status_changed: {
         parameters: {
             query?: never;
@@ -5425,7 +5518,7 @@ export const campaignStatusValues: ReadonlyArray<FlattenedDeepRequired<component
 export const channelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Channel"]> = ["chat", "email", "webchat", "telegram", "slack"];
 export const conversationStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ConversationStatus"]> = ["open", "pending", "snoozed", "resolved"];
 export const dealStageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DealStage"]> = ["new", "qualified", "proposal", "won", "lost"];
-export const domainEventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DomainEventType"]> = ["message.received", "message.sent", "message.classified", "message.intent_reviewed", "conversation.opened", "conversation.status_changed", "conversation.assigned", "ticket.opened", "ticket.status_changed", "ticket.breached", "lead.created", "lead.qualified", "lead.assigned", "deal.stage_changed", "contact.merged"];
+export const domainEventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DomainEventType"]> = ["message.received", "message.sent", "message.classified", "message.intent_reviewed", "conversation.opened", "conversation.status_changed", "conversation.assigned", "ticket.opened", "ticket.status_changed", "ticket.sla_warning", "ticket.breached", "lead.created", "lead.qualified", "lead.assigned", "deal.stage_changed", "contact.merged"];
 export const inboxWorkerRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InboxWorkerRole"]> = ["admin", "agent", "manager"];
 export const intentValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Intent"]> = ["support_request", "billing", "sales_inquiry", "complaint", "cancellation", "feedback", "greeting", "spam", "other"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["pending", "running", "done", "parked"];

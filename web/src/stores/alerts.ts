@@ -1,6 +1,6 @@
 // Tells the agent, by a browser notification, what concerns them while they look elsewhere:
 // a conversation assigned to them, a customer answering one of theirs, a mention, a lead or an
-// SLA breach (the hub's notifications). Changes the agent made themselves are not news.
+// SLA about to breach or breached (the hub's notifications). Changes the agent made themselves are not news.
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import { alertsOn, browserSink, chime, setAlerts, setSound, soundOn } from '../alerts'
