@@ -57,7 +57,7 @@ from hub.realtime import Realtime
 from hub.settings import Settings
 from hub.sla_watch import SlaWatch
 from hub.stream_sockets import StreamSockets
-from hub.use_cases import InboxPages, IntentReviewing, LeadPages, ParkedJobs, StaffMessages
+from hub.use_cases import InboxPages, IntentReviewing, LeadPages, ParkedJobs, StaffMessages, TicketPages
 from nlp.analyzer import Analyzer, shared_analyzer
 from nlp.labels import INTENTS
 
@@ -244,6 +244,7 @@ def build_services(
         staff_messages=StaffMessages(conversations, tickets, users, notifications, delivered=job_worker.wake),
         inbox_pages=InboxPages(conversations, contacts, tickets),
         lead_pages=LeadPages(leads, contacts, conversations),
+        ticket_pages=TicketPages(tickets, contacts),
         parked_jobs=ParkedJobs(jobs, queued=job_worker.wake),
         intent_reviewing=IntentReviewing(intent_reviews, rules, automation, conversations, metrics),
         presence=Presence(db, realtime),

@@ -36,7 +36,7 @@ from hub.realtime import Realtime
 from hub.settings import Settings
 from hub.sla_watch import SlaWatch
 from hub.stream_sockets import StreamSockets
-from hub.use_cases import InboxPages, IntentReviewing, LeadPages, ParkedJobs, StaffMessages
+from hub.use_cases import InboxPages, IntentReviewing, LeadPages, ParkedJobs, StaffMessages, TicketPages
 
 
 @dataclass
@@ -74,6 +74,7 @@ class Services:
     staff_messages: StaffMessages
     inbox_pages: InboxPages
     lead_pages: LeadPages
+    ticket_pages: TicketPages
     intent_reviewing: IntentReviewing
     parked_jobs: ParkedJobs
     nlp_worker: NlpWorker | None = None

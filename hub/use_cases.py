@@ -23,7 +23,7 @@ from crm_core.jobs import Job, JobQueue
 from crm_core.notifications import Notifications
 from crm_core.records import id_or_key, object_id
 from crm_core.sales import LeadFilter, Leads
-from crm_core.tickets import Tickets
+from crm_core.tickets import TicketFilter, Tickets
 from crm_core.users import Users
 from hub.metrics import Metrics
 
@@ -140,6 +140,21 @@ class LeadPages:
             }
             for lead in items
         ]
+
+
+@dataclass(frozen=True)
+class TicketPages:
+    tickets: Tickets
+    contacts: Contacts
+
+    async def page(
+        self, where: TicketFilter, viewer: dict[str, Any], *, limit: int, cursor: tuple | None
+    ) -> list[dict[str, Any]]:
+        """A page of tickets, each with its customer (name, company, addresses): one more query
+        per page."""
+        items = await self.tickets.list(where, viewer_id=viewer["_id"], limit=limit, cursor=cursor)
+        contacts = await self.contacts.briefs([ticket["contact_id"] for ticket in items])
+        return [{**ticket, "contact": contacts.get(ticket["contact_id"])} for ticket in items]
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from pydantic import BaseModel, ConfigDict
 
 from crm_core.tickets import TicketFilter
 from crm_core.vocabularies import INBOX_WORKERS, Priority, TicketStatus
+from hub.api.cursors import decode_cursor
 from hub.api.route_table import QueryParam, RouteTable
-from hub.api.routing import Call, json_ok
+from hub.api.routing import Call, json_ok, page
 
 routes = RouteTable()
 
@@ -20,7 +21,9 @@ class TicketChanges(BaseModel):
     assignee_id: str | None = None
 
 
-@routes.route("GET", "/api/v1/tickets", summary="Tickets, newest first.", tag="service", roles=INBOX_WORKERS,
+@routes.route("GET", "/api/v1/tickets",
+           summary="Tickets, newest first, each with its customer (`contact`: name, company, addresses).",
+           tag="service", roles=INBOX_WORKERS,
            query=(QueryParam("status", "open, pending, resolved, closed; several separated by commas"),
                   QueryParam("priority", "low, medium, high or urgent"),
                   QueryParam("assignee", "a user id, `me` or `none`"),
@@ -34,7 +37,9 @@ async def list_tickets(call: Call) -> web.Response:
         assignee=call.query("assignee"),
         breached=call.flag("breached"),
     )
-    return await call.listed(call.services.tickets.list, where, "created_at")
+    limit, cursor = call.limit(), decode_cursor(call.query("cursor"))
+    items = await call.services.ticket_pages.page(where, call.actor, limit=limit, cursor=cursor)
+    return page(items, limit, "created_at")
 
 
 @routes.route("GET", "/api/v1/tickets/{id}", summary="One ticket.", tag="service",

@@ -33,3 +33,8 @@ export function mayOpen(role: Role | undefined, screen: Screen): boolean {
 export function mayWork(role: Role | undefined): boolean {
   return role !== undefined && INBOX_WORKERS.includes(role)
 }
+
+/** Whether tables offer CSV export: the roles the API gives the reports' CSV. */
+export function mayExport(role: Role | undefined): boolean {
+  return role !== undefined && MANAGERS.includes(role)
+}

@@ -146,4 +146,6 @@ export interface Ticket {
   first_response_at: string | null
   resolved_at: string | null
   classification?: { confidence: number; model: string; low_confidence: boolean } | null
+  created_at?: string
+  contact?: Contact | null // in lists: the customer
 }
