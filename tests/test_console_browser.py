@@ -629,15 +629,23 @@ async def test_contacts_and_tickets_screens(make_hub, browser):
 
     await page.get_by_role("link", name="Contacts").click()
     await page.get_by_label("Search contacts").fill("Pat")
-    listed = (
-        page.get_by_role("region", name="Contact list").get_by_role("listitem").filter(has_text="Pat Doe")
-    )
+    table = page.get_by_role("table", name="Contact list")
+    listed = table.get_by_role("row").filter(has_text="Pat Doe")
     await expect(listed).to_contain_text("1 open")  # snoozed counts: not resolved
     await expect(listed).to_contain_text("chat")
+    await expect(page.get_by_role("button", name="Export CSV")).to_have_count(0)  # agents do not export
+    await table.get_by_role("button", name="Name").click()
+    await expect(table.get_by_role("columnheader", name="Name")).to_have_attribute("aria-sort", "ascending")
+    await expect(table.get_by_role("row").nth(1)).to_contain_text("Pat Doe")
+    await table.get_by_role("button", name="Name").click()
+    await expect(table.get_by_role("row").nth(1)).to_contain_text("Pat Duplicate")
     await page.get_by_role("link", name="Pat Doe").click()
     profile = page.get_by_role("region", name="Contact profile")
     await expect(profile).to_contain_text("Conversations (1)")
     await expect(profile).to_contain_text("Tickets (1)")
+    timeline = profile.get_by_role("list", name="Timeline")
+    await expect(timeline).to_contain_text("Ticket opened")
+    await expect(timeline).to_contain_text("Conversation started on")
     await no_serious_violations(page)
     await page.get_by_label("Find the other contact").fill("Duplicate")
     await page.get_by_role("button", name="Find").click()
@@ -646,6 +654,34 @@ async def test_contacts_and_tickets_screens(make_hub, browser):
     await page.get_by_role("button", name="Merge", exact=True).click()
     await expect(profile).to_contain_text("Conversations (2)")
     await expect(profile).to_contain_text("pat@x.example")
+
+
+async def downloaded(download) -> str:
+    """A CSV the page downloaded (UTF-8 with the byte-order mark spreadsheets want)."""
+    return await asyncio.to_thread(Path(await download.path()).read_text, encoding="utf-8-sig")
+
+
+async def test_a_manager_exports_the_rows_a_table_shows(make_hub, browser):
+    hub = await make_hub()
+    manager = await staff(hub, "manager", "Max")
+    for n, name in enumerate(("Ann Able", "=cmd|' /C calc'!A0", "Bea Best")):
+        await hub.chat(chat_message("hi", sender={"id": f"c{n}", "name": name, "email": f"c{n}@x.example"}))
+    page = await signed_in(browser, hub, manager, "/contacts")
+    table = page.get_by_role("table", name="Contact list")
+    await expect(table.get_by_role("row")).to_have_count(4)
+    await page.get_by_label("Filter rows").fill("b")  # Ann Able and Bea Best
+    await expect(table.get_by_role("row")).to_have_count(3)
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="Export CSV").click()
+    lines = (await downloaded(await download.value)).splitlines()
+    assert lines[0].startswith("Name,Email,Phone,Company,Channels") and len(lines) == 3
+    assert {line.split(",")[0] for line in lines[1:]} == {"Ann Able", "Bea Best"}
+    await page.get_by_label("Filter rows").fill("cmd")
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="Export CSV").click()
+    exported = await downloaded(await download.value)
+    assert exported.splitlines()[1].startswith("'=cmd")  # a formula stays text in a spreadsheet
+    assert (await download.value).suggested_filename.startswith("contacts-")
 
 
 async def test_managers_create_campaigns_and_sales_reps_see_their_results(make_hub, browser):

@@ -927,7 +927,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Tickets, newest first.
+         * Tickets, newest first, each with its customer (`contact`: name, company, addresses).
          * @description Roles: admin, agent, manager
          */
         get: operations["get_list_tickets"];
