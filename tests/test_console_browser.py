@@ -114,6 +114,27 @@ async def test_an_agent_works_a_live_inbox(make_hub, browser, receiver_factory):
     assert note["text"] == "check the refund policy first"
     assert await delivered(b"refund policy") is None
 
+    # The customer's other conversation shows beside this one; unread messages are counted.
+    earlier = chat_message(
+        "about my last order", sender={"id": "c-1", "name": "Carla Customer"}, thread_id="t-2"
+    )
+    await hub.chat(earlier)
+    other_row = (
+        page.get_by_role("region", name="Conversations")
+        .get_by_role("listitem")
+        .filter(has_text="about my last order")
+    )
+    await expect(other_row.get_by_label("1 unread")).to_be_visible()
+    await expect(page.get_by_role("list", name="Other conversations")).to_contain_text("about my last order")
+    await other_row.get_by_role("link").click()  # read now: for the whole team
+    await expect(other_row.get_by_label("1 unread")).to_have_count(0)
+    await page.keyboard.press("Escape")
+    await page.locator("body").press("?")
+    shortcuts = page.get_by_role("dialog", name="Keyboard shortcuts")
+    await expect(shortcuts).to_contain_text("Ctrl+K")
+    await page.keyboard.press("Escape")
+    await expect(shortcuts).to_have_count(0)
+
 
 DROP_A_PNG = """() => {
   const data = new DataTransfer()

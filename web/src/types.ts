@@ -17,6 +17,9 @@ export {
   ticketStatusValues as TICKET_STATUSES,
   campaignStatusValues as CAMPAIGN_STATUSES,
 } from './api-schema'
+import { conversationStatusValues } from './api-schema'
+// Every conversation status, for a filter that wants them all (a contact's whole history).
+export const ACTIVE_AND_RESOLVED = conversationStatusValues.join(',')
 export type {
   Role,
   ConversationStatus as Status,

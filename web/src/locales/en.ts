@@ -71,6 +71,8 @@ export default {
     },
   },
   conversation: {
+    previous: 'Other conversations',
+    noPrevious: 'No other conversations.',
     thread: 'Messages',
     reply: 'Reply',
     note: 'Note',
@@ -316,6 +318,9 @@ export default {
     times: 'Median first response and resolution by channel (minutes)',
   },
   shortcuts: {
+    send: 'Send the reply or note',
+    mention: 'Mention a colleague (in a note)',
+    close: 'Close a dialog or menu',
     next: 'Next conversation',
     previous: 'Previous conversation',
     reply: 'Reply',

@@ -73,6 +73,8 @@ const zh: typeof en = {
     },
   },
   conversation: {
+    previous: '其他会话',
+    noPrevious: '没有其他会话。',
     thread: '消息',
     reply: '回复',
     note: '备注',
@@ -318,6 +320,9 @@ const zh: typeof en = {
     times: '各渠道首次响应与解决时长中位数（分钟）',
   },
   shortcuts: {
+    send: '发送回复或备注',
+    mention: '提及同事（备注中）',
+    close: '关闭对话框或菜单',
     next: '下一个会话',
     previous: '上一个会话',
     reply: '回复',
