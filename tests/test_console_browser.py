@@ -134,6 +134,9 @@ async def test_an_agent_works_a_live_inbox(make_hub, browser, receiver_factory):
     await expect(shortcuts).to_contain_text("Ctrl+K")
     await page.keyboard.press("Escape")
     await expect(shortcuts).to_have_count(0)
+    await page.locator("body").press("x")  # picks the open conversation for a bulk action
+    await expect(other_row.get_by_role("checkbox")).to_be_checked()
+    await expect(page.get_by_role("toolbar", name="Selected conversations")).to_contain_text("1 selected")
 
 
 DROP_A_PNG = """() => {
@@ -391,15 +394,26 @@ async def test_every_screen_passes_axe_in_the_dark_theme_too(make_hub, browser):
     for screen, ready in (
         (f"/inbox/{ack['conversation_id']}", page.get_by_role("list", name="Messages")),
         ("/contacts", page.get_by_role("heading", name="Contacts")),
+        (f"/contacts/{ack['contact_id']}", page.get_by_role("list", name="Timeline")),
         ("/tickets", page.get_by_role("heading", name="Tickets")),
         ("/sales", page.get_by_role("heading", name="Sales")),
         ("/campaigns", page.get_by_role("heading", name="Campaigns")),
+        ("/reports", page.get_by_role("heading", name="Reports")),
         ("/settings", page.get_by_role("heading", name="Settings")),
     ):
         await page.goto(str(hub.client.make_url(screen)))
         await expect(ready).to_be_visible()
         assert await page.evaluate("document.documentElement.dataset.theme") == "dark"  # remembered
         await no_serious_violations(page)
+    # The parts that open over a screen: a filter chip's menu, the snooze popover.
+    await page.goto(str(hub.client.make_url(f"/inbox/{ack['conversation_id']}")))
+    await page.get_by_role("button", name="Priority").click()
+    await expect(page.get_by_role("menuitemradio", name="Urgent")).to_be_visible()
+    await no_serious_violations(page)
+    await page.keyboard.press("Escape")
+    await page.get_by_role("button", name="Snooze", exact=True).click()
+    await expect(page.get_by_label("Snooze until")).to_be_visible()
+    await no_serious_violations(page)
 
 
 async def test_a_colleague_sees_assignment_resolve_and_presence_live(make_hub, browser):

@@ -318,6 +318,8 @@ export default {
     times: 'Median first response and resolution by channel (minutes)',
   },
   shortcuts: {
+    select: 'Select the open conversation (for a bulk action)',
+    selectRange: 'Select every conversation from the last one picked to the open one',
     send: 'Send the reply or note',
     mention: 'Mention a colleague (in a note)',
     close: 'Close a dialog or menu',

@@ -320,6 +320,8 @@ const zh: typeof en = {
     times: '各渠道首次响应与解决时长中位数（分钟）',
   },
   shortcuts: {
+    select: '选中当前会话（用于批量操作）',
+    selectRange: '从上次选中的会话到当前会话全部选中',
     send: '发送回复或备注',
     mention: '提及同事（备注中）',
     close: '关闭对话框或菜单',
