@@ -407,6 +407,8 @@ async def test_every_screen_passes_axe_in_the_dark_theme_too(make_hub, browser):
         await no_serious_violations(page)
     # The parts that open over a screen: a filter chip's menu, the snooze popover.
     await page.goto(str(hub.client.make_url(f"/inbox/{ack['conversation_id']}")))
+    await expect(page.get_by_role("list", name="Messages")).to_contain_text("88412")
+    await picture(page, "dark")
     await page.get_by_role("button", name="Priority").click()
     await expect(page.get_by_role("menuitemradio", name="Urgent")).to_be_visible()
     await no_serious_violations(page)
@@ -681,6 +683,7 @@ async def test_contacts_and_tickets_screens(make_hub, browser):
     timeline = profile.get_by_role("list", name="Timeline")
     await expect(timeline).to_contain_text("Ticket opened")
     await expect(timeline).to_contain_text("Conversation started on")
+    await picture(page, "contact")
     await no_serious_violations(page)
     await page.get_by_label("Find the other contact").fill("Duplicate")
     await page.get_by_role("button", name="Find").click()
@@ -771,6 +774,7 @@ async def test_on_a_phone_list_thread_and_contact_stack(make_hub, browser):
     await expect(page.get_by_role("complementary", name="Contact")).to_be_visible()
     reply = await page.get_by_label("Reply").bounding_box()
     assert reply is not None and reply["y"] + reply["height"] <= 800  # the composer is in reach
+    await picture(page, "phone")
     await no_serious_violations(page)
     manifest = await page.request.get(str(hub.client.make_url("/manifest.webmanifest")))
     assert manifest.ok and (await manifest.json())["display"] == "standalone"
