@@ -131,9 +131,9 @@ class TicketStatusChanged(EventData):
     status: Change[TicketStatus]
 
 
-class TicketBreached(EventData):
-    type = "ticket.breached"
-    about = "An open ticket's SLA due time (first response or resolution) passed unmet."
+class _TicketSlaMark(EventData):
+    """What the SLA watch says of a ticket's due time (not an event type itself)."""
+
     ticket_id: Id
     conversation_id: Id
     contact_id: Id
@@ -143,18 +143,16 @@ class TicketBreached(EventData):
     sla: SlaTarget
 
 
-class TicketSlaWarning(EventData):
+class TicketBreached(_TicketSlaMark):
+    type = "ticket.breached"
+    about = "An open ticket's SLA due time (first response or resolution) passed unmet."
+
+
+class TicketSlaWarning(_TicketSlaMark):
     type = "ticket.sla_warning"
     about = (
         "An open ticket's SLA due time (first response or resolution) is less than 15 minutes away, unmet."
     )
-    ticket_id: Id
-    conversation_id: Id
-    contact_id: Id
-    channel: str
-    assignee_id: OptionalId = None
-    priority: Priority
-    sla: SlaTarget
     due_at: datetime
 
 

@@ -132,6 +132,16 @@ class Hub:
         assert resp.status == 200, await resp.text()
         return (await resp.json())["token"]
 
+    async def upload(
+        self, token: str, conversation_id: Any, content: Any, *, name: str, content_type: str,
+        purpose: str | None = None,
+    ) -> tuple[int, Any]:  # fmt: skip
+        """A file uploaded for a reply (or `purpose` note) in the conversation."""
+        query = {"name": name} | ({"purpose": purpose} if purpose else {})
+        path = f"/api/v1/conversations/{conversation_id}/attachments"
+        return await self.call("POST", path, token, params=query, data=content,
+                               headers={"Content-Type": content_type})  # fmt: skip
+
     async def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
         headers = kwargs.pop("headers", {})
         if token:

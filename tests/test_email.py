@@ -281,9 +281,8 @@ async def test_a_reply_with_a_file_goes_as_a_mime_attachment(email_hub, dovecot)
     await dovecot.deliver(hub.mail_user, mail())
     [first] = await _messages(hub, 1)
     conversation_id = first["conversation_id"]
-    status, uploaded = await hub.call("POST", f"/api/v1/conversations/{conversation_id}/attachments", agent,
-                                      params={"name": "发票.pdf"}, data=b"%PDF-1.4 invoice",
-                                      headers={"Content-Type": "application/pdf"})  # fmt: skip
+    pdf = {"name": "发票.pdf", "content_type": "application/pdf"}
+    status, uploaded = await hub.upload(agent, conversation_id, b"%PDF-1.4 invoice", **pdf)
     assert status == 201
     sending = {"text": "Your invoice is attached.", "attachments": [uploaded["id"]]}
     status, _ = await hub.call("POST", f"/api/v1/conversations/{conversation_id}/messages", agent,

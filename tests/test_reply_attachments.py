@@ -21,9 +21,9 @@ async def upload(
     hub: Hub, token: str, conversation_id: str, content: bytes | AsyncIterator[bytes], *,
     name: str = "receipt.png", content_type: str = "image/png", purpose: str | None = None,
 ) -> tuple[int, dict]:  # fmt: skip
-    query = {"name": name} | ({"purpose": purpose} if purpose else {})
-    return await hub.call("POST", f"/api/v1/conversations/{conversation_id}/attachments", token,
-                          params=query, data=content, headers={"Content-Type": content_type})  # fmt: skip
+    return await hub.upload(
+        token, conversation_id, content, name=name, content_type=content_type, purpose=purpose
+    )
 
 
 async def test_a_reply_carries_an_uploaded_file_to_the_chat_channel(make_hub, receiver_factory):

@@ -236,9 +236,8 @@ async def test_a_reply_with_a_file_sends_the_text_then_the_document(tg_hub):
     message = await eventually(lambda: hub.db.messages.find_one({"channel": "telegram"}))
     conversation_id = message["conversation_id"]
     agent = await hub.login("agent")
-    status, uploaded = await hub.call("POST", f"/api/v1/conversations/{conversation_id}/attachments", agent,
-                                      params={"name": "label.pdf"}, data=b"%PDF-1.4 label",
-                                      headers={"Content-Type": "application/pdf"})  # fmt: skip
+    pdf = {"name": "label.pdf", "content_type": "application/pdf"}
+    status, uploaded = await hub.upload(agent, conversation_id, b"%PDF-1.4 label", **pdf)
     assert status == 201
     sending = {"text": "Your return label", "attachments": [uploaded["id"]]}
     _, reply = await hub.call("POST", f"/api/v1/conversations/{conversation_id}/messages", agent,

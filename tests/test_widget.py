@@ -321,10 +321,8 @@ async def test_a_file_an_agent_sends_reaches_the_visitor_as_a_signed_link(widget
     await _say(ws, "Can I see the size chart?")
     message = await widget_hub.db.messages.find_one({})
     conversation = str(message["conversation_id"])
-    path = f"/api/v1/conversations/{conversation}/attachments"
-    png = {"Content-Type": "image/png"}
-    status, uploaded = await widget_hub.call("POST", path, agent, params={"name": "sizes.png"},
-                                             data=b"\x89PNG sizes", headers=png)  # fmt: skip
+    png = {"name": "sizes.png", "content_type": "image/png"}
+    status, uploaded = await widget_hub.upload(agent, conversation, b"\x89PNG sizes", **png)
     assert status == 201
     await widget_hub.call("POST", f"/api/v1/conversations/{conversation}/messages", agent,
                           json={"text": "Here it is", "attachments": [uploaded["id"]]})  # fmt: skip
