@@ -69,6 +69,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0),
     ],
     "presence": [IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0)],
+    "webhook_deliveries": [
+        IndexModel([("endpoint_id", ASC), ("at", DESC)], name="endpoint_newest"),
+        IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0),
+    ],
     "uploads": [
         IndexModel([("contact_id", ASC)], name="contact"),
         # An upload no message claimed is removed; a claimed one has no expires_at.

@@ -101,6 +101,20 @@ async def enqueue(db: AsyncDatabase, job: Job, session: AsyncClientSession | Non
     await db.jobs.update_one({"_id": job["_id"]}, {"$setOnInsert": job}, upsert=True, session=session)
 
 
+class JobDeferred(Exception):
+    """Not now, and not a failure: the job waits `seconds` without spending a try (its
+    receiver is busy with others of its jobs)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"deferred {seconds:g} s")
+        self.seconds = seconds
+
+
+# A kind's own retry delays, in seconds, one per retry (after the first try, the second...):
+# its job is parked once they are spent. None: the queue's exponential backoff and max_attempts.
+RetryDelays = tuple[float, ...] | None
+
+
 class JobFailed(Exception):
     """A handler's failed try: retried (`retryable`, after `retry_after` seconds when the
     other side said so) or parked at once; `progress` is kept for the next try."""
@@ -175,20 +189,25 @@ class JobQueue:
             },
         )
 
-    def final(self, job: Job, failure: JobFailed) -> bool:
+    def final(self, job: Job, failure: JobFailed, delays: RetryDelays = None) -> bool:
         """Whether this failure parks the job (no retry left, or none worth making)."""
-        return not failure.retryable or job["attempts"] >= self.max_attempts
+        tries = self.max_attempts if delays is None else len(delays) + 1
+        return not failure.retryable or job["attempts"] >= tries
 
-    async def failed(self, job: Job, failure: JobFailed) -> JobStatus:
+    async def failed(self, job: Job, failure: JobFailed, delays: RetryDelays = None) -> JobStatus:
         """Schedule the next try, or park the job with the reason; returns which."""
         fields: dict[str, Any] = {"last_error": str(failure), "lease_until": None}
         fields |= {f"progress.{name}": value for name, value in failure.progress.items()}
-        if self.final(job, failure):
+        if self.final(job, failure, delays):
             status = JobStatus.PARKED
             fields["parked_at"] = utcnow()
         else:
             status = JobStatus.PENDING
-            delay = failure.retry_after if failure.retry_after is not None else self._backoff(job["attempts"])
+            delay = (
+                failure.retry_after
+                if failure.retry_after is not None
+                else self._backoff(job["attempts"], delays)
+            )
             fields["next_attempt_at"] = utcnow() + timedelta(seconds=delay)
         await self._col.update_one(
             {"_id": job["_id"], "status": JobStatus.RUNNING.value, "attempts": job["attempts"]},
@@ -196,11 +215,29 @@ class JobQueue:
         )
         return status
 
-    def _backoff(self, attempts: int) -> float:
-        """Exponential, capped, with full jitter over its upper half (retries of many jobs that
-        failed together spread out instead of arriving together)."""
-        ceiling = min(self._backoff_base * 2 ** (attempts - 1), self._backoff_cap)
+    def _backoff(self, attempts: int, delays: RetryDelays = None) -> float:
+        """The kind's delay for this retry, else exponential and capped; with jitter over its
+        upper half (retries of many jobs that failed together spread out instead of arriving
+        together)."""
+        if delays is not None:
+            ceiling = delays[min(attempts, len(delays)) - 1]
+        else:
+            ceiling = min(self._backoff_base * 2 ** (attempts - 1), self._backoff_cap)
         return ceiling * random.uniform(0.5, 1.0)
+
+    async def defer(self, job: Job, seconds: float) -> None:
+        """Back to pending in `seconds`, the try it was claimed with given back."""
+        await self._col.update_one(
+            {"_id": job["_id"], "status": JobStatus.RUNNING.value, "attempts": job["attempts"]},
+            {
+                "$set": {
+                    "status": JobStatus.PENDING.value,
+                    "lease_until": None,
+                    "next_attempt_at": utcnow() + timedelta(seconds=seconds),
+                },
+                "$inc": {"attempts": -1},
+            },
+        )
 
     async def listed(self, *, status: str | None, kind: str | None, limit: int) -> list[Job]:
         """The newest jobs first, for an admin."""

@@ -76,7 +76,7 @@ class Notifications:
         kind: str,
         text: str,
         refs: dict[str, Any],
-        session: AsyncClientSession,
+        session: AsyncClientSession | None,
     ) -> None:
         """Record and deliver a notification unless the one with this key exists already."""
         notification = {"user_id": user_id, "kind": kind, "text": text, **refs, "read_at": None}
@@ -106,6 +106,17 @@ class Notifications:
         for user_id in user_ids:
             key = f"mention:{note['_id']}:{user_id}"
             await self._notify(key, user_id, "mention", f"{who} mentioned you: {excerpt}", refs, session)
+
+    async def webhook_disabled(self, endpoint: dict[str, Any]) -> None:
+        """Tell every active admin that a webhook endpoint was disabled, and why."""
+        why = endpoint.get("disabled_reason") or "it kept failing"
+        text = f"Webhook endpoint {endpoint['url']} was disabled: {why}."
+        admins = await self._db.users.find({"role": "admin", "active": True}, {"_id": 1}).to_list(None)
+        for admin in admins:
+            key = f"webhook.disabled:{endpoint['_id']}:{endpoint['updated_at']:%Y%m%d%H%M%S}:{admin['_id']}"
+            await self._notify(
+                key, admin["_id"], "webhook.disabled", text, {"endpoint_id": endpoint["_id"]}, None
+            )
 
     async def recent(self, user_id: ObjectId, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
         """A user's latest notifications, newest first, and how many of all theirs are unread."""

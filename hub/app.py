@@ -36,6 +36,7 @@ from crm_core.sales import Deals, Leads
 from crm_core.search import TermSearch
 from crm_core.tickets import Tickets
 from crm_core.users import Users
+from crm_core.webhooks import WebhookEndpoints, WebhookFanout
 from hub import console, logs
 from hub.api.all_routes import all_routes
 from hub.api.errors import error_middleware, error_response
@@ -50,6 +51,7 @@ from hub.listeners import ListenerLoop
 from hub.message_delivery import MessageDelivery
 from hub.metrics import Metrics
 from hub.nlp_worker import NlpWorker
+from hub.outbound_addresses import OutboundAddresses
 from hub.pipeline import Pipeline
 from hub.presence import Presence
 from hub.ratelimit import ConcurrencyLimit, LoginThrottle
@@ -58,11 +60,13 @@ from hub.settings import Settings
 from hub.sla_watch import SlaWatch
 from hub.stream_sockets import StreamSockets
 from hub.use_cases import InboxPages, IntentReviewing, LeadPages, ParkedJobs, StaffMessages, TicketPages
+from hub.webhook_delivery import WebhookDelivery
 from nlp.analyzer import Analyzer, shared_analyzer
 from nlp.labels import INTENTS
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
+WEBHOOK_CONCURRENCY = 16  # webhook deliveries in flight per process
 SEARCHES_PER_USER = 2  # at once, in each hub process
 SETTINGS = web.AppKey("settings", Settings)
 
@@ -143,6 +147,7 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
     for channel in channels:
         await channel.start()
     services.job_worker.start()
+    services.webhook_worker.start()
     for listener in services.listeners:
         listener.start()
     services.campaign_scheduler.start()
@@ -159,6 +164,8 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
         for listener in services.listeners:
             await listener.stop()
         await services.job_worker.stop(timeout=services.settings.shutdown_timeout)
+        await services.webhook_worker.stop(timeout=services.settings.shutdown_timeout)
+        await services.webhook_delivery.close()
         for channel in reversed(channels):
             await channel.stop()
         await services.realtime.stop()
@@ -193,6 +200,7 @@ def build_services(
         backoff_cap=settings.outbox_backoff_cap,
     )
     job_worker = JobWorker(jobs, metrics)
+    webhook_worker = JobWorker(jobs, metrics, concurrency=WEBHOOK_CONCURRENCY)
     term_search = TermSearch(db)
     contacts = Contacts(db, event_log, term_search, phone_region=settings.phone_region)
     conversations = Conversations(db, realtime, event_log, term_search)
@@ -210,6 +218,9 @@ def build_services(
     audit = Audit(db)
     users = Users(db, token_ttl=timedelta(hours=settings.token_ttl_hours))
     notifications = Notifications(db, realtime, slack_dm=settings.slack_configured)
+    webhooks, outbound_addresses = WebhookEndpoints(db), OutboundAddresses(settings.webhook_allowed_networks)
+    webhook_delivery = WebhookDelivery(webhooks, outbound_addresses, notifications, metrics)
+    webhook_worker.add([webhook_delivery])
     intent_reviews = IntentReviews(db, INTENTS, event_log)
     nlp_worker = None
     if analyzer is not None:
@@ -248,6 +259,10 @@ def build_services(
         parked_jobs=ParkedJobs(jobs, queued=job_worker.wake),
         intent_reviewing=IntentReviewing(intent_reviews, rules, automation, conversations, metrics),
         presence=Presence(db, realtime),
+        webhooks=webhooks,
+        outbound_addresses=outbound_addresses,
+        webhook_worker=webhook_worker,
+        webhook_delivery=webhook_delivery,
         stream_sockets=StreamSockets(),
         campaign_scheduler=scheduler,
         sla_watch=SlaWatch(tickets),
@@ -258,6 +273,7 @@ def build_services(
     for reaction in (automation, rollups, AutomationAudit(db), services.inbox_counts):
         services.add_listener(reaction)
     services.add_listener(notifications, queues_jobs=True)  # staff DMs on Slack
+    services.add_listener(WebhookFanout(db), queues_jobs=True)
     return services
 
 

@@ -23,12 +23,14 @@ from crm_core.reporting import Reports
 from crm_core.sales import Deals, Leads
 from crm_core.tickets import Tickets
 from crm_core.users import Users
+from crm_core.webhooks import WebhookEndpoints
 from hub.campaign_scheduler import CampaignScheduler
 from hub.channel_plugins.contract import ChannelPlugin
 from hub.job_worker import JobWorker
 from hub.listeners import Listener, ListenerLoop
 from hub.metrics import Metrics
 from hub.nlp_worker import NlpWorker
+from hub.outbound_addresses import OutboundAddresses
 from hub.pipeline import Pipeline
 from hub.presence import Presence
 from hub.ratelimit import ConcurrencyLimit, LoginThrottle
@@ -37,6 +39,7 @@ from hub.settings import Settings
 from hub.sla_watch import SlaWatch
 from hub.stream_sockets import StreamSockets
 from hub.use_cases import InboxPages, IntentReviewing, LeadPages, ParkedJobs, StaffMessages, TicketPages
+from hub.webhook_delivery import WebhookDelivery
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Services:
     jobs: JobQueue
     pipeline: Pipeline
     job_worker: JobWorker
+    webhook_worker: JobWorker  # webhooks wait on receivers the hub does not control: a pool of their own
     login_throttle: LoginThrottle
     search_slots: ConcurrencyLimit
     reports: Reports
@@ -70,6 +74,9 @@ class Services:
     intent_reviews: IntentReviews
     notifications: Notifications
     presence: Presence
+    webhooks: WebhookEndpoints
+    webhook_delivery: WebhookDelivery
+    outbound_addresses: OutboundAddresses
     stream_sockets: StreamSockets
     staff_messages: StaffMessages
     inbox_pages: InboxPages
@@ -80,12 +87,16 @@ class Services:
     nlp_worker: NlpWorker | None = None
     channels: dict[str, ChannelPlugin] = field(default_factory=dict)  # the configured ones, by name
 
+    def wake_job_workers(self) -> None:
+        self.job_worker.wake()
+        self.webhook_worker.wake()
+
     def add_listener(self, listener: Listener, *, queues_jobs: bool = False) -> None:
         """Events recorded from now on are owed to `listener`; a loop of its own runs it (and
         wakes the job worker after each batch, for a listener that `queues_jobs`)."""
         self.event_log.subscribe(listener.name, listener.types)
         lease = self.settings.listener_lease_seconds
-        woken = self.job_worker.wake if queues_jobs else lambda: None
+        woken = self.wake_job_workers if queues_jobs else lambda: None
         loop = ListenerLoop(self.db, listener, self.metrics, lease_seconds=lease, after_commit=woken)
         self.listeners.append(loop)
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Protocol
 
 from pymongo.errors import PyMongoError
 
-from crm_core.jobs import Job, JobFailed, JobQueue, JobStatus
+from crm_core.jobs import Job, JobDeferred, JobFailed, JobQueue, JobStatus, RetryDelays
 from crm_core.records import utcnow
 from hub.background import cancel_and_wait
 from hub.metrics import Metrics
@@ -28,6 +28,7 @@ class JobHandler(Protocol):
     done leaves it to be run again."""
 
     kind: ClassVar[str]
+    retry_delays: ClassVar[RetryDelays]  # its own retry schedule, or None: the queue's backoff
 
     async def run(self, job: Job) -> Any:
         """Do the job's effect; what it returns is handed to `done`."""
@@ -44,6 +45,10 @@ class JobHandler(Protocol):
 
 
 class JobWorker:
+    """Runs the jobs of its handlers' kinds, `concurrency` at a time. Kinds whose jobs wait on
+    receivers the hub does not control (webhooks) get a worker of their own, so a slow receiver
+    never holds a reply's delivery."""
+
     def __init__(self, queue: JobQueue, metrics: Metrics, *, concurrency: int = 4) -> None:
         self._queue = queue
         self._metrics = metrics
@@ -100,11 +105,14 @@ class JobWorker:
         started = time.perf_counter()
         try:
             outcome = await handler.run(job)
+        except JobDeferred as deferred:
+            await self._queue.defer(job, deferred.seconds)
+            return
         except Exception as exc:
             failure = exc if isinstance(exc, JobFailed) else _unexpected(exc, job)
-            final = self._queue.final(job, failure)
+            final = self._queue.final(job, failure, handler.retry_delays)
             await handler.failed(job, failure, final=final)
-            status = await self._queue.failed(job, failure)
+            status = await self._queue.failed(job, failure, handler.retry_delays)
             result = "parked" if status is JobStatus.PARKED else "retrying"
             log.info(
                 "job failed",

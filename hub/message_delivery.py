@@ -8,13 +8,14 @@ from typing import Any, ClassVar
 
 from channels.base import Attachment, DeliveryError, OutboundMessage, ReplySender
 from crm_core.conversations import Conversations
-from crm_core.jobs import MESSAGE, Job, JobFailed
+from crm_core.jobs import MESSAGE, Job, JobFailed, RetryDelays
 from crm_core.records import utcnow
 from hub.metrics import Metrics
 
 
 class MessageDelivery:
     kind: ClassVar[str] = MESSAGE
+    retry_delays: ClassVar[RetryDelays] = None  # the queue's backoff
 
     def __init__(
         self, senders: Mapping[str, ReplySender], conversations: Conversations, metrics: Metrics

@@ -30,6 +30,12 @@ class Metrics:
             ["channel", "result"],
             registry=self.registry,
         )
+        self.webhooks = Counter(
+            "hub_webhook_deliveries",
+            "Webhook deliveries by result (sent, failed).",
+            ["result"],
+            registry=self.registry,
+        )
         self.jobs = Counter(
             "hub_jobs",
             "Tries of the job queue's jobs by kind and result (done, retrying, parked).",

@@ -153,6 +153,9 @@ class Settings:
     http_idle_seconds: float = 15.0
     http_body_seconds: float = 30.0
     trusted_proxies: tuple[Network, ...] = ()
+    # Addresses webhooks may reach although loopback, private or link-local (tests, on-premises
+    # receivers); every other non-public address is refused.
+    webhook_allowed_networks: tuple[Network, ...] = ()
 
     @property
     def email_secret(self) -> str | None:
@@ -237,4 +240,5 @@ class Settings:
             http_idle_seconds=_float("HUB_HTTP_IDLE_SECONDS", 15.0),
             http_body_seconds=_float("HUB_HTTP_BODY_SECONDS", 30.0),
             trusted_proxies=_networks("HUB_TRUSTED_PROXIES"),
+            webhook_allowed_networks=_networks("HUB_WEBHOOK_ALLOWED_NETWORKS"),
         )

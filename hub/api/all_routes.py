@@ -16,6 +16,7 @@ from hub.api import (
     staff,
     stream,
     tickets,
+    webhooks,
 )
 from hub.api.openapi import openapi_document
 from hub.api.route_table import RouteTable
@@ -34,6 +35,7 @@ API_MODULES = (
     staff,
     stream,
     tickets,
+    webhooks,
 )
 
 

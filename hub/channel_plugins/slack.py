@@ -19,7 +19,7 @@ from channels import slack
 from channels.base import DeliveryError
 from crm_core.conversations import Conversations
 from crm_core.domain_events import Event
-from crm_core.jobs import Job, JobFailed, JobQueue, new_job
+from crm_core.jobs import Job, JobFailed, JobQueue, RetryDelays, new_job
 from crm_core.vocabularies import INBOX_WORKERS
 from hub.api.errors import ApiError
 from hub.api.route_table import RouteTable
@@ -148,6 +148,7 @@ class SlackMirrorPosts:
     process, so a thread's messages keep their order and a new conversation opens one thread."""
 
     kind: ClassVar[str] = "slack.mirror"
+    retry_delays: ClassVar[RetryDelays] = None  # the queue's backoff
 
     def __init__(self, client: AsyncWebClient, conversations: Conversations, inbox: str) -> None:
         self._client = client

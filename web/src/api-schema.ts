@@ -1007,6 +1007,118 @@ export interface paths {
         patch: operations["patch_update_user"];
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The webhook endpoints (without their secrets).
+         * @description Roles: admin
+         */
+        get: operations["get_list_endpoints"];
+        put?: never;
+        /**
+         * Register a webhook endpoint: its URL (https; refused when it resolves to a loopback, private, link-local or metadata address outside HUB_WEBHOOK_ALLOWED_NETWORKS) and the event types it wants. Answers the endpoint with its `secret` (whsec_...), shown this once.
+         * @description Roles: admin
+         */
+        post: operations["post_create_endpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One webhook endpoint (without its secret).
+         * @description Roles: admin
+         */
+        get: operations["get_get_endpoint"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove an endpoint (its queued deliveries are dropped).
+         * @description Roles: admin
+         */
+        delete: operations["delete_delete_endpoint"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an endpoint's URL, event types, description, or turn it on or off.
+         * @description Roles: admin
+         */
+        patch: operations["patch_update_endpoint"];
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The endpoint's delivery log, newest first: event, attempt, HTTP status, time taken, the receiver's answer (its first KB) or the error.
+         * @description Roles: admin
+         */
+        get: operations["get_list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries/{delivery_id}/send-again": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a logged delivery's event to the endpoint again (the same webhook-id).
+         * @description Roles: admin
+         */
+        post: operations["post_send_again"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new secret, shown this once; deliveries are signed with the old one too for a day, so receivers can switch without losing any.
+         * @description Roles: admin
+         */
+        post: operations["post_rotate_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1993,6 +2105,45 @@ export interface components {
         };
         /** @enum {string} */
         DomainEventType: "message.received" | "message.sent" | "message.classified" | "message.intent_reviewed" | "conversation.opened" | "conversation.status_changed" | "conversation.assigned" | "ticket.opened" | "ticket.status_changed" | "ticket.sla_warning" | "ticket.breached" | "lead.created" | "lead.qualified" | "lead.assigned" | "deal.stage_changed" | "contact.merged";
+        /** EndpointBody */
+        EndpointBody: {
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /** Events */
+            events: string[];
+            /**
+             * Url
+             * @description https (http only to an allow-listed address)
+             */
+            url: string;
+        };
+        /** EndpointChangesBody */
+        EndpointChangesBody: {
+            /**
+             * Active
+             * @description true turns a disabled endpoint on again
+             * @default null
+             */
+            active: boolean | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Events
+             * @default null
+             */
+            events: string[] | null;
+            /**
+             * Url
+             * @default null
+             */
+            url: string | null;
+        };
         /** Enrolment */
         Enrolment: {
             /** Contact Id */
@@ -2766,6 +2917,8 @@ export type DealStage = components['schemas']['DealStage'];
 export type DealStageChanged = components['schemas']['DealStageChanged'];
 export type DealStageChangedEvent = components['schemas']['DealStageChangedEvent'];
 export type DomainEventType = components['schemas']['DomainEventType'];
+export type EndpointBody = components['schemas']['EndpointBody'];
+export type EndpointChangesBody = components['schemas']['EndpointChangesBody'];
 export type Enrolment = components['schemas']['Enrolment'];
 export type Error = components['schemas']['Error'];
 export type InboxWorkerRole = components['schemas']['InboxWorkerRole'];
@@ -4717,6 +4870,246 @@ export interface operations {
                 "application/json": components["schemas"]["UserChangesBody"];
             };
         };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_list_endpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_create_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_get_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_delete_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patch_update_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointChangesBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_list_deliveries: {
+        parameters: {
+            query?: {
+                /** @description 1-100, default 25 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_send_again: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_rotate_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
         responses: {
             /** @description Success */
             200: {
