@@ -9,14 +9,17 @@ import json
 import os
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
 from bson import ObjectId
 from playwright.async_api import Page, expect
+from standardwebhooks.webhooks import Webhook
 
 from hub.console import console_dir
 from tests.conftest import PASSWORD, chat_message, eventually, post_email, unsure_analysis
+from tests.test_webhooks import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
@@ -799,3 +802,38 @@ async def test_a_console_whose_session_ends_elsewhere_asks_to_sign_in_again(hub,
     await expect(page.get_by_label("Email")).to_be_visible()
     assert page.url.endswith("/sign-in?next=/inbox")  # back to the inbox once signed in again
     await page.context.close()
+
+
+async def test_an_admin_adds_a_webhook_sees_its_deliveries_and_sends_one_again(make_hub, browser):
+    receiver = await WebhookReceiver().start()
+    try:
+        hub = await make_hub(webhook_allowed_networks=(ip_network("127.0.0.1/32"),))
+        admin = await staff(hub, "admin", "Ada")
+        page = await signed_in(browser, hub, admin, "/settings")
+        panel = page.get_by_role("region", name="Webhooks")
+        await expect(panel).to_contain_text("No webhook endpoints yet.")
+        await panel.get_by_label("Endpoint URL").fill(receiver.url)
+        await panel.get_by_label("ticket.opened").check()
+        await panel.get_by_role("button", name="Add endpoint").click()
+        await expect(panel.get_by_role("status")).to_contain_text("whsec_")
+        secret = (await panel.locator(".secret code").inner_text()).strip()
+        await panel.get_by_role("button", name="I have kept it").click()
+        await expect(panel.get_by_role("row").filter(has_text=receiver.url)).to_contain_text(
+            "message.received"
+        )
+        await no_serious_violations(page)
+
+        await hub.chat(chat_message("Hello there"))
+        await eventually(lambda: asyncio.sleep(0, receiver.received), timeout=10)
+        headers, body = receiver.received[0]
+        assert Webhook(secret).verify(body, headers)["type"] == "message.received"
+
+        await panel.get_by_role("button", name=f"Deliveries to {receiver.url}").click()
+        sheet = page.get_by_role("dialog", name=f"Deliveries to {receiver.url}")
+        await expect(sheet.get_by_role("row").filter(has_text="message.received")).to_contain_text("200")
+        await sheet.get_by_role("button", name="Send again").click()
+        await expect(page.get_by_text("Queued to be sent again.")).to_be_visible()
+        await eventually(lambda: asyncio.sleep(0, len(receiver.received) == 2), timeout=10)
+        assert receiver.received[1][0]["webhook-id"] == headers["webhook-id"]
+    finally:
+        await receiver.stop()
