@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from bson import ObjectId
+from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -101,6 +102,15 @@ async def enqueue(db: AsyncDatabase, job: Job, session: AsyncClientSession | Non
     await db.jobs.update_one({"_id": job["_id"]}, {"$setOnInsert": job}, upsert=True, session=session)
 
 
+async def enqueue_many(
+    db: AsyncDatabase, jobs: Sequence[Job], session: AsyncClientSession | None = None
+) -> None:
+    """`enqueue` for many jobs, in one round trip."""
+    if jobs:
+        upserts = [UpdateOne({"_id": job["_id"]}, {"$setOnInsert": job}, upsert=True) for job in jobs]
+        await db.jobs.bulk_write(upserts, ordered=False, session=session)
+
+
 class JobDeferred(Exception):
     """Not now, and not a failure: the job waits `seconds` without spending a try (its
     receiver is busy with others of its jobs)."""
@@ -168,6 +178,29 @@ class JobQueue:
             self._col, due, take, sort=[("next_attempt_at", 1)]
         )
 
+    async def claim_many(self, kinds: Sequence[str], limit: int) -> list[Job]:
+        """Up to `limit` jobs of `kinds` at once (orphaned first, then the due ones, oldest
+        first), in three round trips whatever their number: for kinds with many small jobs,
+        where workers claiming one each would mostly race for the same one."""
+        now = utcnow()
+        mine = {"kind": {"$in": list(kinds)}}
+        orphaned = {"status": JobStatus.RUNNING.value, "lease_until": {"$lt": now}, **mine}
+        due = {"status": JobStatus.PENDING.value, "next_attempt_at": {"$lte": now}, **mine}
+        ids = [j["_id"] for j in await self._col.find(orphaned, {"_id": 1}).limit(limit).to_list(None)]
+        if len(ids) < limit:
+            found = self._col.find(due, {"_id": 1}).sort("next_attempt_at", 1).limit(limit - len(ids))
+            ids += [j["_id"] for j in await found.to_list(None)]
+        if not ids:
+            return []
+        token = ObjectId()
+        takeable = {"$or": [{"_id": {"$in": ids}, **due}, {"_id": {"$in": ids}, **orphaned}]}
+        await self._col.update_many(
+            takeable,
+            {"$set": {"status": JobStatus.RUNNING.value, "lease_until": now + self._lease, "claim": token},
+             "$inc": {"attempts": 1}},
+        )  # fmt: skip
+        return await self._col.find({"_id": {"$in": ids}, "claim": token}).to_list(None)
+
     async def next_due_at(self, kinds: Sequence[str]) -> datetime | None:
         job = await self._col.find_one(
             {"status": JobStatus.PENDING.value, "kind": {"$in": list(kinds)}},
@@ -188,6 +221,21 @@ class JobQueue:
                 }
             },
         )
+
+    async def done_many(self, jobs: Sequence[Job]) -> list[None]:
+        """`done` for many jobs (a batched worker's), in one round trip."""
+        await self._col.update_many(
+            {"_id": {"$in": [job["_id"] for job in jobs]}, "status": JobStatus.RUNNING.value},
+            {
+                "$set": {
+                    "status": JobStatus.DONE.value,
+                    "done_at": utcnow(),
+                    "last_error": None,
+                    "lease_until": None,
+                }
+            },
+        )
+        return [None] * len(jobs)
 
     def final(self, job: Job, failure: JobFailed, delays: RetryDelays = None) -> bool:
         """Whether this failure parks the job (no retry left, or none worth making)."""

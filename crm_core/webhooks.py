@@ -19,7 +19,7 @@ from crm_core.audit import Audited
 from crm_core.domain_events import Event
 from crm_core.errors import Invalid, NotFound
 from crm_core.event_types import EVENT_TYPES, public_event
-from crm_core.jobs import enqueue, new_job
+from crm_core.jobs import enqueue, enqueue_many, new_job
 from crm_core.records import find_by_id, modify_one, object_id, transaction, utcnow
 
 WEBHOOK = "webhook"  # the job kind
@@ -129,13 +129,15 @@ class WebhookEndpoints:
         assert updated is not None
         return updated, secret
 
-    async def delivered(self, endpoint: dict[str, Any], entry: dict[str, Any]) -> None:
-        """A delivery's outcome: logged; a success clears the endpoint's failures."""
-        await self._log.insert_one(
-            entry | {"endpoint_id": endpoint["_id"], "expires_at": utcnow() + LOG_KEPT}
-        )
-        if entry["ok"] and endpoint.get("failing_since") is not None:
-            await self._col.update_one({"_id": endpoint["_id"]}, {"$set": {"failing_since": None}})
+    async def log(self, entries: Sequence[dict[str, Any]]) -> list[None]:
+        """Deliveries' outcomes (each with its `endpoint_id`), in the endpoints' logs."""
+        expires = utcnow() + LOG_KEPT
+        await self._log.insert_many([entry | {"expires_at": expires} for entry in entries], ordered=False)
+        return [None] * len(entries)
+
+    async def recovered(self, endpoint: dict[str, Any]) -> None:
+        """A delivery succeeded: the endpoint is failing no more."""
+        await self._col.update_one({"_id": endpoint["_id"]}, {"$set": {"failing_since": None}})
 
     async def failing(self, endpoint: dict[str, Any], now: datetime) -> dict[str, Any] | None:
         """A delivery failed: the endpoint is failing since its first failure after a success;
@@ -188,10 +190,13 @@ class WebhookFanout:
         endpoints = await self._endpoints.find(
             {"active": True, "events": {"$in": list(wanted)}}, {"events": 1}, session=session
         ).to_list(None)
-        for event in events:
-            for endpoint in endpoints:
-                if event["type"] in endpoint["events"]:
-                    await enqueue(self._db, delivery_job(event, endpoint["_id"]), session)
+        jobs = [
+            delivery_job(event, endpoint["_id"])
+            for event in events
+            for endpoint in endpoints
+            if event["type"] in endpoint["events"]
+        ]
+        await enqueue_many(self._db, jobs, session)
 
 
 def delivery_job(event: Event, endpoint_id: ObjectId) -> dict[str, Any]:

@@ -66,7 +66,7 @@ from nlp.labels import INTENTS
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
-WEBHOOK_CONCURRENCY = 16  # webhook deliveries in flight per process
+WEBHOOK_CONCURRENCY = 32  # webhook deliveries in flight per process
 SEARCHES_PER_USER = 2  # at once, in each hub process
 SETTINGS = web.AppKey("settings", Settings)
 
@@ -200,7 +200,7 @@ def build_services(
         backoff_cap=settings.outbox_backoff_cap,
     )
     job_worker = JobWorker(jobs, metrics)
-    webhook_worker = JobWorker(jobs, metrics, concurrency=WEBHOOK_CONCURRENCY)
+    webhook_worker = JobWorker(jobs, metrics, concurrency=WEBHOOK_CONCURRENCY, batched=True)
     term_search = TermSearch(db)
     contacts = Contacts(db, event_log, term_search, phone_region=settings.phone_region)
     conversations = Conversations(db, realtime, event_log, term_search)

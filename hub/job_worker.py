@@ -15,6 +15,7 @@ from pymongo.errors import PyMongoError
 from crm_core.jobs import Job, JobDeferred, JobFailed, JobQueue, JobStatus, RetryDelays
 from crm_core.records import utcnow
 from hub.background import cancel_and_wait
+from hub.group_commit import GroupCommit
 from hub.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,17 @@ class JobWorker:
     receivers the hub does not control (webhooks) get a worker of their own, so a slow receiver
     never holds a reply's delivery."""
 
-    def __init__(self, queue: JobQueue, metrics: Metrics, *, concurrency: int = 4) -> None:
+    def __init__(
+        self, queue: JobQueue, metrics: Metrics, *, concurrency: int = 4, batched: bool = False
+    ) -> None:
         self._queue = queue
         self._metrics = metrics
         self._concurrency = concurrency
+        # Batched: one loop claims as many jobs as there are free slots and runs them at once,
+        # and marks them done together (many small jobs, as webhooks are); else each of
+        # `concurrency` loops claims one.
+        self._batched = batched
+        self._done = GroupCommit(queue.done_many)
         self.handlers: dict[str, JobHandler] = {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -63,6 +71,9 @@ class JobWorker:
             self.handlers[handler.kind] = handler
 
     def start(self) -> None:
+        if self._batched:
+            self._tasks = [asyncio.create_task(self._run_batches(), name="jobs-batched")]
+            return
         self._tasks = [asyncio.create_task(self._run(), name=f"jobs-{i}") for i in range(self._concurrency)]
 
     def wake(self) -> None:
@@ -89,6 +100,38 @@ class JobWorker:
             except PyMongoError as exc:
                 log.warning("job worker cannot reach the database", extra={"error": exc.__class__.__name__})
                 await self._sleep_unless_woken(1.0)
+
+    async def _run_batches(self) -> None:
+        running: set[asyncio.Task] = set()
+        slot_freed = asyncio.Event()
+        while not self._stopping:
+            self._wake.clear()
+            free = self._concurrency - len(running)
+            if free <= 0:
+                slot_freed.clear()
+                await slot_freed.wait()
+                continue
+            try:
+                jobs = await self._queue.claim_many(list(self.handlers), free)
+            except PyMongoError as exc:
+                log.warning("job worker cannot reach the database", extra={"error": exc.__class__.__name__})
+                await self._sleep_unless_woken(1.0)
+                continue
+            for job in jobs:
+                task = asyncio.create_task(self._do_reporting(job))
+                running.add(task)
+                task.add_done_callback(lambda done: (running.discard(done), slot_freed.set()))
+            if not jobs:
+                await self._idle()
+        if running:
+            await asyncio.wait(running)
+
+    async def _do_reporting(self, job: Job) -> None:
+        """One job of a batch: the database going away mid-job leaves it to its lease."""
+        try:
+            await self._do(job)
+        except PyMongoError as exc:
+            log.warning("job worker cannot reach the database", extra={"error": exc.__class__.__name__})
 
     async def _idle(self) -> None:
         due = await self._queue.next_due_at(list(self.handlers))
@@ -119,7 +162,7 @@ class JobWorker:
                 extra={"job_id": str(job["_id"]), "kind": kind, "error": str(failure), "next": result},
             )
         else:
-            await self._queue.done(job)
+            await (self._done.submit(job) if self._batched else self._queue.done(job))
             await handler.done(job, outcome)
             result = "done"
         self._metrics.jobs.labels(kind, result).inc()

@@ -7,6 +7,7 @@ replies nor other receivers."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from datetime import datetime
 from typing import Any, ClassVar
@@ -20,11 +21,13 @@ from crm_core.jobs import Job, JobDeferred, JobFailed, RetryDelays
 from crm_core.notifications import Notifications
 from crm_core.records import utcnow
 from crm_core.webhooks import LOGGED_BODY_BYTES, WEBHOOK, WebhookEndpoints
+from hub.group_commit import GroupCommit
 from hub.metrics import Metrics
 from hub.outbound_addresses import GuardedResolver, OutboundAddresses, RefusedAddress
 
 TIMEOUT_SECONDS = 10.0
-PER_ENDPOINT = 4  # deliveries in flight to one endpoint from this process
+PER_ENDPOINT = 16  # deliveries in flight to one endpoint from this process
+ENDPOINT_CACHE_SECONDS = 2.0  # a change to an endpoint reaches deliveries this late at most
 BUSY_WAIT_SECONDS = 0.5  # a job for an endpoint at its limit waits this long, without spending a try
 # About three days of retries (Standard Webhooks' schedule, stretched), then parked.
 RETRY_DELAYS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0, 86400.0, 86400.0)
@@ -46,6 +49,8 @@ class WebhookDelivery:
         self._notifications = notifications
         self._metrics = metrics
         self._in_flight: Counter[ObjectId] = Counter()
+        self._cache: dict[ObjectId, tuple[float, dict[str, Any] | None]] = {}
+        self._log = GroupCommit(endpoints.log)  # many deliveries' log entries in one write
         self._http: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -63,10 +68,7 @@ class WebhookDelivery:
     async def run(self, job: Job) -> dict[str, Any]:
         payload = job["payload"]
         endpoint_id = payload["endpoint_id"]
-        try:
-            endpoint = await self._endpoints.get(endpoint_id)
-        except NotFound:
-            endpoint = None
+        endpoint = await self._endpoint(endpoint_id)
         if endpoint is None or not endpoint["active"]:
             raise JobFailed("the endpoint was removed or disabled", retryable=False)
         if self._in_flight[endpoint_id] >= PER_ENDPOINT:
@@ -76,6 +78,19 @@ class WebhookDelivery:
             return await self._post(job, endpoint)
         finally:
             self._in_flight[endpoint_id] -= 1
+
+    async def _endpoint(self, endpoint_id: ObjectId) -> dict[str, Any] | None:
+        """The endpoint as stored at most ENDPOINT_CACHE_SECONDS ago (None: removed): one read
+        per endpoint and moment, not per delivery."""
+        cached = self._cache.get(endpoint_id)
+        if cached is not None and time.monotonic() - cached[0] < ENDPOINT_CACHE_SECONDS:
+            return cached[1]
+        try:
+            endpoint = await self._endpoints.get(endpoint_id)
+        except NotFound:
+            endpoint = None
+        self._cache[endpoint_id] = (time.monotonic(), endpoint)
+        return endpoint
 
     async def _post(self, job: Job, endpoint: dict[str, Any]) -> dict[str, Any]:
         payload = job["payload"]
@@ -112,7 +127,10 @@ class WebhookDelivery:
                 "error": f"unreachable: {exc.__class__.__name__}",
             }
         entry["seconds"] = round((utcnow() - now).total_seconds(), 3)
-        await self._endpoints.delivered(endpoint, entry)
+        await self._log.submit(entry | {"endpoint_id": endpoint["_id"]})
+        if entry["ok"] and endpoint.get("failing_since") is not None:
+            await self._endpoints.recovered(endpoint)
+            self._cache.pop(endpoint["_id"], None)
         self._metrics.webhooks.labels("sent" if entry["ok"] else "failed").inc()
         if not entry["ok"]:
             await self._failing(endpoint, now)
@@ -122,6 +140,7 @@ class WebhookDelivery:
         return entry
 
     async def _failing(self, endpoint: dict[str, Any], now: datetime) -> None:
+        self._cache.pop(endpoint["_id"], None)  # its failing_since is read afresh next time
         if (disabled := await self._endpoints.failing(endpoint, now)) is not None:
             await self._notifications.webhook_disabled(disabled)
 
