@@ -3,9 +3,11 @@ local receiver (aiohttp on loopback, allow-listed).
 
     .venv/bin/python bench/webhooks.py [--messages 2000] [--endpoints 1]
 
-Figures: from each message's commit (the event's `occurred_at`) to the receiver's request, p50
-and p99; and deliveries per second while `--messages` arrive as fast as the chat webhook takes
-them. Prints figures; asserts nothing.
+Endpoints on one receiver: `message.received` (`--endpoints` of them) while `--messages`
+arrive as fast as the chat webhook takes them (live), then `conversation.status_changed`
+while every conversation is resolved, 100 to a bulk request (a burst). Figures for each: deliveries per second, and from
+the event's commit (`occurred_at`) to the receiver's request, p50 and p99. Prints figures;
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -44,10 +46,42 @@ class Receiver:
         return web.Response(text="ok")
 
 
+async def subscribe(http: aiohttp.ClientSession, url: str, token: str, target: str, event: str) -> None:
+    body = {"url": target, "events": [event]}
+    async with http.post(
+        f"{url}/api/v1/webhooks", json=body, headers={"Authorization": f"Bearer {token}"}
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+
+
+async def open_conversations(http: aiohttp.ClientSession, url: str, token: str) -> list[str]:
+    ids, cursor = [], None
+    while True:
+        query = {"status": "open", "limit": "100"} | ({"cursor": cursor} if cursor else {})
+        async with http.get(f"{url}/api/v1/conversations", params=query,
+                            headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip
+            page = await resp.json()
+        ids += [c["id"] for c in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            return ids
+
+
+def report(title: str, receiver: Receiver, started: float) -> None:
+    done = len(receiver.arrived)
+    span = (receiver.arrived[-1] - started) if done else float("nan")
+    cuts = statistics.quantiles(receiver.latencies, n=100) if done > 1 else [float("nan")] * 99
+    worst = max(receiver.latencies, default=float("nan"))
+    print(title)
+    print(f"  {done}/{receiver.expected} deliveries in {span:.1f} s: {done / span:.0f} deliveries/s")
+    p50, p99 = cuts[49] * 1000, cuts[98] * 1000
+    print(f"  commit to receiver: p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {worst * 1000:.0f} ms")
+
+
 async def main(messages: int, endpoints: int) -> None:
-    receiver = Receiver()
+    live, burst = Receiver(), Receiver()
     app = web.Application()
-    app.router.add_post("/hook", receiver.handle)
+    app.router.add_post("/live", live.handle)
+    app.router.add_post("/burst", burst.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = free_port()
@@ -59,31 +93,35 @@ async def main(messages: int, endpoints: int) -> None:
         ) as resp:
             token = (await resp.json())["token"]
         for _ in range(endpoints):
-            body = {"url": f"http://127.0.0.1:{port}/hook", "events": ["message.received"]}
-            async with http.post(f"{hub.url}/api/v1/webhooks", json=body,
-                                 headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip
-                assert resp.status == 201, await resp.text()
-        expected = receiver.expected = messages * endpoints
+            await subscribe(http, hub.url, token, f"http://127.0.0.1:{port}/live", "message.received")
+        await subscribe(http, hub.url, token, f"http://127.0.0.1:{port}/burst", "conversation.status_changed")
+        # Live: each message delivered while messages keep arriving.
+        live.expected = messages * endpoints
         started = time.perf_counter()
-        sent_in = await fill(hub.url, messages)
+        taken = await fill(hub.url, messages)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(receiver.all_arrived.wait(), 600)
+            await asyncio.wait_for(live.all_arrived.wait(), 600)
+        rate = f"{messages / taken:.0f}/s"
+        title = f"live: {messages} messages taken in {taken:.1f} s ({rate}), {endpoints} endpoints"
+        report(title, live, started)
+        # A burst: every conversation resolved, 100 to a request, nothing else arriving.
+        ids = await open_conversations(http, hub.url, token)
+        burst.expected = len(ids)
+        started = time.perf_counter()
+        for first in range(0, len(ids), 100):
+            body = {"ids": ids[first : first + 100], "status": "resolved"}
+            async with http.post(f"{hub.url}/api/v1/conversations/bulk", json=body,
+                                 headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip
+                assert resp.status == 200, await resp.text()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(burst.all_arrived.wait(), 600)
+        report(f"burst: {len(ids)} conversations resolved, 100 to a request", burst, started)
     await runner.cleanup()
-    done = len(receiver.arrived)
-    span = (receiver.arrived[-1] - started) if done else float("nan")
-    cuts = statistics.quantiles(receiver.latencies, n=100) if done > 1 else [float("nan")] * 99
-    print(
-        f"{messages} messages taken in {sent_in:.1f} s ({messages / sent_in:.0f}/s), {endpoints} endpoint(s)"
-    )
-    print(f"{done}/{expected} deliveries in {span:.1f} s: {done / span:.0f} deliveries/s")
-    worst = max(receiver.latencies, default=float("nan"))
-    p50, p99 = cuts[49] * 1000, cuts[98] * 1000
-    print(f"commit to receiver: p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {worst * 1000:.0f} ms")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--endpoints", type=int, default=1)
+    parser.add_argument("--endpoints", type=int, default=1, help="endpoints wanting message.received")
     arguments = parser.parse_args()
     asyncio.run(main(arguments.messages, arguments.endpoints))

@@ -180,25 +180,29 @@ class JobQueue:
 
     async def claim_many(self, kinds: Sequence[str], limit: int) -> list[Job]:
         """Up to `limit` jobs of `kinds` at once (orphaned first, then the due ones, oldest
-        first), in three round trips whatever their number: for kinds with many small jobs,
-        where workers claiming one each would mostly race for the same one."""
+        first), in a few round trips whatever their number: for kinds with many small jobs,
+        where workers claiming one each would mostly race for the same one. Each write is by
+        `_id` and status, which the embedded server serves from an index (an `$or` it scans)."""
         now = utcnow()
         mine = {"kind": {"$in": list(kinds)}}
         orphaned = {"status": JobStatus.RUNNING.value, "lease_until": {"$lt": now}, **mine}
         due = {"status": JobStatus.PENDING.value, "next_attempt_at": {"$lte": now}, **mine}
-        ids = [j["_id"] for j in await self._col.find(orphaned, {"_id": 1}).limit(limit).to_list(None)]
-        if len(ids) < limit:
-            found = self._col.find(due, {"_id": 1}).sort("next_attempt_at", 1).limit(limit - len(ids))
-            ids += [j["_id"] for j in await found.to_list(None)]
+        token = ObjectId()
+        take = {
+            "$set": {"status": JobStatus.RUNNING.value, "lease_until": now + self._lease, "claim": token},
+            "$inc": {"attempts": 1},
+        }
+        ids: list[Any] = []
+        for wanted, order in ((orphaned, None), (due, "next_attempt_at")):
+            if len(ids) >= limit:
+                break
+            found = self._col.find(wanted, {"_id": 1}).limit(limit - len(ids))
+            chosen = [j["_id"] for j in await (found.sort(order, 1) if order else found).to_list(None)]
+            if chosen:
+                await self._col.update_many({"_id": {"$in": chosen}, **wanted}, take)
+                ids += chosen
         if not ids:
             return []
-        token = ObjectId()
-        takeable = {"$or": [{"_id": {"$in": ids}, **due}, {"_id": {"$in": ids}, **orphaned}]}
-        await self._col.update_many(
-            takeable,
-            {"$set": {"status": JobStatus.RUNNING.value, "lease_until": now + self._lease, "claim": token},
-             "$inc": {"attempts": 1}},
-        )  # fmt: skip
         return await self._col.find({"_id": {"$in": ids}, "claim": token}).to_list(None)
 
     async def next_due_at(self, kinds: Sequence[str]) -> datetime | None:
