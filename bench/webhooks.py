@@ -1,13 +1,13 @@
-"""Outbound webhook benchmark: a hub on the embedded default posting `message.received` to a
-local receiver (aiohttp on loopback, allow-listed).
+"""Outbound webhook benchmark: a hub on the embedded default posting to a local receiver
+(aiohttp on loopback, allow-listed).
 
     .venv/bin/python bench/webhooks.py [--messages 2000] [--endpoints 1]
 
-Endpoints on one receiver: `message.received` (`--endpoints` of them) while `--messages`
-arrive as fast as the chat webhook takes them (live), then `conversation.status_changed`
-while every conversation is resolved, 100 to a bulk request (a burst). Figures for each: deliveries per second, and from
-the event's commit (`occurred_at`) to the receiver's request, p50 and p99. Prints figures;
-asserts nothing.
+Live: `--endpoints` endpoints want `message.received` while `--messages` arrive as fast as the
+chat webhook takes them. Burst: one endpoint wants `conversation.status_changed` while every
+conversation is resolved, 100 to a bulk request. Figures for each: deliveries per second, and
+from the event's commit (`occurred_at`) to the receiver's request, p50 and p99. Prints
+figures; asserts nothing.
 """
 
 from __future__ import annotations
