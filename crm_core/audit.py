@@ -44,7 +44,10 @@ class Audited:
     ) -> None:
         entry = {
             "actor_id": self.actor["_id"],
-            "actor_email": self.actor["email"],
+            "actor_email": self.actor.get("email"),
+            # A person, or an integration's API key (named so the trail says which).
+            "actor_kind": self.actor.get("kind", "user"),
+            "actor_name": self.actor.get("name"),
             "action": self.action,
             "target_type": self.target_type,
             "target_id": target_id,

@@ -111,8 +111,9 @@ class EventLog:
 
 
 def staff_actor(user: dict[str, Any]) -> dict[str, Any]:
-    """A staff user as the author of a change."""
-    return {"type": "user", "id": user["_id"], "email": user.get("email")}
+    """A staff user (or an integration's API key) as the author of a change."""
+    kind = "api_key" if user.get("kind") == "api_key" else "user"
+    return {"type": kind, "id": user["_id"], "email": user.get("email")}
 
 
 def rule_actor(rule: str) -> dict[str, Any]:

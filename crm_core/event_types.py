@@ -222,10 +222,10 @@ EVENT_TYPES: tuple[str, ...] = tuple(BY_TYPE)
 
 
 class Actor(BaseModel):
-    """Who caused an event: a staff user, an automation rule, or nobody (a customer's message,
-    the hub itself)."""
+    """Who caused an event: a staff user, an integration's API key, an automation rule, or
+    nobody (a customer's message, the hub itself)."""
 
-    type: Literal["user", "rule"]
+    type: Literal["user", "api_key", "rule"]
     id: OptionalId = None
     rule: str | None = None
     model_config = ConfigDict(extra="ignore")

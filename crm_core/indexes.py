@@ -78,6 +78,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # An upload no message claimed is removed; a claimed one has no expires_at.
         IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0),
     ],
+    "api_keys": [IndexModel([("key_hash", ASC)], name="key_hash", unique=True)],
     "link_codes": [
         IndexModel([("code_hash", ASC)], name="code_hash", unique=True),
         IndexModel([("expires_at", ASC)], name="expiry", expireAfterSeconds=0),

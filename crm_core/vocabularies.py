@@ -64,7 +64,19 @@ class CampaignStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+class ApiScope(StrEnum):
+    """What an integration's API key may do: each route that keys may call names its scope."""
+
+    CONTACTS_READ = "contacts:read"
+    CONTACTS_WRITE = "contacts:write"
+    CONVERSATIONS_READ = "conversations:read"
+    MESSAGES_SEND = "messages:send"
+    TICKETS_READ = "tickets:read"
+    REPORTS_READ = "reports:read"
+
+
 ROLES = tuple(Role)
+API_SCOPES = tuple(ApiScope)
 CONVERSATION_STATUSES = tuple(ConversationStatus)
 # The statuses a conversation waits for someone in; resolved ones are the rest of the history.
 ACTIVE_STATUSES = tuple(status for status in ConversationStatus if status != ConversationStatus.RESOLVED)

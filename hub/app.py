@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from bots.commands import Commands
 from channels.base import ReplySender
 from channels.email.unsubscribe import unsubscribe_signature
+from crm_core.api_keys import ApiKeys
 from crm_core.audit import Audit, AutomationAudit
 from crm_core.automation.actions import Automation
 from crm_core.automation.inbound_steps import default_chain
@@ -54,7 +55,7 @@ from hub.nlp_worker import NlpWorker
 from hub.outbound_addresses import OutboundAddresses
 from hub.pipeline import Pipeline
 from hub.presence import Presence
-from hub.ratelimit import ConcurrencyLimit, LoginThrottle
+from hub.ratelimit import ConcurrencyLimit, LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
 from hub.settings import Settings
 from hub.sla_watch import SlaWatch
@@ -260,6 +261,8 @@ def build_services(
         intent_reviewing=IntentReviewing(intent_reviews, rules, automation, conversations, metrics),
         presence=Presence(db, realtime),
         webhooks=webhooks,
+        api_keys=ApiKeys(db),
+        api_key_limit=PerMinuteLimit(settings.api_key_requests_per_minute),
         outbound_addresses=outbound_addresses,
         webhook_worker=webhook_worker,
         webhook_delivery=webhook_delivery,

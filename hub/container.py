@@ -8,6 +8,7 @@ from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bots.commands import Commands
+from crm_core.api_keys import ApiKeys
 from crm_core.audit import Audit
 from crm_core.automation.actions import Automation
 from crm_core.automation.rules import RuleStore
@@ -33,7 +34,7 @@ from hub.nlp_worker import NlpWorker
 from hub.outbound_addresses import OutboundAddresses
 from hub.pipeline import Pipeline
 from hub.presence import Presence
-from hub.ratelimit import ConcurrencyLimit, LoginThrottle
+from hub.ratelimit import ConcurrencyLimit, LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
 from hub.settings import Settings
 from hub.sla_watch import SlaWatch
@@ -75,6 +76,8 @@ class Services:
     notifications: Notifications
     presence: Presence
     webhooks: WebhookEndpoints
+    api_keys: ApiKeys
+    api_key_limit: PerMinuteLimit  # requests a minute per API key
     webhook_delivery: WebhookDelivery
     outbound_addresses: OutboundAddresses
     stream_sockets: StreamSockets

@@ -156,6 +156,7 @@ class Settings:
     # Addresses webhooks may reach although loopback, private or link-local (tests, on-premises
     # receivers); every other non-public address is refused.
     webhook_allowed_networks: tuple[Network, ...] = ()
+    api_key_requests_per_minute: int = 600  # per key and hub process
 
     @property
     def email_secret(self) -> str | None:
@@ -241,4 +242,5 @@ class Settings:
             http_body_seconds=_float("HUB_HTTP_BODY_SECONDS", 30.0),
             trusted_proxies=_networks("HUB_TRUSTED_PROXIES"),
             webhook_allowed_networks=_networks("HUB_WEBHOOK_ALLOWED_NETWORKS"),
+            api_key_requests_per_minute=_int("HUB_API_KEY_REQUESTS_PER_MINUTE", 600),
         )

@@ -4,6 +4,7 @@ registry. Collected when the app is built, not registered as a side effect of im
 from typing import Any
 
 from hub.api import (
+    api_keys,
     audit,
     contacts,
     conversations,
@@ -23,6 +24,7 @@ from hub.api.route_table import RouteTable
 from hub.channel_plugins import plugins
 
 API_MODULES = (
+    api_keys,
     audit,
     contacts,
     conversations,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from channels.base import MAX_SAFE_INTEGER
 from crm_core.contacts import Consent
-from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS
+from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS, ApiScope
 from hub.api.cursors import decode_cursor
 from hub.api.route_table import QueryParam, RouteTable
 from hub.api.routing import Call, json_ok, page
@@ -48,7 +48,8 @@ class MergeBody(BaseModel):
 
 
 @routes.route("GET", "/api/v1/contacts", summary="Contacts, most recently changed first; q searches name, "
-           "company, email and phone by prefix.", tag="contacts", roles=ALL_STAFF,
+           "company, email and phone by prefix.",
+           scope=ApiScope.CONTACTS_READ, tag="contacts", roles=ALL_STAFF,
            query=(QueryParam("q", "words to search"), QueryParam("limit", "1-100, default 25", "integer"),
                   QueryParam("cursor", "`next_cursor` from the previous page")))  # fmt: skip
 async def list_contacts(call: Call) -> web.Response:
@@ -58,7 +59,8 @@ async def list_contacts(call: Call) -> web.Response:
     return page(items, limit, "updated_at")
 
 
-@routes.route("POST", "/api/v1/contacts", summary="Create a contact.", tag="contacts", roles=INBOX_WORKERS,
+@routes.route("POST", "/api/v1/contacts", summary="Create a contact.",
+           scope=ApiScope.CONTACTS_WRITE, tag="contacts", roles=INBOX_WORKERS,
            body=ContactFields, ok_status=201)  # fmt: skip
 async def create_contact(call: Call) -> web.Response:
     audited = call.audited("contact.create", "contact")
@@ -67,20 +69,22 @@ async def create_contact(call: Call) -> web.Response:
 
 
 @routes.route("GET", "/api/v1/contacts/{id}", summary="One contact with its identities on every channel.",
-           tag="contacts", roles=ALL_STAFF)  # fmt: skip
+           scope=ApiScope.CONTACTS_READ, tag="contacts", roles=ALL_STAFF)  # fmt: skip
 async def get_contact(call: Call) -> web.Response:
     return json_ok(await call.services.contacts.get(call.path("id")))
 
 
 @routes.route("GET", "/api/v1/contacts/{id}/relationship", summary="The customer's whole relationship, "
            "newest first: conversations on every channel, tickets, leads, deals and campaign enrolments "
-           "(also the preview of what a merge moves).", tag="contacts", roles=ALL_STAFF)  # fmt: skip
+           "(also the preview of what a merge moves).",
+           scope=ApiScope.CONTACTS_READ, tag="contacts", roles=ALL_STAFF)  # fmt: skip
 async def contact_relationship(call: Call) -> web.Response:
     return json_ok(await call.services.contacts.relationship(call.path("id")))
 
 
 @routes.route("PATCH", "/api/v1/contacts/{id}", summary="Edit name, emails, phones, company, attributes or "
-           "marketing consent.", tag="contacts", roles=ALL_STAFF, body=ContactChanges)  # fmt: skip
+           "marketing consent.",
+           scope=ApiScope.CONTACTS_WRITE, tag="contacts", roles=ALL_STAFF, body=ContactChanges)  # fmt: skip
 async def update_contact(call: Call) -> web.Response:
     fields = _fields(call.body)
     marketing = fields.pop("marketing_consent", None)

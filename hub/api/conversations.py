@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from channels.base import MAX_FILES_PER_MESSAGE, AttachmentPolicy
 from crm_core.conversations import ConversationFilter
 from crm_core.conversations.uploads import PURPOSES, file_name
-from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS, MANAGERS, ConversationStatus, Priority
+from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS, MANAGERS, ApiScope, ConversationStatus, Priority
 from hub.api.cursors import decode_cursor
 from hub.api.downloads import attachment_response
 from hub.api.errors import ApiError
@@ -77,7 +77,8 @@ class ConversationChangesBody(BaseModel):
 @routes.route("GET", "/api/v1/conversations",
            summary="The inbox: newest activity first, filtered, paginated; each with its contact's "
            "name, emails, phones and company, and its ticket's SLA times.",
-           tag="conversations", roles=ALL_STAFF, query=LIST_PARAMS)  # fmt: skip
+           scope=ApiScope.CONVERSATIONS_READ, tag="conversations",
+           roles=ALL_STAFF, query=LIST_PARAMS)  # fmt: skip
 async def list_conversations(call: Call) -> web.Response:
     where = _filter(call)
     limit, cursor = call.limit(), decode_cursor(call.query("cursor"))
@@ -96,7 +97,7 @@ async def inbox_counts(call: Call) -> web.Response:
 @routes.route("GET", "/api/v1/conversations/{id}",
            summary="One conversation with its contact, and what files its replies can carry "
            "(`reply_attachments`: max_bytes, content_types; null when text only).",
-           tag="conversations", roles=ALL_STAFF)  # fmt: skip
+           scope=ApiScope.CONVERSATIONS_READ, tag="conversations", roles=ALL_STAFF)  # fmt: skip
 async def get_conversation(call: Call) -> web.Response:
     conversation = await call.services.conversations.get(call.path("id"))
     contact = await call.services.contacts.get(conversation["contact_id"])
@@ -157,7 +158,7 @@ def _filter(call: Call) -> ConversationFilter:
 
 
 @routes.route("GET", "/api/v1/conversations/{id}/messages", summary="The thread, oldest first, paginated.",
-           tag="conversations", roles=ALL_STAFF,
+           scope=ApiScope.CONVERSATIONS_READ, tag="conversations", roles=ALL_STAFF,
            query=(QueryParam("limit", "1-200, default 50", "integer"),
                   QueryParam("cursor", "`next_cursor` from the previous page")))  # fmt: skip
 async def list_messages(call: Call) -> web.Response:
@@ -171,7 +172,8 @@ async def list_messages(call: Call) -> web.Response:
 @routes.route("POST", "/api/v1/conversations/{id}/messages",
            summary="Reply through the conversation's channel (delivered by the job queue), "
            "or add a private note with private=true.",
-           tag="conversations", roles=INBOX_WORKERS, body=ReplyBody, ok_status=201)  # fmt: skip
+           scope=ApiScope.MESSAGES_SEND, tag="conversations",
+           roles=INBOX_WORKERS, body=ReplyBody, ok_status=201)  # fmt: skip
 async def post_message(call: Call) -> web.Response:
     body = call.body
     message = await call.services.staff_messages.post(

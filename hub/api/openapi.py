@@ -79,6 +79,9 @@ def _operation(route: Any, schemas: dict[str, Any]) -> dict[str, Any]:
     if route.roles is not None:
         operation["security"] = [{"bearer": []}]
         operation["description"] = "Roles: " + ", ".join(route.roles)
+        if route.scope is not None:
+            operation["description"] += f". API keys with the scope `{route.scope}`"
+            operation["x-api-key-scope"] = route.scope
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PATH_PARAM.findall(route.path)

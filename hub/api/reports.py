@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.base import utc_moment
 from crm_core.reporting import MAX_PERIOD, Period
-from crm_core.vocabularies import ALL_STAFF, MANAGERS
+from crm_core.vocabularies import ALL_STAFF, MANAGERS, ApiScope
 from hub.api.downloads import download_headers
 from hub.api.errors import ApiError
 from hub.api.route_table import QueryParam, RouteTable
@@ -75,7 +75,7 @@ def _period(call: Call) -> tuple[Period, str | None]:
 
 @routes.route("GET", "/api/v1/reports/summary", summary="Conversations, messages, response and resolution "
            "times, tickets, leads and top intents for a period, with the previous period of the same length.",
-           tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
+           scope=ApiScope.REPORTS_READ, tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
 async def report_summary(call: Call) -> web.Response:
     period, channel = _period(call)
     return json_ok(await call.services.reports.summary(period, channel))
@@ -83,7 +83,7 @@ async def report_summary(call: Call) -> web.Response:
 
 @routes.route("GET", "/api/v1/reports/daily", summary="Inbound messages per day and channel in a period "
            "({channel: {YYYY-MM-DD: count}}), days counted in HUB_TIMEZONE: the console's volume chart.",
-           tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
+           scope=ApiScope.REPORTS_READ, tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
 async def report_daily(call: Call) -> web.Response:
     period, _ = _period(call)
     return json_ok({"messages_per_day": await call.services.reports.messages_per_day(period)})
@@ -91,14 +91,14 @@ async def report_daily(call: Call) -> web.Response:
 
 @routes.route("GET", "/api/v1/reports/times", summary="Median first response and resolution in a period, "
            "by channel and by the conversation's latest intent: the console's chart.",
-           tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
+           scope=ApiScope.REPORTS_READ, tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
 async def report_times(call: Call) -> web.Response:
     period, _ = _period(call)
     return json_ok(await call.services.reports.times(period))
 
 
 @routes.route("GET", "/api/v1/reports/export.csv", summary="Conversations created in a period, as CSV.",
-           tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
+           scope=ApiScope.REPORTS_READ, tag="reports", roles=MANAGERS, query=PERIOD_PARAMS)  # fmt: skip
 async def report_export(call: Call) -> web.StreamResponse:
     period, channel = _period(call)
     return await _csv_download(
@@ -107,7 +107,8 @@ async def report_export(call: Call) -> web.StreamResponse:
 
 
 @routes.route("GET", "/api/v1/reports/daily.csv", summary="The period's figures per day and channel, "
-           "as CSV (from the reporting roll-ups).", tag="reports", roles=MANAGERS,
+           "as CSV (from the reporting roll-ups).",
+           scope=ApiScope.REPORTS_READ, tag="reports", roles=MANAGERS,
            query=PERIOD_PARAMS)  # fmt: skip
 async def report_daily_csv(call: Call) -> web.StreamResponse:
     period, channel = _period(call)

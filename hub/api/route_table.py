@@ -39,6 +39,8 @@ class Route:
     websocket: bool = False
     # A route taking a body past the app's JSON limit (a file) reads it itself, as it streams in.
     streams_body: bool = False
+    # The API key scope that lets an integration call it (None: keys may not; people only).
+    scope: str | None = None
 
 
 class RouteTable:
@@ -61,6 +63,7 @@ class RouteTable:
         raw_body: str | None = None,
         websocket: bool = False,
         streams_body: bool = False,
+        scope: str | None = None,
     ) -> Callable[[Handler], Handler]:
         def declare(handler: Handler) -> Handler:
             self.routes.append(
@@ -77,6 +80,7 @@ class RouteTable:
                     raw_body=raw_body,
                     websocket=websocket,
                     streams_body=streams_body,
+                    scope=scope,
                 )
             )
             return handler

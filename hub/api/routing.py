@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from channels.base import PayloadError, parse_json
+from crm_core.api_keys import API_KEY_ROLE, KEY_PREFIX, principal
 from crm_core.audit import Audited
 from hub.api.cursors import decode_cursor, next_cursor
 from hub.api.errors import ApiError
@@ -122,7 +123,9 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
         call = Call(request=request, services=request.app[SERVICES])
         if route.roles is not None:
             call.user = await authenticate(call, websocket=route.websocket)
-            if call.user["role"] not in route.roles:
+            if call.user["role"] == API_KEY_ROLE:
+                _key_may(call, route)
+            elif call.user["role"] not in route.roles:
                 raise ApiError(403, "forbidden", f"role {call.user['role']!r} may not do this")
         if route.body is not None and route.raw_body is None:
             call.body = await read_body(request, route.body)
@@ -135,6 +138,17 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
 def streams_body(request: web.Request) -> bool:
     """Whether the request's route reads its body itself (a file upload), so nothing before it may."""
     return getattr(request.match_info.handler, STREAMS_BODY, False)
+
+
+def _key_may(call: Call, route: Route) -> None:
+    """An API key calls the routes of its scopes, at most its limit a minute."""
+    key = call.actor
+    if route.scope is None or route.scope not in key["scopes"]:
+        needs = f"the scope {route.scope}" if route.scope else "a person's sign-in: keys may not"
+        raise ApiError(403, "forbidden", f"this API key may not do this (it needs {needs})")
+    if not call.services.api_key_limit.allow(str(key["_id"])):
+        raise ApiError(429, "too_many_requests", "this API key's requests a minute are used up",
+                       headers={"Retry-After": "60"})  # fmt: skip
 
 
 def bearer_token(request: web.Request, *, websocket: bool = False) -> str | None:
@@ -179,6 +193,12 @@ async def authenticate(call: Call, *, websocket: bool = False) -> dict[str, Any]
             raise ApiError(403, "csrf", "missing or wrong X-CSRF-Token for this session")
     if token is None:
         raise ApiError(401, "unauthorized", "missing bearer token or session")
+    if token.startswith(KEY_PREFIX) and not call.cookie_session:
+        key = await call.services.api_keys.for_key(token)
+        if key is None:
+            raise ApiError(401, "unauthorized", "unknown, revoked or expired API key")
+        call.token = token
+        return principal(key)
     user = await call.services.users.for_token(token)
     if user is None:
         raise ApiError(401, "unauthorized", "invalid or expired token")

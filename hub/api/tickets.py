@@ -6,7 +6,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from crm_core.tickets import TicketFilter
-from crm_core.vocabularies import INBOX_WORKERS, Priority, TicketStatus
+from crm_core.vocabularies import INBOX_WORKERS, ApiScope, Priority, TicketStatus
 from hub.api.cursors import decode_cursor
 from hub.api.route_table import QueryParam, RouteTable
 from hub.api.routing import Call, json_ok, page
@@ -23,7 +23,7 @@ class TicketChanges(BaseModel):
 
 @routes.route("GET", "/api/v1/tickets",
            summary="Tickets, newest first, each with its customer (`contact`: name, company, addresses).",
-           tag="service", roles=INBOX_WORKERS,
+           scope=ApiScope.TICKETS_READ, tag="service", roles=INBOX_WORKERS,
            query=(QueryParam("status", "open, pending, resolved, closed; several separated by commas"),
                   QueryParam("priority", "low, medium, high or urgent"),
                   QueryParam("assignee", "a user id, `me` or `none`"),
@@ -42,7 +42,8 @@ async def list_tickets(call: Call) -> web.Response:
     return page(items, limit, "created_at")
 
 
-@routes.route("GET", "/api/v1/tickets/{id}", summary="One ticket.", tag="service",
+@routes.route("GET", "/api/v1/tickets/{id}", summary="One ticket.",
+           scope=ApiScope.TICKETS_READ, tag="service",
            roles=INBOX_WORKERS)  # fmt: skip
 async def get_ticket(call: Call) -> web.Response:
     return json_ok(await call.services.tickets.get(call.path("id")))

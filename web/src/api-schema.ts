@@ -21,6 +21,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The API keys (never the keys themselves): scopes, last used, expiry, revoked.
+         * @description Roles: admin
+         */
+        get: operations["get_list_api_keys"];
+        put?: never;
+        /**
+         * A key for an integration, with the scopes it may use; the `key` is shown this once (only its hash is kept). Use it as `Authorization: Bearer <key>`.
+         * @description Roles: admin
+         */
+        post: operations["post_create_api_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/api-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a key: it stops working at once.
+         * @description Roles: admin
+         */
+        delete: operations["delete_revoke_api_key"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -284,13 +328,13 @@ export interface paths {
         };
         /**
          * Contacts, most recently changed first; q searches name, company, email and phone by prefix.
-         * @description Roles: admin, agent, sales, manager
+         * @description Roles: admin, agent, sales, manager. API keys with the scope `contacts:read`
          */
         get: operations["get_list_contacts"];
         put?: never;
         /**
          * Create a contact.
-         * @description Roles: admin, agent, manager
+         * @description Roles: admin, agent, manager. API keys with the scope `contacts:write`
          */
         post: operations["post_create_contact"];
         delete?: never;
@@ -308,7 +352,7 @@ export interface paths {
         };
         /**
          * One contact with its identities on every channel.
-         * @description Roles: admin, agent, sales, manager
+         * @description Roles: admin, agent, sales, manager. API keys with the scope `contacts:read`
          */
         get: operations["get_get_contact"];
         put?: never;
@@ -318,7 +362,7 @@ export interface paths {
         head?: never;
         /**
          * Edit name, emails, phones, company, attributes or marketing consent.
-         * @description Roles: admin, agent, sales, manager
+         * @description Roles: admin, agent, sales, manager. API keys with the scope `contacts:write`
          */
         patch: operations["patch_update_contact"];
         trace?: never;
@@ -352,7 +396,7 @@ export interface paths {
         };
         /**
          * The customer's whole relationship, newest first: conversations on every channel, tickets, leads, deals and campaign enrolments (also the preview of what a merge moves).
-         * @description Roles: admin, agent, sales, manager
+         * @description Roles: admin, agent, sales, manager. API keys with the scope `contacts:read`
          */
         get: operations["get_contact_relationship"];
         put?: never;
@@ -372,7 +416,7 @@ export interface paths {
         };
         /**
          * The inbox: newest activity first, filtered, paginated; each with its contact's name, emails, phones and company, and its ticket's SLA times.
-         * @description Roles: admin, agent, sales, manager
+         * @description Roles: admin, agent, sales, manager. API keys with the scope `conversations:read`
          */
         get: operations["get_list_conversations"];
         put?: never;
@@ -412,7 +456,7 @@ export interface paths {
         };
         /**
          * One conversation with its contact, and what files its replies can carry (`reply_attachments`: max_bytes, content_types; null when text only).
-         * @description Roles: admin, agent, sales, manager
+         * @description Roles: admin, agent, sales, manager. API keys with the scope `conversations:read`
          */
         get: operations["get_get_conversation"];
         put?: never;
@@ -456,13 +500,13 @@ export interface paths {
         };
         /**
          * The thread, oldest first, paginated.
-         * @description Roles: admin, agent, sales, manager
+         * @description Roles: admin, agent, sales, manager. API keys with the scope `conversations:read`
          */
         get: operations["get_list_messages"];
         put?: never;
         /**
          * Reply through the conversation's channel (delivered by the job queue), or add a private note with private=true.
-         * @description Roles: admin, agent, manager
+         * @description Roles: admin, agent, manager. API keys with the scope `messages:send`
          */
         post: operations["post_post_message"];
         delete?: never;
@@ -788,7 +832,7 @@ export interface paths {
         };
         /**
          * Inbound messages per day and channel in a period ({channel: {YYYY-MM-DD: count}}), days counted in HUB_TIMEZONE: the console's volume chart.
-         * @description Roles: admin, manager
+         * @description Roles: admin, manager. API keys with the scope `reports:read`
          */
         get: operations["get_report_daily"];
         put?: never;
@@ -808,7 +852,7 @@ export interface paths {
         };
         /**
          * The period's figures per day and channel, as CSV (from the reporting roll-ups).
-         * @description Roles: admin, manager
+         * @description Roles: admin, manager. API keys with the scope `reports:read`
          */
         get: operations["get_report_daily_csv"];
         put?: never;
@@ -828,7 +872,7 @@ export interface paths {
         };
         /**
          * Conversations created in a period, as CSV.
-         * @description Roles: admin, manager
+         * @description Roles: admin, manager. API keys with the scope `reports:read`
          */
         get: operations["get_report_export"];
         put?: never;
@@ -848,7 +892,7 @@ export interface paths {
         };
         /**
          * Conversations, messages, response and resolution times, tickets, leads and top intents for a period, with the previous period of the same length.
-         * @description Roles: admin, manager
+         * @description Roles: admin, manager. API keys with the scope `reports:read`
          */
         get: operations["get_report_summary"];
         put?: never;
@@ -868,7 +912,7 @@ export interface paths {
         };
         /**
          * Median first response and resolution in a period, by channel and by the conversation's latest intent: the console's chart.
-         * @description Roles: admin, manager
+         * @description Roles: admin, manager. API keys with the scope `reports:read`
          */
         get: operations["get_report_times"];
         put?: never;
@@ -928,7 +972,7 @@ export interface paths {
         };
         /**
          * Tickets, newest first, each with its customer (`contact`: name, company, addresses).
-         * @description Roles: admin, agent, manager
+         * @description Roles: admin, agent, manager. API keys with the scope `tickets:read`
          */
         get: operations["get_list_tickets"];
         put?: never;
@@ -948,7 +992,7 @@ export interface paths {
         };
         /**
          * One ticket.
-         * @description Roles: admin, agent, manager
+         * @description Roles: admin, agent, manager. API keys with the scope `tickets:read`
          */
         get: operations["get_get_ticket"];
         put?: never;
@@ -1620,8 +1664,8 @@ export interface components {
     schemas: {
         /**
          * Actor
-         * @description Who caused an event: a staff user, an automation rule, or nobody (a customer's message,
-         *     the hub itself).
+         * @description Who caused an event: a staff user, an integration's API key, an automation rule, or
+         *     nobody (a customer's message, the hub itself).
          */
         Actor: {
             /**
@@ -1638,12 +1682,34 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "user" | "rule";
+            type: "user" | "api_key" | "rule";
         };
         /** @enum {string} */
         AdminRole: "admin";
         /** @enum {string} */
         AllStaffRole: "admin" | "agent" | "sales" | "manager";
+        /** ApiKeyBody */
+        ApiKeyBody: {
+            /**
+             * Expires In Days
+             * @description none: until revoked
+             * @default null
+             */
+            expires_in_days: number | null;
+            /**
+             * Name
+             * @description what uses it ("the shop's order sync")
+             */
+            name: string;
+            /** Scopes */
+            scopes: components["schemas"]["ApiScope"][];
+        };
+        /**
+         * ApiScope
+         * @description What an integration's API key may do: each route that keys may call names its scope.
+         * @enum {string}
+         */
+        ApiScope: "contacts:read" | "contacts:write" | "conversations:read" | "messages:send" | "tickets:read" | "reports:read";
         /** BulkChangesBody */
         BulkChangesBody: {
             /**
@@ -2889,6 +2955,8 @@ export interface components {
 export type Actor = components['schemas']['Actor'];
 export type AdminRole = components['schemas']['AdminRole'];
 export type AllStaffRole = components['schemas']['AllStaffRole'];
+export type ApiKeyBody = components['schemas']['ApiKeyBody'];
+export type ApiScope = components['schemas']['ApiScope'];
 export type BulkChangesBody = components['schemas']['BulkChangesBody'];
 export type CampaignChanges = components['schemas']['CampaignChanges'];
 export type CampaignStatus = components['schemas']['CampaignStatus'];
@@ -2976,6 +3044,93 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_list_api_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_create_api_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApiKeyBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_revoke_api_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -5904,9 +6059,10 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const actorTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Actor"]["type"]> = ["user", "rule"];
+export const actorTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Actor"]["type"]> = ["user", "api_key", "rule"];
 export const adminRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AdminRole"]> = ["admin"];
 export const allStaffRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AllStaffRole"]> = ["admin", "agent", "sales", "manager"];
+export const apiScopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApiScope"]> = ["contacts:read", "contacts:write", "conversations:read", "messages:send", "tickets:read", "reports:read"];
 export const campaignStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CampaignStatus"]> = ["active", "paused", "archived"];
 export const channelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Channel"]> = ["chat", "email", "webchat", "telegram", "slack"];
 export const conversationStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ConversationStatus"]> = ["open", "pending", "snoozed", "resolved"];
