@@ -837,3 +837,24 @@ async def test_an_admin_adds_a_webhook_sees_its_deliveries_and_sends_one_again(m
         assert receiver.received[1][0]["webhook-id"] == headers["webhook-id"]
     finally:
         await receiver.stop()
+
+
+async def test_an_admin_makes_an_api_key_that_works_once_and_revokes_it(make_hub, browser):
+    hub = await make_hub()
+    admin = await staff(hub, "admin", "Ada")
+    page = await signed_in(browser, hub, admin, "/settings")
+    panel = page.get_by_role("region", name="API keys")
+    await panel.get_by_label("Integration").fill("shop sync")
+    await panel.get_by_label("contacts:read").uncheck()
+    await panel.get_by_label("tickets:read").check()
+    await panel.get_by_role("button", name="Create key").click()
+    await expect(panel.get_by_role("status")).to_contain_text("hubk_")
+    key = (await panel.locator(".secret code").inner_text()).strip()
+    await panel.get_by_role("button", name="I have kept it").click()
+    await expect(panel.get_by_role("row").filter(has_text="shop sync")).to_contain_text("tickets:read")
+    await no_serious_violations(page)
+    assert (await hub.call("GET", "/api/v1/tickets", key))[0] == 200
+    assert (await hub.call("GET", "/api/v1/contacts", key))[0] == 403
+    await panel.get_by_role("button", name="Revoke shop sync").click()
+    await expect(panel.get_by_role("row").filter(has_text="shop sync")).to_contain_text("Revoked")
+    assert (await hub.call("GET", "/api/v1/tickets", key))[0] == 401
