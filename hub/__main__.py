@@ -9,6 +9,7 @@ import getpass
 import json
 import logging
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
@@ -47,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     replay = events_commands.add_parser("replay", help="hand every stored event to a listener again")
     replay.add_argument("listener", help="the listener's name (see ARCHITECTURE.md)")
     commands.add_parser("openapi", help="print the OpenAPI document (the console's types are made from it)")
+    backup = commands.add_parser("backup", help="write the whole database to FILE, as it is at one moment")
+    backup.add_argument("file", type=Path)
+    restore = commands.add_parser("restore", help="load a backup FILE into an empty database")
+    restore.add_argument("file", type=Path)
     inbox = commands.add_parser("inbox", help="the inbox counts")
     inbox_commands = inbox.add_subparsers(dest="inbox_command", required=True)
     inbox_commands.add_parser("recount", help="count the inbox totals again from the conversations")
@@ -78,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_replay(settings, args.listener, rebuild=False))
         if args.command == "inbox":
             return asyncio.run(_recount(settings))
+        if args.command in ("backup", "restore"):
+            return asyncio.run(_archive(settings, args.command, args.file))
         from hub.demo import fill
 
         return asyncio.run(fill(settings, force=args.force))
@@ -137,6 +144,23 @@ async def _replay(settings: Settings, name: str, *, rebuild: bool) -> int:
         print(f"{name}: every event is owed to it again; the hub process running it handles them")
     else:
         print(f"{name}: {handled} events handled")
+    return 0
+
+
+async def _archive(settings: Settings, command: str, file: Path) -> int:
+    from hub.backup import BackupError, backup, restore
+
+    def progress(line: str) -> None:
+        print(f"  {line}", file=sys.stderr, flush=True)
+
+    try:
+        async with open_database(settings) as db:
+            counts = await (backup if command == "backup" else restore)(db, file, progress)
+    except BackupError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 1
+    done = "written to" if command == "backup" else "restored from"
+    print(f"{sum(counts.values())} documents in {len(counts)} collections {done} {file}")
     return 0
 
 
