@@ -6,7 +6,7 @@ one entry here, not a change in each of them."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -36,9 +36,11 @@ class Owned:
     history: History | None  # what of it means the customer dealt with us before; None: nothing
     merge: Merge  # how a merge moves it to the surviving contact
     erasure: Erasure  # what erasing the customer does to it (exported always)
+    anonymised: dict[str, Any] = field(default_factory=dict)  # ANONYMISE: the fields it sets
 
 
 NEWEST = [("created_at", -1), ("_id", -1)]
+ERASED = "(erased)"  # what stands where an erased customer's words were
 
 
 def moved(collection: str) -> Merge:
@@ -118,9 +120,11 @@ def _any(contact_id: ObjectId, before: dict[str, Any]) -> dict[str, Any]:
 CONTACT_OWNS: tuple[Owned, ...] = (
     Owned("conversations", [("last_message_at", -1)], None, moved("conversations"), Erasure.DELETE),
     Owned("messages", None, _earlier_real_message, moved("messages"), Erasure.DELETE),
-    Owned("tickets", NEWEST, _any, moved("tickets"), Erasure.ANONYMISE),
-    Owned("leads", NEWEST, _any, _merge_leads, Erasure.ANONYMISE),
-    Owned("deals", NEWEST, _any, moved("deals"), Erasure.ANONYMISE),
+    Owned("tickets", NEWEST, _any, moved("tickets"), Erasure.ANONYMISE, {"subject": ERASED}),
+    Owned(
+        "leads", NEWEST, _any, _merge_leads, Erasure.ANONYMISE, {"signals": []}
+    ),  # their evidence quotes them
+    Owned("deals", NEWEST, _any, moved("deals"), Erasure.ANONYMISE, {"title": ERASED}),
     Owned("enrolments", NEWEST, None, _merge_enrolments, Erasure.DELETE),
     Owned("uploads", None, None, moved("uploads"), Erasure.DELETE),  # files agents sent them
 )

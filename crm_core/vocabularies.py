@@ -73,6 +73,8 @@ class ApiScope(StrEnum):
     MESSAGES_SEND = "messages:send"
     TICKETS_READ = "tickets:read"
     REPORTS_READ = "reports:read"
+    CONTACTS_EXPORT = "contacts:export"  # a customer's whole data, on their request
+    CONTACTS_ERASE = "contacts:erase"
 
 
 ROLES = tuple(Role)

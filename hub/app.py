@@ -24,6 +24,7 @@ from crm_core.automation.inbound_steps import default_chain
 from crm_core.automation.rules import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
+from crm_core.customer_data import CustomerData
 from crm_core.domain_events import EventLog
 from crm_core.errors import Conflict
 from crm_core.inbox_counts import InboxCounts
@@ -262,6 +263,7 @@ def build_services(
         presence=Presence(db, realtime),
         webhooks=webhooks,
         api_keys=ApiKeys(db),
+        customer_data=CustomerData(db),
         api_key_limit=PerMinuteLimit(settings.api_key_requests_per_minute),
         outbound_addresses=outbound_addresses,
         webhook_worker=webhook_worker,

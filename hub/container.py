@@ -14,6 +14,7 @@ from crm_core.automation.actions import Automation
 from crm_core.automation.rules import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
+from crm_core.customer_data import CustomerData
 from crm_core.domain_events import EventLog
 from crm_core.inbox_counts import InboxCounts
 from crm_core.intent_reviews import IntentReviews
@@ -77,6 +78,7 @@ class Services:
     presence: Presence
     webhooks: WebhookEndpoints
     api_keys: ApiKeys
+    customer_data: CustomerData
     api_key_limit: PerMinuteLimit  # requests a minute per API key
     webhook_delivery: WebhookDelivery
     outbound_addresses: OutboundAddresses

@@ -19,6 +19,7 @@ from bson import ObjectId
 from channels.base import InboundMessage
 from crm_core.contacts import Contacts, SenderIdentity
 from crm_core.conversations import Conversations, InboundWrite, NewThread, Stored, inbound_message
+from crm_core.errors import NotFound
 from crm_core.records import utcnow
 from hub.group_commit import GroupCommit
 from hub.metrics import Metrics
@@ -48,6 +49,19 @@ class Pipeline:
 
     async def ingest(self, msg: InboundMessage) -> Stored:
         started = time.perf_counter()
+        try:
+            stored = await self._store(msg)
+        except NotFound:
+            # The cached thread's conversation is gone (its customer was erased): open it anew.
+            self._threads.pop((msg.channel, msg.thread_key), None)
+            stored = await self._store(msg)
+        if not stored.duplicate:
+            self._remember((msg.channel, msg.thread_key), (stored.conversation_id, stored.contact_id))
+        self._metrics.ingested.labels(msg.channel, "duplicate" if stored.duplicate else "stored").inc()
+        self._metrics.ingest_seconds.labels(msg.channel).observe(time.perf_counter() - started)
+        return stored
+
+    async def _store(self, msg: InboundMessage) -> Stored:
         conversation_id, contact_id = await self._thread(msg)
         message = inbound_message(
             conversation_id=conversation_id,
@@ -70,12 +84,8 @@ class Pipeline:
             email=msg.email,
         )
         stored = await self._writes.submit(InboundWrite(conversation_id, message, msg.route))
-        if not stored.duplicate:
-            self._remember((msg.channel, msg.thread_key), (stored.conversation_id, stored.contact_id))
-            if message["nlp"]["status"] == "pending":
-                self._to_classify()
-        self._metrics.ingested.labels(msg.channel, "duplicate" if stored.duplicate else "stored").inc()
-        self._metrics.ingest_seconds.labels(msg.channel).observe(time.perf_counter() - started)
+        if not stored.duplicate and message["nlp"]["status"] == "pending":
+            self._to_classify()
         return stored
 
     async def _thread(self, msg: InboundMessage) -> tuple[ObjectId, ObjectId]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from typing import Annotated, Any
 
 from aiohttp import web
@@ -9,10 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from channels.base import MAX_SAFE_INTEGER
 from crm_core.contacts import Consent
-from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS, ApiScope
+from crm_core.vocabularies import ADMINS, ALL_STAFF, INBOX_WORKERS, ApiScope
 from hub.api.cursors import decode_cursor
+from hub.api.downloads import download_headers
 from hub.api.route_table import QueryParam, RouteTable
 from hub.api.routing import Call, json_ok, page
+from hub.jsonable import jsonable
 
 routes = RouteTable()
 
@@ -113,3 +118,35 @@ def _fields(body: ContactFields) -> dict[str, Any]:
     if "attributes" in fields and fields["attributes"] is None:
         fields["attributes"] = {}
     return fields
+
+
+class EraseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confirm: str = Field(max_length=40, description="the contact's id, again: which customer is erased")
+
+
+@routes.route("GET", "/api/v1/contacts/{id}/export",
+           summary="Everything the hub holds about one customer, as a zip: contact.json (the profile, "
+           "identities, conversations and messages, tickets, leads, deals, campaign history, consent and "
+           "its changes, and what else a contact owns) and their files under attachments/ and uploads/.",
+           scope=ApiScope.CONTACTS_EXPORT, tag="contacts", roles=ADMINS)  # fmt: skip
+async def export_contact(call: Call) -> web.Response:
+    data, files = await call.services.customer_data.export(call.path("id"))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("contact.json", json.dumps(jsonable(data), indent=1, ensure_ascii=False))
+        for name, content in files:
+            out.writestr(name, content)
+    headers = download_headers(f"contact-{call.path('id')}.zip")
+    return web.Response(body=archive.getvalue(), content_type="application/zip", headers=headers)
+
+
+@routes.route("POST", "/api/v1/contacts/{id}/erase",
+           summary="Erase a customer (confirm: their id): the profile's personal data and identities, their "
+           "conversations, messages and files, campaign history, queued messages to them and notifications "
+           "quoting them; tickets, leads and deals stay without their words; report figures stay; audited.",
+           scope=ApiScope.CONTACTS_ERASE, tag="contacts", roles=ADMINS, body=EraseBody)  # fmt: skip
+async def erase_contact(call: Call) -> web.Response:
+    audited = call.audited("contact.erase", "contact")
+    erased = await call.services.customer_data.erase(call.path("id"), call.body.confirm, audited)
+    return json_ok({"erased": erased})

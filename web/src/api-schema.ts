@@ -367,6 +367,46 @@ export interface paths {
         patch: operations["patch_update_contact"];
         trace?: never;
     };
+    "/api/v1/contacts/{id}/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase a customer (confirm: their id): the profile's personal data and identities, their conversations, messages and files, campaign history, queued messages to them and notifications quoting them; tickets, leads and deals stay without their words; report figures stay; audited.
+         * @description Roles: admin. API keys with the scope `contacts:erase`
+         */
+        post: operations["post_erase_contact"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything the hub holds about one customer, as a zip: contact.json (the profile, identities, conversations and messages, tickets, leads, deals, campaign history, consent and its changes, and what else a contact owns) and their files under attachments/ and uploads/.
+         * @description Roles: admin. API keys with the scope `contacts:export`
+         */
+        get: operations["get_export_contact"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/contacts/{id}/merge": {
         parameters: {
             query?: never;
@@ -1709,7 +1749,7 @@ export interface components {
          * @description What an integration's API key may do: each route that keys may call names its scope.
          * @enum {string}
          */
-        ApiScope: "contacts:read" | "contacts:write" | "conversations:read" | "messages:send" | "tickets:read" | "reports:read";
+        ApiScope: "contacts:read" | "contacts:write" | "conversations:read" | "messages:send" | "tickets:read" | "reports:read" | "contacts:export" | "contacts:erase";
         /** BulkChangesBody */
         BulkChangesBody: {
             /**
@@ -2214,6 +2254,14 @@ export interface components {
         Enrolment: {
             /** Contact Id */
             contact_id: string;
+        };
+        /** EraseBody */
+        EraseBody: {
+            /**
+             * Confirm
+             * @description the contact's id, again: which customer is erased
+             */
+            confirm: string;
         };
         Error: {
             error?: {
@@ -2988,6 +3036,7 @@ export type DomainEventType = components['schemas']['DomainEventType'];
 export type EndpointBody = components['schemas']['EndpointBody'];
 export type EndpointChangesBody = components['schemas']['EndpointChangesBody'];
 export type Enrolment = components['schemas']['Enrolment'];
+export type EraseBody = components['schemas']['EraseBody'];
 export type Error = components['schemas']['Error'];
 export type InboxWorkerRole = components['schemas']['InboxWorkerRole'];
 export type Intent = components['schemas']['Intent'];
@@ -3759,6 +3808,68 @@ export interface operations {
                 "application/json": components["schemas"]["ContactChanges"];
             };
         };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_erase_contact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EraseBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_export_contact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
         responses: {
             /** @description Success */
             200: {
@@ -6062,7 +6173,7 @@ type ReadonlyArray<T> = [
 export const actorTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Actor"]["type"]> = ["user", "api_key", "rule"];
 export const adminRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AdminRole"]> = ["admin"];
 export const allStaffRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AllStaffRole"]> = ["admin", "agent", "sales", "manager"];
-export const apiScopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApiScope"]> = ["contacts:read", "contacts:write", "conversations:read", "messages:send", "tickets:read", "reports:read"];
+export const apiScopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApiScope"]> = ["contacts:read", "contacts:write", "conversations:read", "messages:send", "tickets:read", "reports:read", "contacts:export", "contacts:erase"];
 export const campaignStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CampaignStatus"]> = ["active", "paused", "archived"];
 export const channelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Channel"]> = ["chat", "email", "webchat", "telegram", "slack"];
 export const conversationStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ConversationStatus"]> = ["open", "pending", "snoozed", "resolved"];
