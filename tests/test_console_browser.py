@@ -858,3 +858,24 @@ async def test_an_admin_makes_an_api_key_that_works_once_and_revokes_it(make_hub
     await panel.get_by_role("button", name="Revoke shop sync").click()
     await expect(panel.get_by_role("row").filter(has_text="shop sync")).to_contain_text("Revoked")
     assert (await hub.call("GET", "/api/v1/tickets", key))[0] == 401
+
+
+async def test_an_admin_exports_a_customers_data_and_erases_them(make_hub, browser):
+    hub = await make_hub()
+    admin = await staff(hub, "admin", "Ada")
+    ack = await (
+        await hub.chat(chat_message("Please delete my data", sender={"id": "e1", "name": "Eve Erase"}))
+    ).json()
+    page = await signed_in(browser, hub, admin, f"/contacts/{ack['contact_id']}")
+    privacy = page.get_by_role("region", name="The customer's data")
+    async with page.expect_download() as download:
+        await privacy.get_by_role("link", name="Export everything held about them (zip)").click()
+    assert (await download.value).suggested_filename == f"contact-{ack['contact_id']}.zip"
+    await no_serious_violations(page)
+    erase = privacy.get_by_role("button", name="Erase this customer")
+    await expect(erase).to_be_disabled()
+    await privacy.get_by_label("To erase this customer, type their id").fill(ack["contact_id"])
+    await erase.click()
+    await expect(page.get_by_text("The customer was erased.")).to_be_visible()
+    await expect(page.get_by_role("table", name="Contact list")).not_to_contain_text("Eve Erase")
+    assert await hub.db.messages.count_documents({"contact_id": ObjectId(ack["contact_id"])}) == 0
