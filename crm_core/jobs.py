@@ -205,6 +205,13 @@ class JobQueue:
             return []
         return await self._col.find({"_id": {"$in": ids}, "claim": token}).to_list(None)
 
+    async def renew(self, job: Job) -> None:
+        """A long job is still at work: its lease is extended (no other worker takes it)."""
+        await self._col.update_one(
+            {"_id": job["_id"], "status": JobStatus.RUNNING.value, "attempts": job["attempts"]},
+            {"$set": {"lease_until": utcnow() + self._lease}},
+        )
+
     async def next_due_at(self, kinds: Sequence[str]) -> datetime | None:
         job = await self._col.find_one(
             {"status": JobStatus.PENDING.value, "kind": {"$in": list(kinds)}},

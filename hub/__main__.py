@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     replay = events_commands.add_parser("replay", help="hand every stored event to a listener again")
     replay.add_argument("listener", help="the listener's name (see ARCHITECTURE.md)")
     commands.add_parser("openapi", help="print the OpenAPI document (the console's types are made from it)")
+    importing = commands.add_parser("import", help="import contacts from a .csv or .xlsx FILE")
+    importing.add_argument("kind", choices=["contacts"])
+    importing.add_argument("file", type=Path)
+    importing.add_argument("--dry-run", action="store_true", help="count what would change, change nothing")
     backup = commands.add_parser("backup", help="write the whole database to FILE, as it is at one moment")
     backup.add_argument("file", type=Path)
     restore = commands.add_parser("restore", help="load a backup FILE into an empty database")
@@ -83,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_replay(settings, args.listener, rebuild=False))
         if args.command == "inbox":
             return asyncio.run(_recount(settings))
+        if args.command == "import":
+            return asyncio.run(_import(settings, args.kind, args.file, dry_run=args.dry_run))
         if args.command in ("backup", "restore"):
             return asyncio.run(_archive(settings, args.command, args.file))
         from hub.demo import fill
@@ -144,6 +150,33 @@ async def _replay(settings: Settings, name: str, *, rebuild: bool) -> int:
         print(f"{name}: every event is owed to it again; the hub process running it handles them")
     else:
         print(f"{name}: {handled} events handled")
+    return 0
+
+
+async def _import(settings: Settings, kind: str, file: Path, *, dry_run: bool) -> int:
+    """An import run here and now (the same as the API's, without waiting for a job worker)."""
+    from crm_core.audit import Audited
+    from crm_core.imports import ContactImports
+
+    actor = {"_id": "command-line", "email": None, "name": "python -m hub import", "kind": "cli"}
+    async with open_database(settings) as db:
+        imports = ContactImports(db, settings.phone_region)
+        content = await asyncio.to_thread(file.read_bytes)
+        audited = Audited(actor, "import.create", "import")
+        record = await imports.create(kind, file.name, content, None, dry_run, audited, queued=False)
+
+        async def alive() -> None:
+            done = await imports.get(record["_id"])
+            print(f"  {done['processed']} rows", file=sys.stderr, flush=True)
+
+        result = await imports.run(record["_id"], alive)
+    if result["status"] == "failed":
+        print(f"hub: {result['error']}", file=sys.stderr)
+        return 1
+    counts = ", ".join(
+        f"{result[k]} {k.replace('_', ' ')}" for k in ("created", "updated", "skipped", "failed_rows")
+    )
+    print(f"{'dry run: ' if dry_run else ''}{counts} ({result['processed']} rows); import {result['_id']}")
     return 0
 
 

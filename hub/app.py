@@ -27,6 +27,7 @@ from crm_core.conversations import Conversations
 from crm_core.customer_data import CustomerData
 from crm_core.domain_events import EventLog
 from crm_core.errors import Conflict
+from crm_core.imports import ContactImports
 from crm_core.inbox_counts import InboxCounts
 from crm_core.intent_reviews import IntentReviews
 from crm_core.jobs import JobQueue
@@ -48,6 +49,7 @@ from hub.channel_plugins import CHANNELS, ChannelContext, plugins
 from hub.client_address import forwarded_client
 from hub.container import SERVICES, Services
 from hub.database import open_database
+from hub.import_job import ImportJob
 from hub.job_worker import JobWorker
 from hub.listeners import ListenerLoop
 from hub.message_delivery import MessageDelivery
@@ -222,6 +224,8 @@ def build_services(
     notifications = Notifications(db, realtime, slack_dm=settings.slack_configured)
     webhooks, outbound_addresses = WebhookEndpoints(db), OutboundAddresses(settings.webhook_allowed_networks)
     webhook_delivery = WebhookDelivery(webhooks, outbound_addresses, notifications, metrics)
+    imports = ContactImports(db, settings.phone_region)
+    job_worker.add([ImportJob(imports, jobs)])
     webhook_worker.add([webhook_delivery])
     intent_reviews = IntentReviews(db, INTENTS, event_log)
     nlp_worker = None
@@ -264,6 +268,7 @@ def build_services(
         webhooks=webhooks,
         api_keys=ApiKeys(db),
         customer_data=CustomerData(db),
+        imports=imports,
         api_key_limit=PerMinuteLimit(settings.api_key_requests_per_minute),
         outbound_addresses=outbound_addresses,
         webhook_worker=webhook_worker,

@@ -16,6 +16,7 @@ from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
 from crm_core.customer_data import CustomerData
 from crm_core.domain_events import EventLog
+from crm_core.imports import ContactImports
 from crm_core.inbox_counts import InboxCounts
 from crm_core.intent_reviews import IntentReviews
 from crm_core.jobs import JobQueue
@@ -79,6 +80,7 @@ class Services:
     webhooks: WebhookEndpoints
     api_keys: ApiKeys
     customer_data: CustomerData
+    imports: ContactImports
     api_key_limit: PerMinuteLimit  # requests a minute per API key
     webhook_delivery: WebhookDelivery
     outbound_addresses: OutboundAddresses

@@ -157,6 +157,7 @@ class Settings:
     # receivers); every other non-public address is refused.
     webhook_allowed_networks: tuple[Network, ...] = ()
     api_key_requests_per_minute: int = 600  # per key and hub process
+    import_max_bytes: int = 50 * 1024 * 1024  # a spreadsheet to import, at most
 
     @property
     def email_secret(self) -> str | None:
@@ -243,4 +244,5 @@ class Settings:
             trusted_proxies=_networks("HUB_TRUSTED_PROXIES"),
             webhook_allowed_networks=_networks("HUB_WEBHOOK_ALLOWED_NETWORKS"),
             api_key_requests_per_minute=_int("HUB_API_KEY_REQUESTS_PER_MINUTE", 600),
+            import_max_bytes=_int("HUB_IMPORT_MAX_BYTES", 50 * 1024 * 1024),
         )

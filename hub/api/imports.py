@@ -1,0 +1,122 @@
+"""Imports of contacts from CSV or Excel files: queued as a job, followed by their counters,
+their refused rows downloadable with the reason for each."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from crm_core.vocabularies import MANAGERS
+from hub.api.downloads import download_headers
+from hub.api.errors import ApiError
+from hub.api.route_table import RouteTable
+from hub.api.routing import Call, json_ok
+
+routes = RouteTable()
+IMPORTERS = MANAGERS  # admins and managers
+UPLOAD_SECONDS = 600.0  # a large file on a slow link, but not a connection held forever
+
+
+@routes.route("POST", "/api/v1/imports",
+              summary="Import contacts: multipart with `kind` (contacts), `file` (.csv in UTF-8 or "
+              "GB18030, or .xlsx), optionally `mapping` (JSON {column: name|email|phone|company|labels|"
+              "consent|attributes.<key>}; columns named name, email, phone, company, or 姓名, 邮箱, 手机, "
+              "公司..., need none) and `dry_run` (true: count what would be created, updated and refused, "
+              "change nothing). 202 with the import; a file over HUB_IMPORT_MAX_BYTES is refused before "
+              "it is read (413).",
+              tag="integrations", roles=IMPORTERS, raw_body="multipart/form-data", ok_status=202,
+              streams_body=True)  # fmt: skip
+async def create_import(call: Call) -> web.Response:
+    limit = call.services.settings.import_max_bytes
+    if (call.request.content_length or 0) > limit + 64 * 1024:
+        raise ApiError(413, "file_too_large", f"an import file may be at most {limit} bytes")
+    if not call.request.content_type.startswith("multipart/"):
+        raise ApiError(415, "unsupported_media_type", "send the file as multipart/form-data")
+    try:
+        async with asyncio.timeout(UPLOAD_SECONDS):
+            fields, filename, content = await _form(call.request, limit)
+    except TimeoutError as exc:
+        raise ApiError(408, "body_timeout", "the file took too long to arrive") from exc
+    if not content:
+        raise ApiError(400, "bad_request", "file: a non-empty file field is needed")
+    mapping = _mapping(fields.get("mapping"))
+    dry_run = fields.get("dry_run", "false").lower() in ("true", "1", "yes")
+    audited = call.audited("import.create", "import")
+    record = await call.services.imports.create(
+        fields.get("kind", ""), filename, content, mapping, dry_run, audited
+    )
+    call.services.job_worker.wake()
+    return json_ok(record, status=202)
+
+
+async def _form(request: web.Request, limit: int) -> tuple[dict[str, str], str, bytes]:
+    """The form's small fields, and the file's name and bytes (refused past `limit`)."""
+    fields: dict[str, str] = {}
+    filename, content = "", b""
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if part.name == "file":
+            filename, content = part.filename or "upload.csv", await _capped(part, limit)
+        elif part.name in ("kind", "mapping", "dry_run"):
+            fields[part.name] = (await part.read(decode=True)).decode(errors="replace")[:100_000]
+    return fields, filename, content
+
+
+async def _capped(part: BodyPartReader, limit: int) -> bytes:
+    content = bytearray()
+    while chunk := await part.read_chunk(64 * 1024):
+        content += chunk
+        if len(content) > limit:
+            raise ApiError(413, "file_too_large", f"an import file may be at most {limit} bytes")
+    return bytes(content)
+
+
+def _mapping(raw: str | None) -> dict[str, str] | None:
+    if not raw:
+        return None
+    try:
+        mapping = json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(400, "bad_json", "mapping: JSON {column: field}") from exc
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise ApiError(422, "invalid", "mapping: JSON {column: field}")
+    return {str(k)[:200]: v[:200] for k, v in mapping.items()}
+
+
+@routes.route("GET", "/api/v1/imports/{id}",
+              summary="An import: status (queued, running, done, failed), created, updated, skipped, "
+              "failed_rows, processed rows, the column mapping used.",
+              tag="integrations", roles=IMPORTERS)  # fmt: skip
+async def get_import(call: Call) -> web.Response:
+    return json_ok(await call.services.imports.get(call.path("id")))
+
+
+@routes.route("GET", "/api/v1/imports/{id}/failed.csv",
+              summary="The rows an import refused, as CSV: row number, reason, then the row's columns.",
+              tag="integrations", roles=IMPORTERS)  # fmt: skip
+async def failed_rows(call: Call) -> web.Response:
+    failures = await call.services.imports.failures(call.path("id"))
+    columns: list[str] = []
+    for failure in failures:
+        columns += [c for c in failure["values"] if c not in columns]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["row", "reason", *columns])
+    for failure in failures:
+        values: dict[str, Any] = failure["values"]
+        writer.writerow([failure["row"], failure["reason"], *(_safe(values.get(c, "")) for c in columns)])
+    headers = download_headers(f"import-{call.path('id')}-refused.csv")
+    return web.Response(body=("\ufeff" + out.getvalue()).encode(), content_type="text/csv", charset="utf-8",
+                        headers=headers)  # fmt: skip
+
+
+def _safe(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula is written as text."""
+    return f"'{cell}" if cell[:1] in ("=", "+", "-", "@") else cell

@@ -1,0 +1,155 @@
+"""Importing contacts from real files (Python's csv in UTF-8 with a BOM and in GB18030,
+openpyxl's .xlsx): through the API as a job and through the CLI; known customers updated, never
+made twice; bad rows refused with their reason; hostile files refused with a 4xx."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import sys
+import zipfile
+
+import aiohttp
+import openpyxl
+import pytest
+
+from tests.conftest import chat_message, eventually
+
+
+def csv_file(rows: list[list[str]], encoding: str) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def xlsx_file(rows: list[list[str]]) -> bytes:
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+async def post_import(hub, token: str, name: str, content: bytes, **fields: str) -> tuple[int, dict]:
+    form = aiohttp.FormData()
+    form.add_field("kind", fields.pop("kind", "contacts"))
+    for key, value in fields.items():
+        form.add_field(key, value)
+    form.add_field("file", content, filename=name, content_type="application/octet-stream")
+    return await hub.call("POST", "/api/v1/imports", token, data=form)
+
+
+async def finished(hub, token: str, import_id: str) -> dict:
+    async def done():
+        _, record = await hub.call("GET", f"/api/v1/imports/{import_id}", token)
+        return record if record["status"] in ("done", "failed") else None
+
+    return await eventually(done, timeout=30)
+
+
+async def test_a_csv_imports_new_customers_updates_known_ones_and_refuses_bad_rows(hub):
+    manager = await hub.login("manager")
+    await hub.chat(chat_message("Hi", sender={"id": "k1", "name": "Known Kim", "email": "kim@example.com"}))
+    rows = [
+        ["name", "email", "phone", "company", "tier"],
+        ["Ann Able", "ANN@example.com", "+44 20 7946 0958", "Acme", "gold"],
+        ["Kim Known", "kim@example.com", "", "Kimco", ""],
+        ["Bad Mail", "not-an-address", "", "", ""],
+        ["Nobody", "", "", "", ""],
+        ['=HYPERLINK("x")', "f@example.com", "", "=1+1", ""],
+    ]
+    status, record = await post_import(
+        hub, manager, "contacts.csv", b"\xef\xbb\xbf" + csv_file(rows, "utf-8")
+    )
+    assert status == 202, record
+    assert record["status"] == "queued" and record["mapping"]["tier"] == "attributes.tier"
+    done = await finished(hub, manager, record["id"])
+    assert (done["status"], done["created"], done["updated"], done["failed_rows"]) == ("done", 2, 1, 2)
+
+    ann = await hub.db.contacts.find_one({"emails": "ann@example.com"})
+    assert (
+        ann["phones"] == ["+442079460958"]
+        and ann["company"] == "Acme"
+        and ann["attributes"] == {"tier": "gold"}
+    )
+    assert await hub.db.contacts.count_documents({"emails": "kim@example.com"}) == 1
+    kim = await hub.db.contacts.find_one({"emails": "kim@example.com"})
+    assert kim["company"] == "Kimco" and kim["identities"]  # the chat identity kept
+    formula = await hub.db.contacts.find_one({"emails": "f@example.com"})
+    assert formula["company"] == "=1+1"  # text, never evaluated
+
+    async with hub.client.get(f"/api/v1/imports/{record['id']}/failed.csv",
+                              headers={"Authorization": f"Bearer {manager}"}) as resp:  # fmt: skip
+        refused = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+    assert [r[:2] for r in refused[1:]] == [
+        ["4", "email 'not-an-address' is not an address"],
+        ["5", "no email or phone: nothing to know the customer by"],
+    ]
+
+    # The same file again makes nobody new.
+    _, again = await post_import(hub, manager, "contacts.csv", csv_file(rows, "utf-8"))
+    repeat = await finished(hub, manager, again["id"])
+    assert repeat["created"] == 0 and await hub.db.contacts.count_documents({}) == 3
+
+
+async def test_chinese_headers_in_gb18030_and_an_xlsx_need_no_mapping(hub):
+    admin = await hub.login("admin")
+    chinese = [
+        ["姓名", "邮箱", "手机", "公司", "标签"],
+        ["王小明", "wang@example.cn", "+86 138 0013 8000", "北京科技", "VIP，老客户"],
+    ]
+    status, record = await post_import(hub, admin, "客户.csv", csv_file(chinese, "gb18030"))
+    assert status == 202
+    assert (await finished(hub, admin, record["id"]))["created"] == 1
+    wang = await hub.db.contacts.find_one({"emails": "wang@example.cn"})
+    assert wang["name"] == "王小明" and wang["company"] == "北京科技" and wang["phones"] == ["+8613800138000"]
+    assert wang["labels"] == ["vip", "老客户"]
+
+    sheet = [["Name", "Email", "Phone"], ["Xu Sheet", "xu@example.com", "+1 415 555 0100"]]
+    status, record = await post_import(hub, admin, "people.xlsx", xlsx_file(sheet))
+    assert status == 202 and (await finished(hub, admin, record["id"]))["created"] == 1
+
+    dry = [["email"], ["dry@example.com"]]
+    _, record = await post_import(hub, admin, "dry.csv", csv_file(dry, "utf-8"), dry_run="true")
+    counted = await finished(hub, admin, record["id"])
+    assert (
+        counted["created"] == 1 and await hub.db.contacts.count_documents({"emails": "dry@example.com"}) == 0
+    )
+
+
+async def test_hostile_files_are_refused_with_a_4xx(make_hub):
+    hub = await make_hub(import_max_bytes=200_000)
+    admin, agent = await hub.login("admin"), await hub.login("agent")
+    rows = [["email"], ["a@example.com"]]
+    assert (await post_import(hub, agent, "x.csv", csv_file(rows, "utf-8")))[0] == 403
+    assert (await post_import(hub, admin, "x.csv", csv_file(rows, "utf-8"), kind="orders"))[0] == 422
+    assert (await post_import(hub, admin, "big.csv", b"email\n" + b"a@example.com\n" * 20_000))[0] == 413
+    wide = ",".join(f"c{n}" for n in range(100_000)).encode()
+    assert (await post_import(hub, admin, "wide.csv", wide + b"\n"))[0] in (413, 422)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * 5_000_000)
+    status, error = await post_import(hub, admin, "bomb.xlsx", bomb.getvalue())
+    assert status == 422 and "zip bomb" in error["error"]["message"]
+    assert (await post_import(hub, admin, "junk.xlsx", b"not a zip"))[0] == 422
+    assert await hub.db.contacts.count_documents({}) == 0
+
+
+@pytest.mark.slow
+async def test_the_cli_imports_a_file(mongo_uri, settings, tmp_path, make_hub):
+    hub = await make_hub()
+    path = tmp_path / "people.csv"
+    path.write_bytes(csv_file([["name", "email"], ["Cli Carla", "carla@example.com"], ["x", "bad"]], "utf-8"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env |= {"HUB_MONGO_URI": mongo_uri, "HUB_MONGO_DB": settings.mongo_db}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub", "import", "contacts", str(path), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output = (await asyncio.wait_for(process.communicate(), 120))[0].decode()
+    assert process.returncode == 0, output
+    assert "1 created" in output and "1 failed rows" in output
+    assert await hub.db.contacts.count_documents({"emails": "carla@example.com"}) == 1
