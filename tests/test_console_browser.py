@@ -816,7 +816,7 @@ async def test_an_admin_adds_a_webhook_sees_its_deliveries_and_sends_one_again(m
         await panel.get_by_label("ticket.opened").check()
         await panel.get_by_role("button", name="Add endpoint").click()
         await expect(panel.get_by_role("status")).to_contain_text("whsec_")
-        secret = (await panel.locator(".secret code").inner_text()).strip()
+        secret = (await panel.locator(".shown-once code").inner_text()).strip()
         await panel.get_by_role("button", name="I have kept it").click()
         await expect(panel.get_by_role("row").filter(has_text=receiver.url)).to_contain_text(
             "message.received"
@@ -849,7 +849,7 @@ async def test_an_admin_makes_an_api_key_that_works_once_and_revokes_it(make_hub
     await panel.get_by_label("tickets:read").check()
     await panel.get_by_role("button", name="Create key").click()
     await expect(panel.get_by_role("status")).to_contain_text("hubk_")
-    key = (await panel.locator(".secret code").inner_text()).strip()
+    key = (await panel.locator(".shown-once code").inner_text()).strip()
     await panel.get_by_role("button", name="I have kept it").click()
     await expect(panel.get_by_role("row").filter(has_text="shop sync")).to_contain_text("tickets:read")
     await no_serious_violations(page)
