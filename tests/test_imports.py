@@ -135,6 +135,8 @@ async def test_hostile_files_are_refused_with_a_4xx(make_hub):
     status, error = await post_import(hub, admin, "bomb.xlsx", bomb.getvalue())
     assert status == 422 and "zip bomb" in error["error"]["message"]
     assert (await post_import(hub, admin, "junk.xlsx", b"not a zip"))[0] == 422
+    broken = {"Content-Type": "multipart/form-data; boundary=x"}
+    assert (await hub.call("POST", "/api/v1/imports", admin, data=b"garbage", headers=broken))[0] == 400
     assert await hub.db.contacts.count_documents({}) == 0
 
 

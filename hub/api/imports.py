@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from crm_core.vocabularies import MANAGERS
 from hub.api.downloads import download_headers
@@ -42,6 +43,8 @@ async def create_import(call: Call) -> web.Response:
             fields, filename, content = await _form(call.request, limit)
     except TimeoutError as exc:
         raise ApiError(408, "body_timeout", "the file took too long to arrive") from exc
+    except (ValueError, AssertionError, RuntimeError, HttpProcessingError) as exc:  # a broken form
+        raise ApiError(400, "bad_multipart", f"not a readable multipart form: {str(exc)[:200]}") from exc
     if not content:
         raise ApiError(400, "bad_request", "file: a non-empty file field is needed")
     mapping = _mapping(fields.get("mapping"))
