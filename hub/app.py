@@ -34,6 +34,7 @@ from crm_core.jobs import JobQueue
 from crm_core.marketing import Campaigns
 from crm_core.notifications import Notifications
 from crm_core.reporting import Reports
+from crm_core.retention import MessageRetention
 from crm_core.rollups import Rollups
 from crm_core.sales import Deals, Leads
 from crm_core.search import TermSearch
@@ -60,6 +61,7 @@ from hub.pipeline import Pipeline
 from hub.presence import Presence
 from hub.ratelimit import ConcurrencyLimit, LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
+from hub.retention_watch import RetentionWatch
 from hub.settings import Settings
 from hub.sla_watch import SlaWatch
 from hub.stream_sockets import StreamSockets
@@ -156,6 +158,8 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
         listener.start()
     services.campaign_scheduler.start()
     services.sla_watch.start()
+    if services.retention_watch is not None:
+        services.retention_watch.start()
     if services.nlp_worker is not None:
         services.nlp_worker.start()
     try:
@@ -164,6 +168,8 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
         if services.nlp_worker is not None:
             await services.nlp_worker.stop()
         await services.sla_watch.stop()
+        if services.retention_watch is not None:
+            await services.retention_watch.stop()
         await services.campaign_scheduler.stop()
         for listener in services.listeners:
             await listener.stop()
@@ -277,6 +283,11 @@ def build_services(
         campaign_scheduler=scheduler,
         sla_watch=SlaWatch(tickets),
         nlp_worker=nlp_worker,
+        retention_watch=(
+            RetentionWatch(MessageRetention(db), settings.message_retention_days)
+            if settings.message_retention_days > 0
+            else None
+        ),
         event_log=event_log,
         listeners=listeners,
     )

@@ -38,6 +38,7 @@ from hub.pipeline import Pipeline
 from hub.presence import Presence
 from hub.ratelimit import ConcurrencyLimit, LoginThrottle, PerMinuteLimit
 from hub.realtime import Realtime
+from hub.retention_watch import RetentionWatch
 from hub.settings import Settings
 from hub.sla_watch import SlaWatch
 from hub.stream_sockets import StreamSockets
@@ -92,6 +93,7 @@ class Services:
     intent_reviewing: IntentReviewing
     parked_jobs: ParkedJobs
     nlp_worker: NlpWorker | None = None
+    retention_watch: RetentionWatch | None = None  # when HUB_MESSAGE_RETENTION_DAYS is set
     channels: dict[str, ChannelPlugin] = field(default_factory=dict)  # the configured ones, by name
 
     def wake_job_workers(self) -> None:

@@ -158,6 +158,7 @@ class Settings:
     webhook_allowed_networks: tuple[Network, ...] = ()
     api_key_requests_per_minute: int = 600  # per key and hub process
     import_max_bytes: int = 50 * 1024 * 1024  # a spreadsheet to import, at most
+    message_retention_days: int = 0  # message bodies older than this are removed; 0: kept
 
     @property
     def email_secret(self) -> str | None:
@@ -245,4 +246,5 @@ class Settings:
             webhook_allowed_networks=_networks("HUB_WEBHOOK_ALLOWED_NETWORKS"),
             api_key_requests_per_minute=_int("HUB_API_KEY_REQUESTS_PER_MINUTE", 600),
             import_max_bytes=_int("HUB_IMPORT_MAX_BYTES", 50 * 1024 * 1024),
+            message_retention_days=_int("HUB_MESSAGE_RETENTION_DAYS", 0),
         )
