@@ -35,10 +35,10 @@ class CustomerData:
         for upload in owned.get("uploads", []):
             upload["file"] = f"uploads/{upload['_id']}-{upload['name']}"
             files.append((upload["file"], bytes(upload.pop("content"))))
-        consent_history = await self._db.audit.find(
+        profile_changes = await self._db.audit.find(
             {"target_type": "contact", "target_id": contact["_id"]}, {"actor_email": 0}
         ).to_list(None)
-        data = {"exported_at": utcnow(), "contact": contact, **owned, "changes": consent_history}
+        data = {"exported_at": utcnow(), "contact": contact, **owned, "changes": profile_changes}
         return data, files
 
     async def erase(self, contact_id: str, confirm: str, audited: Audited) -> dict[str, int]:

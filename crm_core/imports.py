@@ -50,6 +50,7 @@ HEADER_GUESSES = {
     "consent": "consent", "marketing consent": "consent", "营销同意": "consent",
 }  # fmt: skip
 YES = {"yes", "y", "true", "1", "是", "同意", "x"}
+TARGETS = frozenset(HEADER_GUESSES.values())  # the fields a column may fill (besides attributes.*)
 
 
 def guess_mapping(headers: list[str]) -> dict[str, str]:
@@ -204,7 +205,7 @@ class ContactImports:
             raise Invalid(f"kind: one of {', '.join(KINDS)}")
         headers = list(next(read_rows(io.BytesIO(content), filename), {}).keys())
         guessed = guess_mapping(headers) | (mapping or {})
-        unknown = {t for t in guessed.values() if t and t not in _TARGETS and not t.startswith("attributes.")}
+        unknown = {t for t in guessed.values() if t and t not in TARGETS and not t.startswith("attributes.")}
         if unknown:
             raise Invalid(f"mapping: unknown fields {', '.join(sorted(unknown))}")
         record = {
@@ -334,6 +335,3 @@ class ContactImports:
                 update["$addToSet"] = adds
             await self._db.contacts.update_one({"_id": existing["_id"]}, update, session=session)
         return "updated"
-
-
-_TARGETS = ("name", "email", "phone", "company", "labels", "consent")

@@ -36,9 +36,11 @@ class OutboundAddresses:
             return True
         return address.is_global and not address.is_multicast
 
-    def check_url(self, url: str) -> tuple[str, int]:
-        """The URL's host and port, if it is one the hub may post to (its addresses aside):
-        https, or http to an allow-listed address. Raises RefusedAddress."""
+    def check_url(self, url: str) -> tuple[str, int] | None:
+        """The URL's host and port, if it is one the hub may post to: https (http only to an
+        allow-listed address), and an address written in it allowed (aiohttp connects to one
+        without asking a resolver, so it is checked here, at every delivery). None when the
+        host is such an address: nothing is left to resolve. Raises RefusedAddress."""
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise RefusedAddress("url: an http(s) URL with a host")
@@ -48,33 +50,30 @@ class OutboundAddresses:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as exc:
             raise RefusedAddress("url: the port is not a number from 1 to 65535") from exc
-        if parts.scheme == "http" and not self._literal_allowed(parts.hostname):
-            raise RefusedAddress("url: https only (http is for addresses in HUB_WEBHOOK_ALLOWED_NETWORKS)")
-        return parts.hostname, port
-
-    async def check(self, url: str) -> None:
-        """The URL, and every address its host resolves to now (an address written in the URL
-        itself is checked as it is: aiohttp connects to one without asking a resolver)."""
-        host, port = self.check_url(url)
+        host = parts.hostname
         try:
             literal = ip_address(host)
         except ValueError:
             literal = None
-        if literal is not None:
-            if not self.allowed(literal):
-                raise RefusedAddress(_refusal(host, host))
+        if parts.scheme == "http" and not (literal is not None and any(literal in n for n in self._allowed)):
+            raise RefusedAddress("url: https only (http is for addresses in HUB_WEBHOOK_ALLOWED_NETWORKS)")
+        if literal is None:
+            return host, port
+        if not self.allowed(literal):
+            raise RefusedAddress(_refusal(host, host))
+        return None
+
+    async def check(self, url: str) -> None:
+        """The URL, and every address its host resolves to now."""
+        named = self.check_url(url)
+        if named is None:
             return
+        host, port = named
         resolver = GuardedResolver(self)
         try:
             await resolver.resolve(host, port)
         finally:
             await resolver.close()
-
-    def _literal_allowed(self, host: str) -> bool:
-        try:
-            return any(ip_address(host) in network for network in self._allowed)
-        except ValueError:
-            return False
 
 
 class GuardedResolver(AbstractResolver):

@@ -15,7 +15,7 @@ from crm_core.conversations import ConversationFilter
 from crm_core.conversations.uploads import PURPOSES, file_name
 from crm_core.vocabularies import ALL_STAFF, INBOX_WORKERS, MANAGERS, ApiScope, ConversationStatus, Priority
 from hub.api.cursors import decode_cursor
-from hub.api.downloads import attachment_response
+from hub.api.downloads import attachment_response, read_capped
 from hub.api.errors import ApiError
 from hub.api.route_table import QueryParam, RouteTable
 from hub.api.routing import Call, json_ok, page, whole_number
@@ -62,7 +62,6 @@ class ReplyBody(BaseModel):
 
 # A note's files stay in the hub: any everyday file.
 NOTE_FILES = AttachmentPolicy(max_bytes=5 * 1024 * 1024)
-UPLOAD_CHUNK_BYTES = 64 * 1024
 
 
 class ConversationChangesBody(BaseModel):
@@ -235,14 +234,9 @@ def _reply_files(call: Call, channel: str) -> AttachmentPolicy:
 async def _file_body(request: web.Request, max_bytes: int) -> bytes:
     """The uploaded file, refused as soon as it is known to be too large: at once when the
     request says its length, else once the bytes read pass the limit."""
-    too_large = ApiError(413, "file_too_large", f"a file here may be at most {max_bytes} bytes")
     if (request.content_length or 0) > max_bytes:
-        raise too_large
-    content = bytearray()
-    async for chunk in request.content.iter_chunked(UPLOAD_CHUNK_BYTES):
-        content += chunk
-        if len(content) > max_bytes:
-            raise too_large
+        raise ApiError(413, "file_too_large", f"a file here may be at most {max_bytes} bytes")
+    content = await read_capped(request.content.read, max_bytes, "a file here")
     if not content:
         raise ApiError(400, "empty_file", "the file is empty")
     return bytes(content)

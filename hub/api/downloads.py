@@ -1,11 +1,15 @@
-"""Headers for files the API hands out: named alike in every browser, never run by one."""
+"""Files through the API: those it hands out (named alike in every browser, never run by one)
+and those it takes (read as they stream in, refused once past their limit)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+
+from hub.api.errors import ApiError
 
 
 def download_headers(filename: str) -> dict[str, str]:
@@ -28,3 +32,17 @@ def attachment_response(attachment: dict[str, Any]) -> web.Response:
         content_type=attachment.get("content_type") or "application/octet-stream",
         headers=download_headers(attachment["name"] or "attachment"),
     )
+
+
+FILE_CHUNK_BYTES = 64 * 1024
+
+
+async def read_capped(next_chunk: Callable[[int], Awaitable[bytes]], max_bytes: int, what: str) -> bytes:
+    """A file read chunk by chunk (`next_chunk(size)`, b"" at its end), refused with a 413 as soon
+    as it passes `max_bytes`, before the rest of it is sent."""
+    content = bytearray()
+    while chunk := await next_chunk(FILE_CHUNK_BYTES):
+        content += chunk
+        if len(content) > max_bytes:
+            raise ApiError(413, "file_too_large", f"{what} may be at most {max_bytes} bytes")
+    return bytes(content)

@@ -13,13 +13,12 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from crm_core.vocabularies import MANAGERS
-from hub.api.downloads import download_headers
+from hub.api.downloads import download_headers, read_capped
 from hub.api.errors import ApiError
 from hub.api.route_table import RouteTable
 from hub.api.routing import Call, json_ok
 
 routes = RouteTable()
-IMPORTERS = MANAGERS  # admins and managers
 UPLOAD_SECONDS = 600.0  # a large file on a slow link, but not a connection held forever
 
 
@@ -30,7 +29,7 @@ UPLOAD_SECONDS = 600.0  # a large file on a slow link, but not a connection held
               "公司..., need none) and `dry_run` (true: count what would be created, updated and refused, "
               "change nothing). 202 with the import; a file over HUB_IMPORT_MAX_BYTES is refused before "
               "it is read (413).",
-              tag="integrations", roles=IMPORTERS, raw_body="multipart/form-data", ok_status=202,
+              tag="integrations", roles=MANAGERS, raw_body="multipart/form-data", ok_status=202,
               streams_body=True)  # fmt: skip
 async def create_import(call: Call) -> web.Response:
     limit = call.services.settings.import_max_bytes
@@ -66,19 +65,13 @@ async def _form(request: web.Request, limit: int) -> tuple[dict[str, str], str, 
         if not isinstance(part, BodyPartReader):
             continue
         if part.name == "file":
-            filename, content = part.filename or "upload.csv", await _capped(part, limit)
+            filename, content = (
+                part.filename or "upload.csv",
+                await read_capped(part.read_chunk, limit, "an import file"),
+            )
         elif part.name in ("kind", "mapping", "dry_run"):
             fields[part.name] = (await part.read(decode=True)).decode(errors="replace")[:100_000]
     return fields, filename, content
-
-
-async def _capped(part: BodyPartReader, limit: int) -> bytes:
-    content = bytearray()
-    while chunk := await part.read_chunk(64 * 1024):
-        content += chunk
-        if len(content) > limit:
-            raise ApiError(413, "file_too_large", f"an import file may be at most {limit} bytes")
-    return bytes(content)
 
 
 def _mapping(raw: str | None) -> dict[str, str] | None:
@@ -96,14 +89,14 @@ def _mapping(raw: str | None) -> dict[str, str] | None:
 @routes.route("GET", "/api/v1/imports/{id}",
               summary="An import: status (queued, running, done, failed), created, updated, skipped, "
               "failed_rows, processed rows, the column mapping used.",
-              tag="integrations", roles=IMPORTERS)  # fmt: skip
+              tag="integrations", roles=MANAGERS)  # fmt: skip
 async def get_import(call: Call) -> web.Response:
     return json_ok(await call.services.imports.get(call.path("id")))
 
 
 @routes.route("GET", "/api/v1/imports/{id}/failed.csv",
               summary="The rows an import refused, as CSV: row number, reason, then the row's columns.",
-              tag="integrations", roles=IMPORTERS)  # fmt: skip
+              tag="integrations", roles=MANAGERS)  # fmt: skip
 async def failed_rows(call: Call) -> web.Response:
     failures = await call.services.imports.failures(call.path("id"))
     columns: list[str] = []
