@@ -12,9 +12,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -93,7 +94,8 @@ async def running_hub(
         await server.stop()
 
 
-async def post(http: aiohttp.ClientSession, url: str, sender: str, text: str) -> None:
+async def post(http: aiohttp.ClientSession, url: str, sender: str, text: str) -> dict[str, Any]:
+    """A signed chat message; the hub's answer (the stored message's `id`, `conversation_id`)."""
     body = json.dumps(
         {"external_id": uuid.uuid4().hex, "sender": {"id": sender, "name": sender}, "text": text}
     )
@@ -101,9 +103,19 @@ async def post(http: aiohttp.ClientSession, url: str, sender: str, text: str) ->
     async with http.post(f"{url}/webhooks/chat", data=body, headers=headers) as resp:
         if resp.status not in (200, 201):
             raise RuntimeError(f"hub answered {resp.status}")
+        return await resp.json()
 
 
-async def fill(url: str, conversations: int, concurrency: int = 32) -> float:
+async def fill(
+    url: str,
+    conversations: int,
+    concurrency: int = 32,
+    rate: float | None = None,
+    acked: Callable[[dict[str, Any]], None] = lambda answer: None,
+) -> float:
+    """One message from each of `conversations` new customers, `concurrency` at a time, as fast
+    as the hub takes them or, with `rate`, the n-th sent no sooner than n / rate seconds in;
+    `acked` is told each answer as it arrives. Returns the seconds it took."""
     started = time.perf_counter()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(conversations):
@@ -113,7 +125,9 @@ async def fill(url: str, conversations: int, concurrency: int = 32) -> float:
         async def worker() -> None:
             while not queue.empty():
                 n = queue.get_nowait()
-                await post(http, url, f"customer-{n}", f"Hello, question {n} about order #{n}")
+                if rate is not None:
+                    await asyncio.sleep(started + n / rate - time.perf_counter())
+                acked(await post(http, url, f"customer-{n}", f"Hello, question {n} about order #{n}"))
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - started

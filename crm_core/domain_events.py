@@ -5,14 +5,18 @@ The events one write records are stored together, as one commit record (`{_id, a
 pending}`): a group commit of 30 inbound messages writes one record, and a listener
 acknowledges it with one update. A commit names in `pending` the listeners that still owe its
 events a reaction; a listener takes its name out once it has reacted (see `hub.listeners`).
-Replaying events to a listener is putting its name back."""
+Replaying events to a listener is putting its name back.
+
+An outbox reacts inside the transaction that records the events (it queues jobs there), for
+reactions that must be quick: it costs the recording write one more statement, and no
+listener's batch, lease and acknowledgement."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -28,6 +32,15 @@ def events_of(commits: Iterable[dict[str, Any]], kinds: Iterable[str]) -> list[E
     """The events of these types in commit records, in order."""
     wanted = set(kinds)
     return [event for commit in commits for event in commit["events"] if event["type"] in wanted]
+
+
+class Outbox(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    async def queue(self, events: list[Event], session: AsyncClientSession | None) -> bool:
+        """Queue the jobs these events call for, through `session`; whether it queued any."""
+        ...
 
 
 class EventLog:
@@ -47,12 +60,18 @@ class EventLog:
         for listener, kinds in (subscriptions or {}).items():
             self.subscribe(listener, kinds)
         self.recorded = recorded
+        self._outboxes: list[Outbox] = []
         self._owed_in: dict[AsyncClientSession, set[str]] = {}  # per open transaction()
 
     def subscribe(self, listener: str, kinds: Iterable[str]) -> None:
         """From now on, events of these types are owed to `listener`."""
         for kind in kinds:
             self._listeners_of[kind].append(listener)
+
+    def add_outbox(self, outbox: Outbox) -> None:
+        """From now on, events are handed to `outbox` in the transaction that records them;
+        `recorded` is told its name when it queued something."""
+        self._outboxes.append(outbox)
 
     def new(
         self, kind: str, *, at: datetime | None = None, actor: dict[str, Any] | None = None, **data: Any
@@ -82,6 +101,7 @@ class EventLog:
         listeners = sorted({name for event in events for name in self._listeners_of[event["type"]]})
         commit = {"_id": ObjectId(), "at": utcnow(), "events": events, "pending": listeners}
         await self._events.insert_one(commit, session=session)
+        listeners += [outbox.name for outbox in self._outboxes if await outbox.queue(events, session)]
         if session is None:
             self.recorded(listeners)
         else:

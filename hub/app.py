@@ -40,7 +40,7 @@ from crm_core.sales import Deals, Leads
 from crm_core.search import TermSearch
 from crm_core.tickets import Tickets
 from crm_core.users import Users
-from crm_core.webhooks import WebhookEndpoints, WebhookFanout
+from crm_core.webhooks import WebhookEndpoints, WebhookOutbox
 from hub import console, logs
 from hub.api.all_routes import all_routes
 from hub.api.errors import error_middleware, error_response
@@ -201,6 +201,8 @@ def build_services(
         for loop in listeners:
             if loop.listener.name in names:
                 loop.wake()
+        if WebhookOutbox.name in names:
+            webhook_worker.wake()
 
     event_log = EventLog(db, recorded=wake_listeners)
     jobs = JobQueue(
@@ -230,6 +232,7 @@ def build_services(
     notifications = Notifications(db, realtime, slack_dm=settings.slack_configured)
     webhooks, outbound_addresses = WebhookEndpoints(db), OutboundAddresses(settings.webhook_allowed_networks)
     webhook_delivery = WebhookDelivery(webhooks, outbound_addresses, notifications, metrics)
+    event_log.add_outbox(WebhookOutbox(db, webhooks))
     imports = ContactImports(db, settings.phone_region)
     job_worker.add([ImportJob(imports, jobs)])
     webhook_worker.add([webhook_delivery])
@@ -294,7 +297,6 @@ def build_services(
     for reaction in (automation, rollups, AutomationAudit(db), services.inbox_counts):
         services.add_listener(reaction)
     services.add_listener(notifications, queues_jobs=True)  # staff DMs on Slack
-    services.add_listener(WebhookFanout(db), queues_jobs=True)
     return services
 
 

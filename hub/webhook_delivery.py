@@ -1,14 +1,15 @@
-"""The `webhook` job: one public event posted to one endpoint, signed per Standard Webhooks
+"""The `webhook` job: public events posted to one endpoint, each signed per Standard Webhooks
 (`webhook-id`, `webhook-timestamp`, `webhook-signature`), through a client whose resolver
-refuses private and metadata addresses. Runs in a job worker of its own, at most
-PER_ENDPOINT at a time per endpoint in this process, so a slow or dead receiver holds neither
-replies nor other receivers."""
+refuses private and metadata addresses. Runs in a job worker of its own; in this process at most
+JOBS_PER_ENDPOINT of an endpoint's jobs run at once, posting at most PER_ENDPOINT requests
+together, so a slow or dead receiver holds neither replies nor other receivers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -26,7 +27,8 @@ from hub.metrics import Metrics
 from hub.outbound_addresses import GuardedResolver, OutboundAddresses, RefusedAddress
 
 TIMEOUT_SECONDS = 10.0
-PER_ENDPOINT = 16  # deliveries in flight to one endpoint from this process
+PER_ENDPOINT = 16  # requests in flight to one endpoint from this process
+JOBS_PER_ENDPOINT = 2  # an endpoint's jobs running at once in this process: more wait their turn
 ENDPOINT_CACHE_SECONDS = 2.0  # a change to an endpoint reaches deliveries this late at most
 BUSY_WAIT_SECONDS = 0.5  # a job for an endpoint at its limit waits this long, without spending a try
 # About three days of retries (Standard Webhooks' schedule, stretched), then parked.
@@ -48,7 +50,10 @@ class WebhookDelivery:
         self._addresses = addresses
         self._notifications = notifications
         self._metrics = metrics
-        self._in_flight: Counter[ObjectId] = Counter()
+        self._in_flight: Counter[ObjectId] = Counter()  # jobs, per endpoint
+        self._requests: defaultdict[ObjectId, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(PER_ENDPOINT)
+        )
         self._cache: dict[ObjectId, tuple[float, dict[str, Any] | None]] = {}
         self._log = GroupCommit(endpoints.log)  # many deliveries' log entries in one write
         self._http: aiohttp.ClientSession | None = None
@@ -65,17 +70,17 @@ class WebhookDelivery:
         if self._http is not None:
             await self._http.close()
 
-    async def run(self, job: Job) -> dict[str, Any]:
+    async def run(self, job: Job) -> list[dict[str, Any]]:
         payload = job["payload"]
         endpoint_id = payload["endpoint_id"]
         endpoint = await self._endpoint(endpoint_id)
         if endpoint is None or not endpoint["active"]:
             raise JobFailed("the endpoint was removed or disabled", retryable=False)
-        if self._in_flight[endpoint_id] >= PER_ENDPOINT:
+        if self._in_flight[endpoint_id] >= JOBS_PER_ENDPOINT:
             raise JobDeferred(BUSY_WAIT_SECONDS)
         self._in_flight[endpoint_id] += 1
         try:
-            return await self._post(job, endpoint)
+            return await self._deliver(job, endpoint)
         finally:
             self._in_flight[endpoint_id] -= 1
 
@@ -92,51 +97,69 @@ class WebhookDelivery:
         self._cache[endpoint_id] = (time.monotonic(), endpoint)
         return endpoint
 
-    async def _post(self, job: Job, endpoint: dict[str, Any]) -> dict[str, Any]:
-        payload = job["payload"]
-        body = json.dumps(payload["event"], separators=(",", ":"))
-        now = utcnow()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "hub-webhooks/1",
-            "webhook-id": payload["webhook_id"],
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": _signatures(endpoint, payload["webhook_id"], now, body),
-        }
-        entry: dict[str, Any] = {
-            "_id": ObjectId(),
-            "job_id": job["_id"],
-            "webhook_id": payload["webhook_id"],
-            "event_type": payload["event"]["type"],
-            "event": payload["event"],
-            "attempt": job["attempts"],
-            "at": now,
-        }
-        try:
-            self._addresses.check_url(endpoint["url"])
-            async with self._client().post(endpoint["url"], data=body, headers=headers) as resp:
-                answer = (await resp.content.read(LOGGED_BODY_BYTES)).decode(errors="replace")
-                entry |= {"status": resp.status, "response": answer, "ok": resp.status < 300}
-        except RefusedAddress as exc:
-            entry |= {"status": None, "response": None, "ok": False, "error": str(exc)}
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            entry |= {
-                "status": None,
-                "response": None,
-                "ok": False,
-                "error": f"unreachable: {exc.__class__.__name__}",
-            }
-        entry["seconds"] = round((utcnow() - now).total_seconds(), 3)
-        await self._log.submit(entry | {"endpoint_id": endpoint["_id"]})
-        if entry["ok"] and endpoint.get("failing_since") is not None:
+    async def _deliver(self, job: Job, endpoint: dict[str, Any]) -> list[dict[str, Any]]:
+        """Post the job's deliveries not settled by an earlier try, together; log them. Failures
+        that are worth a retry fail the job, which remembers the settled ones (delivered, or
+        refused for good) so its next try sends only the rest."""
+        settled = set(job["progress"].get("settled", []))
+        pending = [d for d in job["payload"]["deliveries"] if d["webhook_id"] not in settled]
+        if not pending:
+            return []
+        started = utcnow()
+        entries = await asyncio.gather(*(self._post(endpoint, delivery) for delivery in pending))
+        logged = {"_id": ObjectId(), "endpoint_id": endpoint["_id"], "job_id": job["_id"],
+                  "attempt": job["attempts"], "at": started, "deliveries": entries}  # fmt: skip
+        await self._log.submit(logged)
+        sent = sum(entry["ok"] for entry in entries)
+        self._metrics.webhooks.labels("sent").inc(sent)
+        self._metrics.webhooks.labels("failed").inc(len(entries) - sent)
+        if not sent:
+            await self._failing(endpoint, utcnow())
+        elif endpoint.get("failing_since") is not None:  # it answers again
             await self._endpoints.recovered(endpoint)
             self._cache.pop(endpoint["_id"], None)
-        self._metrics.webhooks.labels("sent" if entry["ok"] else "failed").inc()
-        if not entry["ok"]:
-            await self._failing(endpoint, now)
-            status = entry.get("status")
-            retryable = status is None or status >= 500 or status in (408, 409, 425, 429) or status < 400
-            raise JobFailed(entry.get("error") or f"receiver answered HTTP {status}", retryable=retryable)
+        if sent == len(entries):
+            return entries
+        retry = [entry for entry in entries if not entry["ok"] and _worth_retrying(entry)]
+        settled |= {entry["webhook_id"] for entry in entries if entry not in retry}
+        first = next(entry for entry in entries if not entry["ok"])
+        reason = first.get("error") or f"receiver answered HTTP {first['status']}"
+        raise JobFailed(reason, retryable=bool(retry), progress={"settled": sorted(settled)})
+
+    async def _post(self, endpoint: dict[str, Any], delivery: dict[str, Any]) -> dict[str, Any]:
+        """One signed request; its outcome as a delivery log entry."""
+        body = json.dumps(delivery["event"], separators=(",", ":"))
+        async with self._requests[endpoint["_id"]]:
+            now = utcnow()
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "hub-webhooks/1",
+                "webhook-id": delivery["webhook_id"],
+                "webhook-timestamp": str(int(now.timestamp())),
+                "webhook-signature": _signatures(endpoint, delivery["webhook_id"], now, body),
+            }
+            entry: dict[str, Any] = {
+                "_id": ObjectId(),
+                "webhook_id": delivery["webhook_id"],
+                "event_type": delivery["event"]["type"],
+                "event": delivery["event"],
+                "at": now,
+            }
+            try:
+                self._addresses.check_url(endpoint["url"])
+                async with self._client().post(endpoint["url"], data=body, headers=headers) as resp:
+                    answer = (await resp.content.read(LOGGED_BODY_BYTES)).decode(errors="replace")
+                    entry |= {"status": resp.status, "response": answer, "ok": resp.status < 300}
+            except RefusedAddress as exc:
+                entry |= {"status": None, "response": None, "ok": False, "error": str(exc)}
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                entry |= {
+                    "status": None,
+                    "response": None,
+                    "ok": False,
+                    "error": f"unreachable: {exc.__class__.__name__}",
+                }
+        entry["seconds"] = round((utcnow() - now).total_seconds(), 3)
         return entry
 
     async def _failing(self, endpoint: dict[str, Any], now: datetime) -> None:
@@ -149,6 +172,13 @@ class WebhookDelivery:
 
     async def failed(self, job: Job, failure: JobFailed, *, final: bool) -> None:
         return None
+
+
+def _worth_retrying(entry: dict[str, Any]) -> bool:
+    """Unreachable, a server error, or an answer that asks to be tried later; a receiver that
+    refused the request as such (400, 401, 404...) would refuse it again."""
+    status = entry.get("status")
+    return status is None or status >= 500 or status in (408, 409, 425, 429) or status < 400
 
 
 def _signatures(endpoint: dict[str, Any], webhook_id: str, at: datetime, body: str) -> str:
