@@ -10,15 +10,20 @@ last batch without counting or creating anything twice."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
+import itertools
+import tempfile
 import zipfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from bson import Binary, ObjectId
+from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_core.addresses import normalize_email, normalize_phone
@@ -31,6 +36,7 @@ from crm_core.records import find_by_id, transaction, utcnow
 IMPORT = "import"  # the job kind
 KINDS = ("contacts",)
 BATCH = 500
+SAMPLE_ROWS = 3  # kept with an import, for the console's column-mapping step
 CHUNK_BYTES = 1024 * 1024  # the stored file, in chunks a document holds
 MAX_COLUMNS = 200
 MAX_CELL_CHARS = 10_000
@@ -50,7 +56,8 @@ HEADER_GUESSES = {
     "consent": "consent", "marketing consent": "consent", "营销同意": "consent",
 }  # fmt: skip
 YES = {"yes", "y", "true", "1", "是", "同意", "x"}
-TARGETS = frozenset(HEADER_GUESSES.values())  # the fields a column may fill (besides attributes.*)
+TARGETS = frozenset(HEADER_GUESSES.values())
+Item = TypeVar("Item")  # the fields a column may fill (besides attributes.*)
 
 
 def guess_mapping(headers: list[str]) -> dict[str, str]:
@@ -63,7 +70,7 @@ def guess_mapping(headers: list[str]) -> dict[str, str]:
     return mapping
 
 
-def read_rows(data: IO[bytes], filename: str) -> Iterator[dict[str, str]]:
+def read_rows(data: IO[bytes], filename: str) -> Generator[dict[str, str]]:
     """The file's rows as {column: text}, by its name's extension. Raises Invalid for a file
     it cannot read."""
     if filename.lower().endswith(".xlsx"):
@@ -84,6 +91,8 @@ def _csv_rows(data: IO[bytes]) -> Iterator[dict[str, str]]:
             yield _row(headers, row)
     except (csv.Error, UnicodeDecodeError) as exc:
         raise Invalid(f"file: not readable as CSV ({exc})") from exc
+    finally:
+        text.detach()  # the file stays open for its owner (a wrapper closes it when collected)
 
 
 def _encoding(data: IO[bytes]) -> str:
@@ -203,13 +212,16 @@ class ContactImports:
         columns are read, and checked, first."""
         if kind not in KINDS:
             raise Invalid(f"kind: one of {', '.join(KINDS)}")
-        headers = list(next(read_rows(io.BytesIO(content), filename), {}).keys())
+        with contextlib.closing(read_rows(io.BytesIO(content), filename)) as rows:
+            sample = list(itertools.islice(rows, SAMPLE_ROWS))
+        headers = list(sample[0]) if sample else []
         guessed = guess_mapping(headers) | (mapping or {})
         unknown = {t for t in guessed.values() if t and t not in TARGETS and not t.startswith("attributes.")}
         if unknown:
             raise Invalid(f"mapping: unknown fields {', '.join(sorted(unknown))}")
         record = {
             "_id": ObjectId(), "kind": kind, "filename": filename, "size": len(content), "mapping": guessed,
+            "headers": headers, "sample": sample, "rows": None,
             "dry_run": dry_run, "status": "queued", "processed": 0, "created": 0, "updated": 0, "skipped": 0,
             "failed_rows": 0, "created_at": utcnow(), "finished_at": None, "error": None,
         }  # fmt: skip
@@ -235,103 +247,164 @@ class ContactImports:
 
     async def run(self, import_id: ObjectId, alive: Callable[[], Awaitable[None]]) -> dict[str, Any]:
         """Import the file from where the last run stopped, in batches; `alive` is called after
-        each (a long import keeps its job's lease)."""
+        each (a long import keeps its job's lease). The file is read back into a spooled
+        temporary file (on disk past a chunk), so memory stays flat whatever its size."""
         record = await self.get(import_id)
         if record["status"] in ("done", "failed"):
             return record
-        await self._col.update_one({"_id": import_id}, {"$set": {"status": "running"}})
-        chunks = await self._db.import_chunks.find({"import_id": import_id}).sort("n", 1).to_list(None)
-        content = io.BytesIO(b"".join(bytes(chunk["data"]) for chunk in chunks))
-        try:
-            rows = read_rows(content, record["filename"])
-            batch: list[tuple[int, dict[str, str]]] = []
-            for number, row in enumerate(rows, start=2):  # row 1 holds the headers
-                if number - 2 < record["processed"]:
-                    continue
-                batch.append((number, row))
-                if len(batch) == BATCH:
-                    await self._batch(record, batch)
-                    await alive()
-                    batch = []
-            await self._batch(record, batch)
-        except Invalid as exc:
-            await self._col.update_one(
-                {"_id": import_id}, {"$set": {"status": "failed", "error": str(exc), "finished_at": utcnow()}}
-            )
-            return await self.get(import_id)
-        await self._col.update_one({"_id": import_id}, {"$set": {"status": "done", "finished_at": utcnow()}})
+        with tempfile.SpooledTemporaryFile(max_size=CHUNK_BYTES) as spool:
+            async for chunk in self._db.import_chunks.find({"import_id": import_id}).sort("n", 1):
+                spool.write(chunk["data"])
+            try:
+                await self._start(record, spool)
+                spool.seek(0)
+                done = record["processed"]
+                with contextlib.closing(read_rows(spool, record["filename"])) as rows:
+                    for batch in _batches(enumerate(rows, start=2), BATCH):  # row 1: the headers
+                        if batch[-1][0] - 2 >= done:
+                            await self._batch(record, [(n, row) for n, row in batch if n - 2 >= done])
+                            await alive()
+            except Invalid as exc:
+                finished = {"status": "failed", "error": str(exc), "finished_at": utcnow()}
+                await self._col.update_one({"_id": import_id}, {"$set": finished})
+                return await self.get(import_id)
+        finished = {"status": "done", "finished_at": utcnow(), "sample": []}  # customers' data kept no longer
+        await self._col.update_one({"_id": import_id}, {"$set": finished})
         await self._db.import_chunks.delete_many({"import_id": import_id})
         return await self.get(import_id)
 
+    async def _start(self, record: dict[str, Any], spool: IO[bytes]) -> None:
+        """Running, with the file's row count (for progress), counted once."""
+        if record.get("rows") is None:
+            spool.seek(0)
+            record["rows"] = sum(1 for _ in read_rows(spool, record["filename"]))
+        started = {"status": "running", "rows": record["rows"]}
+        await self._col.update_one({"_id": record["_id"]}, {"$set": started})
+
     async def _batch(self, record: dict[str, Any], batch: list[tuple[int, dict[str, str]]]) -> None:
-        counts = {"created": 0, "updated": 0, "skipped": 0, "failed_rows": 0}
+        """A batch's rows in a few round trips: the known contacts they name read at once, the new
+        ones inserted together, the known ones updated together, with the counters, in one
+        transaction. Rows naming the same customer are merged in memory first."""
+        found = [(number, row, contact_row(row, record["mapping"], self._region)) for number, row in batch]
+        failures = [
+            {"import_id": record["_id"], "row": number, "reason": contact.refused, "values": row}
+            for number, row, contact in found
+            if contact.refused is not None
+        ]
+        valid = [contact for _, _, contact in found if contact.refused is None]
+        known = _KnownContacts(await self._known(valid))
+        counts = {"created": 0, "updated": 0, "skipped": 0, "failed_rows": len(failures)}
+        for contact in valid:
+            counts[known.apply(contact)] += 1
         async with transaction(self._db) as session:
-            for number, row in batch:
-                found = contact_row(row, record["mapping"], self._region)
-                if found.refused is not None:
-                    counts["failed_rows"] += 1
-                    failure = {
-                        "import_id": record["_id"],
-                        "row": number,
-                        "reason": found.refused,
-                        "values": row,
-                    }
-                    await self._db.import_failures.insert_one(failure, session=session)
-                    continue
-                outcome = await self._apply(found, record["dry_run"], session)
-                counts[outcome] += 1
+            if not record["dry_run"]:
+                await known.write(self._db.contacts, session)
+            if failures:
+                await self._db.import_failures.insert_many(failures, session=session)
             await self._col.update_one(
                 {"_id": record["_id"]}, {"$inc": {**counts, "processed": len(batch)}}, session=session
             )
 
-    async def _apply(self, row: ContactRow, dry_run: bool, session: AsyncClientSession) -> str:
+    async def _known(self, rows: list[ContactRow]) -> list[dict[str, Any]]:
+        """The contacts these rows' emails or phones already belong to (one query per field: the
+        embedded server reads every contact for an `$or`)."""
+        found: dict[ObjectId, dict[str, Any]] = {}
+        for field_name, values in (
+            ("emails", {row.email for row in rows if row.email}),
+            ("phones", {row.phone for row in rows if row.phone}),
+        ):
+            if values:
+                query = {field_name: {"$in": sorted(values)}, "merged_into": None}
+                async for contact in self._db.contacts.find(query):
+                    found.setdefault(contact["_id"], contact)
+        return list(found.values())
+
+
+class _KnownContacts:
+    """A batch's contacts by email and phone: those found in the database and those its rows
+    create, each row applied to its contact in memory, the writes gathered for the end."""
+
+    def __init__(self, stored: list[dict[str, Any]]) -> None:
+        self._by_key: dict[str, dict[str, Any]] = {}
+        for contact in stored:
+            self._register(contact)
+        self._new: list[dict[str, Any]] = []
+        self._changes: dict[ObjectId, tuple[dict[str, Any], dict[str, list[str]]]] = {}
+
+    def _register(self, contact: dict[str, Any]) -> None:
+        for key in (*contact.get("emails", []), *contact.get("phones", [])):
+            self._by_key.setdefault(key, contact)
+
+    def apply(self, row: ContactRow) -> str:
         """created, updated or skipped (known and nothing new)."""
-        existing = None
-        for field_name, value in (("emails", row.email), ("phones", row.phone)):
-            if value and existing is None:
-                existing = await self._db.contacts.find_one(
-                    {field_name: value, "merged_into": None}, session=session
-                )
-        fields = {k: v for k, v in (("name", row.name), ("company", row.company)) if v}
-        consent = (
-            {"consent": {"marketing": row.consent, "changed_at": utcnow(), "source": "import"}}
-            if row.consent is not None
-            else {}
-        )
-        if existing is None:
-            if not dry_run:
-                doc = new_contact(
-                    **fields, **consent, emails=[row.email] if row.email else [],
-                    phones=[row.phone] if row.phone else [],
-                    attributes=row.attributes, labels=row.labels,
-                )  # fmt: skip
-                await self._db.contacts.insert_one(doc, session=session)
+        contact = self._by_key.get(row.email or "") or self._by_key.get(row.phone or "")
+        if contact is None:
+            contact = new_contact(_id=ObjectId(), emails=[], phones=[], labels=[], attributes={})
+            self._new.append(contact)
+            _merge(contact, row)
+            self._register(contact)
             return "created"
-        changes: dict[str, Any] = {k: v for k, v in fields.items() if existing.get(k) != v}
-        changes |= {
-            f"attributes.{k}": v
-            for k, v in row.attributes.items()
-            if existing.get("attributes", {}).get(k) != v
-        }
-        if consent and existing.get("consent", {}).get("marketing") != row.consent:
-            changes |= consent
-        additions = {}
-        if row.email and row.email not in existing.get("emails", []):
-            additions["emails"] = row.email
-        if row.phone and row.phone not in existing.get("phones", []):
-            additions["phones"] = row.phone
-        new_labels = [label for label in row.labels if label not in existing.get("labels", [])]
-        if not (changes or additions or new_labels):
+        sets, adds = _merge(contact, row)
+        if not (sets or adds):
             return "skipped"
-        if not dry_run:
-            merged = existing | {k: v for k, v in changes.items() if "." not in k}
-            update: dict[str, Any] = {
-                "$set": {**changes, "terms": contact_terms(merged), "updated_at": utcnow()}
-            }
-            adds = {k: {"$each": [v]} for k, v in additions.items()}
-            if new_labels:
-                adds["labels"] = {"$each": new_labels}
-            if adds:
-                update["$addToSet"] = adds
-            await self._db.contacts.update_one({"_id": existing["_id"]}, update, session=session)
+        self._register(contact)
+        if not any(contact is new for new in self._new):
+            before_sets, before_adds = self._changes.setdefault(contact["_id"], ({}, {}))
+            before_sets.update(sets)
+            for name, values in adds.items():
+                before_adds.setdefault(name, []).extend(values)
         return "updated"
+
+    async def write(self, contacts: AsyncCollection, session: AsyncClientSession) -> None:
+        for contact in self._new:
+            contact["terms"] = contact_terms(contact)
+        if self._new:
+            await contacts.insert_many(self._new, session=session)
+        by_id = {contact["_id"]: contact for contact in self._by_key.values()}
+        updates = [
+            UpdateOne(
+                {"_id": contact_id},
+                {
+                    "$set": {**sets, "terms": contact_terms(by_id[contact_id]), "updated_at": utcnow()},
+                    **({"$addToSet": {k: {"$each": v} for k, v in adds.items()}} if adds else {}),
+                },
+            )
+            for contact_id, (sets, adds) in self._changes.items()
+        ]
+        if updates:
+            await contacts.bulk_write(updates, ordered=False, session=session)
+
+
+def _merge(contact: dict[str, Any], row: ContactRow) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The row applied to the contact (in memory): the fields it changed, and what it added to
+    the contact's emails, phones and labels."""
+    sets: dict[str, Any] = {
+        k: v for k, v in (("name", row.name), ("company", row.company)) if v and contact.get(k) != v
+    }
+    attributes = contact.setdefault("attributes", {})
+    sets |= {f"attributes.{k}": v for k, v in row.attributes.items() if attributes.get(k) != v}
+    if row.consent is not None and contact.get("consent", {}).get("marketing") != row.consent:
+        sets["consent"] = {"marketing": row.consent, "changed_at": utcnow(), "source": "import"}
+    adds: dict[str, list[str]] = {}
+    for name, values in (("emails", [row.email]), ("phones", [row.phone]), ("labels", row.labels)):
+        added = [v for v in values if v and v not in contact.setdefault(name, [])]
+        if added:
+            contact[name] += added
+            adds[name] = added
+    for name, value in sets.items():
+        if name.startswith("attributes."):
+            attributes[name.removeprefix("attributes.")] = value
+        else:
+            contact[name] = value
+    return sets, adds
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

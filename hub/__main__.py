@@ -155,6 +155,8 @@ async def _replay(settings: Settings, name: str, *, rebuild: bool) -> int:
 
 async def _import(settings: Settings, kind: str, file: Path, *, dry_run: bool) -> int:
     """An import run here and now (the same as the API's, without waiting for a job worker)."""
+    from tqdm import tqdm
+
     from crm_core.audit import Audited
     from crm_core.imports import ContactImports
 
@@ -165,11 +167,14 @@ async def _import(settings: Settings, kind: str, file: Path, *, dry_run: bool) -
         audited = Audited(actor, "import.create", "import")
         record = await imports.create(kind, file.name, content, None, dry_run, audited, queued=False)
 
-        async def alive() -> None:
-            done = await imports.get(record["_id"])
-            print(f"  {done['processed']} rows", file=sys.stderr, flush=True)
+        with tqdm(desc=file.name, unit=" rows", file=sys.stderr) as bar:
 
-        result = await imports.run(record["_id"], alive)
+            async def alive() -> None:
+                done = await imports.get(record["_id"])
+                bar.total = done.get("rows")
+                bar.update(done["processed"] - bar.n)
+
+            result = await imports.run(record["_id"], alive)
     if result["status"] == "failed":
         print(f"hub: {result['error']}", file=sys.stderr)
         return 1

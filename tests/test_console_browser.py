@@ -879,3 +879,40 @@ async def test_an_admin_exports_a_customers_data_and_erases_them(make_hub, brows
     await expect(page.get_by_text("The customer was erased.")).to_be_visible()
     await expect(page.get_by_role("table", name="Contact list")).not_to_contain_text("Eve Erase")
     assert await hub.db.messages.count_documents({"contact_id": ObjectId(ack["contact_id"])}) == 0
+
+
+async def test_a_manager_imports_a_chinese_spreadsheet_after_a_dry_run(make_hub, browser, tmp_path):
+    hub = await make_hub()
+    manager = await staff(hub, "manager", "Mona")
+    await hub.chat(chat_message("Hi", sender={"id": "k1", "name": "Known Kim", "email": "kim@example.com"}))
+    sheet = tmp_path / "客户.csv"
+    sheet.write_bytes(
+        "姓名,邮箱,手机,会员等级,备注\n王小明,wang@example.cn,+86 138 0013 8000,金卡,老客户\n"
+        "Kim,KIM@example.com,,银卡,\n无效,not-an-address,,,\n".encode("gb18030")
+    )
+    page = await signed_in(browser, hub, manager, "/contacts")
+    await page.get_by_role("button", name="Import contacts").click()
+    sheet_panel = page.get_by_role("dialog", name="Import contacts")
+    await sheet_panel.get_by_label("Spreadsheet file").set_input_files(str(sheet))
+    mapping = sheet_panel.get_by_role("table", name="Column mapping")
+    await expect(mapping.get_by_role("row", name="邮箱")).to_contain_text("wang@example.cn")
+    await expect(sheet_panel.get_by_label("Column 邮箱 imports as")).to_have_value("email")
+    await expect(sheet_panel.get_by_label("Column 会员等级 imports as")).to_have_value("attributes.会员等级")
+    await sheet_panel.get_by_label("Column 备注 imports as").select_option(label="Ignore")
+    verdict = "Dry run: 1 would be created, 1 updated, 0 unchanged, 1 refused."
+    await expect(sheet_panel).to_contain_text(verdict)
+    await sheet_panel.get_by_role("button", name="Dry run again").click()
+    await expect(sheet_panel.get_by_role("button", name="Start import")).to_be_enabled()
+    await no_serious_violations(page)
+    assert await hub.db.contacts.count_documents({}) == 1  # a dry run changes nothing
+
+    await sheet_panel.get_by_role("button", name="Start import").click()
+    await expect(sheet_panel.get_by_label("Import progress")).to_have_attribute("value", "100")
+    await expect(sheet_panel).to_contain_text("Imported: 1 created, 1 updated, 0 unchanged, 1 refused.")
+    async with page.expect_download() as download:
+        await sheet_panel.get_by_role("link", name="Download the refused rows").click()
+    assert "not-an-address" in await downloaded(await download.value)
+    wang = await hub.db.contacts.find_one({"emails": "wang@example.cn"})
+    assert wang["attributes"] == {"会员等级": "金卡"} and wang["phones"] == ["+8613800138000"]
+    await page.keyboard.press("Escape")
+    await expect(page.get_by_role("table", name="Contact list")).to_contain_text("王小明")

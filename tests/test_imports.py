@@ -15,6 +15,9 @@ import aiohttp
 import openpyxl
 import pytest
 
+from crm_core import imports
+from crm_core.audit import Audited
+from crm_core.imports import ContactImports
 from tests.conftest import chat_message, eventually
 
 
@@ -155,3 +158,43 @@ async def test_the_cli_imports_a_file(mongo_uri, settings, tmp_path, make_hub):
     assert process.returncode == 0, output
     assert "1 created" in output and "1 failed rows" in output
     assert await hub.db.contacts.count_documents({"emails": "carla@example.com"}) == 1
+
+
+async def test_rows_naming_one_customer_make_one_contact(hub):
+    manager = await hub.login("manager")
+    rows = [
+        ["name", "email", "phone", "labels"],
+        ["Lee", "lee@example.com", "", "new"],
+        ["Lee Long", "LEE@example.com", "+1 415 555 0199", "vip"],
+        ["", "", "+14155550199", "wholesale"],
+    ]
+    _, record = await post_import(hub, manager, "lee.csv", csv_file(rows, "utf-8"))
+    done = await finished(hub, manager, record["id"])
+    assert (done["rows"], done["processed"], done["created"], done["updated"]) == (3, 3, 1, 2)
+    [lee] = await hub.db.contacts.find({}).to_list(None)
+    assert lee["name"] == "Lee Long" and lee["phones"] == ["+14155550199"]
+    assert sorted(lee["labels"]) == ["new", "vip", "wholesale"]
+    assert "lee" in lee["terms"]  # found by search under its name
+
+
+async def test_an_import_killed_mid_file_resumes_without_duplicates(hub, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH", 2)
+    rows = [["email"], *([f"p{n}@example.com"] for n in range(5))]
+    audited = Audited({"_id": "test", "email": None, "name": "test"}, "import.create", "import")
+    store = ContactImports(hub.db, None)
+    content = csv_file(rows, "utf-8")
+    record = await store.create("contacts", "p.csv", content, None, False, audited, queued=False)
+
+    async def killed() -> None:
+        raise KeyboardInterrupt  # the process dies after its first batch committed
+
+    with pytest.raises(KeyboardInterrupt):
+        await store.run(record["_id"], killed)
+    assert (await store.get(record["_id"]))["processed"] == 2
+
+    async def alive() -> None:
+        return None
+
+    done = await store.run(record["_id"], alive)
+    assert (done["status"], done["processed"], done["created"]) == ("done", 5, 5)
+    assert await hub.db.contacts.count_documents({}) == 5

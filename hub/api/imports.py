@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from crm_core.imports import TARGETS
 from crm_core.vocabularies import MANAGERS
 from hub.api.downloads import download_headers, read_capped
 from hub.api.errors import ApiError
@@ -19,6 +20,7 @@ from hub.api.route_table import RouteTable
 from hub.api.routing import Call, json_ok
 
 routes = RouteTable()
+FIELDS = sorted(TARGETS)  # what a column may fill, besides a custom attribute ("attributes.<key>")
 UPLOAD_SECONDS = 600.0  # a large file on a slow link, but not a connection held forever
 
 
@@ -53,7 +55,7 @@ async def create_import(call: Call) -> web.Response:
         fields.get("kind", ""), filename, content, mapping, dry_run, audited
     )
     call.services.job_worker.wake()
-    return json_ok(record, status=202)
+    return json_ok(record | {"fields": FIELDS}, status=202)
 
 
 async def _form(request: web.Request, limit: int) -> tuple[dict[str, str], str, bytes]:
@@ -88,10 +90,11 @@ def _mapping(raw: str | None) -> dict[str, str] | None:
 
 @routes.route("GET", "/api/v1/imports/{id}",
               summary="An import: status (queued, running, done, failed), created, updated, skipped, "
-              "failed_rows, processed rows, the column mapping used.",
+              "failed_rows, processed and rows (the file's data rows, once counted: progress), the column "
+              "mapping used, the file's headers and first rows (sample), the fields a column may fill.",
               tag="integrations", roles=MANAGERS)  # fmt: skip
 async def get_import(call: Call) -> web.Response:
-    return json_ok(await call.services.imports.get(call.path("id")))
+    return json_ok(await call.services.imports.get(call.path("id")) | {"fields": FIELDS})
 
 
 @routes.route("GET", "/api/v1/imports/{id}/failed.csv",

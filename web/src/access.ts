@@ -34,7 +34,8 @@ export function mayWork(role: Role | undefined): boolean {
   return role !== undefined && INBOX_WORKERS.includes(role)
 }
 
-/** Whether tables offer CSV export: the roles the API gives the reports' CSV. */
-export function mayExport(role: Role | undefined): boolean {
+/** Whether tables offer CSV export and contacts may be imported: the roles the API gives the
+ * reports' CSV and imports. */
+export function mayMoveData(role: Role | undefined): boolean {
   return role !== undefined && MANAGERS.includes(role)
 }

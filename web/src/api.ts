@@ -25,9 +25,14 @@ export async function upload<T>(path: string, file: Blob): Promise<T> {
   return request<T>('POST', path, file, file.type || 'application/octet-stream')
 }
 
-async function request<T>(method: string, path: string, body: BodyInit | undefined, contentType: string): Promise<T> {
+/** A multipart form (its Content-Type, with the boundary, is the browser's). */
+export async function postForm<T>(path: string, form: FormData): Promise<T> {
+  return request<T>('POST', path, form, null)
+}
+
+async function request<T>(method: string, path: string, body: BodyInit | undefined, contentType: string | null): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' }
-  if (body !== undefined) headers['Content-Type'] = contentType
+  if (body !== undefined && contentType) headers['Content-Type'] = contentType
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken
   const response = await fetch(path, { method, headers, credentials: 'same-origin', body })
   const isJson = response.headers.get('Content-Type')?.includes('application/json') ?? false
