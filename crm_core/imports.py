@@ -9,6 +9,7 @@ last batch without counting or creating anything twice."""
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import contextlib
 import csv
@@ -89,7 +90,9 @@ def _csv_rows(data: IO[bytes]) -> Iterator[dict[str, str]]:
         _check_width(headers)
         for row in reader:
             yield _row(headers, row)
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise Invalid("file: not text in UTF-8 or GB18030; save it as CSV (UTF-8) and send it again") from exc
+    except csv.Error as exc:
         raise Invalid(f"file: not readable as CSV ({exc})") from exc
     finally:
         text.detach()  # the file stays open for its owner (a wrapper closes it when collected)
@@ -147,6 +150,13 @@ def _check_width(cells: list[str]) -> None:
 def _row(headers: list[str], cells: list[str]) -> dict[str, str]:
     _check_width(cells)
     return {header: cell[:MAX_CELL_CHARS] for header, cell in zip(headers, cells, strict=False) if header}
+
+
+def _survey(content: bytes, filename: str) -> tuple[list[dict[str, str]], int]:
+    """The file's first rows and how many it has, reading all of it (raises Invalid)."""
+    with contextlib.closing(read_rows(io.BytesIO(content), filename)) as rows:
+        sample = list(itertools.islice(rows, SAMPLE_ROWS))
+        return sample, len(sample) + sum(1 for _ in rows)
 
 
 @dataclass
@@ -208,12 +218,12 @@ class ContactImports:
         *,
         queued: bool = True,
     ) -> dict[str, Any]:
-        """Keep the file and queue its import (unless the caller runs it: `queued=False`); the
-        columns are read, and checked, first."""
+        """Keep the file and queue its import (unless the caller runs it: `queued=False`). The
+        whole file is read first (in a thread: a large workbook takes seconds), so one that is
+        unreadable anywhere is refused before anything of it is imported."""
         if kind not in KINDS:
             raise Invalid(f"kind: one of {', '.join(KINDS)}")
-        with contextlib.closing(read_rows(io.BytesIO(content), filename)) as rows:
-            sample = list(itertools.islice(rows, SAMPLE_ROWS))
+        sample, rows = await asyncio.to_thread(_survey, content, filename)
         headers = list(sample[0]) if sample else []
         guessed = guess_mapping(headers) | (mapping or {})
         unknown = {t for t in guessed.values() if t and t not in TARGETS and not t.startswith("attributes.")}
@@ -221,7 +231,7 @@ class ContactImports:
             raise Invalid(f"mapping: unknown fields {', '.join(sorted(unknown))}")
         record = {
             "_id": ObjectId(), "kind": kind, "filename": filename, "size": len(content), "mapping": guessed,
-            "headers": headers, "sample": sample, "rows": None,
+            "headers": headers, "sample": sample, "rows": rows,
             "dry_run": dry_run, "status": "queued", "processed": 0, "created": 0, "updated": 0, "skipped": 0,
             "failed_rows": 0, "created_at": utcnow(), "finished_at": None, "error": None,
         }  # fmt: skip
@@ -256,7 +266,7 @@ class ContactImports:
             async for chunk in self._db.import_chunks.find({"import_id": import_id}).sort("n", 1):
                 spool.write(chunk["data"])
             try:
-                await self._start(record, spool)
+                await self._col.update_one({"_id": import_id}, {"$set": {"status": "running"}})
                 spool.seek(0)
                 done = record["processed"]
                 with contextlib.closing(read_rows(spool, record["filename"])) as rows:
@@ -272,14 +282,6 @@ class ContactImports:
         await self._col.update_one({"_id": import_id}, {"$set": finished})
         await self._db.import_chunks.delete_many({"import_id": import_id})
         return await self.get(import_id)
-
-    async def _start(self, record: dict[str, Any], spool: IO[bytes]) -> None:
-        """Running, with the file's row count (for progress), counted once."""
-        if record.get("rows") is None:
-            spool.seek(0)
-            record["rows"] = sum(1 for _ in read_rows(spool, record["filename"]))
-        started = {"status": "running", "rows": record["rows"]}
-        await self._col.update_one({"_id": record["_id"]}, {"$set": started})
 
     async def _batch(self, record: dict[str, Any], batch: list[tuple[int, dict[str, str]]]) -> None:
         """A batch's rows in a few round trips: the known contacts they name read at once, the new

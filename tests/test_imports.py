@@ -138,6 +138,11 @@ async def test_hostile_files_are_refused_with_a_4xx(make_hub):
     status, error = await post_import(hub, admin, "bomb.xlsx", bomb.getvalue())
     assert status == 422 and "zip bomb" in error["error"]["message"]
     assert (await post_import(hub, admin, "junk.xlsx", b"not a zip"))[0] == 422
+    utf16 = "email\na@example.com\n".encode("utf-16")
+    status, error = await post_import(hub, admin, "unicode.csv", utf16)
+    assert status == 422 and "UTF-8 or GB18030" in error["error"]["message"]
+    late = b"email\n" + b"a@example.com\n" * 5000 + b"\xff\xfe\xff\n"  # unreadable far into the file
+    assert (await post_import(hub, admin, "late.csv", late))[0] == 422
     broken = {"Content-Type": "multipart/form-data; boundary=x"}
     assert (await hub.call("POST", "/api/v1/imports", admin, data=b"garbage", headers=broken))[0] == 400
     assert await hub.db.contacts.count_documents({}) == 0

@@ -90,7 +90,7 @@ def _mapping(raw: str | None) -> dict[str, str] | None:
 
 @routes.route("GET", "/api/v1/imports/{id}",
               summary="An import: status (queued, running, done, failed), created, updated, skipped, "
-              "failed_rows, processed and rows (the file's data rows, once counted: progress), the column "
+              "failed_rows, processed of rows (the file's data rows: progress), the column "
               "mapping used, the file's headers and first rows (sample), the fields a column may fill.",
               tag="integrations", roles=MANAGERS)  # fmt: skip
 async def get_import(call: Call) -> web.Response:

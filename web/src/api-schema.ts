@@ -647,7 +647,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * An import: status (queued, running, done, failed), created, updated, skipped, failed_rows, processed and rows (the file's data rows, once counted: progress), the column mapping used, the file's headers and first rows (sample), the fields a column may fill.
+         * An import: status (queued, running, done, failed), created, updated, skipped, failed_rows, processed of rows (the file's data rows: progress), the column mapping used, the file's headers and first rows (sample), the fields a column may fill.
          * @description Roles: admin, manager
          */
         get: operations["get_get_import"];
