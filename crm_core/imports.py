@@ -152,9 +152,10 @@ def _row(headers: list[str], cells: list[str]) -> dict[str, str]:
     return {header: cell[:MAX_CELL_CHARS] for header, cell in zip(headers, cells, strict=False) if header}
 
 
-def _survey(content: bytes, filename: str) -> tuple[list[dict[str, str]], int]:
+def _survey(content: IO[bytes], filename: str) -> tuple[list[dict[str, str]], int]:
     """The file's first rows and how many it has, reading all of it (raises Invalid)."""
-    with contextlib.closing(read_rows(io.BytesIO(content), filename)) as rows:
+    content.seek(0)
+    with contextlib.closing(read_rows(content, filename)) as rows:
         sample = list(itertools.islice(rows, SAMPLE_ROWS))
         return sample, len(sample) + sum(1 for _ in rows)
 
@@ -211,7 +212,7 @@ class ContactImports:
         self,
         kind: str,
         filename: str,
-        content: bytes,
+        content: IO[bytes],
         mapping: dict[str, str] | None,
         dry_run: bool,
         audited: Audited,
@@ -224,25 +225,24 @@ class ContactImports:
         if kind not in KINDS:
             raise Invalid(f"kind: one of {', '.join(KINDS)}")
         sample, rows = await asyncio.to_thread(_survey, content, filename)
+        size = content.seek(0, io.SEEK_END)
         headers = list(sample[0]) if sample else []
         guessed = guess_mapping(headers) | (mapping or {})
         unknown = {t for t in guessed.values() if t and t not in TARGETS and not t.startswith("attributes.")}
         if unknown:
             raise Invalid(f"mapping: unknown fields {', '.join(sorted(unknown))}")
         record = {
-            "_id": ObjectId(), "kind": kind, "filename": filename, "size": len(content), "mapping": guessed,
+            "_id": ObjectId(), "kind": kind, "filename": filename, "size": size, "mapping": guessed,
             "headers": headers, "sample": sample, "rows": rows,
             "dry_run": dry_run, "status": "queued", "processed": 0, "created": 0, "updated": 0, "skipped": 0,
             "failed_rows": 0, "created_at": utcnow(), "finished_at": None, "error": None,
         }  # fmt: skip
-        chunks = [
-            {"import_id": record["_id"], "n": n, "data": Binary(content[at : at + CHUNK_BYTES])}
-            for n, at in enumerate(range(0, len(content), CHUNK_BYTES))
-        ]
+        content.seek(0)
         async with transaction(self._db) as session:
             await self._col.insert_one(record, session=session)
-            if chunks:
-                await self._db.import_chunks.insert_many(chunks, session=session)
+            for n, data in enumerate(iter(lambda: content.read(CHUNK_BYTES), b"")):
+                chunk = {"import_id": record["_id"], "n": n, "data": Binary(data)}
+                await self._db.import_chunks.insert_one(chunk, session=session)
             if queued:
                 await enqueue(self._db, new_job(IMPORT, {"import_id": record["_id"]}), session)
             await audited.record(self._db, record["_id"], {"filename": filename, "dry_run": dry_run}, session)

@@ -163,9 +163,9 @@ async def _import(settings: Settings, kind: str, file: Path, *, dry_run: bool) -
     actor = {"_id": "command-line", "email": None, "name": "python -m hub import", "kind": "cli"}
     async with open_database(settings) as db:
         imports = ContactImports(db, settings.phone_region)
-        content = await asyncio.to_thread(file.read_bytes)
         audited = Audited(actor, "import.create", "import")
-        record = await imports.create(kind, file.name, content, None, dry_run, audited, queued=False)
+        with file.open("rb") as content:
+            record = await imports.create(kind, file.name, content, None, dry_run, audited, queued=False)
 
         with tqdm(desc=file.name, unit=" rows", file=sys.stderr) as bar:
 

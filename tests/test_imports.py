@@ -187,7 +187,7 @@ async def test_an_import_killed_mid_file_resumes_without_duplicates(hub, monkeyp
     rows = [["email"], *([f"p{n}@example.com"] for n in range(5))]
     audited = Audited({"_id": "test", "email": None, "name": "test"}, "import.create", "import")
     store = ContactImports(hub.db, None)
-    content = csv_file(rows, "utf-8")
+    content = io.BytesIO(csv_file(rows, "utf-8"))
     record = await store.create("contacts", "p.csv", content, None, False, audited, queued=False)
 
     async def killed() -> None:

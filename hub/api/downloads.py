@@ -3,8 +3,9 @@ and those it takes (read as they stream in, refused once past their limit)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -40,9 +41,19 @@ FILE_CHUNK_BYTES = 64 * 1024
 async def read_capped(next_chunk: Callable[[int], Awaitable[bytes]], max_bytes: int, what: str) -> bytes:
     """A file read chunk by chunk (`next_chunk(size)`, b"" at its end), refused with a 413 as soon
     as it passes `max_bytes`, before the rest of it is sent."""
-    content = bytearray()
+    content = io.BytesIO()
+    await copy_capped(next_chunk, max_bytes, what, content)
+    return content.getvalue()
+
+
+async def copy_capped(
+    next_chunk: Callable[[int], Awaitable[bytes]], max_bytes: int, what: str, into: IO[bytes]
+) -> int:
+    """`read_capped` into a file (a spooled temporary one keeps memory flat); returns its size."""
+    size = 0
     while chunk := await next_chunk(FILE_CHUNK_BYTES):
-        content += chunk
-        if len(content) > max_bytes:
+        size += len(chunk)
+        if size > max_bytes:
             raise ApiError(413, "file_too_large", f"{what} may be at most {max_bytes} bytes")
-    return bytes(content)
+        into.write(chunk)
+    return size

@@ -7,14 +7,15 @@ import asyncio
 import csv
 import io
 import json
-from typing import Any
+import tempfile
+from typing import IO, Any
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from crm_core.imports import TARGETS
 from crm_core.vocabularies import MANAGERS
-from hub.api.downloads import download_headers, read_capped
+from hub.api.downloads import copy_capped, download_headers
 from hub.api.errors import ApiError
 from hub.api.route_table import RouteTable
 from hub.api.routing import Call, json_ok
@@ -22,6 +23,7 @@ from hub.api.routing import Call, json_ok
 routes = RouteTable()
 FIELDS = sorted(TARGETS)  # what a column may fill, besides a custom attribute ("attributes.<key>")
 UPLOAD_SECONDS = 600.0  # a large file on a slow link, but not a connection held forever
+SPOOLED_BYTES = 1024 * 1024  # of an uploaded file kept in memory; the rest goes to a temporary file
 
 
 @routes.route("POST", "/api/v1/imports",
@@ -39,41 +41,41 @@ async def create_import(call: Call) -> web.Response:
         raise ApiError(413, "file_too_large", f"an import file may be at most {limit} bytes")
     if not call.request.content_type.startswith("multipart/"):
         raise ApiError(415, "unsupported_media_type", "send the file as multipart/form-data")
-    try:
-        async with asyncio.timeout(UPLOAD_SECONDS):
-            fields, filename, content = await _form(call.request, limit)
-    except TimeoutError as exc:
-        raise ApiError(408, "body_timeout", "the file took too long to arrive") from exc
-    except (ValueError, AssertionError, RuntimeError, HttpProcessingError) as exc:  # a broken form
-        raise ApiError(400, "bad_multipart", f"not a readable multipart form: {str(exc)[:200]}") from exc
-    if not content:
-        raise ApiError(400, "bad_request", "file: a non-empty file field is needed")
-    mapping = _mapping(fields.get("mapping"))
-    dry_run = fields.get("dry_run", "false").lower() in ("true", "1", "yes")
-    audited = call.audited("import.create", "import")
-    record = await call.services.imports.create(
-        fields.get("kind", ""), filename, content, mapping, dry_run, audited
-    )
+    with tempfile.SpooledTemporaryFile(max_size=SPOOLED_BYTES) as content:
+        try:
+            async with asyncio.timeout(UPLOAD_SECONDS):
+                fields, filename, size = await _form(call.request, limit, content)
+        except TimeoutError as exc:
+            raise ApiError(408, "body_timeout", "the file took too long to arrive") from exc
+        except (ValueError, AssertionError, RuntimeError, HttpProcessingError) as exc:  # a broken form
+            raise ApiError(400, "bad_multipart", f"not a readable multipart form: {str(exc)[:200]}") from exc
+        if not size:
+            raise ApiError(400, "bad_request", "file: a non-empty file field is needed")
+        mapping = _mapping(fields.get("mapping"))
+        dry_run = fields.get("dry_run", "false").lower() in ("true", "1", "yes")
+        audited = call.audited("import.create", "import")
+        record = await call.services.imports.create(
+            fields.get("kind", ""), filename, content, mapping, dry_run, audited
+        )
     call.services.job_worker.wake()
     return json_ok(record | {"fields": FIELDS}, status=202)
 
 
-async def _form(request: web.Request, limit: int) -> tuple[dict[str, str], str, bytes]:
-    """The form's small fields, and the file's name and bytes (refused past `limit`)."""
+async def _form(request: web.Request, limit: int, content: IO[bytes]) -> tuple[dict[str, str], str, int]:
+    """The form's small fields, and the file's name and size (refused past `limit`), the file
+    written into `content`."""
     fields: dict[str, str] = {}
-    filename, content = "", b""
+    filename, size = "", 0
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             continue
-        if part.name == "file":
-            filename, content = (
-                part.filename or "upload.csv",
-                await read_capped(part.read_chunk, limit, "an import file"),
-            )
+        if part.name == "file" and not size:
+            filename = part.filename or "upload.csv"
+            size = await copy_capped(part.read_chunk, limit, "an import file", content)
         elif part.name in ("kind", "mapping", "dry_run"):
             fields[part.name] = (await part.read(decode=True)).decode(errors="replace")[:100_000]
-    return fields, filename, content
+    return fields, filename, size
 
 
 def _mapping(raw: str | None) -> dict[str, str] | None:
