@@ -14,6 +14,7 @@ from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_core.customer_value import restate
 from crm_core.records import utcnow
 
 # (db, the merged contact, the surviving one, the merge's session) -> how many records moved
@@ -101,6 +102,16 @@ async def _merge_enrolments(
     return result.modified_count
 
 
+async def _merge_purchases(
+    db: AsyncDatabase, source: ObjectId, target: ObjectId, session: AsyncClientSession
+) -> int:
+    """Orders move (points moved before them); the survivor's purchases and balance are summed
+    again."""
+    moved_orders = await moved("orders")(db, source, target, session)
+    await restate(db, target, session)
+    return moved_orders
+
+
 def _earlier_real_message(contact_id: ObjectId, before: dict[str, Any]) -> dict[str, Any]:
     """An earlier classified inbound message that was not spam."""
     return {
@@ -127,4 +138,8 @@ CONTACT_OWNS: tuple[Owned, ...] = (
     Owned("deals", NEWEST, _any, moved("deals"), Erasure.ANONYMISE, {"title": ERASED}),
     Owned("enrolments", NEWEST, None, _merge_enrolments, Erasure.DELETE),
     Owned("uploads", None, None, moved("uploads"), Erasure.DELETE),  # files agents sent them
+    Owned("points", [("at", -1)], None, moved("points"), Erasure.DELETE),  # before orders: see below
+    # The business's books keep an erased customer's orders, without the items' words.
+    Owned("orders", [("placed_at", -1)], _any, _merge_purchases, Erasure.ANONYMISE, {"items": []}),
+    Owned("coupons", NEWEST, None, moved("coupons"), Erasure.DELETE),
 )

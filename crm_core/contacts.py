@@ -263,8 +263,12 @@ class Contacts:
         contact = await self._col.find_one({"_id": contact_id}, {"attributes": 1})
         return (contact or {}).get("attributes") or {}
 
-    async def list(self, *, q: str | None, limit: int, cursor: tuple | None) -> list[dict[str, Any]]:
+    async def list(
+        self, *, q: str | None, tier: str | None = None, limit: int, cursor: tuple | None
+    ) -> list[dict[str, Any]]:
         clauses: list[dict[str, Any]] = [{"merged_into": None}]
+        if tier is not None:
+            clauses.insert(0, {"tier": tier})
         match = await self._term_search.match(q) if q else None
         if match:
             found = await self._term_search.find_ids(self._col, match, {"merged_into": None})

@@ -15,11 +15,20 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from crm_core.vocabularies import ConversationStatus, DealStage, Priority, SlaTarget, TicketStatus
+from crm_core.vocabularies import (
+    ConversationStatus,
+    DealStage,
+    OrderStatus,
+    Priority,
+    SlaTarget,
+    TicketStatus,
+)
 
 # An id: an ObjectId inside the hub, a string outside.
 Id = Annotated[str, BeforeValidator(str)]
 OptionalId = Annotated[str | None, BeforeValidator(lambda value: None if value is None else str(value))]
+# An amount: a float inside the hub, a decimal string outside.
+DecimalText = Annotated[str | None, BeforeValidator(lambda value: None if value is None else str(value))]
 
 
 T = TypeVar("T")
@@ -185,9 +194,7 @@ class DealStageChanged(EventData):
     deal_id: Id
     contact_id: Id
     stage: Change[DealStage]
-    value: Annotated[str | None, BeforeValidator(lambda v: None if v is None else str(v))] = Field(
-        None, description="the deal's amount, a decimal string"
-    )
+    value: DecimalText = Field(None, description="the deal's amount, a decimal string")
     currency: str | None = Field(None, description="ISO 4217")
 
 
@@ -197,6 +204,33 @@ class ContactMerged(EventData):
     contact_id: Id = Field(description="the surviving contact")
     merged_id: Id = Field(description="the contact merged into it")
     moved: dict[str, int] = Field(description="how many records of each kind moved")
+
+
+class OrderPlaced(EventData):
+    type = "order.placed"
+    about = "An order was recorded for a contact (from the API, a shop's webhook or an import)."
+    order_id: Id
+    contact_id: Id
+    number: str
+    status: OrderStatus
+    total: DecimalText = Field(description="a decimal string")
+    currency: str = Field(description="ISO 4217")
+
+
+class OrderStatusChanged(EventData):
+    type = "order.status_changed"
+    about = "An order's status changed (paid, fulfilled, cancelled, refunded...)."
+    order_id: Id
+    contact_id: Id
+    number: str
+    status: Change[OrderStatus]
+
+
+class ContactTierChanged(EventData):
+    type = "contact.tier_changed"
+    about = "A contact moved to another customer tier (by an order, or as time passed without one)."
+    contact_id: Id
+    tier: Change[str]
 
 
 EVENT_CLASSES: tuple[type[EventData], ...] = (
@@ -216,6 +250,9 @@ EVENT_CLASSES: tuple[type[EventData], ...] = (
     LeadAssigned,
     DealStageChanged,
     ContactMerged,
+    OrderPlaced,
+    OrderStatusChanged,
+    ContactTierChanged,
 )
 BY_TYPE: dict[str, type[EventData]] = {cls.type: cls for cls in EVENT_CLASSES}
 EVENT_TYPES: tuple[str, ...] = tuple(BY_TYPE)

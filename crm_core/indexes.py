@@ -56,6 +56,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("emails", ASC)], name="emails"),
         IndexModel([("phones", ASC)], name="phones"),
+        IndexModel([("tier", ASC), ("updated_at", DESC)], name="tier"),  # a tier's contacts
+        IndexModel([("purchases.count", ASC)], name="buyers"),  # the recompute's customer base
         IndexModel([("terms", ASC), ("_id", DESC)], name="terms_newest"),
         IndexModel([("updated_at", DESC), ("_id", DESC)], name="recent"),
     ],
@@ -125,6 +127,26 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("contact_id", ASC), ("status", ASC)], name="contact"),
     ],
     "notifications": [IndexModel([("user_id", ASC), ("created_at", DESC)], name="recipient")],
+    "orders": [
+        # One order per source and number: a shop sending it again updates it.
+        IndexModel([("source", ASC), ("number", ASC)], name="source_number", unique=True),
+        IndexModel([("number", ASC)], name="number"),
+        IndexModel([("contact_id", ASC), ("placed_at", DESC)], name="contact_orders"),
+    ],
+    "points": [
+        # Each order earns (and gives back) its points once.
+        IndexModel(
+            [("key", ASC)],
+            name="order_step",
+            unique=True,
+            partialFilterExpression={"key": {"$type": "string"}},
+        ),
+        IndexModel([("contact_id", ASC), ("at", DESC)], name="contact_ledger"),
+    ],
+    "coupons": [
+        IndexModel([("code", ASC)], name="code", unique=True),
+        IndexModel([("contact_id", ASC), ("created_at", DESC)], name="contact_coupons"),
+    ],
     "jobs": [
         IndexModel([("status", ASC), ("next_attempt_at", ASC)], name="due"),
         IndexModel([("status", ASC), ("created_at", DESC)], name="by_status"),

@@ -64,6 +64,14 @@ class CampaignStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
 class ApiScope(StrEnum):
     """What an integration's API key may do: each route that keys may call names its scope."""
 
@@ -75,6 +83,9 @@ class ApiScope(StrEnum):
     REPORTS_READ = "reports:read"
     CONTACTS_EXPORT = "contacts:export"  # a customer's whole data, on their request
     CONTACTS_ERASE = "contacts:erase"
+    ORDERS_READ = "orders:read"
+    ORDERS_WRITE = "orders:write"
+    COUPONS_WRITE = "coupons:write"  # issue and redeem coupons
 
 
 ROLES = tuple(Role)
@@ -89,6 +100,9 @@ SLA_TARGETS = tuple(SlaTarget)
 LEAD_STATUSES = tuple(LeadStatus)
 DEAL_STAGES = tuple(DealStage)
 CAMPAIGN_STATUSES = tuple(CampaignStatus)
+ORDER_STATUSES = tuple(OrderStatus)
+# A purchase: what counts for a customer's RFM scores and earns membership points.
+PURCHASED = (OrderStatus.PAID, OrderStatus.FULFILLED)
 
 # Who does what: the role groups the routes, the domain and the chat commands share.
 ALL_STAFF = ROLES

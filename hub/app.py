@@ -24,7 +24,9 @@ from crm_core.automation.inbound_steps import default_chain
 from crm_core.automation.rules import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
+from crm_core.coupons import Coupons
 from crm_core.customer_data import CustomerData
+from crm_core.customer_value import CustomerValue
 from crm_core.domain_events import EventLog
 from crm_core.errors import Conflict
 from crm_core.imports import ContactImports
@@ -33,6 +35,7 @@ from crm_core.intent_reviews import IntentReviews
 from crm_core.jobs import JobQueue
 from crm_core.marketing import Campaigns
 from crm_core.notifications import Notifications
+from crm_core.orders import Orders
 from crm_core.reporting import Reports
 from crm_core.retention import MessageRetention
 from crm_core.rollups import Rollups
@@ -66,6 +69,7 @@ from hub.settings import Settings
 from hub.sla_watch import SlaWatch
 from hub.stream_sockets import StreamSockets
 from hub.use_cases import InboxPages, IntentReviewing, LeadPages, ParkedJobs, StaffMessages, TicketPages
+from hub.value_watch import CustomerValueWatch
 from hub.webhook_delivery import WebhookDelivery
 from nlp.analyzer import Analyzer, shared_analyzer
 from nlp.labels import INTENTS
@@ -158,6 +162,7 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
         listener.start()
     services.campaign_scheduler.start()
     services.sla_watch.start()
+    services.value_watch.start()
     if services.retention_watch is not None:
         services.retention_watch.start()
     if services.nlp_worker is not None:
@@ -168,6 +173,7 @@ async def _background_work(services: Services) -> AsyncIterator[None]:
         if services.nlp_worker is not None:
             await services.nlp_worker.stop()
         await services.sla_watch.stop()
+        await services.value_watch.stop()
         if services.retention_watch is not None:
             await services.retention_watch.stop()
         await services.campaign_scheduler.stop()
@@ -237,6 +243,9 @@ def build_services(
     job_worker.add([ImportJob(imports, jobs)])
     webhook_worker.add([webhook_delivery])
     intent_reviews = IntentReviews(db, INTENTS, event_log)
+    customer_value = CustomerValue(db, event_log)
+    orders = Orders(db, event_log, customer_value, base_currency=settings.base_currency,
+                    rates=settings.currency_rates, phone_region=settings.phone_region)  # fmt: skip
     nlp_worker = None
     if analyzer is not None:
         nlp_worker = NlpWorker(db, analyzer, metrics, event_log, lease_seconds=settings.nlp_lease_seconds)
@@ -278,6 +287,10 @@ def build_services(
         api_keys=ApiKeys(db),
         customer_data=CustomerData(db),
         imports=imports,
+        orders=orders,
+        customer_value=customer_value,
+        coupons=Coupons(db),
+        value_watch=CustomerValueWatch(customer_value),
         api_key_limit=PerMinuteLimit(settings.api_key_requests_per_minute),
         outbound_addresses=outbound_addresses,
         webhook_worker=webhook_worker,

@@ -14,7 +14,9 @@ from crm_core.automation.actions import Automation
 from crm_core.automation.rules import RuleStore
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
+from crm_core.coupons import Coupons
 from crm_core.customer_data import CustomerData
+from crm_core.customer_value import CustomerValue
 from crm_core.domain_events import EventLog
 from crm_core.imports import ContactImports
 from crm_core.inbox_counts import InboxCounts
@@ -22,6 +24,7 @@ from crm_core.intent_reviews import IntentReviews
 from crm_core.jobs import JobQueue
 from crm_core.marketing import Campaigns
 from crm_core.notifications import Notifications
+from crm_core.orders import Orders
 from crm_core.reporting import Reports
 from crm_core.sales import Deals, Leads
 from crm_core.tickets import Tickets
@@ -43,6 +46,7 @@ from hub.settings import Settings
 from hub.sla_watch import SlaWatch
 from hub.stream_sockets import StreamSockets
 from hub.use_cases import InboxPages, IntentReviewing, LeadPages, ParkedJobs, StaffMessages, TicketPages
+from hub.value_watch import CustomerValueWatch
 from hub.webhook_delivery import WebhookDelivery
 
 
@@ -82,6 +86,10 @@ class Services:
     api_keys: ApiKeys
     customer_data: CustomerData
     imports: ContactImports
+    orders: Orders
+    customer_value: CustomerValue
+    coupons: Coupons
+    value_watch: CustomerValueWatch
     api_key_limit: PerMinuteLimit  # requests a minute per API key
     webhook_delivery: WebhookDelivery
     outbound_addresses: OutboundAddresses

@@ -15,6 +15,8 @@ import phonenumbers
 from dotenv import load_dotenv
 
 from channels.email.connections import SECURITY_MODES
+from crm_core import money
+from crm_core.errors import Invalid
 
 N = TypeVar("N", int, float)
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -59,6 +61,28 @@ def _phone_region(name: str) -> str | None:
     if value is not None and value not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"{name}: {value!r} is not a region code (such as US, DE or CN)")
     return value
+
+
+def _currency(name: str, default: str) -> str:
+    try:
+        return money.currency(_str(name) or default)
+    except Invalid as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def _rates(name: str) -> dict[str, float]:
+    """ "EUR=1.08, CNY=0.14": what one unit of each currency is worth in the base currency."""
+    rates = {}
+    for entry in filter(None, (part.strip() for part in (_str(name) or "").split(","))):
+        code, _, rate = entry.partition("=")
+        try:
+            currency, value = money.currency(code), float(rate)
+        except (Invalid, ValueError):
+            raise ValueError(f"{name}: {entry!r} is not CODE=RATE (such as EUR=1.08)") from None
+        if not 0 < value < 1e9:
+            raise ValueError(f"{name}: {entry!r}: a rate is a positive number")
+        rates[currency] = value
+    return rates
 
 
 def _networks(name: str) -> tuple[Network, ...]:
@@ -159,6 +183,8 @@ class Settings:
     api_key_requests_per_minute: int = 600  # per key and hub process
     import_max_bytes: int = 50 * 1024 * 1024  # a spreadsheet to import, at most
     message_retention_days: int = 0  # message bodies older than this are removed; 0: kept
+    base_currency: str = "USD"  # what customers' spend is counted in (RFM, points)
+    currency_rates: dict[str, float] = field(default_factory=dict)  # other currencies, in the base one
 
     @property
     def email_secret(self) -> str | None:
@@ -247,4 +273,6 @@ class Settings:
             api_key_requests_per_minute=_int("HUB_API_KEY_REQUESTS_PER_MINUTE", 600),
             import_max_bytes=_int("HUB_IMPORT_MAX_BYTES", 50 * 1024 * 1024),
             message_retention_days=_int("HUB_MESSAGE_RETENTION_DAYS", 0),
+            base_currency=_currency("HUB_BASE_CURRENCY", "USD"),
+            currency_rates=_rates("HUB_CURRENCY_RATES"),
         )

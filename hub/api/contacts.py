@@ -55,12 +55,13 @@ class MergeBody(BaseModel):
 @routes.route("GET", "/api/v1/contacts", summary="Contacts, most recently changed first; q searches name, "
            "company, email and phone by prefix.",
            scope=ApiScope.CONTACTS_READ, tag="contacts", roles=ALL_STAFF,
-           query=(QueryParam("q", "words to search"), QueryParam("limit", "1-100, default 25", "integer"),
+           query=(QueryParam("q", "words to search"), QueryParam("tier", "a customer tier's name"),
+                  QueryParam("limit", "1-100, default 25", "integer"),
                   QueryParam("cursor", "`next_cursor` from the previous page")))  # fmt: skip
 async def list_contacts(call: Call) -> web.Response:
     limit, cursor, q = call.limit(), decode_cursor(call.query("cursor")), call.query("q")
     async with call.searching(q):
-        items = await call.services.contacts.list(q=q, limit=limit, cursor=cursor)
+        items = await call.services.contacts.list(q=q, tier=call.query("tier"), limit=limit, cursor=cursor)
     return page(items, limit, "updated_at")
 
 
@@ -73,10 +74,13 @@ async def create_contact(call: Call) -> web.Response:
     return json_ok(contact, status=201)
 
 
-@routes.route("GET", "/api/v1/contacts/{id}", summary="One contact with its identities on every channel.",
+@routes.route("GET", "/api/v1/contacts/{id}", summary="One contact with its identities on every channel, its "
+           "RFM scores (1-5, 5 best; null before any order), tier and membership {level, points}.",
            scope=ApiScope.CONTACTS_READ, tag="contacts", roles=ALL_STAFF)  # fmt: skip
 async def get_contact(call: Call) -> web.Response:
-    return json_ok(await call.services.contacts.get(call.path("id")))
+    return json_ok(
+        await call.services.customer_value.shown(await call.services.contacts.get(call.path("id")))
+    )
 
 
 @routes.route("GET", "/api/v1/contacts/{id}/relationship", summary="The customer's whole relationship, "

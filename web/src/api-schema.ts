@@ -351,7 +351,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * One contact with its identities on every channel.
+         * One contact with its identities on every channel, its RFM scores (1-5, 5 best; null before any order), tier and membership {level, points}.
          * @description Roles: admin, agent, sales, manager. API keys with the scope `contacts:read`
          */
         get: operations["get_get_contact"];
@@ -427,6 +427,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/contacts/{id}/points": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add or take away membership points, with the reason (kept in the ledger); the balance never goes below zero.
+         * @description Roles: admin, agent, manager
+         */
+        post: operations["post_adjust_points"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/contacts/{id}/relationship": {
         parameters: {
             query?: never;
@@ -439,6 +459,26 @@ export interface paths {
          * @description Roles: admin, agent, sales, manager. API keys with the scope `contacts:read`
          */
         get: operations["get_contact_relationship"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/{id}/value": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the customer is worth, for the side of a conversation: RFM scores, tier, membership level and points, purchases, the last orders, usable coupons, the latest points.
+         * @description Roles: admin, agent, sales, manager. API keys with the scope `contacts:read`
+         */
+        get: operations["get_contact_value"];
         put?: never;
         post?: never;
         delete?: never;
@@ -569,6 +609,90 @@ export interface paths {
          * @description Roles: admin, agent, manager
          */
         post: operations["post_mark_seen"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/coupons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue a coupon: an amount (with currency) or a percent, for max_uses uses, until valid_until, for anyone or one contact (a goodwill gesture from a conversation).
+         * @description Roles: admin, agent, sales, manager. API keys with the scope `coupons:write`
+         */
+        post: operations["post_issue_coupon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/coupons/{code}/redeem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Use a coupon once for a contact: 409 once it is used up, expired or another customer's (two redeeming its last use at once: one of them gets the 409).
+         * @description Roles: admin. API keys with the scope `coupons:write`
+         */
+        post: operations["post_redeem_coupon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/customer-value": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The customer tiers (first match wins), membership levels and RFM cut points.
+         * @description Roles: admin, agent, sales, manager
+         */
+        get: operations["get_value_config"];
+        /**
+         * Define the tiers (each with English and Chinese names and score ranges), the membership levels and, with fixed_cut_points, the RFM cut points; everyone is re-ranked.
+         * @description Roles: admin
+         */
+        put: operations["put_configure_value"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/customer-value/recompute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-rank every customer now (it runs hourly by itself).
+         * @description Roles: admin
+         */
+        post: operations["post_recompute_value"];
         delete?: never;
         options?: never;
         head?: never;
@@ -917,6 +1041,50 @@ export interface paths {
          * @description Roles: admin, agent, sales, manager
          */
         post: operations["post_read_notifications"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A customer's orders, newest first (contact_id), or the orders with a number.
+         * @description Roles: admin, agent, sales, manager. API keys with the scope `orders:read`
+         */
+        get: operations["get_list_orders"];
+        put?: never;
+        /**
+         * Record an order (a shop, an ERP): its customer by contact_id, email or phone (a new customer becomes a contact). The same source and number again updates that order (200, the same id), never a second one. A purchase (paid, fulfilled) counts for the customer's RFM scores and earns a point per whole unit of HUB_BASE_CURRENCY; cancelled or refunded takes them back.
+         * @description Roles: admin. API keys with the scope `orders:write`
+         */
+        post: operations["post_record_order"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One order.
+         * @description Roles: admin, agent, sales, manager. API keys with the scope `orders:read`
+         */
+        get: operations["get_get_order"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1504,6 +1672,23 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "contact.tier_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A contact moved to another customer tier (by an order, or as time passed without one). */
+        post: operations["event_contact_tier_changed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "conversation.assigned": {
         parameters: {
             query?: never;
@@ -1691,6 +1876,40 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "order.placed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An order was recorded for a contact (from the API, a shop's webhook or an import). */
+        post: operations["event_order_placed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.status_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An order's status changed (paid, fulfilled, cancelled, refunded...). */
+        post: operations["event_order_status_changed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "ticket.breached": {
         parameters: {
             query?: never;
@@ -1809,7 +2028,7 @@ export interface components {
          * @description What an integration's API key may do: each route that keys may call names its scope.
          * @enum {string}
          */
-        ApiScope: "contacts:read" | "contacts:write" | "conversations:read" | "messages:send" | "tickets:read" | "reports:read" | "contacts:export" | "contacts:erase";
+        ApiScope: "contacts:read" | "contacts:write" | "conversations:read" | "messages:send" | "tickets:read" | "reports:read" | "contacts:export" | "contacts:erase" | "orders:read" | "orders:write" | "coupons:write";
         /** BulkChangesBody */
         BulkChangesBody: {
             /**
@@ -1873,6 +2092,11 @@ export interface components {
         Change_DealStage_: {
             from: components["schemas"]["DealStage"] | null;
             to: components["schemas"]["DealStage"] | null;
+        };
+        /** Change[OrderStatus] */
+        Change_OrderStatus_: {
+            from: components["schemas"]["OrderStatus"] | null;
+            to: components["schemas"]["OrderStatus"] | null;
         };
         /** Change[TicketStatus] */
         Change_TicketStatus_: {
@@ -2036,6 +2260,41 @@ export interface components {
              */
             version: 1;
         };
+        /** ContactTierChanged */
+        ContactTierChanged: {
+            /** Contact Id */
+            contact_id: string;
+            tier: components["schemas"]["Change_str_"];
+        };
+        /**
+         * ContactTierChangedEvent
+         * @description A contact moved to another customer tier (by an order, or as time passed without one).
+         */
+        ContactTierChangedEvent: {
+            /** @default null */
+            actor: components["schemas"]["Actor"] | null;
+            data: components["schemas"]["ContactTierChanged"];
+            /**
+             * Id
+             * @description the event's id: receivers deduplicate on it
+             */
+            id: string;
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "contact.tier_changed";
+            /**
+             * Version
+             * @constant
+             */
+            version: 1;
+        };
         /** ConversationAssigned */
         ConversationAssigned: {
             assignee: components["schemas"]["Change_Annotated_str__BeforeValidator__"];
@@ -2193,6 +2452,59 @@ export interface components {
              */
             version: 1;
         };
+        /** CouponBody */
+        CouponBody: {
+            /**
+             * Amount
+             * @default null
+             */
+            amount: number | string | null;
+            /**
+             * Code
+             * @description generated when absent
+             * @default null
+             */
+            code: string | null;
+            /**
+             * Contact Id
+             * @description only this customer may use it
+             * @default null
+             */
+            contact_id: string | null;
+            /**
+             * Currency
+             * @default null
+             */
+            currency: string | null;
+            /**
+             * Max Uses
+             * @default 1
+             */
+            max_uses: number;
+            /**
+             * Percent
+             * @default null
+             */
+            percent: number | string | null;
+            /**
+             * Valid Until
+             * @default null
+             */
+            valid_until: string | null;
+        };
+        /**
+         * CutPoints
+         * @description Four ascending cut points per score: a value past k of them scores k + 1 (recency in days
+         *     since the last order, where fewer is better, the other way round).
+         */
+        CutPoints: {
+            /** Frequency */
+            frequency: number[];
+            /** Monetary */
+            monetary: number[];
+            /** Recency Days */
+            recency_days: number[];
+        };
         /** DealChanges */
         DealChanges: {
             /**
@@ -2270,7 +2582,7 @@ export interface components {
             version: 1;
         };
         /** @enum {string} */
-        DomainEventType: "message.received" | "message.sent" | "message.classified" | "message.intent_reviewed" | "conversation.opened" | "conversation.status_changed" | "conversation.assigned" | "ticket.opened" | "ticket.status_changed" | "ticket.sla_warning" | "ticket.breached" | "lead.created" | "lead.qualified" | "lead.assigned" | "deal.stage_changed" | "contact.merged";
+        DomainEventType: "message.received" | "message.sent" | "message.classified" | "message.intent_reviewed" | "conversation.opened" | "conversation.status_changed" | "conversation.assigned" | "ticket.opened" | "ticket.status_changed" | "ticket.sla_warning" | "ticket.breached" | "lead.created" | "lead.qualified" | "lead.assigned" | "deal.stage_changed" | "contact.merged" | "order.placed" | "order.status_changed" | "contact.tier_changed";
         /** EndpointBody */
         EndpointBody: {
             /**
@@ -2340,6 +2652,23 @@ export interface components {
              * @description one of: support_request, billing, sales_inquiry, complaint, cancellation, feedback, greeting, spam, other
              */
             intent: string;
+        };
+        /** ItemBody */
+        ItemBody: {
+            /** Name */
+            name: string;
+            /**
+             * Price
+             * @description a decimal string, such as "19.90"
+             */
+            price: number | string;
+            /** Quantity */
+            quantity: number;
+            /**
+             * Sku
+             * @default null
+             */
+            sku: string | null;
         };
         /** @enum {string} */
         JobStatus: "pending" | "running" | "done" | "parked";
@@ -2473,6 +2802,18 @@ export interface components {
          * @enum {string}
          */
         LeadStatus: "new" | "qualified" | "converted" | "lost";
+        /** Level */
+        Level: {
+            /**
+             * Min Spend
+             * @description lifetime spend in the base currency
+             */
+            min_spend: number;
+            /** Name */
+            name: string;
+            /** Name Zh */
+            name_zh: string;
+        };
         /** @enum {string} */
         LiveEvent: "conversation.created" | "conversation.updated" | "message.created" | "message.updated" | "ticket.created" | "ticket.updated" | "lead.created" | "lead.updated" | "deal.created" | "deal.updated" | "notification.created" | "notification.updated" | "presence" | "ready";
         /** LoginBody */
@@ -2708,11 +3049,183 @@ export interface components {
             password: string;
             role: components["schemas"]["Role"];
         };
+        /** OrderBody */
+        OrderBody: {
+            /**
+             * Contact Id
+             * @default null
+             */
+            contact_id: string | null;
+            /**
+             * Currency
+             * @description ISO 4217
+             */
+            currency: string;
+            /**
+             * Email
+             * @default null
+             */
+            email: string | null;
+            /** Items */
+            items?: components["schemas"]["ItemBody"][];
+            /**
+             * Name
+             * @description the customer's, for a new contact
+             * @default null
+             */
+            name: string | null;
+            /**
+             * Number
+             * @description the shop's order number: sent again, it updates
+             */
+            number: string;
+            /**
+             * Phone
+             * @default null
+             */
+            phone: string | null;
+            /**
+             * Placed At
+             * Format: date-time
+             */
+            placed_at: string;
+            /**
+             * Source
+             * @description the shop or system it came from
+             * @default api
+             */
+            source: string;
+            status: components["schemas"]["OrderStatus"];
+            /**
+             * Total
+             * @description a decimal string, such as "59.70"
+             */
+            total: number | string;
+        };
+        /** OrderPlaced */
+        OrderPlaced: {
+            /** Contact Id */
+            contact_id: string;
+            /**
+             * Currency
+             * @description ISO 4217
+             */
+            currency: string;
+            /** Number */
+            number: string;
+            /** Order Id */
+            order_id: string;
+            status: components["schemas"]["OrderStatus"];
+            /**
+             * Total
+             * @description a decimal string
+             */
+            total: string | null;
+        };
+        /**
+         * OrderPlacedEvent
+         * @description An order was recorded for a contact (from the API, a shop's webhook or an import).
+         */
+        OrderPlacedEvent: {
+            /** @default null */
+            actor: components["schemas"]["Actor"] | null;
+            data: components["schemas"]["OrderPlaced"];
+            /**
+             * Id
+             * @description the event's id: receivers deduplicate on it
+             */
+            id: string;
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "order.placed";
+            /**
+             * Version
+             * @constant
+             */
+            version: 1;
+        };
+        /**
+         * OrderStatus
+         * @enum {string}
+         */
+        OrderStatus: "pending" | "paid" | "fulfilled" | "cancelled" | "refunded";
+        /** OrderStatusChanged */
+        OrderStatusChanged: {
+            /** Contact Id */
+            contact_id: string;
+            /** Number */
+            number: string;
+            /** Order Id */
+            order_id: string;
+            status: components["schemas"]["Change_OrderStatus_"];
+        };
+        /**
+         * OrderStatusChangedEvent
+         * @description An order's status changed (paid, fulfilled, cancelled, refunded...).
+         */
+        OrderStatusChangedEvent: {
+            /** @default null */
+            actor: components["schemas"]["Actor"] | null;
+            data: components["schemas"]["OrderStatusChanged"];
+            /**
+             * Id
+             * @description the event's id: receivers deduplicate on it
+             */
+            id: string;
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "order.status_changed";
+            /**
+             * Version
+             * @constant
+             */
+            version: 1;
+        };
+        /** PointsBody */
+        PointsBody: {
+            /**
+             * Points
+             * @description added (or, negative, taken away)
+             */
+            points: number;
+            /** Reason */
+            reason: string;
+        };
         /**
          * Priority
          * @enum {string}
          */
         Priority: "low" | "medium" | "high" | "urgent";
+        /**
+         * Range
+         * @description Scores from `min` to `max`, both included.
+         */
+        Range: {
+            /**
+             * Max
+             * @default 5
+             */
+            max: number;
+            /**
+             * Min
+             * @default 1
+             */
+            min: number;
+        };
         /** ReadBody */
         ReadBody: {
             /**
@@ -2721,6 +3234,16 @@ export interface components {
              * @default null
              */
             ids: string[] | null;
+        };
+        /** RedeemBody */
+        RedeemBody: {
+            /** Contact Id */
+            contact_id: string;
+            /**
+             * Order Number
+             * @default null
+             */
+            order_number: string | null;
         };
         /** ReplyBody */
         ReplyBody: {
@@ -2993,6 +3516,34 @@ export interface components {
              */
             version: 1;
         };
+        /** Tier */
+        Tier: {
+            /**
+             * @default {
+             *       "max": 5,
+             *       "min": 1
+             *     }
+             */
+            frequency: components["schemas"]["Range"];
+            /**
+             * @default {
+             *       "max": 5,
+             *       "min": 1
+             *     }
+             */
+            monetary: components["schemas"]["Range"];
+            /** Name */
+            name: string;
+            /** Name Zh */
+            name_zh: string;
+            /**
+             * @default {
+             *       "max": 5,
+             *       "min": 1
+             *     }
+             */
+            recency: components["schemas"]["Range"];
+        };
         /** UserChangesBody */
         UserChangesBody: {
             /**
@@ -3012,6 +3563,23 @@ export interface components {
             password: string | null;
             /** @default null */
             role: components["schemas"]["Role"] | null;
+        };
+        /**
+         * ValueConfig
+         * @description The tiers, first match wins (the last should hold everyone); the membership levels; the
+         *     cut points (`fixed`: an admin's, kept; else the recompute's quintiles).
+         */
+        ValueConfig: {
+            cut_points: components["schemas"]["CutPoints"];
+            /**
+             * Fixed Cut Points
+             * @default false
+             */
+            fixed_cut_points: boolean;
+            /** Levels */
+            levels: components["schemas"]["Level"][];
+            /** Tiers */
+            tiers: components["schemas"]["Tier"][];
         };
         /** _Attachment */
         _Attachment: {
@@ -3071,6 +3639,7 @@ export type CampaignStatus = components['schemas']['CampaignStatus'];
 export type ChangeAnnotatedStrBeforeValidator = components['schemas']['Change_Annotated_str__BeforeValidator__'];
 export type ChangeConversationStatus = components['schemas']['Change_ConversationStatus_'];
 export type ChangeDealStage = components['schemas']['Change_DealStage_'];
+export type ChangeOrderStatus = components['schemas']['Change_OrderStatus_'];
 export type ChangeTicketStatus = components['schemas']['Change_TicketStatus_'];
 export type ChangeStr = components['schemas']['Change_str_'];
 export type Channel = components['schemas']['Channel'];
@@ -3080,6 +3649,8 @@ export type ContactChanges = components['schemas']['ContactChanges'];
 export type ContactFields = components['schemas']['ContactFields'];
 export type ContactMerged = components['schemas']['ContactMerged'];
 export type ContactMergedEvent = components['schemas']['ContactMergedEvent'];
+export type ContactTierChanged = components['schemas']['ContactTierChanged'];
+export type ContactTierChangedEvent = components['schemas']['ContactTierChangedEvent'];
 export type ConversationAssigned = components['schemas']['ConversationAssigned'];
 export type ConversationAssignedEvent = components['schemas']['ConversationAssignedEvent'];
 export type ConversationChangesBody = components['schemas']['ConversationChangesBody'];
@@ -3088,6 +3659,8 @@ export type ConversationOpenedEvent = components['schemas']['ConversationOpenedE
 export type ConversationStatus = components['schemas']['ConversationStatus'];
 export type ConversationStatusChanged = components['schemas']['ConversationStatusChanged'];
 export type ConversationStatusChangedEvent = components['schemas']['ConversationStatusChangedEvent'];
+export type CouponBody = components['schemas']['CouponBody'];
+export type CutPoints = components['schemas']['CutPoints'];
 export type DealChanges = components['schemas']['DealChanges'];
 export type DealStage = components['schemas']['DealStage'];
 export type DealStageChanged = components['schemas']['DealStageChanged'];
@@ -3101,6 +3674,7 @@ export type Error = components['schemas']['Error'];
 export type InboxWorkerRole = components['schemas']['InboxWorkerRole'];
 export type Intent = components['schemas']['Intent'];
 export type IntentBody = components['schemas']['IntentBody'];
+export type ItemBody = components['schemas']['ItemBody'];
 export type JobStatus = components['schemas']['JobStatus'];
 export type LeadAssigned = components['schemas']['LeadAssigned'];
 export type LeadAssignedEvent = components['schemas']['LeadAssignedEvent'];
@@ -3110,6 +3684,7 @@ export type LeadCreatedEvent = components['schemas']['LeadCreatedEvent'];
 export type LeadQualified = components['schemas']['LeadQualified'];
 export type LeadQualifiedEvent = components['schemas']['LeadQualifiedEvent'];
 export type LeadStatus = components['schemas']['LeadStatus'];
+export type Level = components['schemas']['Level'];
 export type LiveEvent = components['schemas']['LiveEvent'];
 export type LoginBody = components['schemas']['LoginBody'];
 export type ManagerRole = components['schemas']['ManagerRole'];
@@ -3124,8 +3699,17 @@ export type MessageSent = components['schemas']['MessageSent'];
 export type MessageSentEvent = components['schemas']['MessageSentEvent'];
 export type NewCampaign = components['schemas']['NewCampaign'];
 export type NewUserBody = components['schemas']['NewUserBody'];
+export type OrderBody = components['schemas']['OrderBody'];
+export type OrderPlaced = components['schemas']['OrderPlaced'];
+export type OrderPlacedEvent = components['schemas']['OrderPlacedEvent'];
+export type OrderStatus = components['schemas']['OrderStatus'];
+export type OrderStatusChanged = components['schemas']['OrderStatusChanged'];
+export type OrderStatusChangedEvent = components['schemas']['OrderStatusChangedEvent'];
+export type PointsBody = components['schemas']['PointsBody'];
 export type Priority = components['schemas']['Priority'];
+export type Range = components['schemas']['Range'];
 export type ReadBody = components['schemas']['ReadBody'];
+export type RedeemBody = components['schemas']['RedeemBody'];
 export type ReplyBody = components['schemas']['ReplyBody'];
 export type Role = components['schemas']['Role'];
 export type RulesBody = components['schemas']['RulesBody'];
@@ -3143,7 +3727,9 @@ export type TicketSlaWarningEvent = components['schemas']['TicketSlaWarningEvent
 export type TicketStatus = components['schemas']['TicketStatus'];
 export type TicketStatusChanged = components['schemas']['TicketStatusChanged'];
 export type TicketStatusChangedEvent = components['schemas']['TicketStatusChangedEvent'];
+export type Tier = components['schemas']['Tier'];
 export type UserChangesBody = components['schemas']['UserChangesBody'];
+export type ValueConfig = components['schemas']['ValueConfig'];
 export type Attachment = components['schemas']['_Attachment'];
 export type Sender = components['schemas']['_Sender'];
 export type $defs = Record<string, never>;
@@ -3765,6 +4351,8 @@ export interface operations {
             query?: {
                 /** @description words to search */
                 q?: string;
+                /** @description a customer tier's name */
+                tier?: string;
                 /** @description 1-100, default 25 */
                 limit?: number;
                 /** @description `next_cursor` from the previous page */
@@ -3982,7 +4570,69 @@ export interface operations {
             };
         };
     };
+    post_adjust_points: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PointsBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_contact_relationship: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_contact_value: {
         parameters: {
             query?: never;
             header?: never;
@@ -4264,6 +4914,155 @@ export interface operations {
             path: {
                 id: string;
             };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_issue_coupon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CouponBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_redeem_coupon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeemBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_value_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    put_configure_value: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ValueConfig"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_recompute_value: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -4868,6 +5667,100 @@ export interface operations {
                 "application/json": components["schemas"]["ReadBody"];
             };
         };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_list_orders: {
+        parameters: {
+            query?: {
+                /** @description the customer */
+                contact_id?: string;
+                /** @description an order number */
+                number?: string;
+                /** @description 1-100, default 25 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_record_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_get_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
         responses: {
             /** @description Success */
             200: {
@@ -5980,6 +6873,28 @@ export interface operations {
             };
         };
     };
+    event_contact_tier_changed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContactTierChangedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     event_conversation_assigned: {
         parameters: {
             query?: never;
@@ -6222,6 +7137,50 @@ export interface operations {
             };
         };
     };
+    event_order_placed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderPlacedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    event_order_status_changed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderStatusChangedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     event_ticket_breached: {
         parameters: {
             query?: never;
@@ -6322,18 +7281,19 @@ type ReadonlyArray<T> = [
 export const actorTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Actor"]["type"]> = ["user", "api_key", "rule"];
 export const adminRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AdminRole"]> = ["admin"];
 export const allStaffRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AllStaffRole"]> = ["admin", "agent", "sales", "manager"];
-export const apiScopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApiScope"]> = ["contacts:read", "contacts:write", "conversations:read", "messages:send", "tickets:read", "reports:read", "contacts:export", "contacts:erase"];
+export const apiScopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApiScope"]> = ["contacts:read", "contacts:write", "conversations:read", "messages:send", "tickets:read", "reports:read", "contacts:export", "contacts:erase", "orders:read", "orders:write", "coupons:write"];
 export const campaignStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CampaignStatus"]> = ["active", "paused", "archived"];
 export const channelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Channel"]> = ["chat", "email", "webchat", "telegram", "slack"];
 export const conversationStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ConversationStatus"]> = ["open", "pending", "snoozed", "resolved"];
 export const dealStageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DealStage"]> = ["new", "qualified", "proposal", "won", "lost"];
-export const domainEventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DomainEventType"]> = ["message.received", "message.sent", "message.classified", "message.intent_reviewed", "conversation.opened", "conversation.status_changed", "conversation.assigned", "ticket.opened", "ticket.status_changed", "ticket.sla_warning", "ticket.breached", "lead.created", "lead.qualified", "lead.assigned", "deal.stage_changed", "contact.merged"];
+export const domainEventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DomainEventType"]> = ["message.received", "message.sent", "message.classified", "message.intent_reviewed", "conversation.opened", "conversation.status_changed", "conversation.assigned", "ticket.opened", "ticket.status_changed", "ticket.sla_warning", "ticket.breached", "lead.created", "lead.qualified", "lead.assigned", "deal.stage_changed", "contact.merged", "order.placed", "order.status_changed", "contact.tier_changed"];
 export const inboxWorkerRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InboxWorkerRole"]> = ["admin", "agent", "manager"];
 export const intentValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Intent"]> = ["support_request", "billing", "sales_inquiry", "complaint", "cancellation", "feedback", "greeting", "spam", "other"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["pending", "running", "done", "parked"];
 export const leadStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LeadStatus"]> = ["new", "qualified", "converted", "lost"];
 export const liveEventValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LiveEvent"]> = ["conversation.created", "conversation.updated", "message.created", "message.updated", "ticket.created", "ticket.updated", "lead.created", "lead.updated", "deal.created", "deal.updated", "notification.created", "notification.updated", "presence", "ready"];
 export const managerRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ManagerRole"]> = ["admin", "manager"];
+export const orderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderStatus"]> = ["pending", "paid", "fulfilled", "cancelled", "refunded"];
 export const priorityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Priority"]> = ["low", "medium", "high", "urgent"];
 export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["admin", "agent", "sales", "manager"];
 export const salesTeamRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SalesTeamRole"]> = ["admin", "sales", "manager"];
