@@ -20,6 +20,8 @@ class LiveEvent(StrEnum):
     LEAD_UPDATED = "lead.updated"
     DEAL_CREATED = "deal.created"
     DEAL_UPDATED = "deal.updated"
+    ORDER_CREATED = "order.created"
+    ORDER_UPDATED = "order.updated"
     NOTIFICATION_CREATED = "notification.created"
     NOTIFICATION_UPDATED = "notification.updated"
     PRESENCE = "presence"  # {conversation_id, viewers}

@@ -20,6 +20,7 @@ from crm_core.contacts import new_contact
 from crm_core.customer_value import CustomerValue
 from crm_core.domain_events import EventLog
 from crm_core.errors import Invalid, NotFound
+from crm_core.live import LiveEvent, LivePublisher
 from crm_core.records import find_by_id, object_id, utcnow
 from crm_core.vocabularies import ORDER_STATUSES
 
@@ -57,6 +58,7 @@ class Orders:
     def __init__(
         self,
         db: AsyncDatabase,
+        events: LivePublisher,
         event_log: EventLog,
         value: CustomerValue,
         *,
@@ -66,6 +68,7 @@ class Orders:
     ) -> None:
         self._db = db
         self._col = db.orders
+        self._events = events
         self._log = event_log
         self._value = value
         self._base = base_currency
@@ -111,6 +114,7 @@ class Orders:
                 events = [self._status_changed(before, after, actor)] if changed else []
             events += await self._value.order_changed(before, after, session)
             await self._log.record(events, session)
+        self._events.publish(LiveEvent.ORDER_UPDATED if before else LiveEvent.ORDER_CREATED, after)
         return after, before is None
 
     def _checked(self, order: OrderInput) -> dict[str, Any]:

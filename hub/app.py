@@ -244,7 +244,7 @@ def build_services(
     webhook_worker.add([webhook_delivery])
     intent_reviews = IntentReviews(db, INTENTS, event_log)
     customer_value = CustomerValue(db, event_log)
-    orders = Orders(db, event_log, customer_value, base_currency=settings.base_currency,
+    orders = Orders(db, realtime, event_log, customer_value, base_currency=settings.base_currency,
                     rates=settings.currency_rates, phone_region=settings.phone_region)  # fmt: skip
     nlp_worker = None
     if analyzer is not None:

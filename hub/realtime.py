@@ -34,6 +34,7 @@ _WATCHED = {
     "tickets": "ticket",
     "leads": "lead",
     "deals": "deal",
+    "orders": "order",
     "notifications": "notification",
     "presence": "presence",  # not a record's change: each is one LiveEvent.PRESENCE
 }

@@ -916,3 +916,33 @@ async def test_a_manager_imports_a_chinese_spreadsheet_after_a_dry_run(make_hub,
     assert wang["attributes"] == {"会员等级": "金卡"} and wang["phones"] == ["+8613800138000"]
     await page.keyboard.press("Escape")
     await expect(page.get_by_role("table", name="Contact list")).to_contain_text("王小明")
+
+
+async def test_an_agent_sees_what_a_customer_is_worth_and_gives_a_goodwill_coupon(make_hub, browser):
+    hub = await make_hub()
+    agent = await staff(hub, "agent", "Alice")
+    admin = await hub.login("admin")
+    sender = {"id": "v1", "name": "Vera Value", "email": "vera@example.com"}
+    ack = await (await hub.chat(chat_message("My parcel for order 88001 is late", sender=sender))).json()
+    body = {"number": "88001", "email": "vera@example.com", "status": "paid", "currency": "USD",
+            "total": "120.00", "placed_at": datetime.now(UTC).isoformat(),
+            "items": [{"name": "Teapot", "quantity": 1, "price": "120.00"}]}  # fmt: skip
+    assert (await hub.call("POST", "/api/v1/orders", admin, json=body))[0] == 201
+    page = await signed_in(browser, hub, agent, f"/inbox/{ack['conversation_id']}")
+    worth = page.get_by_role("region", name="Customer value")
+    await expect(worth).to_contain_text("Promising")
+    await expect(worth).to_contain_text("120")  # points: one per dollar
+    await expect(worth.get_by_role("list", name="Last orders")).to_contain_text("#88001")
+    await no_serious_violations(page)
+
+    await worth.get_by_role("button", name="Give a goodwill coupon").click()
+    await worth.get_by_label("Coupon amount (USD)").fill("7.50")
+    await worth.get_by_role("button", name="Give coupon").click()
+    await expect(page.get_by_text("given.")).to_be_visible()
+    coupon = await hub.db.coupons.find_one({"contact_id": ObjectId(ack["contact_id"])})
+    assert coupon["amount"] == 7.5 and coupon["currency"] == "USD"
+    await expect(worth.get_by_role("list", name="Coupons")).to_contain_text(coupon["code"])
+
+    # A refund reaches the open panel live.
+    assert (await hub.call("POST", "/api/v1/orders", admin, json=body | {"status": "refunded"}))[0] == 200
+    await expect(worth.get_by_role("list", name="Last orders")).to_contain_text("Refunded")

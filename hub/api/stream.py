@@ -33,6 +33,7 @@ READ_ROUTES = {
     "ticket": "/api/v1/tickets/{id}",
     "lead": "/api/v1/leads/{id}",
     "deal": "/api/v1/deals/{id}",
+    "order": "/api/v1/orders/{id}",
     "presence": "/api/v1/staff",
 }
 # How often a socket looks whether its session still holds (sign-outs and deactivations in
@@ -59,7 +60,7 @@ def visible_to(user: dict[str, Any], routes: RouteTable) -> Callable[[RealtimeEv
     "GET",
     "/api/v1/stream",
     summary="Websocket of the events your role may read (the same rules as the routes): "
-    "conversation.*, message.*, ticket.*, lead.*, deal.* (created, updated), your own "
+    "conversation.*, message.*, ticket.*, lead.*, deal.*, order.* (created, updated), your own "
     "notification.*, presence ({conversation_id, viewers: [{id, name, typing}]}, across hub processes), "
     "each {type, data}. Send "
     '{"type": "viewing", "conversation_id": ID or null} to tell colleagues what you have open. '

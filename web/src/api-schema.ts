@@ -1219,7 +1219,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Websocket of the events your role may read (the same rules as the routes): conversation.*, message.*, ticket.*, lead.*, deal.* (created, updated), your own notification.*, presence ({conversation_id, viewers: [{id, name, typing}]}, across hub processes), each {type, data}. Send {"type": "viewing", "conversation_id": ID or null} to tell colleagues what you have open. Token in the Authorization header, ?access_token=, or the console's session cookie (from the hub's own origin only). Closed with code 4401 when the session ends; at most 10 sockets per user (429).
+         * Websocket of the events your role may read (the same rules as the routes): conversation.*, message.*, ticket.*, lead.*, deal.*, order.* (created, updated), your own notification.*, presence ({conversation_id, viewers: [{id, name, typing}]}, across hub processes), each {type, data}. Send {"type": "viewing", "conversation_id": ID or null} to tell colleagues what you have open. Token in the Authorization header, ?access_token=, or the console's session cookie (from the hub's own origin only). Closed with code 4401 when the session ends; at most 10 sockets per user (429).
          * @description Roles: admin, agent, sales, manager
          */
         get: operations["get_stream"];
@@ -2815,7 +2815,7 @@ export interface components {
             name_zh: string;
         };
         /** @enum {string} */
-        LiveEvent: "conversation.created" | "conversation.updated" | "message.created" | "message.updated" | "ticket.created" | "ticket.updated" | "lead.created" | "lead.updated" | "deal.created" | "deal.updated" | "notification.created" | "notification.updated" | "presence" | "ready";
+        LiveEvent: "conversation.created" | "conversation.updated" | "message.created" | "message.updated" | "ticket.created" | "ticket.updated" | "lead.created" | "lead.updated" | "deal.created" | "deal.updated" | "order.created" | "order.updated" | "notification.created" | "notification.updated" | "presence" | "ready";
         /** LoginBody */
         LoginBody: {
             /** Email */
@@ -7291,7 +7291,7 @@ export const inboxWorkerRoleValues: ReadonlyArray<FlattenedDeepRequired<componen
 export const intentValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Intent"]> = ["support_request", "billing", "sales_inquiry", "complaint", "cancellation", "feedback", "greeting", "spam", "other"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["pending", "running", "done", "parked"];
 export const leadStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LeadStatus"]> = ["new", "qualified", "converted", "lost"];
-export const liveEventValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LiveEvent"]> = ["conversation.created", "conversation.updated", "message.created", "message.updated", "ticket.created", "ticket.updated", "lead.created", "lead.updated", "deal.created", "deal.updated", "notification.created", "notification.updated", "presence", "ready"];
+export const liveEventValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LiveEvent"]> = ["conversation.created", "conversation.updated", "message.created", "message.updated", "ticket.created", "ticket.updated", "lead.created", "lead.updated", "deal.created", "deal.updated", "order.created", "order.updated", "notification.created", "notification.updated", "presence", "ready"];
 export const managerRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ManagerRole"]> = ["admin", "manager"];
 export const orderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderStatus"]> = ["pending", "paid", "fulfilled", "cancelled", "refunded"];
 export const priorityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Priority"]> = ["low", "medium", "high", "urgent"];

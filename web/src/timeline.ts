@@ -1,5 +1,6 @@
 // A contact's dealings with the business as one timeline, newest first, from the records of
 // their relationship (each record may give several moments: opened, resolved...).
+import type { Order } from './customer-value'
 import type { Conversation, Deal, Lead, Ticket } from './types'
 
 export interface Relationship {
@@ -8,11 +9,12 @@ export interface Relationship {
   leads: Lead[]
   deals: (Deal & { created_at?: string; updated_at?: string })[]
   enrolments: { id: string; campaign_id: string; status: string; enrolled_at?: string }[]
+  orders: Order[]
 }
 
 export type MomentKind =
   | 'conversationStarted' | 'lastMessage' | 'ticketOpened' | 'ticketResolved'
-  | 'leadCreated' | 'dealCreated' | 'enrolled'
+  | 'leadCreated' | 'dealCreated' | 'enrolled' | 'orderPlaced'
 
 export interface Moment {
   at: string
@@ -39,5 +41,6 @@ export function timeline(related: Relationship): Moment[] {
   for (const lead of related.leads) add(lead.created_at, 'leadCreated', String(lead.score), '/sales')
   for (const deal of related.deals) add(deal.created_at, 'dealCreated', deal.title, '/sales')
   for (const enrolment of related.enrolments) add(enrolment.enrolled_at, 'enrolled', enrolment.status, '/campaigns')
+  for (const order of related.orders ?? []) add(order.placed_at, 'orderPlaced', `#${order.number}`, null)
   return moments.sort((a, b) => b.at.localeCompare(a.at))
 }
