@@ -81,6 +81,21 @@ class Orders:
     async def of_contact(self, contact_id: ObjectId, limit: int) -> list[dict[str, Any]]:
         return await self._col.find({"contact_id": contact_id}).sort("placed_at", -1).to_list(limit)
 
+    async def mentioned_in(self, conversation_id: ObjectId) -> list[dict[str, Any]]:
+        """The orders whose numbers the NLP found in a conversation's messages, newest first."""
+        messages = self._db.messages.find(
+            {"conversation_id": conversation_id, "nlp.entities.type": "order"}, {"nlp.entities": 1}
+        )
+        numbers = {
+            entity["value"]
+            async for message in messages
+            for entity in message["nlp"]["entities"]
+            if entity.get("type") == "order"
+        }
+        if not numbers:
+            return []
+        return await self._col.find({"number": {"$in": sorted(numbers)}}).sort("placed_at", -1).to_list(20)
+
     async def by_number(self, number: str) -> dict[str, Any] | None:
         """The newest order with this number, whatever its source (an order number in a message)."""
         return await self._col.find_one({"number": number}, sort=[("placed_at", -1)])

@@ -928,8 +928,11 @@ async def test_an_agent_sees_what_a_customer_is_worth_and_gives_a_goodwill_coupo
             "total": "120.00", "placed_at": datetime.now(UTC).isoformat(),
             "items": [{"name": "Teapot", "quantity": 1, "price": "120.00"}]}  # fmt: skip
     assert (await hub.call("POST", "/api/v1/orders", admin, json=body))[0] == 201
+    entities = [{"type": "order", "value": "88001", "text": "order 88001"}]  # as the NLP finds it
+    await hub.db.messages.update_one({"_id": ObjectId(ack["id"])}, {"$set": {"nlp.entities": entities}})
     page = await signed_in(browser, hub, agent, f"/inbox/{ack['conversation_id']}")
     worth = page.get_by_role("region", name="Customer value")
+    await expect(worth.get_by_role("list", name="Orders mentioned here")).to_contain_text("Teapot")
     await expect(worth).to_contain_text("Promising")
     await expect(worth).to_contain_text("120")  # points: one per dollar
     await expect(worth.get_by_role("list", name="Last orders")).to_contain_text("#88001")

@@ -67,6 +67,12 @@ async def test_a_known_customer_is_found_and_an_agent_sees_their_orders_beside_t
     status, value = await hub.call("GET", f"/api/v1/contacts/{ack['contact_id']}/value", agent)
     assert status == 200 and [o["number"] for o in value["orders"]] == ["10235"]
     assert value["membership"]["points"] == 59 and value["base_currency"] == "USD"
+    # The number the NLP found in the customer's message links the conversation to the order.
+    entities = [{"type": "order", "value": "10235", "text": "order 10235"}]
+    await hub.db.messages.update_one({"_id": ObjectId(ack["id"])}, {"$set": {"nlp.entities": entities}})
+    path = f"/api/v1/contacts/{ack['contact_id']}/value?conversation_id={ack['conversation_id']}"
+    status, value = await hub.call("GET", path, agent)
+    assert status == 200 and [o["id"] for o in value["mentioned"]] == [stored["id"]]
     status, found = await hub.call("GET", "/api/v1/orders?number=10235", agent)
     assert status == 200 and found["items"][0]["id"] == stored["id"]
     assert (await hub.call("POST", "/api/v1/orders", agent, json=order("1")))[0] == 403

@@ -97,16 +97,26 @@ async def get_order(call: Call) -> web.Response:
 
 @routes.route("GET", "/api/v1/contacts/{id}/value",
               summary="What the customer is worth, for the side of a conversation: RFM scores, tier, "
-              "membership level and points, purchases, the last orders, usable coupons, the latest points.",
-              scope=ApiScope.CONTACTS_READ, tag="customers", roles=ALL_STAFF)  # fmt: skip
+              "membership level and points, purchases, the last orders, usable coupons, the latest points; "
+              "with conversation_id, the orders its messages mention by number.",
+              scope=ApiScope.CONTACTS_READ, tag="customers", roles=ALL_STAFF,
+              query=(QueryParam("conversation_id", "also the orders whose numbers this conversation's "
+                                "messages mention (`mentioned`)"),))  # fmt: skip
 async def contact_value(call: Call) -> web.Response:
     services = call.services
     contact = await services.customer_value.shown(await services.contacts.get(call.path("id")))
     orders = await services.orders.of_contact(contact["_id"], 5)
+    conversation_id = call.query("conversation_id")
+    mentioned = (
+        await services.orders.mentioned_in(object_id(conversation_id, "conversation"))
+        if conversation_id
+        else []
+    )
     return json_ok(
         {key: contact[key] for key in ("_id", "rfm", "tier", "membership", "purchases")}
         | {
             "orders": [shown_order(order) for order in orders],
+            "mentioned": [shown_order(order) for order in mentioned],
             "coupons": await services.coupons.of_contact(contact["_id"]),
             "points": await services.customer_value.ledger(contact["_id"], 10),
             "base_currency": services.settings.base_currency,

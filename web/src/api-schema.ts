@@ -475,7 +475,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * What the customer is worth, for the side of a conversation: RFM scores, tier, membership level and points, purchases, the last orders, usable coupons, the latest points.
+         * What the customer is worth, for the side of a conversation: RFM scores, tier, membership level and points, purchases, the last orders, usable coupons, the latest points; with conversation_id, the orders its messages mention by number.
          * @description Roles: admin, agent, sales, manager. API keys with the scope `contacts:read`
          */
         get: operations["get_contact_value"];
@@ -4634,7 +4634,10 @@ export interface operations {
     };
     get_contact_value: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description also the orders whose numbers this conversation's messages mention (`mentioned`) */
+                conversation_id?: string;
+            };
             header?: never;
             path: {
                 id: string;

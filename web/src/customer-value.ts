@@ -7,6 +7,7 @@ export interface ValueConfig { tiers: Named[]; levels: (Named & { min_spend: num
 export interface Rfm { recency: number; frequency: number; monetary: number }
 export interface Order {
   id: string
+  contact_id: string
   number: string
   status: string
   total: string
@@ -29,6 +30,7 @@ export interface CustomerValue {
   membership: { level: string; points: number }
   purchases: { count: number; total: number; last_at: string | null }
   orders: Order[]
+  mentioned: Order[] // orders whose numbers the conversation's messages mention
   coupons: Coupon[]
   base_currency: string
 }

@@ -267,6 +267,7 @@ export default {
     points: 'Points',
     spent: 'Spent',
     orderCount: '{count} orders',
+    mentioned: 'Orders mentioned here',
     lastOrders: 'Last orders',
     coupons: 'Coupons',
     giveCoupon: 'Give a goodwill coupon',

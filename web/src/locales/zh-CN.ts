@@ -269,6 +269,7 @@ const zh: typeof en = {
     points: '积分',
     spent: '累计消费',
     orderCount: '{count} 笔订单',
+    mentioned: '本会话提到的订单',
     lastOrders: '最近订单',
     coupons: '优惠券',
     giveCoupon: '赠送补偿优惠券',
