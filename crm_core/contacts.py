@@ -226,8 +226,8 @@ class Contacts:
         return await find_by_id(self._col, contact_id, "contact")
 
     async def briefs(self, contact_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
-        """Name and addresses of each contact, for lists that show who wrote."""
-        fields = {"name": 1, "emails": 1, "phones": 1, "company": 1}
+        """Name, addresses and tier of each contact, for lists that show who wrote."""
+        fields = {"name": 1, "emails": 1, "phones": 1, "company": 1, "tier": 1}
         found = await self._col.find({"_id": {"$in": list(set(contact_ids))}}, fields).to_list(None)
         return {contact["_id"]: contact for contact in found}
 

@@ -30,12 +30,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from crm_core.addresses import normalize_email, normalize_phone
 from crm_core.audit import Audited
 from crm_core.contacts import contact_terms, new_contact
-from crm_core.errors import Invalid
+from crm_core.errors import Invalid, NotFound
 from crm_core.jobs import enqueue, new_job
+from crm_core.order_imports import ORDER_HEADER_GUESSES, ORDER_TARGETS, OrderRows, order_groups
+from crm_core.orders import Orders
 from crm_core.records import find_by_id, transaction, utcnow
 
 IMPORT = "import"  # the job kind
-KINDS = ("contacts",)
+KINDS = ("contacts", "orders")
 BATCH = 500
 SAMPLE_ROWS = 3  # kept with an import, for the console's column-mapping step
 CHUNK_BYTES = 1024 * 1024  # the stored file, in chunks a document holds
@@ -61,14 +63,29 @@ TARGETS = frozenset(HEADER_GUESSES.values())
 Item = TypeVar("Item")  # the fields a column may fill (besides attributes.*)
 
 
-def guess_mapping(headers: list[str]) -> dict[str, str]:
-    """column -> field, for the headers a person would recognise; other columns become custom
-    attributes under their own name."""
+def guess_mapping(headers: list[str], kind: str = "contacts") -> dict[str, str]:
+    """column -> field, for the headers a person would recognise; other columns become a
+    contact's custom attributes under their own name (an order's are ignored)."""
     mapping = {}
     for header in headers:
         key = header.strip().lower()
-        mapping[header] = HEADER_GUESSES.get(key, f"attributes.{header.strip()}" if key else "")
+        if kind == "orders":
+            mapping[header] = ORDER_HEADER_GUESSES.get(key, "")
+        else:
+            mapping[header] = HEADER_GUESSES.get(key, f"attributes.{header.strip()}" if key else "")
     return mapping
+
+
+def fields_of(kind: str) -> list[str]:
+    """What a column may fill in an import of this kind (a contact's: also "attributes.<key>")."""
+    return sorted(ORDER_TARGETS if kind == "orders" else TARGETS)
+
+
+def unknown_targets(mapping: dict[str, str], kind: str) -> set[str]:
+    """The fields a mapping names that an import of this kind has not."""
+    if kind == "orders":
+        return {t for t in mapping.values() if t and t not in ORDER_TARGETS}
+    return {t for t in mapping.values() if t and t not in TARGETS and not t.startswith("attributes.")}
 
 
 def read_rows(data: IO[bytes], filename: str) -> Generator[dict[str, str]]:
@@ -202,11 +219,14 @@ def contact_row(row: dict[str, str], mapping: dict[str, str], region: str | None
     return found
 
 
-class ContactImports:
-    def __init__(self, db: AsyncDatabase, region: str | None) -> None:
+class SpreadsheetImports:
+    """Imports of contacts, or of orders (`orders` records them, as the API does)."""
+
+    def __init__(self, db: AsyncDatabase, region: str | None, orders: Orders | None = None) -> None:
         self._db = db
         self._col = db.imports
         self._region = region
+        self._orders = orders
 
     async def create(
         self,
@@ -227,9 +247,8 @@ class ContactImports:
         sample, rows = await asyncio.to_thread(_survey, content, filename)
         size = content.seek(0, io.SEEK_END)
         headers = list(sample[0]) if sample else []
-        guessed = guess_mapping(headers) | (mapping or {})
-        unknown = {t for t in guessed.values() if t and t not in TARGETS and not t.startswith("attributes.")}
-        if unknown:
+        guessed = guess_mapping(headers, kind) | (mapping or {})
+        if unknown := unknown_targets(guessed, kind):
             raise Invalid(f"mapping: unknown fields {', '.join(sorted(unknown))}")
         record = {
             "_id": ObjectId(), "kind": kind, "filename": filename, "size": size, "mapping": guessed,
@@ -270,10 +289,14 @@ class ContactImports:
                 spool.seek(0)
                 done = record["processed"]
                 with contextlib.closing(read_rows(spool, record["filename"])) as rows:
-                    for batch in _batches(enumerate(rows, start=2), BATCH):  # row 1: the headers
-                        if batch[-1][0] - 2 >= done:
-                            await self._batch(record, [(n, row) for n, row in batch if n - 2 >= done])
-                            await alive()
+                    numbered = enumerate(rows, start=2)  # row 1: the headers
+                    if record["kind"] == "orders":
+                        await self._import_orders(record, numbered, done, alive)
+                    else:
+                        for batch in _batches(numbered, BATCH):
+                            if batch[-1][0] - 2 >= done:
+                                await self._batch(record, [(n, row) for n, row in batch if n - 2 >= done])
+                                await alive()
             except Invalid as exc:
                 finished = {"status": "failed", "error": str(exc), "finished_at": utcnow()}
                 await self._col.update_one({"_id": import_id}, {"$set": finished})
@@ -282,6 +305,49 @@ class ContactImports:
         await self._col.update_one({"_id": import_id}, {"$set": finished})
         await self._db.import_chunks.delete_many({"import_id": import_id})
         return await self.get(import_id)
+
+    async def _import_orders(
+        self,
+        record: dict[str, Any],
+        rows: Iterable[tuple[int, dict[str, str]]],
+        done: int,
+        alive: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Each order recorded as the API records it (its own transaction; again: an update), the
+        counters and refused rows written every batch of about BATCH rows. A crash between
+        them records a few orders again on resuming: counted as updated, never stored twice."""
+        if self._orders is None:
+            raise Invalid("kind: orders cannot be imported here")
+        groups = order_groups(rows, record["mapping"], self._orders.base_currency)
+        pending: list[OrderRows] = []
+        for group in groups:
+            if group.rows[-1][0] - 2 < done:
+                continue
+            pending.append(group)
+            if sum(len(g.rows) for g in pending) >= BATCH:
+                await self._order_batch(record, pending)
+                await alive()
+                pending = []
+        await self._order_batch(record, pending)
+
+    async def _order_batch(self, record: dict[str, Any], groups: list[OrderRows]) -> None:
+        counts = {"created": 0, "updated": 0, "skipped": 0, "failed_rows": 0}
+        failures = []
+        for group in groups:
+            reason = group.refused
+            if group.order is not None and self._orders is not None:
+                try:
+                    counts[await self._orders.imported(group.order, record["dry_run"])] += 1
+                except (Invalid, NotFound) as exc:
+                    reason = str(exc)
+            if reason is not None:
+                counts["failed_rows"] += len(group.rows)
+                failures += [{"import_id": record["_id"], "row": n, "reason": reason, "values": row}
+                             for n, row in group.rows]  # fmt: skip
+        if failures:
+            await self._db.import_failures.insert_many(failures)
+        processed = sum(len(group.rows) for group in groups)
+        await self._col.update_one({"_id": record["_id"]}, {"$inc": {**counts, "processed": processed}})
 
     async def _batch(self, record: dict[str, Any], batch: list[tuple[int, dict[str, str]]]) -> None:
         """A batch's rows in a few round trips: the known contacts they name read at once, the new

@@ -106,6 +106,7 @@ class Orders:
         second insert, which is then an update."""
         fields = self._checked(order)
         contact_id = await self._contact(order)
+        assert contact_id is not None  # made when new
         try:
             return await self._write(order.source, fields, contact_id, actor)
         except DuplicateKeyError:
@@ -131,6 +132,23 @@ class Orders:
             await self._log.record(events, session)
         self._events.publish(LiveEvent.ORDER_UPDATED if before else LiveEvent.ORDER_CREATED, after)
         return after, before is None
+
+    @property
+    def base_currency(self) -> str:
+        return self._base
+
+    async def imported(self, order: OrderInput, dry_run: bool) -> str:
+        """An order from an import: created, updated or skipped (known and unchanged); with
+        `dry_run`, what recording it would be, nothing written."""
+        fields = self._checked(order)
+        known = await self._col.find_one({"source": order.source, "number": fields["number"]})
+        if known is not None and all(known.get(k) == v for k, v in fields.items() if k != "placed_at"):
+            return "skipped"
+        if not dry_run:
+            await self.record(order, None)
+        elif known is None:
+            await self._contact(order, create=False)
+        return "created" if known is None else "updated"
 
     def _checked(self, order: OrderInput) -> dict[str, Any]:
         number = order.number.strip()
@@ -158,8 +176,9 @@ class Orders:
             "items": items,
         }
 
-    async def _contact(self, order: OrderInput) -> ObjectId:
-        """The order's customer: by id, else by email then phone, else a new contact."""
+    async def _contact(self, order: OrderInput, *, create: bool = True) -> ObjectId | None:
+        """The order's customer: by id, else by email then phone, else a new contact (unless not
+        to `create`: a dry run checks the addresses only)."""
         if order.contact_id:
             contact = await self._db.contacts.find_one(
                 {"_id": object_id(order.contact_id, "contact"), "merged_into": None}, {"_id": 1}
@@ -177,6 +196,8 @@ class Orders:
                 return found["_id"]
         if not (email or phone):
             raise Invalid("an order names its customer: contact_id, email or phone")
+        if not create:
+            return None
         contact = new_contact(name=(order.name or "").strip()[:200] or None,
                               emails=[email] if email else [], phones=[phone] if phone else [])  # fmt: skip
         await self._db.contacts.insert_one(contact)

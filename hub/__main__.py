@@ -158,11 +158,11 @@ async def _import(settings: Settings, kind: str, file: Path, *, dry_run: bool) -
     from tqdm import tqdm
 
     from crm_core.audit import Audited
-    from crm_core.imports import ContactImports
+    from crm_core.imports import SpreadsheetImports
 
     actor = {"_id": "command-line", "email": None, "name": "python -m hub import", "kind": "cli"}
     async with open_database(settings) as db:
-        imports = ContactImports(db, settings.phone_region)
+        imports = SpreadsheetImports(db, settings.phone_region)
         audited = Audited(actor, "import.create", "import")
         with file.open("rb") as content:
             record = await imports.create(kind, file.name, content, None, dry_run, audited, queued=False)

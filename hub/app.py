@@ -29,7 +29,7 @@ from crm_core.customer_data import CustomerData
 from crm_core.customer_value import CustomerValue
 from crm_core.domain_events import EventLog
 from crm_core.errors import Conflict
-from crm_core.imports import ContactImports
+from crm_core.imports import SpreadsheetImports
 from crm_core.inbox_counts import InboxCounts
 from crm_core.intent_reviews import IntentReviews
 from crm_core.jobs import JobQueue
@@ -239,13 +239,13 @@ def build_services(
     webhooks, outbound_addresses = WebhookEndpoints(db), OutboundAddresses(settings.webhook_allowed_networks)
     webhook_delivery = WebhookDelivery(webhooks, outbound_addresses, notifications, metrics)
     event_log.add_outbox(WebhookOutbox(db, webhooks))
-    imports = ContactImports(db, settings.phone_region)
-    job_worker.add([ImportJob(imports, jobs)])
-    webhook_worker.add([webhook_delivery])
-    intent_reviews = IntentReviews(db, INTENTS, event_log)
     customer_value = CustomerValue(db, event_log)
     orders = Orders(db, realtime, event_log, customer_value, base_currency=settings.base_currency,
                     rates=settings.currency_rates, phone_region=settings.phone_region)  # fmt: skip
+    imports = SpreadsheetImports(db, settings.phone_region, orders)
+    job_worker.add([ImportJob(imports, jobs)])
+    webhook_worker.add([webhook_delivery])
+    intent_reviews = IntentReviews(db, INTENTS, event_log)
     nlp_worker = None
     if analyzer is not None:
         nlp_worker = NlpWorker(db, analyzer, metrics, event_log, lease_seconds=settings.nlp_lease_seconds)

@@ -18,7 +18,7 @@ from crm_core.coupons import Coupons
 from crm_core.customer_data import CustomerData
 from crm_core.customer_value import CustomerValue
 from crm_core.domain_events import EventLog
-from crm_core.imports import ContactImports
+from crm_core.imports import SpreadsheetImports
 from crm_core.inbox_counts import InboxCounts
 from crm_core.intent_reviews import IntentReviews
 from crm_core.jobs import JobQueue
@@ -85,7 +85,7 @@ class Services:
     webhooks: WebhookEndpoints
     api_keys: ApiKeys
     customer_data: CustomerData
-    imports: ContactImports
+    imports: SpreadsheetImports
     orders: Orders
     customer_value: CustomerValue
     coupons: Coupons

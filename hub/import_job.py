@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from crm_core.imports import IMPORT, ContactImports
+from crm_core.imports import IMPORT, SpreadsheetImports
 from crm_core.jobs import Job, JobFailed, JobQueue, RetryDelays
 
 
@@ -13,7 +13,7 @@ class ImportJob:
     kind: ClassVar[str] = IMPORT
     retry_delays: ClassVar[RetryDelays] = None  # the queue's backoff
 
-    def __init__(self, imports: ContactImports, queue: JobQueue) -> None:
+    def __init__(self, imports: SpreadsheetImports, queue: JobQueue) -> None:
         self._imports = imports
         self._queue = queue
 

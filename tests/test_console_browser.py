@@ -933,6 +933,9 @@ async def test_an_agent_sees_what_a_customer_is_worth_and_gives_a_goodwill_coupo
     page = await signed_in(browser, hub, agent, f"/inbox/{ack['conversation_id']}")
     worth = page.get_by_role("region", name="Customer value")
     await expect(worth.get_by_role("list", name="Orders mentioned here")).to_contain_text("Teapot")
+    await expect(page.get_by_role("region", name="Conversations").get_by_role("link")).to_contain_text(
+        "Promising"
+    )
     await expect(worth).to_contain_text("Promising")
     await expect(worth).to_contain_text("120")  # points: one per dollar
     await expect(worth.get_by_role("list", name="Last orders")).to_contain_text("#88001")

@@ -17,7 +17,7 @@ import pytest
 
 from crm_core import imports
 from crm_core.audit import Audited
-from crm_core.imports import ContactImports
+from crm_core.imports import SpreadsheetImports
 from tests.conftest import chat_message, eventually
 
 
@@ -186,7 +186,7 @@ async def test_an_import_killed_mid_file_resumes_without_duplicates(hub, monkeyp
     monkeypatch.setattr(imports, "BATCH", 2)
     rows = [["email"], *([f"p{n}@example.com"] for n in range(5))]
     audited = Audited({"_id": "test", "email": None, "name": "test"}, "import.create", "import")
-    store = ContactImports(hub.db, None)
+    store = SpreadsheetImports(hub.db, None)
     content = io.BytesIO(csv_file(rows, "utf-8"))
     record = await store.create("contacts", "p.csv", content, None, False, audited, queued=False)
 
@@ -203,3 +203,34 @@ async def test_an_import_killed_mid_file_resumes_without_duplicates(hub, monkeyp
     done = await store.run(record["_id"], alive)
     assert (done["status"], done["processed"], done["created"]) == ("done", 5, 5)
     assert await hub.db.contacts.count_documents({}) == 5
+
+
+async def test_an_order_export_imports_orders_once_with_their_lines_and_customers(hub):
+    admin, manager = await hub.login("admin"), await hub.login("manager")
+    rows = [
+        ["订单号", "邮箱", "收货人", "订单状态", "币种", "下单时间", "商品", "数量", "单价"],
+        ["20001", "li@example.cn", "李雷", "已付款", "USD", "2026-11-02 10:30", "茶具", "2", "30.00"],
+        ["20001", "li@example.cn", "李雷", "已付款", "USD", "2026-11-02 10:30", "茶叶", "1", "15.50"],
+        ["20002", "li@example.cn", "李雷", "已退款", "USD", "2026/11/20", "茶叶", "1", "15.50"],
+        ["20003", "", "", "已付款", "USD", "2026-11-21", "茶叶", "1", "15.50"],
+        ["20004", "wu@example.cn", "", "发货中", "USD", "2026-11-22", "茶叶", "1", "15.50"],
+    ]
+    content = csv_file(rows, "gb18030")
+    assert (await post_import(hub, manager, "orders.csv", content, kind="orders"))[0] == 403
+    _, dry = await post_import(hub, admin, "orders.csv", content, kind="orders", dry_run="true")
+    assert dry["mapping"]["订单号"] == "number" and dry["mapping"]["单价"] == "price"
+    counted = await finished(hub, admin, dry["id"])
+    assert (counted["created"], counted["failed_rows"]) == (2, 2)
+    assert await hub.db.orders.count_documents({}) == 0 and await hub.db.contacts.count_documents({}) == 0
+
+    _, record = await post_import(hub, admin, "orders.csv", content, kind="orders")
+    done = await finished(hub, admin, record["id"])
+    assert (done["status"], done["created"], done["failed_rows"], done["processed"]) == ("done", 2, 2, 5)
+    first = await hub.db.orders.find_one({"number": "20001"})
+    assert first["total"] == 75.5 and [i["name"] for i in first["items"]] == ["茶具", "茶叶"]
+    li = await hub.db.contacts.find_one({"emails": "li@example.cn"})
+    assert li["name"] == "李雷" and li["purchases"]["count"] == 1 and li["membership"]["points"] == 75
+
+    _, again = await post_import(hub, admin, "orders.csv", content, kind="orders")
+    repeated = await finished(hub, admin, again["id"])
+    assert (repeated["created"], repeated["skipped"]) == (0, 2) and await hub.db.orders.count_documents({}) == 2

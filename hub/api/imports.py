@@ -13,26 +13,27 @@ from typing import IO, Any
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from crm_core.imports import TARGETS
-from crm_core.vocabularies import MANAGERS
+from crm_core.imports import fields_of
+from crm_core.vocabularies import ADMINS, MANAGERS
 from hub.api.downloads import copy_capped, download_headers
 from hub.api.errors import ApiError
 from hub.api.route_table import RouteTable
 from hub.api.routing import Call, json_ok
 
 routes = RouteTable()
-FIELDS = sorted(TARGETS)  # what a column may fill, besides a custom attribute ("attributes.<key>")
 UPLOAD_SECONDS = 600.0  # a large file on a slow link, but not a connection held forever
 SPOOLED_BYTES = 1024 * 1024  # of an uploaded file kept in memory; the rest goes to a temporary file
 
 
 @routes.route("POST", "/api/v1/imports",
-              summary="Import contacts: multipart with `kind` (contacts), `file` (.csv in UTF-8 or "
-              "GB18030, or .xlsx), optionally `mapping` (JSON {column: name|email|phone|company|labels|"
-              "consent|attributes.<key>}; columns named name, email, phone, company, or 姓名, 邮箱, 手机, "
-              "公司..., need none) and `dry_run` (true: count what would be created, updated and refused, "
-              "change nothing). 202 with the import; a file over HUB_IMPORT_MAX_BYTES is refused before "
-              "it is read (413).",
+              summary="Import contacts or orders: multipart with `kind` (contacts, or orders: admins), "
+              "`file` (.csv in UTF-8 or GB18030, or .xlsx), optionally `mapping` (JSON {column: field}; "
+              "a contact's fields: name|email|phone|company|labels|consent|attributes.<key>, columns named "
+              "name, email, phone, company, or 姓名, 邮箱, 手机, 公司..., need none; an order's: one row per "
+              "order line, number|email|phone|name|status|currency|total|placed_at|product|sku|quantity|"
+              "price, or 订单号, 金额, 下单时间, 商品, 数量, 单价...) and `dry_run` (true: count what "
+              "would be created, updated and refused, change nothing). 202 with the import; a file over "
+              "HUB_IMPORT_MAX_BYTES is refused before it is read (413).",
               tag="integrations", roles=MANAGERS, raw_body="multipart/form-data", ok_status=202,
               streams_body=True)  # fmt: skip
 async def create_import(call: Call) -> web.Response:
@@ -51,6 +52,8 @@ async def create_import(call: Call) -> web.Response:
             raise ApiError(400, "bad_multipart", f"not a readable multipart form: {str(exc)[:200]}") from exc
         if not size:
             raise ApiError(400, "bad_request", "file: a non-empty file field is needed")
+        if fields.get("kind") == "orders" and call.actor["role"] not in ADMINS:
+            raise ApiError(403, "forbidden", "only admins import orders")
         mapping = _mapping(fields.get("mapping"))
         dry_run = fields.get("dry_run", "false").lower() in ("true", "1", "yes")
         audited = call.audited("import.create", "import")
@@ -58,7 +61,7 @@ async def create_import(call: Call) -> web.Response:
             fields.get("kind", ""), filename, content, mapping, dry_run, audited
         )
     call.services.job_worker.wake()
-    return json_ok(record | {"fields": FIELDS}, status=202)
+    return json_ok(record | {"fields": fields_of(record["kind"])}, status=202)
 
 
 async def _form(request: web.Request, limit: int, content: IO[bytes]) -> tuple[dict[str, str], str, int]:
@@ -96,7 +99,8 @@ def _mapping(raw: str | None) -> dict[str, str] | None:
               "mapping used, the file's headers and first rows (sample), the fields a column may fill.",
               tag="integrations", roles=MANAGERS)  # fmt: skip
 async def get_import(call: Call) -> web.Response:
-    return json_ok(await call.services.imports.get(call.path("id")) | {"fields": FIELDS})
+    record = await call.services.imports.get(call.path("id"))
+    return json_ok(record | {"fields": fields_of(record["kind"])})
 
 
 @routes.route("GET", "/api/v1/imports/{id}/failed.csv",

@@ -753,7 +753,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Import contacts: multipart with `kind` (contacts), `file` (.csv in UTF-8 or GB18030, or .xlsx), optionally `mapping` (JSON {column: name|email|phone|company|labels|consent|attributes.<key>}; columns named name, email, phone, company, or 姓名, 邮箱, 手机, 公司..., need none) and `dry_run` (true: count what would be created, updated and refused, change nothing). 202 with the import; a file over HUB_IMPORT_MAX_BYTES is refused before it is read (413).
+         * Import contacts or orders: multipart with `kind` (contacts, or orders: admins), `file` (.csv in UTF-8 or GB18030, or .xlsx), optionally `mapping` (JSON {column: field}; a contact's fields: name|email|phone|company|labels|consent|attributes.<key>, columns named name, email, phone, company, or 姓名, 邮箱, 手机, 公司..., need none; an order's: one row per order line, number|email|phone|name|status|currency|total|placed_at|product|sku|quantity|price, or 订单号, 金额, 下单时间, 商品, 数量, 单价...) and `dry_run` (true: count what would be created, updated and refused, change nothing). 202 with the import; a file over HUB_IMPORT_MAX_BYTES is refused before it is read (413).
          * @description Roles: admin, manager
          */
         post: operations["post_create_import"];

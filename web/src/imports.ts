@@ -2,6 +2,7 @@
 // and the progress of a running import (GET /api/v1/imports/{id}).
 
 export type ImportStatus = 'queued' | 'running' | 'done' | 'failed'
+export type ImportKind = 'contacts' | 'orders'
 
 export interface ImportRecord {
   id: string
@@ -39,11 +40,13 @@ export function percent(record: ImportRecord): number {
   return Math.min(100, Math.floor((record.processed / record.rows) * 100))
 }
 
-/** What a column may fill: each field, a custom attribute under its own name, or nothing. */
-export function choices(fields: string[], column: string): MappingChoice[] {
+/** What a column may fill: each field, a custom attribute under its own name (a contact's
+ * only), or nothing. */
+export function choices(fields: string[], column: string, kind: ImportKind = 'contacts'): MappingChoice[] {
+  const attribute: MappingChoice[] = kind === 'contacts' ? [{ value: `${ATTRIBUTE_PREFIX}${column.trim()}`, kind: 'attribute' }] : []
   return [
     ...fields.map((field): MappingChoice => ({ value: field, kind: 'field', field })),
-    { value: `${ATTRIBUTE_PREFIX}${column.trim()}`, kind: 'attribute' },
+    ...attribute,
     { value: '', kind: 'ignore' },
   ]
 }

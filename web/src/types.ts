@@ -48,6 +48,7 @@ export interface Contact {
   emails: string[]
   phones: string[]
   company?: string | null
+  tier?: string | null // the customer tier (customer-value.ts names it in the console's language)
   // In lists: their dealings at a glance.
   channels?: string[]
   last_contact_at?: string | null

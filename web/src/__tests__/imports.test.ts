@@ -29,6 +29,10 @@ describe('column mapping', () => {
     expect(offered.map((choice) => choice.kind)).toEqual(['field', 'field', 'attribute', 'ignore'])
   })
 
+  it('offers no custom attribute for an order column', () => {
+    expect(choices(['number', 'total'], '备注', 'orders').map((choice) => choice.value)).toEqual(['number', 'total', ''])
+  })
+
   it('shows a column by its first non-empty values', () => {
     const sample = [{ 邮箱: 'a@example.com' }, { 邮箱: ' ' }, { 邮箱: 'b@example.com' }]
     expect(sampleValues(sample, '邮箱')).toBe('a@example.com · b@example.com')
