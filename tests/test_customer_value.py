@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from tests.conftest import chat_message
+from tests.conftest import chat_message, unsure_analysis
 
 
 def order(number: str, **overrides) -> dict:
@@ -204,3 +204,27 @@ async def test_merge_sums_orders_and_points_and_erasure_keeps_the_books(hub):
     kept = await hub.db.orders.find({"contact_id": survivor["_id"]}).to_list(None)
     assert len(kept) == 2 and all(o["items"] == [] for o in kept)
     assert await hub.db.points.count_documents({"contact_id": survivor["_id"]}) == 0
+
+
+async def test_a_rule_raises_a_chosen_tiers_conversations_and_hands_them_to_chosen_agents(hub):
+    admin = await hub.login("admin")
+    vip_agent = await hub.services.users.create("vip@staff.example", "a-long-password-1", "agent", name="Vic")
+    _, rules = await hub.call("GET", "/api/v1/automation/rules", admin)
+    rules["tiers"] = [{"tier": "Promising", "priority": "urgent", "assignee_ids": [str(vip_agent["_id"])]}]
+    status, saved = await hub.call("PUT", "/api/v1/automation/rules", admin, json=rules)
+    assert status == 200, saved
+    bad = rules | {"tiers": [{"tier": "Promising", "assignee_ids": ["not-an-id"]}]}
+    assert (await hub.call("PUT", "/api/v1/automation/rules", admin, json=bad))[0] == 422
+
+    sender = {"id": "t1", "name": "Tia", "email": "tia@example.com"}
+    await hub.call("POST", "/api/v1/orders", admin, json=order("T-1", email="tia@example.com"))
+    for text, who in (("Where is my parcel?", sender), ("Hello", {"id": "t2", "name": "Ned"})):
+        ack = await (await hub.chat(chat_message(text, sender=who))).json()
+        message = await hub.db.messages.find_one({"_id": ObjectId(ack["id"])})
+        await hub.services.automation.act(
+            message, unsure_analysis("feedback"), await hub.services.rules.get()
+        )
+    vip, other = [await hub.db.conversations.find_one({"contact_id": c["_id"]}) async for c in
+                  hub.db.contacts.find({"name": {"$in": ["Tia", "Ned"]}}).sort("name", -1)]  # fmt: skip
+    assert vip["priority"] == "urgent" and vip["assignee_id"] == vip_agent["_id"]
+    assert other.get("priority") is None and other.get("assignee_id") is None  # no tier, no rule

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from bson import ObjectId
+
 from crm_core.automation.rules import CampaignTrigger, LabelRule, Rules
 from crm_core.contacts import Contacts
 from crm_core.conversations import Conversations
@@ -25,6 +27,7 @@ from crm_core.domain_events import rule_actor
 from crm_core.marketing import Campaigns
 from crm_core.sales import Leads, lead_signals
 from crm_core.tickets import Tickets, ticket_priority
+from crm_core.vocabularies import PRIORITIES
 
 # The "model" of a verdict an agent gave: trusted as it is, never second-guessed.
 AGENT = "agent"
@@ -157,6 +160,36 @@ class OpenTicket:
 
 
 @dataclass(frozen=True)
+class TierRouting:
+    """The tier rules of the customer's tier (after the ticket, whose priority it may raise)."""
+
+    conversations: Conversations
+    contacts: Contacts
+
+    async def __call__(self, inbound: Inbound) -> Flow:
+        if inbound.conversation is None or not inbound.rules.tiers:
+            return Flow.NEXT
+        tier = (await self.contacts.get(inbound.message["contact_id"])).get("tier")
+        rule = next((rule for rule in inbound.rules.tiers if rule.tier == tier), None)
+        if rule is None:
+            return Flow.NEXT
+        conversation = await self.conversations.get(inbound.conversation["_id"])
+        fields: dict[str, Any] = {}
+        current = conversation.get("priority")
+        if rule.priority and (current is None or PRIORITIES.index(rule.priority) > PRIORITIES.index(current)):
+            fields["priority"] = rule.priority
+        if rule.assignee_ids and conversation.get("assignee_id") is None:
+            spread = int(str(conversation["_id"])[-6:], 16) % len(rule.assignee_ids)
+            fields["assignee_id"] = ObjectId(rule.assignee_ids[spread])
+        if fields:
+            inbound.conversation = await self.conversations.change(
+                conversation["_id"], {"$set": fields}, rule_actor(f"tiers[{tier}]")
+            )
+            inbound.did(f"tier:{tier}", f"tiers[{tier}]")
+        return Flow.NEXT
+
+
+@dataclass(frozen=True)
 class ScoreLead:
     leads: Leads
 
@@ -235,6 +268,7 @@ def default_chain(
         PauseEnrolments(campaigns),
         Label(conversations, contacts),
         OpenTicket(tickets),
+        TierRouting(conversations, contacts),
         ScoreLead(leads),
         Enrol(campaigns, contacts, enrolled),
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from bson import ObjectId
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -88,6 +89,22 @@ class CampaignTrigger(_Strict):
     attributes: dict[str, Any] = Field(default_factory=dict, description="contact attributes to match")
 
 
+class TierRule(_Strict):
+    """A customer of this tier: their conversation raised to at least `priority`, and, when no
+    one has it, handed to one of `assignee_ids` (spread among them)."""
+
+    tier: str = Field(min_length=1, max_length=50, description="a customer tier's name")
+    priority: Priority | None = None
+    assignee_ids: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("assignee_ids")
+    @classmethod
+    def _ids(cls, ids: list[str]) -> list[str]:
+        if any(not ObjectId.is_valid(user_id) for user_id in ids):
+            raise ValueError("assignee_ids: staff user ids")
+        return ids
+
+
 class Rules(_Strict):
     tickets: TicketRules = TicketRules()
     leads: LeadRules = LeadRules()
@@ -100,6 +117,7 @@ class Rules(_Strict):
         CampaignTrigger(intent="sales_inquiry", campaign="nurture", max_score=29),
         CampaignTrigger(intent="cancellation", campaign="win-back"),
     ]
+    tiers: list[TierRule] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
     def _one_ticket_or_lead(self) -> Rules:
