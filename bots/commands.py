@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bots.charts import messages_per_day_chart
+from crm_core.customer_value import CustomerValue
 from crm_core.reporting import FIRST_DAY, LAST_DAY, MAX_PERIOD, Period, Reports
 from crm_core.vocabularies import MANAGERS, SALES_TEAM
 
@@ -18,6 +19,8 @@ HELP = """Commands:
 /stats [today|yesterday|week|month|YYYY-MM-DD..YYYY-MM-DD] [channel] - conversations, messages,
   response and resolution times, tickets, leads and top intents, with the change against the
   previous period of the same length
+/stats tiers - customers, orders and spend per customer tier, and the moves between tiers in the
+  last 30 days
 /leads [mine|new|qualified] - the best-scored leads (sales reps too)
 /sla - conversations waiting longer than the first-response target
 /help - this list"""
@@ -32,9 +35,18 @@ class Reply:
 
 class Commands:
     def __init__(
-        self, reports: Reports, channels: Sequence[str], *, timezone: str = "UTC", sla_minutes: int = 60
+        self,
+        reports: Reports,
+        channels: Sequence[str],
+        *,
+        value: CustomerValue | None = None,
+        base_currency: str = "USD",
+        timezone: str = "UTC",
+        sla_minutes: int = 60,
     ) -> None:
         self._reports = reports
+        self._value = value
+        self._currency = base_currency
         self._channels = channels
         self._timezone = timezone
         self._zone = ZoneInfo(timezone)
@@ -58,6 +70,8 @@ class Commands:
         return await self._sla_report()
 
     async def _stats(self, args: list[str]) -> Reply:
+        if args == ["tiers"] and self._value is not None:
+            return await self._tiers()
         channel = next((a for a in args if a in self._channels), None)
         rest = [a for a in args if a != channel]
         if len(rest) > 1:
@@ -116,6 +130,24 @@ class Commands:
             return Reply("No leads to show.")
         lines = [f"{'Your' if which == 'mine' else 'Top'} leads ({which}):"]
         lines += [_lead_line(lead) for lead in leads]
+        return Reply("\n".join(lines))
+
+    async def _tiers(self) -> Reply:
+        summary = (
+            await self._value.tier_summary(datetime.now(self._zone) - timedelta(days=30))
+            if self._value
+            else {}
+        )
+        lines = ["Customer tiers:"]
+        lines += [
+            f"- {row['tier']}: {row['customers']} customers, {row['orders']} orders, "
+            f"{row['spend']:,.2f} {self._currency}"
+            for row in summary.get("tiers", [])
+        ] or ["- no customer has bought yet"]
+        moves = summary.get("moves", [])[:8]
+        if moves:
+            lines.append("Moves in the last 30 days:")
+            lines += [f"- {m['from'] or 'new'} -> {m['to'] or 'none'}: {m['customers']}" for m in moves]
         return Reply("\n".join(lines))
 
     async def _sla_report(self) -> Reply:

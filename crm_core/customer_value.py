@@ -335,6 +335,38 @@ class CustomerValue:
             changed += len(events)
         return {"buyers": len(buyers), "tier_changes": changed}
 
+    async def tier_summary(self, since: datetime) -> dict[str, Any]:
+        """Customers, orders and spend per tier (in the tiers' order), and the moves between tiers
+        since `since` (from the `contact.tier_changed` events)."""
+        rows = await (
+            await self._db.contacts.aggregate([
+                {"$match": {"tier": {"$ne": None}, "merged_into": None}},
+                {"$group": {"_id": "$tier", "customers": {"$sum": 1}, "orders": {"$sum": "$purchases.count"},
+                            "spend": {"$sum": "$purchases.total"}}},
+            ])
+        ).to_list(None)  # fmt: skip
+        order = {tier.name: n for n, tier in enumerate((await self.config()).tiers)}
+        tiers = sorted(rows, key=lambda row: order.get(row["_id"], len(order)))
+        moves: dict[tuple[str | None, str | None], int] = {}
+        commits = self._db.events.find(
+            {"_id": {"$gte": ObjectId.from_datetime(since)}, "events.type": "contact.tier_changed"},
+            {"events": 1},
+        )
+        async for commit in commits:
+            for event in commit["events"]:
+                if event["type"] == "contact.tier_changed":
+                    step = (event["tier"]["from"], event["tier"]["to"])
+                    moves[step] = moves.get(step, 0) + 1
+        return {
+            "tiers": [
+                {"tier": row["_id"], **{k: row[k] for k in ("customers", "orders", "spend")}} for row in tiers
+            ],
+            "moves": [
+                {"from": a, "to": b, "customers": n}
+                for (a, b), n in sorted(moves.items(), key=lambda m: -m[1])
+            ],
+        }
+
     async def shown(self, contact: dict[str, Any]) -> dict[str, Any]:
         """A contact with its value as the API shows it: `rfm` and `tier` (null before any order),
         `membership` {level, points}, and what it has bought."""

@@ -177,6 +177,9 @@ async def test_the_customer_base_ranks_its_buyers_and_admins_define_the_tiers(hu
     assert status == 200 and [t["name"] for t in saved["tiers"]] == ["Big spenders", "Everyone"]
     big = (await hub.call("GET", "/api/v1/contacts?tier=Big%20spenders&limit=100", admin))[1]["items"]
     assert len(big) == 4  # spent more than the 80th percentile (210)
+    manager = await hub.login("manager")
+    _, reply = await hub.call("POST", "/api/v1/commands", manager, json={"text": "/stats tiers"})
+    assert "Big spenders: 4 customers" in reply["text"] and "-> Big spenders" in reply["text"]
     config["tiers"] = [{"name": "Same", "name_zh": "同"}, {"name": "Same", "name_zh": "同"}]
     assert (await hub.call("PUT", "/api/v1/customer-value", admin, json=config))[0] == 422
 

@@ -233,4 +233,5 @@ async def test_an_order_export_imports_orders_once_with_their_lines_and_customer
 
     _, again = await post_import(hub, admin, "orders.csv", content, kind="orders")
     repeated = await finished(hub, admin, again["id"])
-    assert (repeated["created"], repeated["skipped"]) == (0, 2) and await hub.db.orders.count_documents({}) == 2
+    assert (repeated["created"], repeated["skipped"]) == (0, 2)
+    assert await hub.db.orders.count_documents({}) == 2
