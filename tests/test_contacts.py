@@ -75,7 +75,8 @@ async def test_merge_moves_tickets_leads_deals_and_enrolments_too(hub):
     )
     assert status == 200, merged
     assert merged["moved"] == {"conversations": 1, "messages": 1, "tickets": 1, "leads": 1, "deals": 1,
-                               "enrolments": 1, "uploads": 0}  # fmt: skip
+                               "enrolments": 1, "uploads": 0, "points": 0, "orders": 0,
+                               "coupons": 0}  # fmt: skip
     _, everything = await hub.call("GET", f"/api/v1/contacts/{kept_id}/relationship", manager)
     assert [len(everything[k]) for k in ("conversations", "tickets", "leads", "deals", "enrolments")] == [
         2, 1, 2, 1, 2

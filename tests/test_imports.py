@@ -128,7 +128,7 @@ async def test_hostile_files_are_refused_with_a_4xx(make_hub):
     admin, agent = await hub.login("admin"), await hub.login("agent")
     rows = [["email"], ["a@example.com"]]
     assert (await post_import(hub, agent, "x.csv", csv_file(rows, "utf-8")))[0] == 403
-    assert (await post_import(hub, admin, "x.csv", csv_file(rows, "utf-8"), kind="orders"))[0] == 422
+    assert (await post_import(hub, admin, "x.csv", csv_file(rows, "utf-8"), kind="invoices"))[0] == 422
     assert (await post_import(hub, admin, "big.csv", b"email\n" + b"a@example.com\n" * 20_000))[0] == 413
     wide = ",".join(f"c{n}" for n in range(100_000)).encode()
     assert (await post_import(hub, admin, "wide.csv", wide + b"\n"))[0] in (413, 422)
