@@ -183,6 +183,8 @@ class Settings:
     api_key_requests_per_minute: int = 600  # per key and hub process
     import_max_bytes: int = 50 * 1024 * 1024  # a spreadsheet to import, at most
     message_retention_days: int = 0  # message bodies older than this are removed; 0: kept
+    orders_webhook_secret: str | None = field(default=None, repr=False)
+    shopify_webhook_secret: str | None = field(default=None, repr=False)
     base_currency: str = "USD"  # what customers' spend is counted in (RFM, points)
     currency_rates: dict[str, float] = field(default_factory=dict)  # other currencies, in the base one
 
@@ -273,6 +275,8 @@ class Settings:
             api_key_requests_per_minute=_int("HUB_API_KEY_REQUESTS_PER_MINUTE", 600),
             import_max_bytes=_int("HUB_IMPORT_MAX_BYTES", 50 * 1024 * 1024),
             message_retention_days=_int("HUB_MESSAGE_RETENTION_DAYS", 0),
+            orders_webhook_secret=_str("HUB_ORDERS_WEBHOOK_SECRET"),
+            shopify_webhook_secret=_str("HUB_SHOPIFY_WEBHOOK_SECRET"),
             base_currency=_currency("HUB_BASE_CURRENCY", "USD"),
             currency_rates=_rates("HUB_CURRENCY_RATES"),
         )

@@ -6,10 +6,15 @@ base, and merge and erasure carrying orders and points."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
+from channels.base import hmac_sha256_signature
 from tests.conftest import chat_message, unsure_analysis
 
 
@@ -231,3 +236,60 @@ async def test_a_rule_raises_a_chosen_tiers_conversations_and_hands_them_to_chos
                   hub.db.contacts.find({"name": {"$in": ["Tia", "Ned"]}}).sort("name", -1)]  # fmt: skip
     assert vip["priority"] == "urgent" and vip["assignee_id"] == vip_agent["_id"]
     assert other.get("priority") is None and other.get("assignee_id") is None  # no tier, no rule
+
+
+def shopify_signed(secret: str, body: bytes) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return {"X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(), "Content-Type": "application/json"}
+
+
+async def test_shops_push_orders_through_signed_webhooks_generic_and_shopify(make_hub):
+    hub = await make_hub(orders_webhook_secret="shop-secret", shopify_webhook_secret="shopify-secret")
+    body = json.dumps(order("W-1")).encode()
+    signed = {
+        "X-Hub-Signature-256": hmac_sha256_signature("shop-secret", body),
+        "Content-Type": "application/json",
+    }
+    status, first = await hub.call("POST", "/webhooks/orders", data=body, headers=signed)
+    assert status == 201 and first["number"] == "W-1"
+    status, again = await hub.call("POST", "/webhooks/orders", data=body, headers=signed)  # the shop's retry
+    assert status == 200 and again["id"] == first["id"]
+    forged = {"X-Hub-Signature-256": hmac_sha256_signature("guess", body), "Content-Type": "application/json"}
+    assert (await hub.call("POST", "/webhooks/orders", data=body, headers=forged))[0] == 401
+
+    # Shopify's shape (as its order webhooks send it), paid and then refunded.
+    shopify = {
+        "id": 5200000001, "name": "#1001", "order_number": 1001, "email": "Sam@Example.com",
+        "currency": "EUR", "total_price": "42.00", "created_at": "2026-12-01T09:30:00+01:00",
+        "financial_status": "paid", "fulfillment_status": None, "cancelled_at": None,
+        "customer": {"first_name": "Sam", "last_name": "Shop", "email": "sam@example.com"},
+        "line_items": [{"title": "Mug", "sku": "MUG-1", "quantity": 2, "price": "21.00"}],
+    }  # fmt: skip
+    raw = json.dumps(shopify).encode()
+    status, made = await hub.call(
+        "POST", "/webhooks/shopify/orders", data=raw, headers=shopify_signed("shopify-secret", raw)
+    )
+    assert status == 200 and made["created"] is True
+    stored = await hub.db.orders.find_one({"source": "shopify", "number": "1001"})
+    assert stored["status"] == "paid" and stored["currency"] == "EUR" and stored["items"][0]["sku"] == "MUG-1"
+    sam = await hub.db.contacts.find_one({"_id": stored["contact_id"]})
+    assert sam["name"] == "Sam Shop" and sam["emails"] == ["sam@example.com"]
+    raw = json.dumps(shopify | {"financial_status": "refunded"}).encode()
+    status, updated = await hub.call(
+        "POST", "/webhooks/shopify/orders", data=raw, headers=shopify_signed("shopify-secret", raw)
+    )
+    assert status == 200 and updated["created"] is False
+    assert (await hub.db.orders.find_one({"_id": stored["_id"]}))["status"] == "refunded"
+    bad = shopify_signed("wrong", raw)
+    assert (await hub.call("POST", "/webhooks/shopify/orders", data=raw, headers=bad))[0] == 401
+    junk = b'{"name": 5}'
+    assert (
+        await hub.call(
+            "POST", "/webhooks/shopify/orders", data=junk, headers=shopify_signed("shopify-secret", junk)
+        )
+    )[0] == 400
+    assert await hub.db.orders.count_documents({}) == 2
+
+
+async def test_a_shop_webhook_that_is_not_set_up_says_so(hub):
+    assert (await hub.call("POST", "/webhooks/orders", json=order("X")))[0] == 503

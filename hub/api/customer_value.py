@@ -64,15 +64,17 @@ def shown_order(order: dict[str, Any]) -> dict[str, Any]:
               scope=ApiScope.ORDERS_WRITE, tag="customers", roles=ADMINS, body=OrderBody,
               ok_status=201)  # fmt: skip
 async def record_order(call: Call) -> web.Response:
-    body: OrderBody = call.body
-    order = OrderInput(
+    stored, created = await call.services.orders.record(order_input(call.body), staff_actor(call.actor))
+    return json_ok(shown_order(stored), status=201 if created else 200)
+
+
+def order_input(body: OrderBody) -> OrderInput:
+    return OrderInput(
         **body.model_dump(exclude={"items", "total", "status"}),
         status=body.status.value,
         total=str(body.total),
         items=[OrderItem(item.name, item.sku, item.quantity, str(item.price)) for item in body.items],
     )
-    stored, created = await call.services.orders.record(order, staff_actor(call.actor))
-    return json_ok(shown_order(stored), status=201 if created else 200)
 
 
 @routes.route("GET", "/api/v1/orders",
