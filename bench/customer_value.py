@@ -5,6 +5,7 @@ would leave them: each contact's purchases summed from its orders), then:
 - the full re-ranking (`POST /api/v1/customer-value/recompute`): quintiles of the base, every
   buyer's scores, tier and level, tier changes recorded; twice (the second finds nothing to
   change);
+- segment counts (`POST /api/v1/segments/preview`) over the whole base, a few kinds of filter;
 - an order's effect on its contact: `POST /api/v1/orders` for known customers, then their
   points and tier read back at once (`GET /api/v1/contacts/{id}`), p50 and p99 of the order's
   answer and whether the effect was there on the first read.
@@ -33,6 +34,14 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository root, f
 from bench.harness import ADMIN, BENCH_DB, PASSWORD, SIGNED_IN_HUB_ENV, running_hub  # noqa: E402
 
 BATCH = 5000
+SEGMENTS = {
+    "a tier (indexed)": {"all": [{"field": "tier", "op": "is", "value": "Champions"}]},
+    "spend and recency": {"all": [{"field": "orders.total", "op": "gte", "value": 1000},
+                                  {"field": "rfm.recency", "op": "gte", "value": 4}]},
+    "two tiers or many points": {"any": [{"field": "tier", "op": "in", "value": ["At risk", "Lost"]},
+                                         {"field": "membership.points", "op": "gte", "value": 5000}]},
+    "bought a product": {"all": [{"field": "bought", "op": "is", "value": "SKU-7"}]},
+}  # fmt: skip
 
 
 async def fill(mongo_uri: str, contacts: int, orders: int) -> list[str]:
@@ -49,7 +58,9 @@ async def fill(mongo_uri: str, contacts: int, orders: int) -> list[str]:
         total = round(rng.uniform(5, 400), 2)
         batch.append({"_id": ObjectId(), "source": "bench", "number": f"B{n}", "contact_id": cid,
                       "status": "paid", "currency": "USD", "total": total, "total_base": total,
-                      "placed_at": placed, "items": [], "created_at": now, "updated_at": now})  # fmt: skip
+                      "placed_at": placed, "created_at": now, "updated_at": now,
+                      "items": [{"name": f"Product {n % 50}", "sku": f"SKU-{n % 50}", "quantity": 1,
+                                 "price": total}]})  # fmt: skip
         bought = sums[cid]
         bought[0] += 1
         bought[1] += total
@@ -93,6 +104,15 @@ async def main(contacts: int, orders: int) -> None:
             seconds = time.perf_counter() - started
             print(f"re-ranking ({run}): {seconds:.1f} s for {outcome['buyers']} buyers, "
                   f"{outcome['tier_changes']} tier changes")  # fmt: skip
+        for name, filter_ in SEGMENTS.items():
+            started = time.perf_counter()
+            async with http.post(
+                f"{hub.url}/api/v1/segments/preview", json={"filter": filter_}, headers=auth
+            ) as resp:
+                count = (await resp.json())["count"]
+            print(
+                f"segment count, {name}: {count} contacts in {(time.perf_counter() - started) * 1000:.0f} ms"
+            )
         answers, seen_at_once = [], 0
         for n, email in enumerate(emails):
             body = {"number": f"LIVE-{n}", "email": email, "status": "paid", "currency": "USD",

@@ -132,6 +132,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("source", ASC), ("number", ASC)], name="source_number", unique=True),
         IndexModel([("number", ASC)], name="number"),
         IndexModel([("contact_id", ASC), ("placed_at", DESC)], name="contact_orders"),
+        IndexModel([("items.sku", ASC)], name="sku"),  # segments: who bought a product
     ],
     "points": [
         # Each order earns (and gives back) its points once.

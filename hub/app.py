@@ -41,6 +41,7 @@ from crm_core.retention import MessageRetention
 from crm_core.rollups import Rollups
 from crm_core.sales import Deals, Leads
 from crm_core.search import TermSearch
+from crm_core.segments import Segments
 from crm_core.tickets import Tickets
 from crm_core.users import Users
 from crm_core.webhooks import WebhookEndpoints, WebhookOutbox
@@ -297,6 +298,7 @@ def build_services(
         orders=orders,
         customer_value=customer_value,
         coupons=Coupons(db),
+        segments=Segments(db),
         value_watch=CustomerValueWatch(customer_value),
         api_key_limit=PerMinuteLimit(settings.api_key_requests_per_minute),
         outbound_addresses=outbound_addresses,

@@ -27,6 +27,7 @@ from crm_core.notifications import Notifications
 from crm_core.orders import Orders
 from crm_core.reporting import Reports
 from crm_core.sales import Deals, Leads
+from crm_core.segments import Segments
 from crm_core.tickets import Tickets
 from crm_core.users import Users
 from crm_core.webhooks import WebhookEndpoints
@@ -89,6 +90,7 @@ class Services:
     orders: Orders
     customer_value: CustomerValue
     coupons: Coupons
+    segments: Segments
     value_watch: CustomerValueWatch
     api_key_limit: PerMinuteLimit  # requests a minute per API key
     webhook_delivery: WebhookDelivery

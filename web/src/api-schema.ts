@@ -1191,6 +1191,118 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/segments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The saved segments, by name.
+         * @description Roles: admin, sales, manager
+         */
+        get: operations["get_list_segments"];
+        put?: never;
+        /**
+         * Save a segment: a name and its filter.
+         * @description Roles: admin, sales, manager
+         */
+        post: operations["post_create_segment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/segments/fields": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What a segment may filter on, and the ops of each.
+         * @description Roles: admin, sales, manager
+         */
+        get: operations["get_segment_fields"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/segments/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * How many contacts a filter holds now, and the first ten (the builder's live count); a field that does not exist, a wrong op or value is a 422.
+         * @description Roles: admin, sales, manager
+         */
+        post: operations["post_preview_segment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/segments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One segment, with how many contacts it holds now.
+         * @description Roles: admin, sales, manager
+         */
+        get: operations["get_get_segment"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a segment.
+         * @description Roles: admin, sales, manager
+         */
+        delete: operations["delete_delete_segment"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a segment, or change its filter.
+         * @description Roles: admin, sales, manager
+         */
+        patch: operations["patch_update_segment"];
+        trace?: never;
+    };
+    "/api/v1/segments/{id}/contacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The segment's contacts now, newest change first.
+         * @description Roles: admin, sales, manager
+         */
+        get: operations["get_segment_contacts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/staff": {
         parameters: {
             query?: never;
@@ -2675,6 +2787,16 @@ export interface components {
                 message: string;
             };
         };
+        /** FilterBody */
+        FilterBody: {
+            /**
+             * Filter
+             * @description a group, {"all": [...]} (AND) or {"any": [...]} (OR), of conditions {"field", "op", "value"} and nested groups (3 deep at most); GET /api/v1/segments/fields lists the fields and their ops
+             */
+            filter: {
+                [key: string]: unknown;
+            };
+        };
         /** @enum {string} */
         InboxWorkerRole: "admin" | "agent" | "manager";
         /** @enum {string} */
@@ -3317,6 +3439,44 @@ export interface components {
         };
         /** @enum {string} */
         SalesTeamRole: "admin" | "sales" | "manager";
+        /** SegmentBody */
+        SegmentBody: {
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Filter
+             * @description a group, {"all": [...]} (AND) or {"any": [...]} (OR), of conditions {"field", "op", "value"} and nested groups (3 deep at most); GET /api/v1/segments/fields lists the fields and their ops
+             */
+            filter: {
+                [key: string]: unknown;
+            };
+            /** Name */
+            name: string;
+        };
+        /** SegmentChanges */
+        SegmentChanges: {
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Filter
+             * @description a group, {"all": [...]} (AND) or {"any": [...]} (OR), of conditions {"field", "op", "value"} and nested groups (3 deep at most); GET /api/v1/segments/fields lists the fields and their ops
+             * @default null
+             */
+            filter: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+        };
         /**
          * SlaTarget
          * @description The two times a ticket's SLA promises: its first response and its resolution.
@@ -3705,6 +3865,7 @@ export type EndpointChangesBody = components['schemas']['EndpointChangesBody'];
 export type Enrolment = components['schemas']['Enrolment'];
 export type EraseBody = components['schemas']['EraseBody'];
 export type Error = components['schemas']['Error'];
+export type FilterBody = components['schemas']['FilterBody'];
 export type InboxWorkerRole = components['schemas']['InboxWorkerRole'];
 export type Intent = components['schemas']['Intent'];
 export type IntentBody = components['schemas']['IntentBody'];
@@ -3748,6 +3909,8 @@ export type ReplyBody = components['schemas']['ReplyBody'];
 export type Role = components['schemas']['Role'];
 export type RulesBody = components['schemas']['RulesBody'];
 export type SalesTeamRole = components['schemas']['SalesTeamRole'];
+export type SegmentBody = components['schemas']['SegmentBody'];
+export type SegmentChanges = components['schemas']['SegmentChanges'];
 export type SlaTarget = components['schemas']['SlaTarget'];
 export type Step = components['schemas']['Step'];
 export type StreamEvent = components['schemas']['StreamEvent'];
@@ -5965,6 +6128,245 @@ export interface operations {
             };
             header?: never;
             path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_list_segments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_create_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SegmentBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_segment_fields: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_preview_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FilterBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_get_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_delete_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patch_update_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SegmentChanges"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_segment_contacts: {
+        parameters: {
+            query?: {
+                /** @description 1-100, default 25 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
