@@ -952,3 +952,27 @@ async def test_an_agent_sees_what_a_customer_is_worth_and_gives_a_goodwill_coupo
     # A refund reaches the open panel live.
     assert (await hub.call("POST", "/api/v1/orders", admin, json=body | {"status": "refunded"}))[0] == 200
     await expect(worth.get_by_role("list", name="Last orders")).to_contain_text("Refunded")
+
+
+async def test_a_sales_rep_builds_a_segment_with_a_live_count_and_saves_it(make_hub, browser):
+    hub = await make_hub()
+    rep = await staff(hub, "sales", "Sam")
+    admin = await hub.login("admin")
+    for number, email in (("G-1", "gold@example.com"), ("G-2", "green@example.com")):
+        body = {"number": number, "email": email, "status": "paid", "currency": "USD",
+                "total": "500.00" if number == "G-1" else "20.00", "placed_at": datetime.now(UTC).isoformat(),
+                "items": []}  # fmt: skip
+        assert (await hub.call("POST", "/api/v1/orders", admin, json=body))[0] == 201
+    page = await signed_in(browser, hub, rep, "/segments")
+    builder = page.get_by_role("region", name="Segment builder")
+    await builder.get_by_label("Field of condition 1").select_option(label="Spend")
+    await builder.get_by_label("Comparison of condition 1").select_option(label="≥")
+    await builder.get_by_label("Value of condition 1").fill("100")
+    await expect(builder).to_contain_text("1 contacts")
+    await expect(builder.get_by_role("list", name="First members")).to_contain_text("gold@example.com")
+    await no_serious_violations(page)
+    await builder.get_by_label("Segment name").fill("Big spenders")
+    await builder.get_by_role("button", name="Save segment").click()
+    saved = page.get_by_role("table", name="Saved segments")
+    await expect(saved.get_by_role("row", name="Big spenders")).to_contain_text("1")
+    assert await hub.db.segments.count_documents({"name": "Big spenders"}) == 1

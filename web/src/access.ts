@@ -21,6 +21,7 @@ export const SCREENS = {
   tickets: INBOX_WORKERS,
   sales: SALES_TEAM,
   campaigns: SALES_TEAM,
+  segments: SALES_TEAM,
   reports: MANAGERS,
   settings: ADMINS,
 } as const

@@ -18,6 +18,7 @@ export const router = createRouter({
     { path: '/tickets', component: () => import('./views/TicketsView.vue'), meta: { screen: 'tickets' } },
     { path: '/sales', component: () => import('./views/SalesView.vue'), meta: { screen: 'sales' } },
     { path: '/campaigns', component: () => import('./views/CampaignsView.vue'), meta: { screen: 'campaigns' } },
+    { path: '/segments', component: () => import('./views/SegmentsView.vue'), meta: { screen: 'segments' } },
     { path: '/reports', component: () => import('./views/ReportsView.vue'), meta: { screen: 'reports' } },
     { path: '/settings', component: () => import('./views/SettingsView.vue'), meta: { screen: 'settings' } },
     { path: '/:rest(.*)*', redirect: '/inbox' },
