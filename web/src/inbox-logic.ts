@@ -23,6 +23,12 @@ export function shows(filter: InboxFilter, conversation: Conversation, userId: s
   return true
 }
 
+/** Whether `incoming` is an older state of `current` than the one shown (a live event that
+ * arrives after the answer to the change that followed it). */
+export function isStale(current: Conversation | null | undefined, incoming: Conversation): boolean {
+  return Boolean(current?.updated_at && incoming.updated_at && incoming.updated_at < current.updated_at)
+}
+
 /** The list after a live change: the conversation moves to its place by latest activity, keeps
  * the contact it was shown with, or leaves when the view no longer shows it. While searching,
  * only conversations already found are updated (the search itself runs on the server). */
@@ -34,6 +40,7 @@ export function applyChange(
 ): Conversation[] {
   const index = list.findIndex((c) => c.id === changed.id)
   const previous = index >= 0 ? list[index] : undefined
+  if (isStale(previous, changed)) return list
   const rest = list.filter((c) => c.id !== changed.id)
   if (!shows(filter, changed, userId) || (filter.q && !previous)) return rest
   const merged: Conversation = { ...changed, contact: changed.contact ?? previous?.contact ?? null }

@@ -64,6 +64,7 @@ export interface Conversation {
   labels: string[]
   last_intent: string | null
   last_message_at: string
+  updated_at?: string // when staff or the hub last changed it (a live event older than this is stale)
   waiting_since: string | null
   subject: string | null
   last_message: { id: string; direction: 'in' | 'out'; author?: string | null; text: string; files?: number; at: string } | null

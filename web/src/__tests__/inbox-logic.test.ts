@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { applyChange, neighbour, shows, type InboxFilter } from '../inbox-logic'
+import { applyChange, isStale, neighbour, shows, type InboxFilter } from '../inbox-logic'
 import type { Conversation } from '../types'
 
 const me = 'u1'
@@ -41,6 +41,16 @@ describe('a live change', () => {
 
   it('adds no stranger to search results', () => {
     expect(applyChange([], conversation('z', '2026-01-05'), { ...all, q: 'refund' }, me)).toEqual([])
+  })
+
+  it('ignores an event older than the state shown, and takes one as new or newer', () => {
+    const unassigned = conversation('a', '2026-01-05', { assignee_id: null, updated_at: '2026-01-05T10:00:02Z' })
+    const late = conversation('a', '2026-01-05', { assignee_id: 'tia', updated_at: '2026-01-05T10:00:01Z' })
+    expect(isStale(unassigned, late)).toBe(true)
+    expect(applyChange([unassigned], late, all, me)).toEqual([unassigned])
+    const later = { ...late, updated_at: '2026-01-05T10:00:03Z' }
+    expect(applyChange([unassigned], later, all, me)[0]?.assignee_id).toBe('tia')
+    expect(isStale(unassigned, { ...late, updated_at: undefined })).toBe(false) // no time: taken
   })
 
   it('places an older change in order', () => {

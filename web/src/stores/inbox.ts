@@ -2,7 +2,7 @@ import { defineStore } from 'pinia'
 import { computed, reactive, ref } from 'vue'
 import { api, query } from '../api'
 import { uploadAll } from '../uploads'
-import { applyChange, unread, type InboxFilter } from '../inbox-logic'
+import { applyChange, isStale, unread, type InboxFilter } from '../inbox-logic'
 import { mayWork } from '../access'
 import { useSession } from './session'
 import { useAlerts } from './alerts'
@@ -178,7 +178,7 @@ export const useInbox = defineStore('inbox', () => {
 
   function conversationChanged(conversation: Conversation): void {
     items.value = applyChange(items.value, conversation, filter, userId)
-    if (selected.value?.id === conversation.id) {
+    if (selected.value?.id === conversation.id && !isStale(selected.value, conversation)) {
       selected.value = { ...conversation, contact: selected.value.contact, reply_attachments: selected.value.reply_attachments }
       void markSeen(conversation)
     }
