@@ -292,4 +292,4 @@ async def test_shops_push_orders_through_signed_webhooks_generic_and_shopify(mak
 
 
 async def test_a_shop_webhook_that_is_not_set_up_says_so(hub):
-    assert (await hub.call("POST", "/webhooks/orders", json=order("X")))[0] == 503
+    assert (await hub.call("POST", "/webhooks/orders", json=order("X")))[0] == 404

@@ -66,7 +66,7 @@ async def shopify_webhook(call: Call) -> web.Response:
 
 def _secret(secret: str | None, name: str) -> str:
     if not secret:
-        raise ApiError(503, "not_configured", f"this webhook is off: set {name}")
+        raise ApiError(404, "not_configured", f"this webhook is off: set {name}")
     return secret
 
 
