@@ -30,7 +30,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from crm_core.domain_events import Event, EventLog
 from crm_core.errors import Invalid
 from crm_core.records import utcnow
-from crm_core.vocabularies import PURCHASED
+from crm_core.vocabularies import PURCHASED, UNDONE
 
 SCORES = (1, 2, 3, 4, 5)
 QUANTILE_BUYERS = 20  # below this many buyers, the default cut points score them
@@ -223,19 +223,19 @@ class CustomerValue:
     async def _order_points(self, order: dict[str, Any], bought: bool, session: AsyncClientSession) -> int:
         """The ledger entry this order's status calls for, once each: earned when bought, taken
         back when cancelled or refunded after earning. Returns the points it added."""
-        ledger = self._db.points
-        earned = await ledger.find_one({"key": f"order:{order['_id']}:earned"}, session=session)
+        ledger, key = self._db.points, f"order:{order['_id']}"
+        earned = await ledger.find_one({"key": f"{key}:earned"}, session=session)
         if bought and earned is None and (points := order_points(order)) > 0:
             entry = "earned", points, "order"
-        elif not bought and earned is not None and order["status"] in ("cancelled", "refunded"):
-            entry = "taken back", -earned["points"], f"order {order['status']}"
-            if await ledger.find_one({"key": f"order:{order['_id']}:taken back"}, session=session):
+        elif order["status"] in UNDONE and earned is not None:
+            if await ledger.find_one({"key": f"{key}:taken back"}, session=session):
                 return 0
+            entry = "taken back", -earned["points"], f"order {order['status']}"
         else:
             return 0
         step, points, reason = entry
         await ledger.insert_one(
-            {"_id": ObjectId(), "key": f"order:{order['_id']}:{step}", "contact_id": order["contact_id"],
+            {"_id": ObjectId(), "key": f"{key}:{step}", "contact_id": order["contact_id"],
              "points": points, "reason": f"{reason} {order['number']}", "order_id": order["_id"],
              "by": None, "at": utcnow()},
             session=session,

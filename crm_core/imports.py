@@ -320,14 +320,16 @@ class SpreadsheetImports:
             raise Invalid("kind: orders cannot be imported here")
         groups = order_groups(rows, record["mapping"], self._orders.base_currency)
         pending: list[OrderRows] = []
+        rows_pending = 0
         for group in groups:
             if group.rows[-1][0] - 2 < done:
                 continue
             pending.append(group)
-            if sum(len(g.rows) for g in pending) >= BATCH:
+            rows_pending += len(group.rows)
+            if rows_pending >= BATCH:
                 await self._order_batch(record, pending)
                 await alive()
-                pending = []
+                pending, rows_pending = [], 0
         await self._order_batch(record, pending)
 
     async def _order_batch(self, record: dict[str, Any], groups: list[OrderRows]) -> None:

@@ -178,11 +178,6 @@ class Segments:
         query = await compile_filter(self._db, segment["filter"])
         return await self._db.contacts.find(query).sort("updated_at", -1).to_list(limit)
 
-    async def member_ids(self, segment_id: str | ObjectId) -> list[ObjectId]:
-        segment = await self.get(segment_id)
-        query = await compile_filter(self._db, segment["filter"])
-        return [c["_id"] async for c in self._db.contacts.find(query, {"_id": 1})]
-
     async def create(
         self, name: str, description: str | None, group: Any, audited: Audited
     ) -> dict[str, Any]:

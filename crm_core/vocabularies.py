@@ -103,6 +103,7 @@ CAMPAIGN_STATUSES = tuple(CampaignStatus)
 ORDER_STATUSES = tuple(OrderStatus)
 # A purchase: what counts for a customer's RFM scores and earns membership points.
 PURCHASED = (OrderStatus.PAID, OrderStatus.FULFILLED)
+UNDONE = (OrderStatus.CANCELLED, OrderStatus.REFUNDED)  # a purchase's points are taken back
 
 # Who does what: the role groups the routes, the domain and the chat commands share.
 ALL_STAFF = ROLES

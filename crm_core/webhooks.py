@@ -35,8 +35,8 @@ OLD_SECRET_KEPT = timedelta(days=1)  # after a rotation, receivers may still ver
 DISABLED_AFTER = timedelta(days=5)  # failing this long without a success: the endpoint is disabled
 LOGGED_BODY_BYTES = 1024  # of a receiver's answer, kept in the delivery log
 LOG_KEPT = timedelta(days=30)
-# Endpoints are read once in this long for the fan-out: another process's change to one
-# reaches this process's events this late at most (this process's own changes at once).
+# Endpoints are read once in this long for the fan-out and the deliveries: another process's
+# change to one reaches this process this late at most (this process's own changes at once).
 ENDPOINTS_CACHED_SECONDS = 2.0
 
 
@@ -65,6 +65,7 @@ class WebhookEndpoints:
         self._col = db.webhook_endpoints
         self._log = db.webhook_deliveries
         self._active: tuple[float, list[dict[str, Any]]] | None = None  # when read, and what
+        self._read: dict[ObjectId, tuple[float, dict[str, Any] | None]] = {}  # each, when read
 
     async def active(self) -> list[dict[str, Any]]:
         """The active endpoints' ids and wanted events, as read at most ENDPOINTS_CACHED_SECONDS ago."""
@@ -72,6 +73,20 @@ class WebhookEndpoints:
             found = await self._col.find({"active": True}, {"events": 1}).to_list(None)
             self._active = (time.monotonic(), found)
         return self._active[1]
+
+    async def cached(self, endpoint_id: ObjectId) -> dict[str, Any] | None:
+        """The endpoint as read at most ENDPOINTS_CACHED_SECONDS ago (None: removed): one read per
+        endpoint and moment, not per delivery."""
+        read = self._read.get(endpoint_id)
+        if read is None or time.monotonic() - read[0] > ENDPOINTS_CACHED_SECONDS:
+            read = (time.monotonic(), await self._col.find_one({"_id": endpoint_id}))
+            self._read[endpoint_id] = read
+        return read[1]
+
+    def _changed(self) -> None:
+        """This process changed an endpoint: both caches are read afresh."""
+        self._active = None
+        self._read.clear()
 
     async def create(
         self, url: str, events: Sequence[str], description: str | None, audited: Audited
@@ -97,7 +112,7 @@ class WebhookEndpoints:
             await audited.record(
                 self._db, endpoint["_id"], {"url": url, "events": endpoint["events"]}, session
             )
-        self._active = None
+        self._changed()
         return endpoint
 
     async def list(self) -> list[dict[str, Any]]:
@@ -120,7 +135,7 @@ class WebhookEndpoints:
             if updated is None:
                 raise NotFound(f"webhook endpoint {endpoint_id} not found")
             await audited.record(self._db, oid, {k: v for k, v in changes.items() if k != "secret"}, session)
-        self._active = None
+        self._changed()
         return updated
 
     async def delete(self, endpoint_id: str, audited: Audited) -> None:
@@ -130,7 +145,7 @@ class WebhookEndpoints:
             if not removed.deleted_count:
                 raise NotFound(f"webhook endpoint {endpoint_id} not found")
             await audited.record(self._db, oid, {}, session)
-        self._active = None
+        self._changed()
 
     async def rotate(self, endpoint_id: str, audited: Audited) -> tuple[dict[str, Any], str]:
         """A new secret; the old one still signs (as a second signature) for OLD_SECRET_KEPT."""
@@ -148,6 +163,7 @@ class WebhookEndpoints:
             )
             await audited.record(self._db, endpoint["_id"], {"rotated": True}, session)
         assert updated is not None
+        self._changed()
         return updated, secret
 
     async def log(self, tries: Sequence[dict[str, Any]]) -> list[None]:
@@ -161,18 +177,20 @@ class WebhookEndpoints:
     async def recovered(self, endpoint: dict[str, Any]) -> None:
         """A delivery succeeded: the endpoint is failing no more."""
         await self._col.update_one({"_id": endpoint["_id"]}, {"$set": {"failing_since": None}})
+        self._changed()
 
     async def failing(self, endpoint: dict[str, Any], now: datetime) -> dict[str, Any] | None:
         """A delivery failed: the endpoint is failing since its first failure after a success;
         failing for DISABLED_AFTER it is disabled. Returns the endpoint if this disabled it."""
-        await self._col.update_one(
+        marked = await self._col.update_one(
             {"_id": endpoint["_id"], "failing_since": None}, {"$set": {"failing_since": now}}
         )
+        if marked.modified_count:
+            self._changed()
         since = endpoint.get("failing_since") or now
         if now - since < DISABLED_AFTER:
             return None
         reason = f"every delivery failed since {since:%Y-%m-%d %H:%M} UTC"
-        self._active = None
         return await modify_one(
             self._col,
             {"_id": endpoint["_id"], "active": True},

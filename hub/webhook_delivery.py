@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any, ClassVar
@@ -17,7 +16,6 @@ import aiohttp
 from bson import ObjectId
 from standardwebhooks.webhooks import Webhook
 
-from crm_core.errors import NotFound
 from crm_core.jobs import Job, JobDeferred, JobFailed, RetryDelays
 from crm_core.notifications import Notifications
 from crm_core.records import utcnow
@@ -29,7 +27,6 @@ from hub.outbound_addresses import GuardedResolver, OutboundAddresses, RefusedAd
 TIMEOUT_SECONDS = 10.0
 PER_ENDPOINT = 16  # requests in flight to one endpoint from this process
 JOBS_PER_ENDPOINT = 2  # an endpoint's jobs running at once in this process: more wait their turn
-ENDPOINT_CACHE_SECONDS = 2.0  # a change to an endpoint reaches deliveries this late at most
 BUSY_WAIT_SECONDS = 0.5  # a job for an endpoint at its limit waits this long, without spending a try
 # About three days of retries (Standard Webhooks' schedule, stretched), then parked.
 RETRY_DELAYS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0, 86400.0, 86400.0)
@@ -54,7 +51,6 @@ class WebhookDelivery:
         self._requests: defaultdict[ObjectId, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(PER_ENDPOINT)
         )
-        self._cache: dict[ObjectId, tuple[float, dict[str, Any] | None]] = {}
         self._log = GroupCommit(endpoints.log)  # many deliveries' log entries in one write
         self._http: aiohttp.ClientSession | None = None
 
@@ -73,7 +69,7 @@ class WebhookDelivery:
     async def run(self, job: Job) -> list[dict[str, Any]]:
         payload = job["payload"]
         endpoint_id = payload["endpoint_id"]
-        endpoint = await self._endpoint(endpoint_id)
+        endpoint = await self._endpoints.cached(endpoint_id)
         if endpoint is None or not endpoint["active"]:
             raise JobFailed("the endpoint was removed or disabled", retryable=False)
         if self._in_flight[endpoint_id] >= JOBS_PER_ENDPOINT:
@@ -83,19 +79,6 @@ class WebhookDelivery:
             return await self._deliver(job, endpoint)
         finally:
             self._in_flight[endpoint_id] -= 1
-
-    async def _endpoint(self, endpoint_id: ObjectId) -> dict[str, Any] | None:
-        """The endpoint as stored at most ENDPOINT_CACHE_SECONDS ago (None: removed): one read
-        per endpoint and moment, not per delivery."""
-        cached = self._cache.get(endpoint_id)
-        if cached is not None and time.monotonic() - cached[0] < ENDPOINT_CACHE_SECONDS:
-            return cached[1]
-        try:
-            endpoint = await self._endpoints.get(endpoint_id)
-        except NotFound:
-            endpoint = None
-        self._cache[endpoint_id] = (time.monotonic(), endpoint)
-        return endpoint
 
     async def _deliver(self, job: Job, endpoint: dict[str, Any]) -> list[dict[str, Any]]:
         """Post the job's deliveries not settled by an earlier try, together; log them. Failures
@@ -117,7 +100,6 @@ class WebhookDelivery:
             await self._failing(endpoint, utcnow())
         elif endpoint.get("failing_since") is not None:  # it answers again
             await self._endpoints.recovered(endpoint)
-            self._cache.pop(endpoint["_id"], None)
         if sent == len(entries):
             return entries
         retry = [entry for entry in entries if not entry["ok"] and _worth_retrying(entry)]
@@ -163,7 +145,6 @@ class WebhookDelivery:
         return entry
 
     async def _failing(self, endpoint: dict[str, Any], now: datetime) -> None:
-        self._cache.pop(endpoint["_id"], None)  # its failing_since is read afresh next time
         if (disabled := await self._endpoints.failing(endpoint, now)) is not None:
             await self._notifications.webhook_disabled(disabled)
 
